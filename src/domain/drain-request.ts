@@ -1,0 +1,133 @@
+// What an operator asks for (HTTP body, schedule entry, CLI flags) turned into a validated,
+// absolute drain specification. Relative times (gracePeriod, ackTimeout) are resolved against
+// the `now` the caller passes, so orchestrations and tests stay deterministic.
+
+import { parseDuration } from './durations.js';
+import { invalidField, ok, type Result } from './problem.js';
+
+export const OPERATIONS = ['graceful-downscale', 'do-not-accept-new-tasks'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Nodes take a message only this long unless the request says otherwise (as Azure Batch's resize timeout). */
+export const DEFAULT_ACK_TIMEOUT_MS = 15 * 60_000;
+export const MAX_COUNT = 10_000;
+const MAX_TEXT = 1_024;
+const FIELDS = ['mode', 'count', 'deadline', 'gracePeriod', 'notAfter', 'ackTimeout', 'reason', 'requestedBy', 'drainId'];
+
+export interface DrainSpec {
+  drainId?: string;
+  topic: string;
+  mode: Operation;
+  count: number;
+  /** ISO instant: workers still alive then are killed (graceful-downscale only). */
+  deadline?: string;
+  /** ISO instant: a node receiving the message later does not act on it. */
+  notAfter: string;
+  reason?: string;
+  requestedBy?: string;
+  requestedAt: string;
+}
+
+const TOPIC = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9])?$/;
+const DRAIN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function validateTopicName(topic: string): Result<string> {
+  return TOPIC.test(topic)
+    ? ok(topic)
+    : invalidField('topic', `topic "${topic}" is not a valid Service Bus topic name (letters, digits, ".", "-", "_"; 1-260 characters; starting and ending with a letter or digit)`);
+}
+
+export function validateDrainId(drainId: string): Result<string> {
+  return DRAIN_ID.test(drainId)
+    ? ok(drainId)
+    : invalidField('drainId', `drainId "${drainId}" must be 1-64 letters, digits, ".", "-" or "_", starting with a letter or digit`);
+}
+
+function instant(field: string, value: unknown, nowMs: number): Result<number> {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(Date.parse(value))) {
+    return invalidField(field, `${field} must be an ISO-8601 instant such as "2026-01-31T22:00:00Z"`);
+  }
+  const ms = Date.parse(value);
+  return ms > nowMs ? ok(ms) : invalidField(field, `${field} ${value} is not in the future`);
+}
+
+function relative(field: string, value: unknown, nowMs: number): Result<number> {
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+  return ms === undefined
+    ? invalidField(field, `${field} must be a positive duration such as "30m", "2h" or "PT2H"`)
+    : ok(nowMs + ms);
+}
+
+/** Exactly one of an absolute and a relative field, or neither. */
+function eitherOr(body: Record<string, unknown>, absolute: string, rel: string, nowMs: number): Result<number | undefined> {
+  if (body[absolute] !== undefined && body[rel] !== undefined) {
+    return invalidField(rel, `give ${absolute} or ${rel}, not both`);
+  }
+  if (body[absolute] !== undefined) return instant(absolute, body[absolute], nowMs);
+  if (body[rel] !== undefined) return relative(rel, body[rel], nowMs);
+  return ok(undefined);
+}
+
+function text(field: string, value: unknown): Result<string | undefined> {
+  if (value === undefined) return ok(undefined);
+  if (typeof value !== 'string' || value.length > MAX_TEXT) {
+    return invalidField(field, `${field} must be a string of at most ${MAX_TEXT} characters`);
+  }
+  return ok(value);
+}
+
+export function parseDrainRequest(topic: string, body: unknown, now: Date): Result<DrainSpec> {
+  const topicOk = validateTopicName(topic);
+  if (!topicOk.ok) return topicOk;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return invalidField('', 'the request body must be a JSON object such as {"count": 2}');
+  }
+  const input = body as Record<string, unknown>;
+  const unknown = Object.keys(input).find((key) => !FIELDS.includes(key));
+  if (unknown !== undefined) {
+    return invalidField(unknown, `unknown field "${unknown}"; known fields: ${FIELDS.join(', ')}`);
+  }
+
+  const mode = input.mode ?? 'graceful-downscale';
+  if (!OPERATIONS.includes(mode as Operation)) {
+    return invalidField('mode', `mode must be one of ${OPERATIONS.join(', ')}`);
+  }
+  const { count } = input;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_COUNT) {
+    return invalidField('count', `count must be a whole number from 1 to ${MAX_COUNT}`);
+  }
+  const nowMs = now.getTime();
+  const deadline = eitherOr(input, 'deadline', 'gracePeriod', nowMs);
+  if (!deadline.ok) return deadline;
+  if (deadline.value !== undefined && mode !== 'graceful-downscale') {
+    const field = input.deadline !== undefined ? 'deadline' : 'gracePeriod';
+    return invalidField(field, `${field} applies only to graceful-downscale (it is when remaining workers are killed)`);
+  }
+  const notAfterGiven = eitherOr(input, 'notAfter', 'ackTimeout', nowMs);
+  if (!notAfterGiven.ok) return notAfterGiven;
+  const notAfter = notAfterGiven.value ?? nowMs + DEFAULT_ACK_TIMEOUT_MS;
+  if (deadline.value !== undefined && notAfter > deadline.value) {
+    const field = input.notAfter !== undefined ? 'notAfter' : 'ackTimeout';
+    return invalidField(field, `${field} must not end after the deadline: a node could otherwise accept a drain that is already over`);
+  }
+  const reason = text('reason', input.reason);
+  if (!reason.ok) return reason;
+  const requestedBy = text('requestedBy', input.requestedBy);
+  if (!requestedBy.ok) return requestedBy;
+  if (input.drainId !== undefined) {
+    const id = typeof input.drainId === 'string' ? validateDrainId(input.drainId) : validateDrainId(String(input.drainId));
+    if (!id.ok) return id;
+  }
+
+  return ok({
+    ...(input.drainId !== undefined && { drainId: input.drainId as string }),
+    topic,
+    mode: mode as Operation,
+    count,
+    ...(deadline.value !== undefined && { deadline: new Date(deadline.value).toISOString() }),
+    notAfter: new Date(notAfter).toISOString(),
+    ...(reason.value !== undefined && { reason: reason.value }),
+    ...(requestedBy.value !== undefined && { requestedBy: requestedBy.value }),
+    requestedAt: now.toISOString(),
+  });
+}
