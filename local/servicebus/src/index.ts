@@ -1,1 +1,7 @@
 export type * from './broker/catalogue.js';
+export { startEmulator, DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME } from './emulator.js';
+export type { EmulatorOptions, EmulatorState, RunningEmulator, SasKey } from './emulator.js';
+export { EmulatorError, isEmulatorError, toEmulatorError } from './errors.js';
+export type { EmulatorErrorCode } from './errors.js';
+export type { Logger, LogLevel } from './log.js';
+export { jsonLogger, silentLogger } from './log.js';

@@ -90,7 +90,10 @@ export interface PutResult<T> {
  * when created). Names are matched case-insensitively and keep the casing they were created
  * with. A new subscription gets a `$Default` rule with a true filter unless rules are given.
  * Invalid values throw an `EmulatorError` with code `InvalidEntityProperties` naming the field;
- * a missing parent (topic of a subscription) throws `MessagingEntityNotFound`.
+ * a missing parent (topic of a subscription) throws `MessagingEntityNotFound` (so do the
+ * subscription and rule methods, `listSubscriptions` included, when the topic or subscription is
+ * missing); a queue and a topic cannot share a name (`MessagingEntityAlreadyExists`).
+ * Deleting an entity detaches its receivers and drops its messages.
  */
 export interface EntityCatalogue {
   putQueue(name: string, properties?: Partial<QueueProperties>): PutResult<QueueInfo>;

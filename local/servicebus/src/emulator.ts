@@ -1,0 +1,102 @@
+// Wiring: store → broker → AMQP server, in one place. `startEmulator` is the library API used by
+// tests and by the CLI.
+import type { EntityCatalogue } from './broker/catalogue.js';
+import { Namespace } from './broker/namespace.js';
+import { AmqpServer } from './amqp/server.js';
+import { type Logger, silentLogger } from './log.js';
+import { MemoryStore } from './store/memory.js';
+import type { MessageStore } from './store/store.js';
+
+/** Key name and key of the development SAS key, the same as the official emulator's. */
+export const DEVELOPMENT_KEY_NAME = 'RootManageSharedAccessKey';
+export const DEVELOPMENT_KEY = 'SAS_KEY_VALUE';
+
+export interface SasKey {
+  name: string;
+  key: string;
+}
+
+export interface EmulatorOptions {
+  /** AMQP (plain TCP) port; 0 picks a free port. Default 5672. */
+  port?: number;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Directory for the SQLite database; in memory when absent. */
+  dataDir?: string;
+  /** Create queues (and topics/subscriptions named in a subscription address) on first use. */
+  autoCreate?: boolean;
+  /** SAS keys accepted; default: the development key. */
+  keys?: SasKey[];
+  logger?: Logger;
+}
+
+export type EmulatorState = 'starting' | 'running' | 'closing' | 'closed';
+
+export interface RunningEmulator {
+  /** Connection string for `ServiceBusClient` (plain TCP, `UseDevelopmentEmulator=true`). */
+  readonly connectionString: string;
+  /** The bound AMQP port. */
+  readonly port: number;
+  readonly catalogue: EntityCatalogue;
+  readonly state: EmulatorState;
+  /** Stops listening, drops connections, closes the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<RunningEmulator> {
+  const logger = options.logger ?? silentLogger;
+  const host = options.host ?? '127.0.0.1';
+  const keys = options.keys?.length ? options.keys : [{ name: DEVELOPMENT_KEY_NAME, key: DEVELOPMENT_KEY }];
+  let state: EmulatorState = 'starting';
+
+  const store: MessageStore = new MemoryStore();
+  const namespace = new Namespace(store, { removed() {} });
+  const amqp = new AmqpServer(logger, { maxFrameSize: 65_536 }, () => {});
+
+  let port: number;
+  try {
+    port = await amqp.listen({ port: options.port ?? 5672, host });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+
+  const key = keys[0]!;
+  const connectionString = `Endpoint=sb://${clientHost(host)}:${port};SharedAccessKeyName=${key.name};SharedAccessKey=${key.key};UseDevelopmentEmulator=true`;
+  state = 'running';
+  logger.info('emulator started', { port, host, persistent: store.persistent });
+
+  let closing: Promise<void> | undefined;
+  return {
+    connectionString,
+    port,
+    catalogue: namespace,
+    get state() {
+      return state;
+    },
+    close() {
+      closing ??= (async () => {
+        state = 'closing';
+        try {
+          await amqp.close();
+        } catch (e) {
+          logger.warn('closing the AMQP listeners failed', { error: String(e) });
+        }
+        try {
+          store.close();
+        } catch (e) {
+          logger.warn('closing the store failed', { error: String(e) });
+        }
+        state = 'closed';
+        logger.info('emulator stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The host a client on this machine uses to reach a listener bound to `host`. */
+function clientHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '127.0.0.1' || host === '::1') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,128 @@
+// The single factory of wire errors. Every error the emulator reports to a client (AMQP link
+// detach, rejected transfer, management reply, ARM response) is an `EmulatorError` created here,
+// so that codes, AMQP conditions and status codes stay consistent across the surfaces.
+
+export type EmulatorErrorCode =
+  | 'MessagingEntityNotFound'
+  | 'MessagingEntityAlreadyExists'
+  | 'InvalidEntityProperties'
+  | 'MessageLockLost'
+  | 'MessageNotFound'
+  | 'MessageSizeExceeded'
+  | 'Unauthorized'
+  | 'InvalidRequest'
+  | 'NotImplemented'
+  | 'InvalidConfiguration'
+  | 'ServiceUnavailable'
+  | 'InternalError';
+
+interface WireMapping {
+  /** AMQP error condition understood by the Service Bus SDKs. */
+  condition: string;
+  /** Status code of a `$management` / `$cbs` reply; also the HTTP status for ARM. */
+  statusCode: number;
+}
+
+const wire: Record<EmulatorErrorCode, WireMapping> = {
+  MessagingEntityNotFound: { condition: 'amqp:not-found', statusCode: 404 },
+  MessagingEntityAlreadyExists: { condition: 'com.microsoft:entity-already-exists', statusCode: 409 },
+  InvalidEntityProperties: { condition: 'com.microsoft:argument-error', statusCode: 400 },
+  MessageLockLost: { condition: 'com.microsoft:message-lock-lost', statusCode: 410 },
+  MessageNotFound: { condition: 'com.microsoft:message-not-found', statusCode: 404 },
+  MessageSizeExceeded: { condition: 'amqp:link:message-size-exceeded', statusCode: 413 },
+  Unauthorized: { condition: 'amqp:unauthorized-access', statusCode: 401 },
+  InvalidRequest: { condition: 'com.microsoft:argument-error', statusCode: 400 },
+  NotImplemented: { condition: 'amqp:not-implemented', statusCode: 501 },
+  InvalidConfiguration: { condition: 'amqp:invalid-field', statusCode: 400 },
+  ServiceUnavailable: { condition: 'com.microsoft:server-busy', statusCode: 503 },
+  InternalError: { condition: 'amqp:internal-error', statusCode: 500 },
+};
+
+export class EmulatorError extends Error {
+  override readonly name = 'EmulatorError';
+  /** AMQP error condition, e.g. `amqp:not-found`. */
+  readonly condition: string;
+  /** HTTP-like status code (management replies, ARM). */
+  readonly statusCode: number;
+
+  constructor(
+    readonly code: EmulatorErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.condition = wire[code].condition;
+    this.statusCode = wire[code].statusCode;
+  }
+
+  /** The `{ condition, description }` shape rhea sends in detach, reject and end frames. */
+  toAmqpError(): { condition: string; description: string } {
+    return { condition: this.condition, description: this.message };
+  }
+}
+
+export function isEmulatorError(e: unknown): e is EmulatorError {
+  return e instanceof EmulatorError;
+}
+
+/** Normalises anything thrown into an `EmulatorError` (unknown errors become `InternalError`). */
+export function toEmulatorError(e: unknown): EmulatorError {
+  if (e instanceof EmulatorError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  return new EmulatorError('InternalError', `The emulator failed unexpectedly: ${message}`);
+}
+
+// ---- factory -------------------------------------------------------------------------------
+
+/**
+ * The SDK recognises "entity not found" by this exact sentence (`The messaging entity '…' could
+ * not be found`), so keep its wording.
+ */
+export function entityNotFound(path: string, hint = 'Create it first (config file, ARM endpoint) or start the emulator with --auto-create.'): EmulatorError {
+  return new EmulatorError('MessagingEntityNotFound', `The messaging entity '${path}' could not be found. ${hint}`);
+}
+
+export function entityAlreadyExists(path: string): EmulatorError {
+  return new EmulatorError('MessagingEntityAlreadyExists', `The messaging entity '${path}' already exists.`);
+}
+
+export function invalidProperty(field: string, reason: string): EmulatorError {
+  return new EmulatorError('InvalidEntityProperties', `Invalid value for '${field}': ${reason}`);
+}
+
+export function lockLost(lockToken: string): EmulatorError {
+  return new EmulatorError(
+    'MessageLockLost',
+    `The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue (lock token ${lockToken}).`,
+  );
+}
+
+export function messageNotFound(detail: string): EmulatorError {
+  return new EmulatorError('MessageNotFound', detail);
+}
+
+export function messageTooLarge(size: number, limit: number, path: string): EmulatorError {
+  return new EmulatorError(
+    'MessageSizeExceeded',
+    `The received message (size ${size} bytes) exceeds the limit (${limit} bytes) of '${path}'. Send smaller messages or raise maxMessageSizeInBytes.`,
+  );
+}
+
+export function unauthorized(reason: string): EmulatorError {
+  return new EmulatorError('Unauthorized', `Unauthorized access: ${reason}`);
+}
+
+export function invalidRequest(reason: string): EmulatorError {
+  return new EmulatorError('InvalidRequest', reason);
+}
+
+export function notImplemented(what: string): EmulatorError {
+  return new EmulatorError('NotImplemented', `${what} is not implemented by the emulator (see local/servicebus/README.md).`);
+}
+
+export function invalidConfiguration(message: string): EmulatorError {
+  return new EmulatorError('InvalidConfiguration', message);
+}
+
+export function serviceUnavailable(reason: string): EmulatorError {
+  return new EmulatorError('ServiceUnavailable', reason);
+}
