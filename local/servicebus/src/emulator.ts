@@ -5,6 +5,7 @@ import { Namespace } from './broker/namespace.js';
 import { AmqpServer } from './amqp/server.js';
 import { type Logger, silentLogger } from './log.js';
 import { MemoryStore } from './store/memory.js';
+import { applyConfigFile, startTlsSurfaces, type ProvisioningOptions, type TlsSurfaces } from './arm/provisioning.js';
 import type { MessageStore } from './store/store.js';
 
 /** Key name and key of the development SAS key, the same as the official emulator's. */
@@ -16,7 +17,7 @@ export interface SasKey {
   key: string;
 }
 
-export interface EmulatorOptions {
+export interface EmulatorOptions extends ProvisioningOptions {
   /** AMQP (plain TCP) port; 0 picks a free port. Default 5672. */
   port?: number;
   /** Interface to listen on. Default `127.0.0.1`. */
@@ -39,6 +40,11 @@ export interface RunningEmulator {
   readonly port: number;
   readonly catalogue: EntityCatalogue;
   readonly state: EmulatorState;
+  /** ARM endpoint (`https://localhost:<port>`), health URL, AMQPS connection string, CA PEM. */
+  readonly armEndpoint?: string;
+  readonly healthUrl?: string;
+  readonly amqpsConnectionString?: string;
+  readonly caCertificate?: string;
   /** Stops listening, drops connections, closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -53,15 +59,36 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const namespace = new Namespace(store, { removed() {} });
   const amqp = new AmqpServer(logger, { maxFrameSize: 65_536 }, () => {});
 
+  const key = keys[0]!;
   let port: number;
+  let tlsSurfaces: TlsSurfaces;
   try {
+    if (options.configFile) await applyConfigFile(namespace, options.configFile, logger);
     port = await amqp.listen({ port: options.port ?? 5672, host });
+    tlsSurfaces = await startTlsSurfaces(options, {
+      catalogue: namespace,
+      listenAmqp: (o) => amqp.listen(o),
+      host,
+      clientHost: clientHost(host),
+      ephemeralPorts: options.port === 0,
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      key,
+      serviceBusEndpoint: `sb://${clientHost(host)}:${port}/`,
+      health: () => ({
+        state,
+        amqpPort: port,
+        persistent: store.persistent,
+        queues: namespace.listQueues().length,
+        topics: namespace.listTopics().length,
+      }),
+      logger,
+    });
   } catch (e) {
+    await amqp.close().catch(() => {});
     store.close();
     throw e;
   }
 
-  const key = keys[0]!;
   const connectionString = `Endpoint=sb://${clientHost(host)}:${port};SharedAccessKeyName=${key.name};SharedAccessKey=${key.key};UseDevelopmentEmulator=true`;
   state = 'running';
   logger.info('emulator started', { port, host, persistent: store.persistent });
@@ -71,12 +98,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     connectionString,
     port,
     catalogue: namespace,
+    armEndpoint: tlsSurfaces.armEndpoint,
+    healthUrl: tlsSurfaces.healthUrl,
+    amqpsConnectionString: tlsSurfaces.amqpsConnectionString,
+    caCertificate: tlsSurfaces.caCertificate,
     get state() {
       return state;
     },
     close() {
       closing ??= (async () => {
         state = 'closing';
+        await tlsSurfaces.close().catch((e: unknown) => logger.warn('closing the ARM endpoint failed', { error: String(e) }));
         try {
           await amqp.close();
         } catch (e) {

@@ -78,7 +78,8 @@ export interface AppliedCounts {
 
 /**
  * Creates or updates every entity of the file. A subscription whose rules are listed ends up
- * with exactly those rules (also when it existed already, e.g. in a data directory).
+ * with exactly those rules (the catalogue replaces them, also when it existed already in a data
+ * directory); one without rules keeps its rules, or gets `$Default` when new.
  */
 export function applyEntitiesConfig(catalogue: EntityCatalogue, config: EntitiesConfig, file: string): AppliedCounts {
   const counts: AppliedCounts = { queues: 0, topics: 0, subscriptions: 0, rules: 0 };
@@ -97,16 +98,7 @@ export function applyEntitiesConfig(catalogue: EntityCatalogue, config: Entities
     const topicName = at(topic.path, () => catalogue.putTopic(topic.name, topic.properties).entity.name);
     counts.topics++;
     for (const sub of topic.subscriptions) {
-      at(sub.path, () => {
-        const { created, entity } = catalogue.putSubscription(topicName, sub.name, sub.properties, sub.rules);
-        if (!created && sub.rules) {
-          for (const rule of sub.rules) catalogue.putRule(topicName, entity.name, rule);
-          const wanted = new Set(sub.rules.map((r) => r.name.toLowerCase()));
-          for (const rule of catalogue.listRules(topicName, entity.name)) {
-            if (!wanted.has(rule.name.toLowerCase())) catalogue.deleteRule(topicName, entity.name, rule.name);
-          }
-        }
-      });
+      at(sub.path, () => catalogue.putSubscription(topicName, sub.name, sub.properties, sub.rules));
       counts.subscriptions++;
       counts.rules += sub.rules?.length ?? 0;
     }
