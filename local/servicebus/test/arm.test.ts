@@ -91,7 +91,7 @@ describe('ARM endpoint: queues', () => {
     const name = unique('bad');
     const error = await arm.queues.createOrUpdate(RG, NS, name, { lockDuration: 'PT10M' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ statusCode: 400, code: 'BadRequest' });
-    expect((error as Error).message).toContain('lockDuration');
+    expect((error as Error).message).toContain("'properties.lockDuration'");
     const session = await arm.queues.createOrUpdate(RG, NS, name, { requiresSession: true }).catch((e: unknown) => e);
     expect(session).toMatchObject({ statusCode: 400 });
     expect((session as Error).message).toMatch(/requiresSession.*sessions are not supported/);
@@ -179,6 +179,33 @@ describe('ARM endpoint: namespace, auth and health', () => {
   });
 });
 
+describe('ARM endpoint: malformed requests', () => {
+  const base = () => `${emulator.armEndpoint}/subscriptions/${SUBSCRIPTION}/resourceGroups/${RG}/providers/Microsoft.ServiceBus/namespaces/${NS}`;
+  const auth = { authorization: 'Bearer anything', 'content-type': 'application/json' };
+  const errorOf = (body: string) => (JSON.parse(body) as { error: { code: string; message: string; target?: string } }).error;
+
+  it('answers each in ARM error shape', async () => {
+    const badJson = await get(`${base()}/queues/q1?api-version=2021-11-01`, auth, 'PUT', '{ "properties": ');
+    expect([badJson.status, errorOf(badJson.body).code]).toEqual([400, 'InvalidRequestContent']);
+
+    const badType = await get(`${base()}/queues/q1?api-version=2021-11-01`, auth, 'PUT', JSON.stringify({ properties: { maxDeliveryCount: 'ten' } }));
+    expect(badType.status).toBe(400);
+    expect(errorOf(badType.body)).toMatchObject({ code: 'BadRequest', target: 'properties.maxDeliveryCount' });
+
+    const unknown = await get(`${base()}/eventhubs/e1?api-version=2021-11-01`, auth);
+    expect([unknown.status, errorOf(unknown.body).code]).toEqual([404, 'InvalidResourceType']);
+
+    const post = await get(`${base()}/queues/q1?api-version=2021-11-01`, auth, 'POST', '{}');
+    expect([post.status, errorOf(post.body).code]).toEqual([405, 'MethodNotAllowed']);
+
+    const deleteNamespace = await get(`${base()}?api-version=2021-11-01`, auth, 'DELETE');
+    expect(deleteNamespace.status).toBe(405);
+
+    const basic = await get(`${base()}/queues?api-version=2021-11-01`, { authorization: 'Basic abc' });
+    expect(basic.status).toBe(401);
+  });
+});
+
 describe('ARM endpoint and the data plane', () => {
   it('provisions a queue that @azure/service-bus then uses', async () => {
     const name = unique('work');
@@ -197,15 +224,15 @@ describe('ARM endpoint and the data plane', () => {
   });
 });
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function get(url: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca: emulator.caCertificate!, headers }, (res) => {
+    const req = request(url, { ca: emulator.caCertificate!, headers, method }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
