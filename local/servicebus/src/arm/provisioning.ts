@@ -89,6 +89,7 @@ export async function startTlsSurfaces(options: ProvisioningOptions, ctx: TlsSur
       certificate,
       port: armPort,
       host: ctx.host,
+      urlHost: ctx.clientHost,
       namespace: { serviceBusEndpoint: ctx.serviceBusEndpoint, location: 'local', createdAt: new Date() },
       health: () => ({ ...ctx.health(), ...(amqpsBound !== undefined ? { amqpsPort: amqpsBound } : {}), armPort: arm.port }),
       log: (level, message, fields) => (level === 'warn' ? ctx.logger.warn(message, fields) : ctx.logger.debug(message, fields)),

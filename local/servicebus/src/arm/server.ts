@@ -33,6 +33,8 @@ export interface ArmServerOptions {
   port?: number;
   /** Default 127.0.0.1: any bearer token is accepted, so keep it off other interfaces. */
   host?: string;
+  /** Host name in the URL that clients use; default `localhost` (the certificate's name). */
+  urlHost?: string;
   namespace: NamespaceDescription;
   /** Name reported by the namespace list operations; default `sbemulatorns`. */
   namespaceName?: string;
@@ -68,8 +70,7 @@ export async function startArmServer(options: ArmServerOptions): Promise<ArmServ
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const hostForUrl = host === '127.0.0.1' || host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
-  const url = `https://${hostForUrl}:${port}`;
+  const url = `https://${options.urlHost ?? 'localhost'}:${port}`;
   let closing: Promise<void> | undefined;
   return {
     url,
