@@ -1,21 +1,21 @@
 // Wiring: store → broker → AMQP server, in one place. `startEmulator` is the library API used by
 // tests and by the CLI.
-import type { EntityCatalogue } from './broker/catalogue.js';
-import { Namespace } from './broker/namespace.js';
+import { ServiceBusAdapter, serverLinkOptions } from './amqp/adapter.js';
+import { payloadFromStore } from './amqp/codec.js';
 import { AmqpServer } from './amqp/server.js';
+import { Broker } from './broker/broker.js';
+import type { EntityCatalogue } from './broker/catalogue.js';
 import { type Logger, silentLogger } from './log.js';
 import { MemoryStore } from './store/memory.js';
 import { applyConfigFile, startTlsSurfaces, type ProvisioningOptions, type TlsSurfaces } from './arm/provisioning.js';
 import type { MessageStore } from './store/store.js';
+import type { SasKey } from './auth/sas.js';
 
 /** Key name and key of the development SAS key, the same as the official emulator's. */
 export const DEVELOPMENT_KEY_NAME = 'RootManageSharedAccessKey';
 export const DEVELOPMENT_KEY = 'SAS_KEY_VALUE';
 
-export interface SasKey {
-  name: string;
-  key: string;
-}
+export type { SasKey };
 
 export interface EmulatorOptions extends ProvisioningOptions {
   /** AMQP (plain TCP) port; 0 picks a free port. Default 5672. */
@@ -56,17 +56,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   let state: EmulatorState = 'starting';
 
   const store: MessageStore = new MemoryStore();
-  const namespace = new Namespace(store, { removed() {} });
-  const amqp = new AmqpServer(logger, { maxFrameSize: 65_536 }, () => {});
+  const broker = new Broker({ store, parse: payloadFromStore, autoCreate: options.autoCreate ?? false, logger });
+  broker.restore();
+  const amqp = new AmqpServer(logger, { maxFrameSize: 65_536, rhea: serverLinkOptions });
+  new ServiceBusAdapter(amqp.container, { broker, keys, logger });
 
   const key = keys[0]!;
   let port: number;
   let tlsSurfaces: TlsSurfaces;
   try {
-    if (options.configFile) await applyConfigFile(namespace, options.configFile, logger);
+    if (options.configFile) await applyConfigFile(broker.namespace, options.configFile, logger);
     port = await amqp.listen({ port: options.port ?? 5672, host });
     tlsSurfaces = await startTlsSurfaces(options, {
-      catalogue: namespace,
+      catalogue: broker.namespace,
       listenAmqp: (o) => amqp.listen(o),
       host,
       clientHost: clientHost(host),
@@ -78,13 +80,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         state,
         amqpPort: port,
         persistent: store.persistent,
-        queues: namespace.listQueues().length,
-        topics: namespace.listTopics().length,
+        queues: broker.namespace.listQueues().length,
+        topics: broker.namespace.listTopics().length,
       }),
       logger,
     });
   } catch (e) {
     await amqp.close().catch(() => {});
+    broker.close();
     store.close();
     throw e;
   }
@@ -97,7 +100,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   return {
     connectionString,
     port,
-    catalogue: namespace,
+    catalogue: broker.namespace,
     armEndpoint: tlsSurfaces.armEndpoint,
     healthUrl: tlsSurfaces.healthUrl,
     amqpsConnectionString: tlsSurfaces.amqpsConnectionString,
@@ -114,6 +117,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         } catch (e) {
           logger.warn('closing the AMQP listeners failed', { error: String(e) });
         }
+        broker.close();
         try {
           store.close();
         } catch (e) {

@@ -2,7 +2,7 @@
 // listener) is a single `listen({ port, host, tls })` call.
 import net from 'node:net';
 import tls from 'node:tls';
-import rhea, { type Connection, type Container } from 'rhea';
+import rhea, { type Container } from 'rhea';
 import type { Logger } from '../log.js';
 
 export interface ListenOptions {
@@ -15,6 +15,8 @@ export interface ListenOptions {
 export interface ConnectionOptions {
   /** Largest frame we accept; larger messages arrive in several frames. */
   maxFrameSize: number;
+  /** Extra rhea connection options (link defaults such as `autosettle`). */
+  rhea?: Record<string, unknown>;
 }
 
 export class AmqpServer {
@@ -25,14 +27,12 @@ export class AmqpServer {
   constructor(
     private readonly logger: Logger,
     private readonly connectionOptions: ConnectionOptions,
-    onConnection: (connection: Connection) => void,
   ) {
     this.container = rhea.create_container({ id: 'servicebus-emulator' });
     this.container.sasl_server_mechanisms.enable_anonymous();
     // A protocol error on one connection must never reach the default 'error' handler,
     // which would throw and stop the process.
     this.container.on('error', (e: unknown) => logger.debug('amqp error', { error: String(e) }));
-    this.container.on('connection_open', (ctx) => onConnection(ctx.connection));
   }
 
   /** Starts a listener; resolves with the bound port (useful with port 0). */
@@ -42,6 +42,7 @@ export class AmqpServer {
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => socket.destroy());
       const connection = this.container.create_connection({
+        ...this.connectionOptions.rhea,
         max_frame_size: this.connectionOptions.maxFrameSize,
         // Idle timeout we ask of the client; the SDK sends empty frames well within this.
         idle_time_out: 120_000,

@@ -55,7 +55,7 @@ export interface BrokerMessage {
   deliveryCount: number;
   deadLetterSource: string | undefined;
   lock: Lock | undefined;
-  /** True while it sits in its subqueue's ready heap. */
-  inReady: boolean;
+  /** Key of the subqueue whose ready heap holds it (heap entries are removed lazily). */
+  readyIn: string | undefined;
   removed: boolean;
 }

@@ -1,0 +1,406 @@
+// The thin AMQP adapter: turns rhea events into calls on the broker, speaking the Service Bus
+// dialect ($cbs put-token, <entity>/$management, lock tokens as delivery tags, settled
+// dispositions). It holds per-connection state (accepted tokens, reply links, consumers) only.
+import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
+import { tokenCovers, type SasKey, type VerifiedToken, verifySasToken } from '../auth/sas.js';
+import type { Broker, Settlement } from '../broker/broker.js';
+import type { Consumer, Subqueue } from '../broker/entities.js';
+import type { BrokerMessage } from '../broker/message.js';
+import { EmulatorError, invalidRequest, toEmulatorError, unauthorized } from '../errors.js';
+import type { Logger } from '../log.js';
+import { BATCH_FORMAT, encodeForDelivery, parsePayload, splitBatch } from './codec.js';
+import { deliveryTag, handleManagement } from './management.js';
+import {
+  RAW_FORMAT_0,
+  answerEveryDrain,
+  completeDrain,
+  creditLimit,
+  isDraining,
+  localAttach,
+  outcomes,
+  receiveRawTransfers,
+  remoteAttach,
+} from './rhea-internals.js';
+
+const { message: amqpMessage } = rhea;
+
+const CBS = '$cbs';
+const MANAGEMENT_SUFFIX = '/$management';
+const SAS_TOKEN_TYPE = 'servicebus.windows.net:sastoken';
+
+export interface AdapterOptions {
+  broker: Broker;
+  keys: readonly SasKey[];
+  logger: Logger;
+}
+
+/** Options for server-side connections: we settle explicitly, and see `modified` as itself. */
+export const serverLinkOptions = {
+  autoaccept: false,
+  autosettle: false,
+  treat_modified_as_released: false,
+};
+
+interface ConnectionState {
+  readonly id: string;
+  readonly tokens: VerifiedToken[];
+  /** Reply links of $cbs and $management, by link name and by target address. */
+  readonly replyLinks: Map<string, Sender>;
+  readonly consumers: Set<LinkConsumer>;
+}
+
+type LinkRole =
+  | { kind: 'cbs' }
+  | { kind: 'management'; entity: string }
+  | { kind: 'send'; address: string }
+  | { kind: 'receive'; consumer: LinkConsumer }
+  | { kind: 'reply' };
+
+class LinkConsumer implements Consumer {
+  private sent = 0;
+  private tag = 0;
+  /** Lock token of each unsettled delivery. */
+  readonly tokens = new WeakMap<Delivery, string>();
+
+  constructor(
+    readonly link: Sender,
+    readonly subqueue: Subqueue,
+    readonly owner: string,
+    readonly receiveAndDelete: boolean,
+  ) {}
+
+  credit(): number {
+    return this.link.is_open() ? creditLimit(this.link) - this.sent : 0;
+  }
+
+  deliver(m: BrokerMessage): void {
+    const tag = deliveryTag(m) ?? Buffer.from(String(this.tag++));
+    const delivery = this.link.send(encodeForDelivery(m), tag, 0);
+    this.sent++;
+    if (m.lock) this.tokens.set(delivery, m.lock.tokenString);
+  }
+
+  /** Answers a drain request: the credit left is used up, and a flow with `drain` goes out. */
+  drain(): void {
+    this.sent = Math.max(this.sent, creditLimit(this.link));
+    completeDrain(this.link);
+  }
+
+  detach(reason: Error): void {
+    const error = reason instanceof EmulatorError ? reason.toAmqpError() : { condition: 'amqp:internal-error', description: reason.message };
+    this.link.close(error);
+  }
+}
+
+export class ServiceBusAdapter {
+  private readonly connections = new WeakMap<Connection, ConnectionState>();
+  private readonly roles = new WeakMap<object, LinkRole>();
+  private nextConnection = 1;
+
+  constructor(
+    container: Container,
+    private readonly options: AdapterOptions,
+  ) {
+    const on = (event: string, handler: (ctx: EventContext) => void) =>
+      container.on(event, (ctx: EventContext) => {
+        try {
+          handler(ctx);
+        } catch (e) {
+          // Never let one bad request take the server down: log, and fail only that link.
+          options.logger.warn('amqp handler failed', { event, error: String(e) });
+          const link = ctx.sender ?? ctx.receiver;
+          link?.close(toEmulatorError(e).toAmqpError());
+        }
+      });
+    on('session_open', (ctx) => ctx.session && receiveRawTransfers(ctx.session));
+    on('receiver_open', (ctx) => this.onIncomingLink(ctx.connection, ctx.receiver!));
+    on('sender_open', (ctx) => this.onOutgoingLink(ctx.connection, ctx.sender!));
+    on('message', (ctx) => this.onTransfer(ctx));
+    on('sender_flow', (ctx) => this.onFlow(ctx.sender!));
+    on('sendable', (ctx) => this.onFlow(ctx.sender!));
+    on('accepted', (ctx) => this.onOutcome(ctx, { kind: 'complete' }));
+    on('released', (ctx) => this.onOutcome(ctx, { kind: 'abandon' }));
+    on('modified', (ctx) => this.onModified(ctx));
+    on('rejected', (ctx) => this.onRejected(ctx));
+    on('sender_close', (ctx) => this.onLinkClosed(ctx.connection, ctx.sender!));
+    on('receiver_close', (ctx) => this.onLinkClosed(ctx.connection, ctx.receiver!));
+    on('connection_close', (ctx) => this.onConnectionGone(ctx.connection));
+    on('disconnected', (ctx) => this.onConnectionGone(ctx.connection));
+    on('connection_error', (ctx) => options.logger.debug('connection error', { error: String(ctx.connection.error) }));
+    on('protocol_error', (ctx) => options.logger.warn('protocol error', { error: String(ctx) }));
+    for (const e of ['sender_error', 'receiver_error', 'session_error', 'session_close']) on(e, () => {});
+  }
+
+  private state(connection: Connection): ConnectionState {
+    let s = this.connections.get(connection);
+    if (!s) {
+      s = { id: `conn-${this.nextConnection++}`, tokens: [], replyLinks: new Map(), consumers: new Set() };
+      this.connections.set(connection, s);
+      this.options.logger.debug('connection opened', { connection: s.id });
+    }
+    return s;
+  }
+
+  private authorize(state: ConnectionState, address: string): void {
+    const now = Date.now();
+    if (state.tokens.some((t) => t.expiresAt > now && tokenCovers(t.resource, address))) return;
+    throw unauthorized(`no valid SAS token for '${address}': put one on $cbs first (the SDKs do).`);
+  }
+
+  // ---- link attach -------------------------------------------------------------------------
+
+  /** The peer attaches a sender: we receive requests ($cbs, $management) or messages. */
+  private onIncomingLink(connection: Connection, link: Receiver): void {
+    const remote = remoteAttach(link);
+    const address: string = remote.target?.address ?? '';
+    link.set_source({ address: remote.source?.address ?? undefined } as never);
+    link.set_target({ address });
+    localAttach(link).rcv_settle_mode = 0;
+    const state = this.state(connection);
+    try {
+      if (address === CBS) {
+        this.roles.set(link, { kind: 'cbs' });
+        return;
+      }
+      this.authorize(state, address);
+      if (address.toLowerCase().endsWith(MANAGEMENT_SUFFIX)) {
+        const entity = address.slice(0, -MANAGEMENT_SUFFIX.length);
+        this.resolveEntity(entity);
+        this.roles.set(link, { kind: 'management', entity });
+        return;
+      }
+      const target = this.options.broker.sendTarget(address);
+      localAttach(link).max_message_size = this.options.broker.maxMessageSize(target);
+      this.roles.set(link, { kind: 'send', address });
+    } catch (e) {
+      this.refuse(link, e, state, address);
+    }
+  }
+
+  /** The peer attaches a receiver: we send replies, or messages from a subqueue. */
+  private onOutgoingLink(connection: Connection, link: Sender): void {
+    const remote = remoteAttach(link);
+    const address: string = remote.source?.address ?? '';
+    const replyTo: string | undefined = remote.target?.address ?? undefined;
+    link.set_source({ address } as never);
+    link.set_target({ address: replyTo } as never);
+    localAttach(link).snd_settle_mode = remote.snd_settle_mode;
+    localAttach(link).rcv_settle_mode = remote.rcv_settle_mode;
+    answerEveryDrain(link);
+    const state = this.state(connection);
+    try {
+      if (address === CBS || address.toLowerCase().endsWith(MANAGEMENT_SUFFIX)) {
+        if (address !== CBS) this.authorize(state, address);
+        this.roles.set(link, { kind: 'reply' });
+        state.replyLinks.set(link.name, link);
+        if (replyTo) state.replyLinks.set(replyTo, link);
+        return;
+      }
+      this.authorize(state, address);
+      const sq = this.options.broker.subqueue(address);
+      localAttach(link).max_message_size = this.options.broker.maxMessageSize(sq);
+      const consumer = new LinkConsumer(link, sq, state.id, remote.snd_settle_mode === 1);
+      this.roles.set(link, { kind: 'receive', consumer });
+      state.consumers.add(consumer);
+      this.options.broker.addConsumer(sq, consumer);
+    } catch (e) {
+      this.refuse(link, e, state, address);
+    }
+  }
+
+  private resolveEntity(entity: string): void {
+    try {
+      this.options.broker.subqueue(entity);
+    } catch (e) {
+      // A topic's $management link (scheduling) addresses the topic, which has no subqueue.
+      this.options.broker.sendTarget(entity);
+      void e;
+    }
+  }
+
+  private refuse(link: Sender | Receiver, e: unknown, state: ConnectionState, address: string): void {
+    const err = toEmulatorError(e);
+    this.options.logger.info('link refused', { connection: state.id, address, code: err.code, reason: err.message });
+    link.close(err.toAmqpError());
+  }
+
+  // ---- transfers from the peer -------------------------------------------------------------
+
+  private onTransfer(ctx: EventContext): void {
+    const link = ctx.receiver!;
+    const delivery = ctx.delivery!;
+    const role = this.roles.get(link);
+    const raw = ctx.message as unknown as Buffer;
+    const format = (ctx as unknown as { format?: number }).format;
+    const fmt = format === RAW_FORMAT_0 ? 0 : format;
+    if (!role || !Buffer.isBuffer(raw)) {
+      if (!delivery.remote_settled) delivery.reject({ condition: 'amqp:not-allowed', description: 'The link is not attached.' });
+      return;
+    }
+    if (role.kind === 'send') {
+      this.onMessageSent(role.address, raw, fmt ?? 0, delivery);
+      return;
+    }
+    let request: ReturnType<typeof amqpMessage.decode>;
+    try {
+      request = amqpMessage.decode(raw);
+    } catch (e) {
+      delivery.reject(invalidRequest(`The request could not be decoded: ${String(e)}`).toAmqpError());
+      return;
+    }
+    delivery.accept();
+    const state = this.state(ctx.connection);
+    if (role.kind === 'cbs') this.onCbsRequest(state, request);
+    else if (role.kind === 'management') this.onManagementRequest(state, role.entity, request);
+  }
+
+  private onMessageSent(address: string, raw: Buffer, format: number, delivery: Delivery): void {
+    const broker = this.options.broker;
+    try {
+      const target = broker.sendTarget(address);
+      broker.checkSize(target, raw.length);
+      let payloads;
+      if (format === BATCH_FORMAT) payloads = splitBatch(raw).map(parsePayload);
+      else if (format === 0) payloads = [parsePayload(raw)];
+      else throw invalidRequest(`Message format ${format} is not supported.`);
+      broker.send(target, payloads);
+    } catch (e) {
+      if (!delivery.remote_settled) delivery.reject(toEmulatorError(e).toAmqpError());
+      return;
+    }
+    if (delivery.remote_settled) return;
+    // Settle only once the message is durable.
+    broker.afterCommit((error) => {
+      if (error) delivery.reject(toEmulatorError(error).toAmqpError());
+      else delivery.accept();
+    });
+  }
+
+  private onCbsRequest(state: ConnectionState, request: ReturnType<typeof amqpMessage.decode>): void {
+    const props = (request.application_properties ?? {}) as Record<string, unknown>;
+    let status = 202;
+    let description = 'Accepted';
+    try {
+      if (props.operation !== 'put-token') throw invalidRequest(`Unknown $cbs operation ${JSON.stringify(props.operation)}.`);
+      if (props.type !== SAS_TOKEN_TYPE) throw unauthorized(`token type '${String(props.type)}' is not supported; use a SAS key.`);
+      const token = verifySasToken(request.body, this.options.keys, Date.now());
+      state.tokens.push(token);
+      if (state.tokens.length > 1000) state.tokens.splice(0, state.tokens.length - 1000);
+    } catch (e) {
+      const err = toEmulatorError(e);
+      status = err.statusCode;
+      description = err.message;
+      this.options.logger.info('put-token refused', { connection: state.id, reason: err.message });
+    }
+    this.reply(state, request, { 'status-code': status, 'status-description': description }, undefined);
+  }
+
+  private onManagementRequest(state: ConnectionState, entity: string, request: ReturnType<typeof amqpMessage.decode>): void {
+    const props = (request.application_properties ?? {}) as Record<string, unknown>;
+    const body = request.body && typeof request.body === 'object' && !Buffer.isBuffer(request.body) ? (request.body as Record<string, unknown>) : {};
+    const result = handleManagement(
+      { broker: this.options.broker, entity, owner: state.id },
+      { operation: String(props.operation ?? ''), body },
+    );
+    const replyProps: Record<string, unknown> = { statusCode: result.status, statusDescription: result.description };
+    if (result.condition) replyProps.errorCondition = result.condition;
+    // Changes made by the operation (settlements, schedules) are durable before the reply.
+    this.options.broker.afterCommit(() => this.reply(state, request, replyProps, result.body));
+  }
+
+  private reply(state: ConnectionState, request: ReturnType<typeof amqpMessage.decode>, props: Record<string, unknown>, body: unknown): void {
+    const replyTo = request.reply_to as string | undefined;
+    const link = replyTo ? state.replyLinks.get(replyTo) : undefined;
+    if (!link || !link.is_open()) {
+      this.options.logger.debug('no reply link', { connection: state.id, replyTo });
+      return;
+    }
+    link.send({ correlation_id: request.message_id, application_properties: props, body } as never);
+  }
+
+  // ---- deliveries to the peer --------------------------------------------------------------
+
+  private onFlow(link: Sender): void {
+    const role = this.roles.get(link);
+    if (role?.kind !== 'receive') return;
+    this.options.broker.pump(role.consumer.subqueue);
+    if (isDraining(link)) role.consumer.drain();
+  }
+
+  private onModified(ctx: EventContext): void {
+    const state = ctx.delivery?.remote_state as { undeliverable_here?: boolean; message_annotations?: Record<string, unknown> } | undefined;
+    const properties = state?.message_annotations ?? undefined;
+    this.onOutcome(ctx, state?.undeliverable_here ? { kind: 'defer', properties } : { kind: 'abandon', properties });
+  }
+
+  private onRejected(ctx: EventContext): void {
+    const error = (ctx.delivery?.remote_state as { error?: { condition?: string; info?: Record<string, unknown> } } | undefined)?.error;
+    const { DeadLetterReason, DeadLetterErrorDescription, ...rest } = error?.info ?? {};
+    this.onOutcome(ctx, {
+      kind: 'deadLetter',
+      reason: typeof DeadLetterReason === 'string' ? DeadLetterReason : undefined,
+      description: typeof DeadLetterErrorDescription === 'string' ? DeadLetterErrorDescription : undefined,
+      properties: Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== null && v !== undefined)),
+    });
+  }
+
+  /** A disposition from the peer: settle the lock, then answer with a settled disposition. */
+  private onOutcome(ctx: EventContext, settlement: Settlement): void {
+    const link = ctx.sender;
+    const delivery = ctx.delivery;
+    const role = link && this.roles.get(link);
+    if (!delivery || role?.kind !== 'receive' || delivery.settled) return;
+    const token = role.consumer.tokens.get(delivery);
+    if (!token) return;
+    role.consumer.tokens.delete(delivery);
+    const broker = this.options.broker;
+    let outcome: unknown;
+    try {
+      broker.settle(token, settlement, role.consumer.subqueue);
+      outcome = successOutcome(settlement);
+    } catch (e) {
+      outcome = outcomes.rejected({ error: toEmulatorError(e).toAmqpError() }).described();
+    }
+    broker.afterCommit((error) => {
+      if (error) outcome = outcomes.rejected({ error: toEmulatorError(error).toAmqpError() }).described();
+      delivery.update(true, outcome);
+    });
+  }
+
+  // ---- detach and disconnect ---------------------------------------------------------------
+
+  private onLinkClosed(connection: Connection, link: Sender | Receiver): void {
+    const role = this.roles.get(link);
+    if (!role) return;
+    this.roles.delete(link);
+    const state = this.connections.get(connection);
+    if (role.kind === 'receive') {
+      this.options.broker.removeConsumer(role.consumer.subqueue, role.consumer);
+      state?.consumers.delete(role.consumer);
+    } else if (role.kind === 'reply' && state) {
+      for (const [k, v] of state.replyLinks) if (v === link) state.replyLinks.delete(k);
+    }
+  }
+
+  private onConnectionGone(connection: Connection): void {
+    const state = this.connections.get(connection);
+    if (!state) return;
+    this.connections.delete(connection);
+    for (const c of state.consumers) this.options.broker.removeConsumer(c.subqueue, c);
+    state.consumers.clear();
+    this.options.logger.debug('connection closed', { connection: state.id });
+  }
+}
+
+function successOutcome(s: Settlement): unknown {
+  switch (s.kind) {
+    case 'complete':
+      return outcomes.accepted().described();
+    case 'abandon':
+      return outcomes.modified({ delivery_failed: true, undeliverable_here: false }).described();
+    case 'defer':
+      return outcomes.modified({ delivery_failed: false, undeliverable_here: true }).described();
+    case 'deadLetter':
+      return outcomes.rejected({}).described();
+  }
+}

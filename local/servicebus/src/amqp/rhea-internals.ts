@@ -1,0 +1,100 @@
+// The few places where the emulator reaches into rhea's internals, kept together. Each patch is
+// applied to one server-side object (a session or a link), never to rhea's shared prototypes,
+// so that an SDK running in the same process (tests) is unaffected.
+import rhea, { type Sender, type Session } from 'rhea';
+
+/**
+ * rhea decodes format-0 messages before handing them over, which loses the exact bytes and the
+ * AMQP types of properties. Marking incoming transfers with another format makes rhea pass the
+ * raw payload; `RAW_FORMAT_0` is then read back as format 0.
+ */
+export const RAW_FORMAT_0 = 0x7ffffffe;
+
+interface TransferFrame {
+  performative: { message_format?: number };
+}
+interface Incoming {
+  on_transfer(frame: TransferFrame, receiver: unknown): void;
+}
+
+export function receiveRawTransfers(session: Session): void {
+  const incoming = (session as unknown as { incoming: Incoming }).incoming;
+  const original = incoming.on_transfer;
+  incoming.on_transfer = function (frame, receiver) {
+    if (!frame.performative.message_format) frame.performative.message_format = RAW_FORMAT_0;
+    original.call(this, frame, receiver);
+  };
+}
+
+interface SenderInternals {
+  credit: number;
+  delivery_count: number;
+  issue_flow: boolean;
+  _draining: boolean;
+  _drained: boolean;
+  _get_drain(): boolean;
+  connection: { _register(): void };
+}
+
+/**
+ * Stock rhea answers a drain request only while credit is left; the SDK then waits for an answer
+ * that never comes and closes its link. This sender answers every drain: it consumes the credit
+ * left and sends a flow with `drain` set.
+ */
+export function answerEveryDrain(sender: Sender): void {
+  const s = sender as unknown as SenderInternals;
+  s._get_drain = function () {
+    if (this._draining && this._drained) {
+      this.delivery_count += this.credit;
+      this.credit = 0;
+      this._draining = false;
+      return true;
+    }
+    return false;
+  };
+}
+
+export function isDraining(sender: Sender): boolean {
+  return (sender as unknown as SenderInternals)._draining === true;
+}
+
+/** Queues the drain answer (a flow frame) for the next write. */
+export function completeDrain(sender: Sender): void {
+  const s = sender as unknown as SenderInternals;
+  s._drained = true;
+  s.issue_flow = true;
+  s.connection._register();
+}
+
+/** Credit granted by the peer, counted from the start of the link: delivery_count + credit. */
+export function creditLimit(sender: Sender): number {
+  const s = sender as unknown as SenderInternals;
+  return s.delivery_count + s.credit;
+}
+
+export interface AttachFields {
+  source?: { address?: string | null } | null;
+  target?: { address?: string | null } | null;
+  snd_settle_mode?: number;
+  rcv_settle_mode?: number;
+  max_message_size?: number;
+}
+
+type AnyLink = Sender | import('rhea').Receiver;
+
+/** The attach frame the peer sent (rhea's decoded copy: read it, never hand it back to rhea). */
+export function remoteAttach(link: AnyLink): AttachFields {
+  return (link as unknown as { remote: { attach: AttachFields } }).remote.attach;
+}
+
+/** The attach frame we are about to send; fields set here go out with it. */
+export function localAttach(link: AnyLink): AttachFields {
+  return (link as unknown as { local: { attach: AttachFields } }).local.attach;
+}
+
+/** Delivery outcomes (rhea exports them at runtime but not in its typings). */
+export const outcomes = rhea.message as unknown as {
+  accepted(): { described(): unknown };
+  rejected(fields: { error?: { condition: string; description: string } }): { described(): unknown };
+  modified(fields: { delivery_failed?: boolean; undeliverable_here?: boolean }): { described(): unknown };
+};
