@@ -1,0 +1,207 @@
+import {
+  ServiceBusClient,
+  type ProcessErrorArgs,
+  type ServiceBusReceivedMessage,
+  type ServiceBusReceiver,
+} from '@azure/service-bus';
+import { resolveSettingExpression } from '../config.js';
+import { HostError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { FunctionMetadata, RpcInvocationResponse, RpcParameterBinding, RpcTypedData } from '../worker/protocol.js';
+
+export interface ServiceBusFunction {
+  name: string;
+  triggerName: string;
+  /** Name of the app setting (or setting prefix) that holds the connection. */
+  connection: string;
+  queueName?: string;
+  topicName?: string;
+  subscriptionName?: string;
+  cardinality: 'one' | 'many';
+  autoComplete: boolean;
+  binary: boolean;
+}
+
+export type ServiceBusInvoke = (
+  name: string,
+  inputData: RpcParameterBinding[],
+  triggerMetadata: Record<string, RpcTypedData>,
+) => Promise<RpcInvocationResponse>;
+
+export function toServiceBusFunction(
+  meta: FunctionMetadata,
+  triggerName: string,
+  settings: Readonly<Record<string, string>>,
+  hostAutoComplete: boolean,
+): ServiceBusFunction {
+  const b = meta.bindings[triggerName]!;
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? resolveSettingExpression(v, settings) : undefined);
+  const fn: ServiceBusFunction = {
+    name: meta.name,
+    triggerName,
+    connection: str(b.connection) ?? 'AzureWebJobsServiceBus',
+    queueName: str(b.queueName),
+    topicName: str(b.topicName),
+    subscriptionName: str(b.subscriptionName),
+    cardinality: b.cardinality === 'many' ? 'many' : 'one',
+    autoComplete: typeof b.autoCompleteMessages === 'boolean' ? b.autoCompleteMessages : hostAutoComplete,
+    binary: b.dataType === 'binary',
+  };
+  if (!fn.queueName && !(fn.topicName && fn.subscriptionName)) {
+    throw new HostError('InvalidFunction', 'a Service Bus trigger needs queueName, or topicName and subscriptionName');
+  }
+  if (b.isSessionsEnabled === true) {
+    throw new HostError('InvalidFunction', 'session-enabled Service Bus triggers are not supported by this host');
+  }
+  return fn;
+}
+
+/**
+ * Resolves a trigger's `connection` as the Functions host does: the setting itself holds a
+ * connection string, or `<name>__fullyQualifiedNamespace` names a namespace reached with an
+ * Azure identity (DefaultAzureCredential, or the `<name>__credential`/`__clientId` settings).
+ */
+export async function createServiceBusClient(connection: string, settings: Readonly<Record<string, string>>): Promise<ServiceBusClient> {
+  const direct = settings[connection] ?? settings[`AzureWebJobs${connection}`];
+  if (direct) return new ServiceBusClient(direct);
+  const namespace = settings[`${connection}__fullyQualifiedNamespace`];
+  if (namespace) {
+    const identity = await import('@azure/identity');
+    const clientId = settings[`${connection}__clientId`];
+    const credential =
+      settings[`${connection}__credential`] === 'managedidentity'
+        ? new identity.ManagedIdentityCredential(clientId ? { clientId } : {})
+        : new identity.DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+    return new ServiceBusClient(namespace, credential);
+  }
+  throw new HostError(
+    'MissingSetting',
+    `Service Bus connection "${connection}" is not configured: set the app setting ${connection} to a connection string, or ${connection}__fullyQualifiedNamespace to a namespace host name`,
+  );
+}
+
+function bodyData(body: unknown, binary: boolean): RpcTypedData {
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) {
+    return binary ? { bytes: body } : { string: Buffer.from(body).toString('utf8') };
+  }
+  if (typeof body === 'string') return { string: body };
+  if (body === undefined || body === null) return { string: '' };
+  return { json: JSON.stringify(body) };
+}
+
+const str = (v: unknown): RpcTypedData => ({ string: String(v) });
+
+/** The binding data the Service Bus extension puts in triggerMetadata (the library camel-cases the names). */
+export function messageMetadata(m: ServiceBusReceivedMessage): Record<string, RpcTypedData> {
+  const md: Record<string, RpcTypedData> = {};
+  const set = (key: string, value: unknown, make: (v: unknown) => RpcTypedData = str): void => {
+    if (value !== undefined && value !== null) md[key] = make(value);
+  };
+  set('MessageId', m.messageId);
+  set('DeliveryCount', m.deliveryCount, (v) => ({ int: Number(v) }));
+  set('SequenceNumber', m.sequenceNumber?.toNumber(), (v) => ({ int: Number(v) }));
+  set('EnqueuedTimeUtc', m.enqueuedTimeUtc?.toISOString());
+  set('EnqueuedTime', m.enqueuedTimeUtc?.toISOString());
+  set('ExpiresAtUtc', m.expiresAtUtc?.toISOString());
+  set('ExpiresAt', m.expiresAtUtc?.toISOString());
+  set('LockedUntilUtc', m.lockedUntilUtc?.toISOString());
+  set('LockToken', m.lockToken);
+  set('ContentType', m.contentType);
+  set('CorrelationId', m.correlationId);
+  set('Subject', m.subject);
+  set('Label', m.subject);
+  set('To', m.to);
+  set('ReplyTo', m.replyTo);
+  set('ReplyToSessionId', m.replyToSessionId);
+  set('SessionId', m.sessionId);
+  set('PartitionKey', m.partitionKey);
+  set('DeadLetterSource', m.deadLetterSource);
+  const props = m.applicationProperties ?? {};
+  md.ApplicationProperties = { json: JSON.stringify(props) };
+  md.UserProperties = { json: JSON.stringify(props) };
+  return md;
+}
+
+/**
+ * Service Bus queue and topic-subscription triggers over @azure/service-bus, in peek-lock
+ * mode: the message is completed when the function succeeds and abandoned when it throws,
+ * so that the broker's max delivery count moves a poison message to the dead-letter queue.
+ */
+export class ServiceBusTriggers {
+  #settings: Readonly<Record<string, string>>;
+  #logger: Logger;
+  #invoke: ServiceBusInvoke;
+  #maxConcurrentCalls: number;
+  #clients = new Map<string, ServiceBusClient>();
+  #receivers: ServiceBusReceiver[] = [];
+  #lastError = new Map<string, number>();
+
+  constructor(opts: { settings: Readonly<Record<string, string>>; logger: Logger; invoke: ServiceBusInvoke; maxConcurrentCalls: number }) {
+    this.#settings = opts.settings;
+    this.#logger = opts.logger;
+    this.#invoke = opts.invoke;
+    this.#maxConcurrentCalls = Math.max(1, opts.maxConcurrentCalls);
+  }
+
+  async start(functions: readonly ServiceBusFunction[]): Promise<void> {
+    for (const fn of functions) {
+      let client = this.#clients.get(fn.connection);
+      if (!client) {
+        client = await createServiceBusClient(fn.connection, this.#settings);
+        this.#clients.set(fn.connection, client);
+      }
+      const receiver = fn.queueName
+        ? client.createReceiver(fn.queueName, { receiveMode: 'peekLock' })
+        : client.createReceiver(fn.topicName!, fn.subscriptionName!, { receiveMode: 'peekLock' });
+      this.#receivers.push(receiver);
+      receiver.subscribe(
+        {
+          processMessage: (message) => this.#process(fn, receiver, message),
+          processError: async (args) => this.#onError(fn, args),
+        },
+        { autoCompleteMessages: false, maxConcurrentCalls: this.#maxConcurrentCalls },
+      );
+      this.#logger.info(`Service Bus trigger ${fn.name} listening on ${fn.queueName ?? `${fn.topicName}/${fn.subscriptionName}`}`);
+    }
+  }
+
+  async #process(fn: ServiceBusFunction, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage): Promise<void> {
+    const metadata = messageMetadata(message);
+    const body = bodyData(message.body, fn.binary);
+    const input: RpcTypedData =
+      fn.cardinality === 'many' ? { json: JSON.stringify([body.json !== undefined ? JSON.parse(body.json!) : (body.string ?? null)]) } : body;
+    let ok = false;
+    try {
+      const res = await this.#invoke(fn.name, [{ name: fn.triggerName, data: input }], metadata);
+      ok = res.result?.status === 'success';
+      if (!ok) this.#logger.error(`Service Bus function ${fn.name} failed on message ${message.messageId}: ${res.result?.exception?.message}`);
+    } catch (err) {
+      this.#logger.error(`Service Bus function ${fn.name} not run for message ${message.messageId}: ${(err as Error).message}`);
+    }
+    try {
+      if (ok) {
+        if (fn.autoComplete) await receiver.completeMessage(message);
+      } else {
+        await receiver.abandonMessage(message);
+      }
+    } catch (err) {
+      this.#logger.warn(`Settling message ${message.messageId} for ${fn.name}: ${(err as Error).message}`);
+    }
+  }
+
+  #onError(fn: ServiceBusFunction, args: ProcessErrorArgs): void {
+    // The SDK retries on its own; report each function's errors at most every 30 s.
+    const now = Date.now();
+    if (now - (this.#lastError.get(fn.name) ?? 0) < 30_000) return;
+    this.#lastError.set(fn.name, now);
+    this.#logger.warn(`Service Bus trigger ${fn.name} (${args.errorSource}): ${args.error.message}`);
+  }
+
+  async stop(): Promise<void> {
+    const receivers = this.#receivers.splice(0);
+    await Promise.allSettled(receivers.map((r) => r.close()));
+    const clients = [...this.#clients.values()];
+    this.#clients.clear();
+    await Promise.allSettled(clients.map((c) => c.close()));
+  }
+}

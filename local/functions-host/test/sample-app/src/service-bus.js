@@ -1,0 +1,22 @@
+import { app } from '@azure/functions';
+import { record } from './calls.js';
+
+// Registered only when the tests give the app a Service Bus to listen to.
+function handler(kind) {
+  return (message, context) => {
+    record(kind, { message, triggerMetadata: context.triggerMetadata });
+    if (message && typeof message === 'object' && message.fail) throw new Error(`refusing ${JSON.stringify(message)}`);
+  };
+}
+
+if (process.env.SB_QUEUE) {
+  app.serviceBusQueue('sbQueue', { connection: 'ServiceBusConnection', queueName: '%SB_QUEUE%', handler: handler('sbQueue') });
+}
+if (process.env.SB_TOPIC) {
+  app.serviceBusTopic('sbTopic', {
+    connection: 'ServiceBusConnection',
+    topicName: '%SB_TOPIC%',
+    subscriptionName: '%SB_SUBSCRIPTION%',
+    handler: handler('sbTopic'),
+  });
+}
