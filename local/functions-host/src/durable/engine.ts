@@ -100,7 +100,8 @@ export class DurableEngine {
   #maxActivities: number;
   #running = new Map<string, Promise<void>>();
   #dirty = new Set<string>();
-  #armed = new Map<string, () => void>();
+  /** Clock timers armed per instance, by visibility time. */
+  #armed = new Map<string, Map<number, () => void>>();
   #activeWork = new Set<number>();
   #workQueue: WorkRow[] = [];
   #stopped = false;
@@ -131,7 +132,7 @@ export class DurableEngine {
   /** Stops taking work; in-flight episodes finish or are abandoned uncommitted (and replayed after a restart). */
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const cancel of this.#armed.values()) cancel();
+    for (const timers of this.#armed.values()) for (const cancel of timers.values()) cancel();
     this.#armed.clear();
     this.#workQueue = [];
     await Promise.allSettled([...this.#running.values()]);
@@ -249,13 +250,30 @@ export class DurableEngine {
   }
 
   #arm(instanceId: string, at: number): void {
-    const key = `${instanceId}@${at}`;
-    if (this.#armed.has(key) || this.#stopped) return;
+    if (this.#stopped) return;
+    let timers = this.#armed.get(instanceId);
+    if (!timers) this.#armed.set(instanceId, (timers = new Map()));
+    if (timers.has(at)) return;
     const cancel = this.#clock.setTimer(at, () => {
-      this.#armed.delete(key);
+      timers.delete(at);
+      if (timers.size === 0) this.#armed.delete(instanceId);
       this.schedule(instanceId);
     });
-    this.#armed.set(key, cancel);
+    timers.set(at, cancel);
+  }
+
+  /** Cancels clock timers whose messages are gone (cancelled durable timers, finished instances). */
+  #disarmStale(instanceId: string): void {
+    const timers = this.#armed.get(instanceId);
+    if (!timers) return;
+    const times = new Set(this.store.messages(instanceId).map((m) => m.visibleAt));
+    for (const [at, cancel] of timers) {
+      if (!times.has(at)) {
+        cancel();
+        timers.delete(at);
+      }
+    }
+    if (timers.size === 0) this.#armed.delete(instanceId);
   }
 
   // ---- episodes ------------------------------------------------------------------------
@@ -385,14 +403,16 @@ export class DurableEngine {
       } else {
         const message = res.result?.exception?.message ?? 'unknown error';
         const at = message.indexOf(OUT_OF_PROC_LABEL);
-        failure = `Orchestrator function '${inst.name}' failed: ${at >= 0 ? message.slice(0, at) : message}`;
         if (at >= 0) state = parseJson(message.slice(at + OUT_OF_PROC_LABEL.length)) as OrchestratorStateWire;
+        // The library puts the orchestrator's exception in the state it attaches, not in the message.
+        failure = `Orchestrator function '${inst.name}' failed: ${state?.error ?? (at >= 0 ? message.slice(0, at) : message)}`;
       }
     }
 
     const after: (() => void)[] = [];
     this.store.transaction(() => this.#apply(inst, history.length, newEvents, batch, state, failure, now, after));
     for (const fn of after) fn();
+    this.#disarmStale(id);
     return this.store.messages(id).some((m) => m.visibleAt <= this.#clock.now());
   }
 
@@ -635,6 +655,7 @@ export class DurableEngine {
       );
     });
     for (const fn of after) fn();
+    this.#disarmStale(inst.id);
   }
 
   // ---- activities ---------------------------------------------------------------------
