@@ -1,0 +1,312 @@
+// The node agent: one per node (and topic). Wires the state store, the Service Bus receive loop,
+// the drain logic, the reports outbox and the watchers; lifecycle after BullMQ's Worker:
+// `start()` and `close()` are idempotent (each returns the same promise) and every cleanup step
+// runs in its own try/catch.
+
+import { EventEmitter } from 'node:events';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureDir } from './atomic-file.js';
+import type { ControlBus } from './bus.js';
+import type { ListenConfig } from './config.js';
+import type { AgentReport } from './contract/report.js';
+import { Drainer } from './drain.js';
+import { AgentError, errnoCode } from './errors.js';
+import { Listener } from './listener.js';
+import { type Logger, createLogger } from './log.js';
+import { type NodeState, NodeStateStore, canActOnAnything } from './node-state.js';
+import { bootId, isLive, ownStartTime, readProcStat } from './proc.js';
+import { Reporter } from './reports.js';
+import { BackoffPoller, PidDirWatcher } from './watch.js';
+
+export type AgentStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed';
+
+export interface AgentDeps {
+  /** Default: Service Bus from the configuration. */
+  bus?: ControlBus;
+  log?: Logger;
+  now?: () => Date;
+}
+
+/** Longest setTimeout Node accepts; longer deadlines are re-armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const CLOSE_FLUSH_MS = 2000;
+
+export interface AgentEvents {
+  state: [NodeState['state']];
+  reports: [AgentReport[]];
+  closed: [];
+}
+
+export class Agent extends EventEmitter<AgentEvents> {
+  private status: AgentStatus = 'created';
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly store: NodeStateStore;
+  private readonly lockPath: string;
+  private state!: NodeState;
+  private bus!: ControlBus;
+  private reporter!: Reporter;
+  private drainer!: Drainer;
+  private listener!: Listener;
+  private watcher!: PidDirWatcher;
+  private poller!: BackoffPoller;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
+  private lastState: NodeState['state'] | undefined;
+
+  constructor(
+    readonly config: ListenConfig,
+    private readonly deps: AgentDeps = {},
+  ) {
+    super();
+    this.log = deps.log ?? createLogger(config.logLevel);
+    this.now = deps.now ?? (() => new Date());
+    this.store = new NodeStateStore(config.stateDir);
+    this.lockPath = join(config.stateDir, 'agent.lock');
+  }
+
+  get lifecycle(): AgentStatus {
+    return this.status;
+  }
+
+  /** A copy of the node state. */
+  snapshot(): NodeState {
+    return structuredClone(this.state);
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    this.status = 'starting';
+    const { config } = this;
+    ensureDir(config.stateDir);
+    acquireLock(this.lockPath);
+    try {
+      this.state = this.store.load(config.nodeId, config.topic, this.now());
+      if (this.state.nodeId !== config.nodeId) {
+        this.log.warn('node-id-changed', { was: this.state.nodeId, now: config.nodeId });
+        this.state.nodeId = config.nodeId;
+      }
+      this.store.save(this.state);
+      this.bus = this.deps.bus ?? (await this.createBus());
+    } catch (err) {
+      releaseLock(this.lockPath);
+      this.status = 'closed';
+      throw err;
+    }
+    const save = () => this.store.save(this.state);
+    this.reporter = new Reporter({
+      bus: this.bus,
+      state: () => this.state,
+      save,
+      log: this.log,
+      onSent: (reports) => this.emit('reports', reports),
+    });
+    this.drainer = new Drainer({
+      config,
+      bus: this.bus,
+      state: this.state,
+      save,
+      reporter: this.reporter,
+      log: this.log,
+      now: this.now,
+      changed: () => this.stateChanged(),
+    });
+    this.poller = new BackoffPoller(() => this.drainer.checkDrain());
+    this.watcher = new PidDirWatcher(config.pidDir, () => this.pidDirChanged(), this.log);
+    this.listener = new Listener({
+      bus: this.bus,
+      handle: (m) => this.drainer.handle(m),
+      recover: () => this.drainer.recover(),
+      hasPending: () => this.state.pending !== undefined,
+      canReceive: () => canActOnAnything(this.state.state),
+      releaseBackoffMs: config.releaseBackoffMs,
+      log: this.log,
+    });
+    this.keepAlive = setInterval(() => {}, MAX_TIMER_MS);
+    this.watcher.start();
+    this.listener.start();
+    this.stateChanged();
+    void this.reporter.flush();
+    this.status = 'running';
+    this.log.info('listening', {
+      nodeId: config.nodeId,
+      topic: config.topic,
+      subscription: config.subscription,
+      pidDir: config.pidDir,
+      stateDir: config.stateDir,
+      nodeState: this.state.state,
+      pending: this.state.pending?.messageId,
+    });
+  }
+
+  private async createBus(): Promise<ControlBus> {
+    const { ServiceBusControlBus } = await import('./servicebus.js');
+    return new ServiceBusControlBus({
+      bus: this.config.bus,
+      topic: this.config.topic,
+      subscription: this.config.subscription,
+      maxLockRenewalMs: this.config.maxLockRenewalMs,
+    });
+  }
+
+  /** Re-arms what depends on the node state: receiving, drain watching, the deadline. */
+  private stateChanged(): void {
+    const state = this.state.state;
+    if (state !== this.lastState) {
+      this.lastState = state;
+      this.emit('state', state);
+    }
+    this.listener.wake();
+    if (state === 'draining') {
+      this.poller.start();
+      this.armDeadline();
+    } else {
+      this.poller.stop();
+      clearTimeout(this.deadlineTimer);
+      this.deadlineTimer = undefined;
+    }
+  }
+
+  private pidDirChanged(): void {
+    if (this.state.state === 'draining') this.poller.poke();
+  }
+
+  private armDeadline(): void {
+    const drain = this.state.drain;
+    if (this.deadlineTimer || !drain?.message.deadline || drain.escalatedAt) return;
+    const wait = Date.parse(drain.message.deadline) - this.now().getTime();
+    this.deadlineTimer = setTimeout(
+      () => {
+        this.deadlineTimer = undefined;
+        if (wait > MAX_TIMER_MS) return this.armDeadline();
+        this.drainer.escalate();
+        this.poller.poke();
+      },
+      Math.max(0, Math.min(wait, MAX_TIMER_MS)),
+    );
+  }
+
+  /** Undoes an intake stop locally (`workforce-agent resume`). */
+  resume(): boolean {
+    if (this.status !== 'running') return false;
+    return this.drainer.resume();
+  }
+
+  /** Handles requests dropped in the state directory by `workforce-agent resume` (SIGHUP). */
+  processRequests(): void {
+    const path = join(this.config.stateDir, RESUME_REQUEST);
+    try {
+      readFileSync(path);
+    } catch {
+      return;
+    }
+    const resumed = this.resume();
+    this.log.info('resume-request', { resumed, nodeState: this.state.state });
+    try {
+      unlinkSync(path);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    try {
+      await this.starting;
+    } catch {
+      return; // start failed and cleaned up after itself
+    }
+    if (this.status === 'created') {
+      this.status = 'closed';
+      return;
+    }
+    this.status = 'closing';
+    const step = async (name: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.warn('close-step-failed', { step: name, error: (err as Error).message });
+      }
+    };
+    // The message in hand is finished first: a drain in progress stays recorded for the restart.
+    await step('listener', () => this.listener.close());
+    await step('timers', () => {
+      clearTimeout(this.deadlineTimer);
+      clearInterval(this.keepAlive);
+      this.poller.stop();
+    });
+    await step('watcher', () => this.watcher.close());
+    await step('reports', () => this.reporter.close(CLOSE_FLUSH_MS));
+    await step('state', () => this.store.save(this.state));
+    await step('bus', () => this.bus.close());
+    await step('lock', () => releaseLock(this.lockPath));
+    this.status = 'closed';
+    this.log.info('closed', { nodeState: this.state.state, pending: this.state.pending?.messageId });
+    this.emit('closed');
+  }
+}
+
+export const RESUME_REQUEST = 'resume.request';
+
+interface LockContent {
+  pid: number;
+  startTime: number;
+  bootId: string;
+}
+
+/** The running agent of a state directory, if any (verified like a PID file). */
+export function runningAgent(stateDir: string): LockContent | undefined {
+  let lock: LockContent;
+  try {
+    lock = JSON.parse(readFileSync(join(stateDir, 'agent.lock'), 'utf8')) as LockContent;
+  } catch {
+    return undefined;
+  }
+  const stat = readProcStat(lock.pid);
+  return lock.bootId === bootId() && isLive(stat) && stat.startTime === lock.startTime ? lock : undefined;
+}
+
+/** One agent per state directory: a second one would break "one message, one node". */
+function acquireLock(path: string): void {
+  const content = JSON.stringify({ pid: process.pid, startTime: ownStartTime(), bootId: bootId() });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, content);
+      closeSync(fd);
+      return;
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+    const other = runningAgent(path.slice(0, path.lastIndexOf('/')));
+    if (other) {
+      throw new AgentError('AgentAlreadyRunning', `another agent (pid ${other.pid}) is running with state directory ${path.slice(0, path.lastIndexOf('/'))}`);
+    }
+    try {
+      unlinkSync(path); // left by an agent that died
+    } catch {
+      /* raced with another starter: try again */
+    }
+  }
+  throw new AgentError('AgentAlreadyRunning', `could not take ${path}`);
+}
+
+function releaseLock(path: string): void {
+  try {
+    const lock = JSON.parse(readFileSync(path, 'utf8')) as LockContent;
+    if (lock.pid === process.pid) unlinkSync(path);
+  } catch {
+    /* nothing to release */
+  }
+}

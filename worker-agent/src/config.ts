@@ -1,0 +1,302 @@
+// Configuration: environment variables (the seed's names first) and flags, parsed once at
+// start-up into an immutable object. Every variable also has a flag; flags win. A missing or
+// bad value is named (variable and flag) in the error. Nothing below `main` reads process.env.
+
+import { homedir, hostname } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_REPLY_TO, DEFAULT_SUBSCRIPTION } from './contract/control-message.js';
+import { type CrashPoint, CRASH_POINTS, isCrashPoint } from './crash-points.js';
+import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from './defaults.js';
+import { AgentError } from './errors.js';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+import { type SignalName, isDeclarableSignal, isValidWorkerId } from './pid-files/format.js';
+
+type Env = Record<string, string | undefined>;
+
+export type BusConfig =
+  | { kind: 'connection-string'; connectionString: string }
+  | { kind: 'credential'; namespace: string; clientId?: string };
+
+export interface LocalConfig {
+  readonly nodeId: string;
+  readonly topic: string;
+  readonly pidDir: string;
+  readonly stateDir: string;
+  readonly intakeFlag: string;
+  readonly legacySignals: boolean;
+  readonly logLevel: LogLevel;
+}
+
+export interface ListenConfig extends LocalConfig {
+  readonly bus: BusConfig;
+  readonly subscription: string;
+  readonly reportsQueue: string;
+  /** How long a message the node cannot act on keeps this agent from receiving (doubling). */
+  readonly releaseBackoffMs: { readonly min: number; readonly max: number };
+  /** Lock renewal while a message is being handled. */
+  readonly maxLockRenewalMs: number;
+  /** Test hook, see crash-points.ts. */
+  readonly crashAt?: CrashPoint;
+}
+
+export interface RunConfig {
+  readonly topic: string;
+  readonly pidDir: string;
+  readonly workerId?: string;
+  readonly intakeFlag: string;
+  readonly gracefulSignal: SignalName | null;
+  readonly intakeSignal: SignalName | null;
+  readonly command: readonly string[];
+  readonly logLevel: LogLevel;
+}
+
+/** One setting: its variables (first wins), its flag, what it means. Also the `--help` text. */
+export interface Setting {
+  flag: string;
+  env: string[];
+  kind: 'string' | 'boolean';
+  help: string;
+}
+
+export const SETTINGS = {
+  namespace: { flag: 'namespace', env: ['WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE'], kind: 'string', help: 'Service Bus namespace host (<name>.servicebus.windows.net); credentials from DefaultAzureCredential' },
+  connectionString: { flag: 'connection-string', env: ['WORKFORCE_BACK_CHANNEL_CONNECTION_STRING'], kind: 'string', help: 'Service Bus connection string (SAS, or the local emulator); instead of --namespace' },
+  clientId: { flag: 'client-id', env: ['AZURE_CLIENT_ID'], kind: 'string', help: 'client id of the user-assigned managed identity' },
+  topic: { flag: 'topic', env: ['WORKFORCE_CONTROL_TOPIC_NAME'], kind: 'string', help: 'control topic (required)' },
+  subscription: { flag: 'subscription', env: ['WORKFORCE_CONTROL_SUBSCRIPTION_NAME'], kind: 'string', help: `subscription on the topic (default ${DEFAULT_SUBSCRIPTION})` },
+  reportsQueue: { flag: 'reports-queue', env: ['WORKFORCE_REPORTS_QUEUE_NAME'], kind: 'string', help: `queue for reports when a message has no replyTo (default ${DEFAULT_REPLY_TO})` },
+  pidDir: { flag: 'pid-dir', env: ['WORKFORCE_PID_DIR', 'JOBQ_PID_DIR'], kind: 'string', help: 'directory of worker PID files (default $TMPDIR/workforce/pids)' },
+  nodeId: { flag: 'node-id', env: ['WORKFORCE_NODE_ID'], kind: 'string', help: 'this node in reports (default: host name)' },
+  stateDir: { flag: 'state-dir', env: ['WORKFORCE_STATE_DIR'], kind: 'string', help: 'agent state directory (default $XDG_STATE_HOME/workforce-agent/<topic>)' },
+  intakeFlag: { flag: 'intake-flag', env: ['WORKFORCE_INTAKE_FLAG'], kind: 'string', help: 'intake flag file (default <pid-dir>/<topic>.intake-stopped)' },
+  legacySignals: { flag: 'legacy-signals', env: ['WORKFORCE_LEGACY_SIGNALS'], kind: 'boolean', help: 'ai4s-jobq convention for integer PID files: SIGUSR2 drain, SIGUSR1 intake stop (default on; --no-legacy-signals)' },
+  releaseBackoffMaxMs: { flag: 'release-backoff-max-ms', env: ['WORKFORCE_RELEASE_BACKOFF_MAX_MS'], kind: 'string', help: 'longest pause after releasing a message this node cannot act on (default 30000)' },
+  logLevel: { flag: 'log-level', env: ['WORKFORCE_LOG_LEVEL'], kind: 'string', help: `${LOG_LEVELS.join(' | ')} (default info)` },
+  crashAt: { flag: 'crash-at', env: ['WORKFORCE_AGENT_CRASH_AT'], kind: 'string', help: `test hook: SIGKILL self at ${CRASH_POINTS.join(' | ')}` },
+  // `run` only
+  workerId: { flag: 'worker-id', env: ['WORKFORCE_WORKER_ID'], kind: 'string', help: 'run: worker id, names the PID file (default <host>-<child pid>)' },
+  gracefulSignal: { flag: 'graceful-signal', env: ['WORKFORCE_GRACEFUL_SIGNAL'], kind: 'string', help: 'run: signal the command handles for graceful-downscale (default SIGTERM; none)' },
+  intakeSignal: { flag: 'intake-signal', env: ['WORKFORCE_INTAKE_SIGNAL'], kind: 'string', help: 'run: signal the command handles for do-not-accept-new-tasks (default none)' },
+  json: { flag: 'json', env: [], kind: 'boolean', help: 'status: print JSON' },
+} satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+type Values = Partial<Record<SettingName, string | boolean>>;
+
+/**
+ * Parses `--name value`, `--name=value`, `--flag`, `--no-flag`. Parsing stops at `--` or, when
+ * `stopAtCommand`, at the first argument that is not an option (that and the rest are returned).
+ */
+export function parseFlags(args: readonly string[], allowed: readonly SettingName[], stopAtCommand = false): { values: Values; rest: string[] } {
+  const byFlag = new Map(allowed.map((name) => [SETTINGS[name].flag, name] as const));
+  const values: Values = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') return { values, rest: args.slice(i + 1) };
+    if (!arg.startsWith('--')) {
+      if (stopAtCommand) return { values, rest: args.slice(i) };
+      throw configError(`unexpected argument ${JSON.stringify(arg)}`);
+    }
+    const eq = arg.indexOf('=');
+    let flag = arg.slice(2, eq === -1 ? undefined : eq);
+    let negated = false;
+    if (!byFlag.has(flag) && flag.startsWith('no-') && byFlag.has(flag.slice(3))) {
+      flag = flag.slice(3);
+      negated = true;
+    }
+    const name = byFlag.get(flag);
+    if (name === undefined) throw configError(`unknown option --${flag}`);
+    if (SETTINGS[name].kind === 'boolean') {
+      if (eq !== -1) values[name] = parseBoolean(arg.slice(eq + 1), `--${flag}`);
+      else values[name] = !negated;
+      continue;
+    }
+    if (negated) throw configError(`--no-${flag} is not an option`);
+    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw configError(`--${flag} needs a value`);
+    values[name] = value;
+  }
+  return { values, rest: [] };
+}
+
+function configError(message: string): AgentError {
+  return new AgentError('ConfigInvalid', message);
+}
+
+function parseBoolean(text: string, name: string): boolean {
+  const t = text.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(t)) return true;
+  if (['0', 'false', 'no', 'off'].includes(t)) return false;
+  throw configError(`${name} must be true or false, got ${JSON.stringify(text)}`);
+}
+
+/** The source of a setting, for messages: `WORKFORCE_PID_DIR (--pid-dir)`. */
+function label(name: SettingName): string {
+  const s = SETTINGS[name];
+  return s.env.length ? `${s.env.join(' or ')} (--${s.flag})` : `--${s.flag}`;
+}
+
+class Reader {
+  constructor(
+    private readonly env: Env,
+    private readonly flags: Values,
+  ) {}
+
+  string(name: SettingName): string | undefined {
+    const flag = this.flags[name];
+    if (typeof flag === 'string') {
+      if (flag.trim() === '') throw configError(`--${SETTINGS[name].flag} must not be empty`);
+      return flag;
+    }
+    for (const variable of SETTINGS[name].env) {
+      const value = nonEmpty(this.env[variable]);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  }
+
+  required(name: SettingName, what: string): string {
+    const value = this.string(name);
+    if (value === undefined) throw configError(`${label(name)} is required: ${what}`);
+    return value;
+  }
+
+  boolean(name: SettingName, fallback: boolean): boolean {
+    const flag = this.flags[name];
+    if (typeof flag === 'boolean') return flag;
+    const text = this.string(name);
+    return text === undefined ? fallback : parseBoolean(text, label(name));
+  }
+
+  path(name: SettingName, fallback: () => string): string {
+    const value = this.string(name);
+    if (value === undefined) return fallback();
+    if (!isAbsolute(value) && value.startsWith('~')) throw configError(`${label(name)}: ~ is not expanded; give an absolute path`);
+    return resolve(value);
+  }
+
+  integer(name: SettingName, fallback: number, min: number): number {
+    const text = this.string(name);
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw configError(`${label(name)} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`);
+    return n;
+  }
+
+  signal(name: SettingName, fallback: SignalName | null): SignalName | null {
+    const text = this.string(name);
+    if (text === undefined) return fallback;
+    if (text.toLowerCase() === 'none') return null;
+    const sig = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`;
+    if (!isDeclarableSignal(sig)) throw configError(`${label(name)}: ${JSON.stringify(text)} is not a signal a process can handle`);
+    return sig;
+  }
+}
+
+const ENTITY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,259}$/;
+
+function entityName(r: Reader, name: SettingName, fallback?: string): string {
+  const value = fallback === undefined ? r.required(name, SETTINGS[name].help) : (r.string(name) ?? fallback);
+  if (!ENTITY.test(value)) throw configError(`${label(name)}: ${JSON.stringify(value)} is not a valid Service Bus entity name`);
+  return value;
+}
+
+function readLocal(r: Reader, env: Env): LocalConfig {
+  const topic = entityName(r, 'topic');
+  const pidDir = r.path('pidDir', () => defaultPidDir(env));
+  const nodeId = r.string('nodeId') ?? hostname();
+  if (!/^[^\s/]{1,128}$/.test(nodeId)) throw configError(`${label('nodeId')}: ${JSON.stringify(nodeId)} must be 1–128 characters without spaces or /`);
+  const stateHome = nonEmpty(env['XDG_STATE_HOME']) ?? join(nonEmpty(env['HOME']) ?? homedir(), '.local', 'state');
+  const logLevel = (r.string('logLevel') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw configError(`${label('logLevel')} must be one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    nodeId,
+    topic,
+    pidDir,
+    stateDir: r.path('stateDir', () => join(stateHome, 'workforce-agent', topic.replace(/[^A-Za-z0-9._-]/g, '_'))),
+    intakeFlag: r.path('intakeFlag', () => defaultIntakeFlagPath(pidDir, topic)),
+    legacySignals: r.boolean('legacySignals', true),
+    logLevel,
+  };
+}
+
+export const LOCAL_FLAGS: SettingName[] = ['topic', 'pidDir', 'nodeId', 'stateDir', 'intakeFlag', 'legacySignals', 'logLevel'];
+export const LISTEN_FLAGS: SettingName[] = [
+  ...LOCAL_FLAGS,
+  'namespace',
+  'connectionString',
+  'clientId',
+  'subscription',
+  'reportsQueue',
+  'releaseBackoffMaxMs',
+  'crashAt',
+];
+export const RUN_FLAGS: SettingName[] = ['topic', 'pidDir', 'intakeFlag', 'workerId', 'gracefulSignal', 'intakeSignal', 'logLevel'];
+
+/** Configuration of `status` and `resume`: no Service Bus needed. */
+export function parseLocalConfig(env: Env, flags: Values): LocalConfig {
+  return Object.freeze(readLocal(new Reader(env, flags), env));
+}
+
+export function parseListenConfig(env: Env, flags: Values): ListenConfig {
+  const r = new Reader(env, flags);
+  const local = readLocal(r, env);
+  const connectionString = r.string('connectionString');
+  let bus: BusConfig;
+  if (connectionString !== undefined) {
+    if (!/(^|;)\s*Endpoint\s*=\s*sb:\/\/[^;]+/i.test(connectionString)) {
+      throw configError(`${label('connectionString')} must contain Endpoint=sb://<host>`);
+    }
+    bus = { kind: 'connection-string', connectionString };
+  } else {
+    const raw = r.string('namespace');
+    if (raw === undefined) {
+      throw configError(`${label('namespace')} or ${label('connectionString')} is required: where the control topic lives`);
+    }
+    const namespace = raw.replace(/^(sb|amqps?|https?):\/\//i, '').replace(/\/+$/, '');
+    if (!/^[A-Za-z0-9.-]+(:\d+)?$/.test(namespace)) throw configError(`${label('namespace')}: ${JSON.stringify(raw)} is not a host name`);
+    const clientId = r.string('clientId');
+    bus = clientId === undefined ? { kind: 'credential', namespace } : { kind: 'credential', namespace, clientId };
+  }
+  const crashAt = r.string('crashAt');
+  if (crashAt !== undefined && !isCrashPoint(crashAt)) throw configError(`${label('crashAt')} must be one of ${CRASH_POINTS.join(', ')}`);
+  const max = r.integer('releaseBackoffMaxMs', 30_000, 1);
+  const config: ListenConfig = {
+    ...local,
+    bus,
+    subscription: entityName(r, 'subscription', DEFAULT_SUBSCRIPTION),
+    reportsQueue: entityName(r, 'reportsQueue', DEFAULT_REPLY_TO),
+    releaseBackoffMs: Object.freeze({ min: Math.min(1000, max), max }),
+    maxLockRenewalMs: 5 * 60_000,
+    ...(crashAt !== undefined ? { crashAt } : {}),
+  };
+  return Object.freeze(config);
+}
+
+export function parseRunConfig(env: Env, flags: Values, command: readonly string[]): RunConfig {
+  const r = new Reader(env, flags);
+  if (command.length === 0 || command[0] === '') throw configError('run needs a command: workforce-agent run [options] -- <command> [args…]');
+  const topic = entityName(r, 'topic');
+  const pidDir = r.path('pidDir', () => defaultPidDir(env));
+  const workerId = r.string('workerId');
+  if (workerId !== undefined && !isValidWorkerId(workerId)) {
+    throw configError(`${label('workerId')}: ${JSON.stringify(workerId)} must be letters, digits and . _ : @ - (≤ 128)`);
+  }
+  const gracefulSignal = r.signal('gracefulSignal', 'SIGTERM');
+  const intakeSignal = r.signal('intakeSignal', null);
+  if (gracefulSignal !== null && gracefulSignal === intakeSignal) {
+    throw configError(`${gracefulSignal} cannot mean both graceful-downscale and do-not-accept-new-tasks`);
+  }
+  const logLevel = (r.string('logLevel') ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw configError(`${label('logLevel')} must be one of ${LOG_LEVELS.join(', ')}`);
+  return Object.freeze({
+    topic,
+    pidDir,
+    ...(workerId !== undefined ? { workerId } : {}),
+    intakeFlag: r.path('intakeFlag', () => defaultIntakeFlagPath(pidDir, topic)),
+    gracefulSignal,
+    intakeSignal,
+    command: Object.freeze([...command]),
+    logLevel,
+  });
+}

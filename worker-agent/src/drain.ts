@@ -1,0 +1,397 @@
+// Acting on control messages: the exactly-N protocol (README "Guarantees").
+//
+//   receive (peek-lock) ─ validate ─ dedupe ─ expiry ─ can this node act?
+//     no  → abandon (the listener then pauses receiving: no hot loop)
+//     yes → 1. persist `pending: accepting`                      (node state file)
+//           2. defer the message, stamping `workforce-owner=<node>` (THE COMMIT POINT, on the bus)
+//           3. persist `committed` + the new node state + intake flag + `accepted` report
+//           4. signal the workers; persist who was signalled + the report
+//           5. receive the deferred message and complete it; persist `pending` gone
+//
+// Deferral is the commit because it is atomic on the broker and final: a deferred message is
+// never delivered to any receiver again, and the owner stamp survives in it. After a crash,
+// a `pending: accepting` is resolved by peeking the message by sequence number:
+//   deferred with our stamp → we committed: continue at 3;
+//   anything else (still active, gone, stamped by another node) → we did not: forget it.
+// Only the owner completes a deferred message, and only after step 3, so "gone" can never
+// hide our own commit.
+
+import type { BusMessage, ControlBus } from './bus.js';
+import { OWNER_PROPERTY } from './bus.js';
+import type { ListenConfig } from './config.js';
+import {
+  type ControlMessage,
+  INVALID_CONTROL_MESSAGE,
+  type Operation,
+  decodeJsonBody,
+  isExpired,
+  parseControlMessage,
+} from './contract/control-message.js';
+import type { WorkerReport } from './contract/report.js';
+import { crashPoint } from './crash-points.js';
+import { removeIntakeFlag as removeFlag, writeIntakeFlag } from './intake-flag.js';
+import type { Logger } from './log.js';
+import {
+  type ActedMessage,
+  type NodeState,
+  type PendingMessage,
+  type WorkerRecord,
+  canActOn,
+  remember,
+  transition,
+} from './node-state.js';
+import { removeIfUnchanged } from './pid-files/store.js';
+import { type RegisteredWorker, scanWorkers } from './pid-files/registry.js';
+import { isLive, readProcStat } from './proc.js';
+import { type ReportSubject, type Reporter, makeReport } from './reports.js';
+import { killProcessGroup, sendSignal } from './signals.js';
+
+export type Outcome = 'acted' | 'released' | 'duplicate' | 'expired' | 'invalid';
+
+export interface DrainContext {
+  config: Pick<
+    ListenConfig,
+    'nodeId' | 'topic' | 'pidDir' | 'intakeFlag' | 'legacySignals' | 'reportsQueue' | 'crashAt'
+  >;
+  bus: ControlBus;
+  state: NodeState;
+  save: () => void;
+  reporter: Reporter;
+  log: Logger;
+  now: () => Date;
+  /** Called after the node state changed (the agent re-arms timers and watchers). */
+  changed: () => void;
+}
+
+export class Drainer {
+  constructor(private readonly ctx: DrainContext) {}
+
+  private get state(): NodeState {
+    return this.ctx.state;
+  }
+
+  /** Handles one received message; settles it on the bus in every outcome. */
+  async handle(msg: BusMessage): Promise<Outcome> {
+    const { config, bus, log } = this.ctx;
+    crashPoint(config.crashAt, 'after-receive');
+    const messageId = msg.messageId ?? `sequence-${msg.sequenceNumber}`;
+    const parsed = parseControlMessage(msg.body);
+    if (!parsed.ok) {
+      const description = parsed.error.message;
+      log.warn('message-invalid', { messageId, sequenceNumber: msg.sequenceNumber, field: parsed.error.field, reason: description });
+      const subject: ReportSubject = { messageId, replyTo: config.reportsQueue, ...bestEffortDrainId(msg.body) };
+      this.enqueue(subject, 'rejected', [], `${INVALID_CONTROL_MESSAGE}: ${description}`);
+      this.ctx.save();
+      await bus.deadLetter(msg, INVALID_CONTROL_MESSAGE, description);
+      void this.ctx.reporter.flush();
+      return 'invalid';
+    }
+    const message = parsed.value;
+    if (this.state.seen.includes(messageId)) {
+      log.info('message-duplicate', { messageId, sequenceNumber: msg.sequenceNumber });
+      await bus.complete(msg);
+      return 'duplicate';
+    }
+    const subject = subjectOf(messageId, message, config.reportsQueue);
+    if (isExpired(message, this.ctx.now())) {
+      log.info('message-expired', { messageId, notAfter: message.notAfter });
+      remember(this.state, messageId);
+      this.enqueue(subject, 'expired', [], `notAfter ${message.notAfter} passed before this node received it`);
+      this.ctx.save();
+      await bus.complete(msg);
+      void this.ctx.reporter.flush();
+      return 'expired';
+    }
+    if (!canActOn(this.state.state, message.operation)) {
+      log.info('message-released', { messageId, operation: message.operation, nodeState: this.state.state });
+      await bus.abandon(msg);
+      return 'released';
+    }
+
+    this.state.pending = {
+      messageId,
+      sequenceNumber: msg.sequenceNumber,
+      operation: message.operation,
+      message,
+      replyTo: subject.replyTo,
+      phase: 'accepting',
+      receivedAt: this.ctx.now().toISOString(),
+    };
+    this.ctx.save();
+    crashPoint(config.crashAt, 'after-state-write');
+    await bus.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
+    crashPoint(config.crashAt, 'after-defer');
+    await this.commit(this.state.pending);
+    return 'acted';
+  }
+
+  /** Resolves a message left pending by a crash or a failed settlement (asks the bus). */
+  async recover(): Promise<void> {
+    const pending = this.state.pending;
+    if (!pending) return;
+    if (pending.phase === 'committed') {
+      this.ctx.log.info('recover-committed', { messageId: pending.messageId });
+      await this.commit(pending);
+      return;
+    }
+    const peeked = await this.ctx.bus.peek(pending.sequenceNumber);
+    const owner = peeked?.applicationProperties[OWNER_PROPERTY];
+    if (peeked !== undefined && owner === this.ctx.config.nodeId) {
+      this.ctx.log.info('recover-commit', { messageId: pending.messageId, sequenceNumber: pending.sequenceNumber });
+      await this.commit(pending);
+      return;
+    }
+    const why = peeked === undefined ? 'no longer in the subscription' : owner === undefined ? `still ${peeked.state}` : `owned by ${String(owner)}`;
+    this.ctx.log.info('recover-rollback', { messageId: pending.messageId, sequenceNumber: pending.sequenceNumber, why });
+    delete this.state.pending;
+    this.ctx.save();
+  }
+
+  /** Steps 3–5: idempotent, so recovery can run it again from any point. */
+  private async commit(pending: PendingMessage): Promise<void> {
+    const { config, log } = this.ctx;
+    const scan = this.scan();
+    if (pending.phase === 'accepting') {
+      const now = this.ctx.now();
+      const acted: ActedMessage = {
+        messageId: pending.messageId,
+        sequenceNumber: pending.sequenceNumber,
+        operation: pending.operation,
+        message: pending.message,
+        replyTo: pending.replyTo,
+        acceptedAt: now.toISOString(),
+        flags: [],
+        workers: [],
+      };
+      if (pending.operation === 'graceful-downscale') {
+        transition(this.state, 'draining', now);
+        this.state.drain = acted;
+      } else {
+        transition(this.state, 'intake-stopped', now);
+        this.state.intake = acted;
+      }
+      pending.phase = 'committed';
+      remember(this.state, pending.messageId);
+      // The flag goes first, so a worker that gets the intake signal already sees it. A drain
+      // raises it too: a worker starting on a draining node takes nothing.
+      acted.flags = this.writeFlags(acted, scan, now);
+      this.enqueue(subjectOfActed(acted), 'accepted', scan.map(toWorkerReport));
+      this.ctx.save();
+      log.info('message-accepted', { messageId: acted.messageId, operation: acted.operation, nodeState: this.state.state });
+      crashPoint(config.crashAt, 'after-commit-write');
+      this.ctx.changed();
+    }
+    const acted = this.actedFor(pending);
+    const signalled = this.signal(acted, pending.operation, scan);
+    crashPoint(config.crashAt, 'after-signal');
+    this.enqueue(
+      subjectOfActed(acted),
+      pending.operation === 'graceful-downscale' ? 'signalled' : 'intake-stopped',
+      signalled.map((w) => ({ workerId: w.workerId, pid: w.pid, ...(w.signal ? { signal: w.signal } : {}) })),
+    );
+    this.ctx.save();
+    void this.ctx.reporter.flush();
+    this.ctx.changed();
+
+    const completed = await this.ctx.bus.completeDeferred(pending.sequenceNumber);
+    crashPoint(config.crashAt, 'after-complete');
+    if (!completed) log.debug('deferred-already-completed', { messageId: pending.messageId });
+    delete this.state.pending;
+    this.ctx.save();
+    this.ctx.changed();
+  }
+
+  private actedFor(pending: PendingMessage): ActedMessage {
+    const acted = pending.operation === 'graceful-downscale' ? this.state.drain : this.state.intake;
+    if (!acted || acted.messageId !== pending.messageId) {
+      throw new Error(`state has no acted message ${pending.messageId} for a committed pending message`);
+    }
+    return acted;
+  }
+
+  /** Verified workers of this topic; stale and gone PID files are removed (DESIGN). */
+  scan(): Array<RegisteredWorker & { verification: { status: 'verified' } }> {
+    const { config, log } = this.ctx;
+    const scan = scanWorkers(config.pidDir, { topic: config.topic, legacyConvention: config.legacySignals });
+    for (const invalid of scan.invalid) log.warn('pid-file-invalid', { path: invalid.path, field: invalid.error.field, error: invalid.error.message });
+    const verified = [];
+    for (const worker of scan.mine) {
+      if (worker.verification.status === 'verified') {
+        verified.push(worker as RegisteredWorker & { verification: { status: 'verified' } });
+        continue;
+      }
+      log.warn('pid-file-stale', { path: worker.entry.path, pid: worker.pid, status: worker.verification.status, reason: worker.verification.reason });
+      removeIfUnchanged(worker.entry);
+    }
+    return verified;
+  }
+
+  private writeFlags(acted: ActedMessage, workers: RegisteredWorker[], now: Date): string[] {
+    const paths = [...new Set([this.ctx.config.intakeFlag, ...workers.flatMap((w) => (w.intakeFile ? [w.intakeFile] : []))])];
+    for (const path of paths) {
+      try {
+        writeIntakeFlag(path, {
+          messageId: acted.messageId,
+          ...(acted.message.drainId !== undefined ? { drainId: acted.message.drainId } : {}),
+          ...(acted.message.reason !== undefined ? { reason: acted.message.reason } : {}),
+          at: now.toISOString(),
+        });
+      } catch (err) {
+        this.ctx.log.error('intake-flag-not-written', { path, error: (err as Error).message });
+      }
+    }
+    return paths;
+  }
+
+  /**
+   * Sends each verified worker not yet recorded for `acted` its declared signal for the
+   * operation (none if it declared none) and records it. Returns the new records.
+   */
+  private signal(acted: ActedMessage, operation: Operation, workers: ReturnType<Drainer['scan']>): WorkerRecord[] {
+    const added: WorkerRecord[] = [];
+    for (const worker of workers) {
+      const startTime = worker.verification.stat.startTime;
+      if (acted.workers.some((r) => r.pid === worker.pid && r.startTime === startTime)) continue;
+      const signal = worker.signals[operation];
+      const record: WorkerRecord = { workerId: worker.workerId, pid: worker.pid, startTime, signal };
+      const at = this.ctx.now().toISOString();
+      if (signal !== null) {
+        try {
+          if (sendSignal(worker.pid, signal, this.ctx.log) === 'sent') record.signalledAt = at;
+          else record.exitedAt = at;
+        } catch (err) {
+          this.ctx.log.error('signal-failed', { pid: worker.pid, signal, error: (err as Error).message });
+        }
+      }
+      acted.workers.push(record);
+      added.push(record);
+    }
+    if (added.length) this.ctx.log.info('workers-signalled', { messageId: acted.messageId, operation, workers: added.map((r) => `${r.workerId}:${r.pid}:${r.signal ?? '-'}`) });
+    return added;
+  }
+
+  /**
+   * While draining: signals workers that registered since, records exits, and moves the node
+   * to `drained` once every registered worker has exited. Returns true when drained.
+   */
+  checkDrain(): boolean {
+    if (this.state.state === 'drained') return true;
+    const acted = this.state.drain;
+    if (this.state.state !== 'draining' || !acted || this.state.pending) return false;
+    let changed = false;
+    const fresh = this.signal(acted, 'graceful-downscale', this.scan());
+    if (fresh.length) {
+      this.enqueue(subjectOfActed(acted), 'signalled', fresh.map((w) => ({ workerId: w.workerId, pid: w.pid, ...(w.signal ? { signal: w.signal } : {}) })));
+      changed = true;
+    }
+    const now = this.ctx.now();
+    for (const record of acted.workers) {
+      if (record.exitedAt !== undefined) continue;
+      const stat = readProcStat(record.pid);
+      if (isLive(stat) && stat.startTime === record.startTime) continue;
+      record.exitedAt = now.toISOString();
+      this.enqueue(subjectOfActed(acted), 'worker-exited', [{ workerId: record.workerId, pid: record.pid }]);
+      this.ctx.log.info('worker-exited', { workerId: record.workerId, pid: record.pid });
+      changed = true;
+    }
+    const done = acted.workers.every((r) => r.exitedAt !== undefined);
+    if (done) {
+      transition(this.state, 'drained', now);
+      acted.drainedAt = now.toISOString();
+      this.enqueue(subjectOfActed(acted), 'drained', acted.workers.map((r) => ({ workerId: r.workerId, pid: r.pid })));
+      this.ctx.log.info('node-drained', { messageId: acted.messageId, workers: acted.workers.length });
+      changed = true;
+    }
+    if (changed) {
+      this.ctx.save();
+      void this.ctx.reporter.flush();
+      if (done) this.ctx.changed();
+    }
+    return done;
+  }
+
+  /** The drain's deadline passed: SIGKILL to the process groups still alive. */
+  escalate(): void {
+    const acted = this.state.drain;
+    if (this.state.state !== 'draining' || !acted || acted.escalatedAt !== undefined) return;
+    const now = this.ctx.now().toISOString();
+    const killed: WorkerReport[] = [];
+    for (const record of acted.workers) {
+      if (record.exitedAt !== undefined) continue;
+      const stat = readProcStat(record.pid);
+      if (!isLive(stat) || stat.startTime !== record.startTime) continue;
+      try {
+        if (killProcessGroup(record.pid, this.ctx.log).result === 'sent') {
+          record.escalatedAt = now;
+          killed.push({ workerId: record.workerId, pid: record.pid, signal: 'SIGKILL' });
+        }
+      } catch (err) {
+        this.ctx.log.error('escalation-failed', { pid: record.pid, error: (err as Error).message });
+      }
+    }
+    acted.escalatedAt = now;
+    this.enqueue(subjectOfActed(acted), 'escalated', killed, `deadline ${acted.message.deadline} passed`);
+    this.ctx.log.warn('drain-escalated', { messageId: acted.messageId, deadline: acted.message.deadline, killed: killed.length });
+    this.ctx.save();
+    void this.ctx.reporter.flush();
+  }
+
+  /** A local undo of an intake stop (`workforce-agent resume`). Returns false if not intake-stopped. */
+  resume(): boolean {
+    if (this.state.pending || !resumeIntake(this.state, this.ctx.now(), this.ctx.log)) return false;
+    this.ctx.save();
+    void this.ctx.reporter.flush();
+    this.ctx.changed();
+    return true;
+  }
+
+  private enqueue(subject: ReportSubject, state: Parameters<typeof makeReport>[2], workers: WorkerReport[], reason?: string): void {
+    this.state.outbox.push(makeReport(this.state, subject, state, workers, this.ctx.now(), reason));
+  }
+}
+
+
+/**
+ * Undoes an intake stop in `state`: removes the flags it wrote, back to `active`, and a
+ * `resumed` report in the outbox. The caller persists. False if the node is not intake-stopped.
+ */
+export function resumeIntake(state: NodeState, now: Date, log: Logger): boolean {
+  const acted = state.intake;
+  if (state.state !== 'intake-stopped' || !acted) return false;
+  for (const path of acted.flags) {
+    try {
+      removeFlag(path);
+    } catch (err) {
+      log.error('intake-flag-not-removed', { path, error: (err as Error).message });
+    }
+  }
+  transition(state, 'active', now);
+  delete state.intake;
+  state.outbox.push(makeReport(state, subjectOfActed(acted), 'resumed', [], now, 'intake resumed locally'));
+  log.info('intake-resumed', { messageId: acted.messageId });
+  return true;
+}
+
+function toWorkerReport(w: RegisteredWorker): WorkerReport {
+  return { workerId: w.workerId, pid: w.pid };
+}
+
+function subjectOf(messageId: string, message: ControlMessage, defaultQueue: string): ReportSubject {
+  const subject: ReportSubject = { messageId, replyTo: message.replyTo ?? defaultQueue };
+  if (message.drainId !== undefined) subject.drainId = message.drainId;
+  if (message.reason !== undefined) subject.reason = message.reason;
+  if (message.requestedBy !== undefined) subject.requestedBy = message.requestedBy;
+  return subject;
+}
+
+function subjectOfActed(acted: ActedMessage): ReportSubject {
+  return subjectOf(acted.messageId, acted.message, acted.replyTo);
+}
+
+/** An invalid message may still name its drain; the report carries it if so. */
+function bestEffortDrainId(body: unknown): { drainId?: string } {
+  const decoded = decodeJsonBody(body);
+  if (!decoded.ok || typeof decoded.value !== 'object' || decoded.value === null) return {};
+  const drainId = (decoded.value as Record<string, unknown>)['drainId'];
+  return typeof drainId === 'string' && drainId !== '' ? { drainId } : {};
+}

@@ -1,0 +1,113 @@
+// The receive loop: one message at a time, in peek-lock mode (the lock is renewed while the
+// message is handled). It never spins:
+// - a message this node cannot act on is abandoned, so another node gets it at once, and this
+//   agent then stops receiving for a while (1 s doubling to the configured maximum), so one
+//   message does not bounce off the same node in a hot loop;
+// - a draining or drained node can act on nothing, so it does not receive at all;
+// - Service Bus errors (an outage) back off from 100 ms to 5 s; the client reconnects.
+
+import type { BusMessage, ControlBus } from './bus.js';
+import type { Outcome } from './drain.js';
+import type { Logger } from './log.js';
+
+export interface ListenerDeps {
+  bus: ControlBus;
+  handle: (message: BusMessage) => Promise<Outcome>;
+  /** Resolves a pending message (after a crash or a failed settlement) before receiving. */
+  recover: () => Promise<void>;
+  hasPending: () => boolean;
+  canReceive: () => boolean;
+  releaseBackoffMs: { min: number; max: number };
+  log: Logger;
+}
+
+const ERROR_MIN_MS = 100;
+const ERROR_MAX_MS = 5000;
+
+export class Listener {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private releaseMs = 0;
+  private errorMs = ERROR_MIN_MS;
+  private connected = true;
+
+  constructor(private readonly deps: ListenerDeps) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Something changed (resume, SIGHUP): re-evaluate now instead of after a pause. */
+  wake(): void {
+    this.releaseMs = 0;
+    this.wakeUp?.();
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  private get closed(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private async run(): Promise<void> {
+    const { bus, log } = this.deps;
+    while (!this.closed) {
+      try {
+        if (this.deps.hasPending()) {
+          await this.deps.recover();
+          this.healthy();
+          continue;
+        }
+        if (!this.deps.canReceive()) {
+          await this.pause(undefined);
+          continue;
+        }
+        const message = await bus.receiveOne(this.abort.signal);
+        this.healthy();
+        if (message === undefined) continue;
+        const outcome = await this.deps.handle(message);
+        if (outcome === 'released') {
+          this.releaseMs = this.releaseMs === 0 ? this.deps.releaseBackoffMs.min : Math.min(this.releaseMs * 2, this.deps.releaseBackoffMs.max);
+          log.debug('receive-paused', { ms: this.releaseMs });
+          await this.pause(this.releaseMs);
+        } else {
+          this.releaseMs = 0;
+        }
+      } catch (err) {
+        if (this.closed) break;
+        if (this.connected) log.warn('bus-error', { error: (err as Error).message, retryInMs: this.errorMs });
+        else log.debug('bus-error', { error: (err as Error).message, retryInMs: this.errorMs });
+        this.connected = false;
+        await this.pause(this.errorMs);
+        this.errorMs = Math.min(this.errorMs * 2, ERROR_MAX_MS);
+      }
+    }
+  }
+
+  private healthy(): void {
+    if (!this.connected) this.deps.log.info('bus-reconnected');
+    this.connected = true;
+    this.errorMs = ERROR_MIN_MS;
+  }
+
+  /** Waits `ms` (forever if undefined) or until wake()/close(). */
+  private pause(ms: number | undefined): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        done();
+      };
+    });
+  }
+}

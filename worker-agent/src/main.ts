@@ -1,0 +1,216 @@
+// `workforce-agent`: parse the command line → read the environment → act. Returns the exit code.
+
+import { join } from 'node:path';
+import { Agent, RESUME_REQUEST, runningAgent } from './agent.js';
+import { resumeIntake } from './drain.js';
+import { writeFileAtomic } from './atomic-file.js';
+import {
+  LISTEN_FLAGS,
+  LOCAL_FLAGS,
+  type LocalConfig,
+  RUN_FLAGS,
+  SETTINGS,
+  type SettingName,
+  parseFlags,
+  parseListenConfig,
+  parseLocalConfig,
+  parseRunConfig,
+} from './config.js';
+import { AgentError, toAgentError } from './errors.js';
+import { isIntakeStopped } from './intake-flag.js';
+import { createLogger } from './log.js';
+import { type NodeState, NodeStateStore } from './node-state.js';
+import { scanWorkers } from './pid-files/registry.js';
+import { sendSignal } from './signals.js';
+import { exitLike, runWrapped } from './wrapper.js';
+
+type Env = Record<string, string | undefined>;
+export const VERSION = '0.1.0';
+
+const USAGE = `workforce-agent ${VERSION}: drains this node when the control topic says so.
+
+usage:
+  workforce-agent listen [options]                 the node agent (one per node and topic)
+  workforce-agent run [options] -- <command…>      wrapper for a worker that cannot be changed
+  workforce-agent status [options] [--json]        node state and registered workers
+  workforce-agent resume [options]                 undo an intake stop on this node
+  workforce-agent help | version
+`;
+
+function optionsHelp(names: readonly SettingName[]): string {
+  return names
+    .map((n) => {
+      const s = SETTINGS[n];
+      const env = s.env.length ? `  [${s.env.join(', ')}]` : '';
+      return `  --${s.flag}${s.kind === 'string' ? ' <value>' : ''}${env}\n      ${s.help}`;
+    })
+    .join('\n');
+}
+
+export async function main(argv: readonly string[], env: Env, out = (s: string) => process.stdout.write(s)): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    switch (command) {
+      case 'listen':
+        return await listen(args, env);
+      case 'run':
+        return await run(args, env);
+      case 'status':
+        return status(args, env, out);
+      case 'resume':
+        return await resume(args, env, out);
+      case 'version':
+      case '--version':
+        out(`${VERSION}\n`);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h': {
+        const sub = args[0];
+        const flags = sub === 'run' ? RUN_FLAGS : sub === 'listen' ? LISTEN_FLAGS : sub ? [...LOCAL_FLAGS, 'json' as const] : LISTEN_FLAGS;
+        out(`${USAGE}\noptions${sub ? ` of ${sub}` : ''} (flags win over environment variables):\n${optionsHelp(flags)}\n`);
+        return command === undefined ? 2 : 0;
+      }
+      default:
+        process.stderr.write(`workforce-agent: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    const e = toAgentError(err);
+    process.stderr.write(`workforce-agent: ${e.message}${e.code === 'ConfigInvalid' ? '\n(see workforce-agent help ' + (command ?? '') + ')' : ''}\n`);
+    return e.code === 'ConfigInvalid' ? 2 : 1;
+  }
+}
+
+async function listen(args: readonly string[], env: Env): Promise<number> {
+  const { values } = parseFlags(args, LISTEN_FLAGS);
+  const config = parseListenConfig(env, values);
+  const log = createLogger(config.logLevel);
+  const agent = new Agent(config, { log });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping', { signal });
+    void agent.close();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => agent.processRequests());
+  const closed = new Promise<void>((resolve) => agent.once('closed', resolve));
+  await agent.start();
+  await closed;
+  return 0;
+}
+
+async function run(args: readonly string[], env: Env): Promise<number> {
+  const { values, rest } = parseFlags(args, RUN_FLAGS, true);
+  const config = parseRunConfig(env, values, rest);
+  const exit = await runWrapped(config, env, createLogger(config.logLevel));
+  exitLike(exit);
+}
+
+function loadState(config: LocalConfig): NodeState | undefined {
+  return new NodeStateStore(config.stateDir).read();
+}
+
+function status(args: readonly string[], env: Env, out: (s: string) => void): number {
+  const { values } = parseFlags(args, [...LOCAL_FLAGS, 'json']);
+  const config = parseLocalConfig(env, values);
+  const state = loadState(config);
+  const agent = runningAgent(config.stateDir);
+  const scan = scanWorkers(config.pidDir, { topic: config.topic, legacyConvention: config.legacySignals });
+  const workers = scan.mine.map((w) => ({
+    workerId: w.workerId,
+    pid: w.pid,
+    format: w.format,
+    status: w.verification.status,
+    ...(w.verification.status === 'verified' ? {} : { reason: w.verification.reason }),
+    signals: w.signals,
+  }));
+  const report = {
+    nodeId: state?.nodeId ?? config.nodeId,
+    topic: config.topic,
+    state: state?.state ?? 'active',
+    since: state?.since,
+    agent: agent ? { running: true, pid: agent.pid } : { running: false },
+    intakeFlag: { path: config.intakeFlag, present: isIntakeStopped(config.intakeFlag) },
+    drain: state?.drain,
+    intake: state?.intake,
+    pending: state?.pending,
+    outbox: state?.outbox.length ?? 0,
+    pidDir: config.pidDir,
+    workers,
+    otherTopics: scan.others.length,
+    invalidPidFiles: scan.invalid.map((i) => ({ path: i.path, error: i.error.message })),
+  };
+  if (values.json) {
+    out(`${JSON.stringify(report, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `node        ${report.nodeId}`,
+    `topic       ${report.topic}`,
+    `state       ${report.state}${report.since ? ` since ${report.since}` : ''}`,
+  ];
+  for (const [label, acted] of [['drain', state?.drain], ['intake', state?.intake]] as const) {
+    if (!acted) continue;
+    lines.push(
+      `${label.padEnd(12)}message ${acted.messageId}${acted.message.drainId ? ` (drain ${acted.message.drainId})` : ''}, accepted ${acted.acceptedAt}` +
+        `${acted.message.deadline ? `, deadline ${acted.message.deadline}` : ''}${acted.message.reason ? `, reason: ${acted.message.reason}` : ''}`,
+    );
+  }
+  if (state?.pending) lines.push(`pending     ${state.pending.messageId} (${state.pending.phase})`);
+  lines.push(
+    `agent       ${agent ? `running (pid ${agent.pid})` : 'not running'}`,
+    `intake flag ${config.intakeFlag} (${report.intakeFlag.present ? 'present: intake stopped' : 'absent'})`,
+    `reports     ${report.outbox} not yet sent`,
+    `workers     ${workers.length} in ${config.pidDir}${scan.others.length ? ` (+${scan.others.length} of other topics)` : ''}`,
+  );
+  for (const w of workers) {
+    lines.push(
+      `  ${w.workerId.padEnd(20)} pid ${String(w.pid).padEnd(8)} ${w.format.padEnd(7)} ${w.status.padEnd(9)}` +
+        ` drain=${w.signals['graceful-downscale'] ?? 'none'} intake=${w.signals['do-not-accept-new-tasks'] ?? 'none'}` +
+        `${'reason' in w ? `  (${w.reason})` : ''}`,
+    );
+  }
+  for (const i of report.invalidPidFiles) lines.push(`  invalid: ${i.path}: ${i.error}`);
+  out(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/**
+ * Undoes an intake stop. With an agent running, it asks the agent (request file + SIGHUP) so
+ * that one process owns the state; without one, it edits the state itself and leaves the
+ * `resumed` report in the outbox for the agent's next start.
+ */
+async function resume(args: readonly string[], env: Env, out: (s: string) => void): Promise<number> {
+  const { values } = parseFlags(args, LOCAL_FLAGS);
+  const config = parseLocalConfig(env, values);
+  const store = new NodeStateStore(config.stateDir);
+  const state = store.read();
+  if (!state || state.state !== 'intake-stopped' || !state.intake) {
+    throw new AgentError('StateTransitionInvalid', `nothing to resume: the node is ${state?.state ?? 'active'}; resume undoes an intake stop only`);
+  }
+  const agent = runningAgent(config.stateDir);
+  if (agent) {
+    writeFileAtomic(join(config.stateDir, RESUME_REQUEST), JSON.stringify({ at: new Date().toISOString(), pid: process.pid }));
+    sendSignal(agent.pid, 'SIGHUP');
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      const now = store.read();
+      if (now && now.state !== 'intake-stopped') {
+        out(`resumed: node ${now.nodeId} is ${now.state} (agent pid ${agent.pid})\n`);
+        return 0;
+      }
+    }
+    throw new AgentError('Internal', `the agent (pid ${agent.pid}) did not resume within 10 s; see its log`);
+  }
+  resumeIntake(state, new Date(), createLogger(config.logLevel));
+  store.save(state);
+  out(`resumed: node ${state.nodeId} is active (no agent running: the report is sent when it starts)\n`);
+  return 0;
+}
+

@@ -1,0 +1,96 @@
+// `workforce-agent run -- <command…>`: wrapper mode for workers that cannot be changed, after
+// tini: spawn the command, write its PID file, forward signals, reap it, pass its exit status
+// through, remove the PID file.
+//
+// The PID file names the command itself (not this wrapper), so the agent signals the real
+// worker and a deadline's SIGKILL reaches its process group; this wrapper only observes the
+// exit. The command runs in its own process group, so that SIGKILL spares the wrapper, which
+// then reports the exit status like any other.
+
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
+import { constants } from 'node:os';
+import type { RunConfig } from './config.js';
+import type { Logger } from './log.js';
+import { type PidFileRecord, type SignalName } from './pid-files/format.js';
+import { pidFilePath, removeOwnPidFile, writePidFile } from './pid-files/store.js';
+import { bootId, readProcStat } from './proc.js';
+import { sendSignal } from './signals.js';
+
+/** Forwarded to the command, as tini does (Node cannot catch SIGKILL/SIGSTOP; faults are not forwarded). */
+export const FORWARDED_SIGNALS: SignalName[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM', 'SIGCONT'];
+
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Runs the command to completion; resolves with how it ended. Never rejects for the child's sake. */
+export function runWrapped(config: RunConfig, env: Record<string, string | undefined>, log: Logger): Promise<ChildExit> {
+  return new Promise((resolvePromise) => {
+    const [file, ...args] = config.command as [string, ...string[]];
+    const child = spawn(file, args, {
+      stdio: 'inherit',
+      detached: true,
+      env: { ...env, WORKFORCE_INTAKE_FLAG: config.intakeFlag },
+    });
+    let pidFile: string | undefined;
+    const forwarders = new Map<SignalName, () => void>();
+    const cleanup = () => {
+      for (const [sig, fn] of forwarders) process.off(sig, fn);
+      if (pidFile !== undefined && child.pid !== undefined) removeOwnPidFile(pidFile, child.pid);
+    };
+
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      // Not found → 127, not executable → 126, as shells and tini report.
+      cleanup();
+      log.error('spawn-failed', { command: file, error: err.message });
+      resolvePromise({ code: err.code === 'ENOENT' ? 127 : 126, signal: null });
+    });
+    if (child.pid === undefined) return; // the 'error' event follows
+
+    const pid = child.pid;
+    for (const sig of FORWARDED_SIGNALS) {
+      const fn = () => {
+        log.debug('forward-signal', { pid, signal: sig });
+        sendSignal(pid, sig, log);
+      };
+      forwarders.set(sig, fn);
+      process.on(sig, fn);
+    }
+
+    const workerId = config.workerId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${pid}`;
+    const stat = readProcStat(pid);
+    if (stat) {
+      const record: PidFileRecord = {
+        pid,
+        startTime: stat.startTime,
+        bootId: bootId(),
+        topic: config.topic,
+        workerId,
+        signals: { 'graceful-downscale': config.gracefulSignal, 'do-not-accept-new-tasks': config.intakeSignal },
+        intakeFile: config.intakeFlag,
+      };
+      pidFile = writePidFile(config.pidDir, record);
+      log.debug('pid-file-written', { path: pidFile, pid });
+    } else {
+      pidFile = pidFilePath(config.pidDir, workerId);
+    }
+
+    child.once('exit', (code, signal) => {
+      cleanup();
+      resolvePromise({ code, signal });
+    });
+  });
+}
+
+/** Ends this process the way the child ended: same exit code, or the same signal. */
+export function exitLike(exit: ChildExit): never {
+  if (exit.signal !== null) {
+    // No listener is left for it, so the default action applies: we die of the same signal.
+    process.kill(process.pid, exit.signal);
+    // A signal whose default action is to continue (SIGCHLD, SIGWINCH…): exit as shells report it.
+    process.exit(128 + (constants.signals[exit.signal] ?? 0));
+  }
+  process.exit(exit.code ?? 1);
+}

@@ -1,0 +1,64 @@
+// The worker libraries through the example workers (Node and Python): real processes, real signals.
+import { existsSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LocalQueue } from '../../examples/local-queue.js';
+import { type Artifacts, PACKAGE_ROOT, PYTHON_WORKER, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
+
+let built: Artifacts;
+beforeAll(async () => {
+  built = await buildArtifacts();
+});
+afterEach(killAll);
+afterAll(removeTempDirs);
+
+type Kind = 'node' | 'python';
+function startWorker(kind: Kind, queueDir: string, pidDir: string, workerId: string, extra: string[] = []) {
+  const args = ['--queue', queueDir, '--topic', 'eu', '--worker-id', workerId, ...extra];
+  return kind === 'node'
+    ? startProcess(process.execPath, [built.nodeWorker, ...args], { WORKFORCE_PID_DIR: pidDir })
+    : startProcess('python3', [PYTHON_WORKER, ...args], { WORKFORCE_PID_DIR: pidDir });
+}
+
+describe.each<Kind>(['node', 'python'])('%s example worker', (kind) => {
+  it('finishes the task in flight after SIGTERM, then exits and removes its PID file', async () => {
+    const queue = new LocalQueue(tempDir());
+    const pidDir = tempDir();
+    for (let i = 0; i < 3; i++) queue.enqueue(`t${i}`, 400);
+    const worker = startWorker(kind, queue.dir, pidDir, 'w1');
+    await waitFor(() => queue.events().some((e) => e.event === 'started'), 15_000, () => worker.output());
+    expect(existsSync(join(pidDir, 'w1.pid'))).toBe(true);
+    worker.kill('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    const events = queue.events().map((e) => `${e.event}${e.taskId ? `:${e.taskId}` : ''}`);
+    expect(events).toEqual(['registered', 'started:t0', 'drain-requested', 'finished:t0', 'exiting']);
+    expect(queue.done()).toEqual(['t0']);
+    expect(queue.pending().sort()).toEqual(['t1', 't2']);
+    expect(readdirSync(pidDir).filter((n) => n.endsWith('.pid'))).toEqual([]);
+  });
+
+  it('stays alive and idle while the intake flag is up, and takes tasks again once it is gone', async () => {
+    const queue = new LocalQueue(tempDir());
+    const pidDir = tempDir();
+    const flag = join(pidDir, 'eu.intake-stopped');
+    writeFileSync(flag, '{}');
+    queue.enqueue('t0', 10);
+    const worker = startWorker(kind, queue.dir, pidDir, 'w2');
+    await waitFor(() => queue.events().some((e) => e.event === 'idle'), 15_000, () => worker.output());
+    await new Promise((r) => setTimeout(r, 200));
+    expect(queue.pending()).toEqual(['t0']);
+    expect(worker.child.exitCode).toBeNull();
+    unlinkSync(flag);
+    await waitFor(() => queue.done().includes('t0'));
+    expect(queue.events().map((e) => e.event)).toEqual(['registered', 'idle', 'resumed', 'started', 'finished']);
+  });
+});
+
+describe('python library', () => {
+  it('passes its own unit tests (python3 -m unittest)', async () => {
+    const proc = startProcess('python3', ['-m', 'unittest', 'discover', '-s', join(PACKAGE_ROOT, 'python'), '-v']);
+    const exit = await proc.exited;
+    expect(proc.output()).toMatch(/\nOK\n/);
+    expect(exit.code).toBe(0);
+  });
+});

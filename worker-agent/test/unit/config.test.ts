@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { LISTEN_FLAGS, RUN_FLAGS, parseFlags, parseListenConfig, parseRunConfig } from '../../src/config.js';
+
+const base = {
+  WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE: 'ns.servicebus.windows.net',
+  WORKFORCE_CONTROL_TOPIC_NAME: 'eu-west',
+  HOME: '/home/u',
+};
+
+function listen(env: Record<string, string | undefined>, args: string[] = []) {
+  return parseListenConfig(env, parseFlags(args, LISTEN_FLAGS).values);
+}
+
+describe('listen configuration', () => {
+  it('reads the seed names and documents its defaults', () => {
+    const config = listen({ ...base, JOBQ_PID_DIR: '/run/jobq', WORKFORCE_NODE_ID: 'node-7' });
+    expect(config).toMatchObject({
+      bus: { kind: 'credential', namespace: 'ns.servicebus.windows.net' },
+      topic: 'eu-west',
+      subscription: 'shutdown',
+      reportsQueue: 'workforce-reports',
+      pidDir: '/run/jobq',
+      nodeId: 'node-7',
+      stateDir: '/home/u/.local/state/workforce-agent/eu-west',
+      intakeFlag: '/run/jobq/eu-west.intake-stopped',
+      legacySignals: true,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('prefers WORKFORCE_PID_DIR over JOBQ_PID_DIR, and flags over both', () => {
+    expect(listen({ ...base, JOBQ_PID_DIR: '/a', WORKFORCE_PID_DIR: '/b' }).pidDir).toBe('/b');
+    expect(listen({ ...base, JOBQ_PID_DIR: '/a' }, ['--pid-dir', '/c']).pidDir).toBe('/c');
+    expect(listen({ ...base }, ['--pid-dir=/d', '--topic', 'other']).topic).toBe('other');
+  });
+
+  it('takes a connection string instead of a namespace, and a managed identity client id', () => {
+    const cs = 'Endpoint=sb://localhost:5672/;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true';
+    expect(listen({ WORKFORCE_CONTROL_TOPIC_NAME: 't', WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: cs }).bus).toEqual({ kind: 'connection-string', connectionString: cs });
+    expect(listen({ ...base, AZURE_CLIENT_ID: 'abc' }).bus).toEqual({ kind: 'credential', namespace: 'ns.servicebus.windows.net', clientId: 'abc' });
+    expect(listen({ ...base, WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE: 'sb://ns.servicebus.windows.net/' }).bus).toMatchObject({ namespace: 'ns.servicebus.windows.net' });
+  });
+
+  it('turns the legacy convention off by variable or flag', () => {
+    expect(listen({ ...base, WORKFORCE_LEGACY_SIGNALS: 'false' }).legacySignals).toBe(false);
+    expect(listen(base, ['--no-legacy-signals']).legacySignals).toBe(false);
+    expect(listen({ ...base, WORKFORCE_LEGACY_SIGNALS: 'false' }, ['--legacy-signals']).legacySignals).toBe(true);
+  });
+
+  it.each([
+    [{ ...base, WORKFORCE_CONTROL_TOPIC_NAME: undefined }, [], /WORKFORCE_CONTROL_TOPIC_NAME \(--topic\) is required/],
+    [{ WORKFORCE_CONTROL_TOPIC_NAME: 't' }, [], /WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE \(--namespace\) or WORKFORCE_BACK_CHANNEL_CONNECTION_STRING \(--connection-string\) is required/],
+    [{ WORKFORCE_CONTROL_TOPIC_NAME: 't', WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: 'nope' }, [], /WORKFORCE_BACK_CHANNEL_CONNECTION_STRING \(--connection-string\) must contain Endpoint=sb:/],
+    [{ ...base, WORKFORCE_CONTROL_TOPIC_NAME: 'bad topic' }, [], /WORKFORCE_CONTROL_TOPIC_NAME \(--topic\).*not a valid Service Bus entity name/],
+    [{ ...base, WORKFORCE_LEGACY_SIGNALS: 'maybe' }, [], /WORKFORCE_LEGACY_SIGNALS \(--legacy-signals\) must be true or false/],
+    [{ ...base, WORKFORCE_AGENT_CRASH_AT: 'sometime' }, [], /WORKFORCE_AGENT_CRASH_AT \(--crash-at\) must be one of/],
+    [{ ...base, WORKFORCE_RELEASE_BACKOFF_MAX_MS: '-1' }, [], /WORKFORCE_RELEASE_BACKOFF_MAX_MS.*integer ≥ 1/],
+    [{ ...base, WORKFORCE_NODE_ID: 'a b' }, [], /WORKFORCE_NODE_ID \(--node-id\)/],
+    [base, ['--frobnicate'], /unknown option --frobnicate/],
+    [base, ['--topic'], /--topic needs a value/],
+    [base, ['--topic='], /--topic must not be empty/],
+  ])('names the bad or missing setting (%#)', (env, args, message) => {
+    expect(() => listen(env, args)).toThrow(message);
+  });
+});
+
+describe('run configuration', () => {
+  function run(env: Record<string, string | undefined>, args: string[]) {
+    const { values, rest } = parseFlags(args, RUN_FLAGS, true);
+    return parseRunConfig(env, values, rest);
+  }
+
+  it('splits options from the command at -- or at the first non-option', () => {
+    expect(run({ WORKFORCE_PID_DIR: '/p' }, ['--topic', 't', '--', 'python', '-m', 'w', '--x']).command).toEqual(['python', '-m', 'w', '--x']);
+    const config = run({ WORKFORCE_CONTROL_TOPIC_NAME: 't', JOBQ_PID_DIR: '/p' }, ['--intake-signal', 'usr1', 'sleep', '--help']);
+    expect(config).toMatchObject({ command: ['sleep', '--help'], topic: 't', pidDir: '/p', gracefulSignal: 'SIGTERM', intakeSignal: 'SIGUSR1', intakeFlag: '/p/t.intake-stopped' });
+  });
+
+  it('rejects what it cannot honour', () => {
+    expect(() => run({}, ['--topic', 't'])).toThrow(/run needs a command/);
+    expect(() => run({}, ['--', 'x'])).toThrow(/WORKFORCE_CONTROL_TOPIC_NAME \(--topic\) is required/);
+    expect(() => run({}, ['--topic', 't', '--graceful-signal', 'SIGKILL', '--', 'x'])).toThrow(/not a signal a process can handle/);
+    expect(() => run({}, ['--topic', 't', '--graceful-signal', 'USR1', '--intake-signal', 'SIGUSR1', '--', 'x'])).toThrow(/cannot mean both/);
+    expect(() => run({}, ['--topic', 't', '--worker-id', 'a/b', '--', 'x'])).toThrow(/--worker-id/);
+  });
+});
