@@ -41,7 +41,7 @@ describe('Durable Functions through df.getClient over HTTP', () => {
   it('runs an activity sequence and answers createCheckStatusResponse', async () => {
     const res = await fetch(`${host.url}/api/orchestrators/helloSequence`, { method: 'POST' });
     expect(res.status).toBe(202);
-    const payload = await res.json();
+    const payload = (await res.json()) as { id: string; statusQueryGetUri: string };
     expect(res.headers.get('location')).toBe(payload.statusQueryGetUri);
     expect(payload.statusQueryGetUri).toMatch(new RegExp(`^${host.url}/runtime/webhooks/durabletask/instances/${payload.id}\\?`));
     const done = await finished(payload.id);
@@ -176,7 +176,7 @@ describe('Durable Functions through df.getClient over HTTP', () => {
     it('starts with an instance id, rejects a duplicate while running and an unknown orchestrator', async () => {
       const first = await fetch(api('/orchestrators/waiter/dup-1'), { method: 'POST' });
       expect(first.status).toBe(202);
-      expect((await first.json()).id).toBe('dup-1');
+      expect(((await first.json()) as { id: string }).id).toBe('dup-1');
       const second = await getJson(api('/orchestrators/waiter/dup-1'), { method: 'POST' });
       expect(second.status).toBe(409);
       expect(second.headers.get('content-type')).toBe('application/problem+json');

@@ -234,19 +234,23 @@ export class DurableEngine {
       this.#dirty.add(id);
       return;
     }
-    const run = this.#loop(id)
-      .catch((err: unknown) => this.#logger.error(`Durable engine: instance ${id}: ${(err as Error).stack ?? String(err)}`))
-      .finally(() => this.#running.delete(id));
-    this.#running.set(id, run);
+    this.#running.set(id, this.#loop(id));
   }
 
   async #loop(id: string): Promise<void> {
-    do {
-      this.#dirty.delete(id);
-      while (!this.#stopped && (await this.#episode(id))) {
-        // a cut batch or messages that arrived meanwhile: go again
-      }
-    } while (this.#dirty.has(id) && !this.#stopped);
+    // No await between the last dirty check and the delete: a schedule() in between would be lost.
+    try {
+      do {
+        this.#dirty.delete(id);
+        while (!this.#stopped && (await this.#episode(id))) {
+          // a cut batch or messages that arrived meanwhile: go again
+        }
+      } while (this.#dirty.has(id) && !this.#stopped);
+    } catch (err) {
+      this.#logger.error(`Durable engine: instance ${id}: ${(err as Error).stack ?? String(err)}`);
+    } finally {
+      this.#running.delete(id);
+    }
   }
 
   #arm(instanceId: string, at: number): void {
