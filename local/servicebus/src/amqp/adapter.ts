@@ -302,6 +302,7 @@ export class ServiceBusAdapter {
       { broker: this.options.broker, entity, owner: state.id },
       { operation: String(props.operation ?? ''), body },
     );
+    this.options.logger.debug('management request', { connection: state.id, entity, operation: props.operation, status: result.status });
     const replyProps: Record<string, unknown> = { statusCode: result.status, statusDescription: result.description };
     if (result.condition) replyProps.errorCondition = result.condition;
     // Changes made by the operation (settlements, schedules) are durable before the reply.
