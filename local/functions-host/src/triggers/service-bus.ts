@@ -98,7 +98,9 @@ export function messageMetadata(m: ServiceBusReceivedMessage): Record<string, Rp
     if (value !== undefined && value !== null) md[key] = make(value);
   };
   set('MessageId', m.messageId);
-  set('DeliveryCount', m.deliveryCount, (v) => ({ int: Number(v) }));
+  // The JS SDK passes the AMQP header (prior deliveries, 0 at first); the Functions extension
+  // runs on the .NET SDK, which counts this delivery too (1 at first).
+  set('DeliveryCount', (m.deliveryCount ?? 0) + 1, (v) => ({ int: Number(v) }));
   set('SequenceNumber', m.sequenceNumber?.toNumber(), (v) => ({ int: Number(v) }));
   set('EnqueuedTimeUtc', m.enqueuedTimeUtc?.toISOString());
   set('EnqueuedTime', m.enqueuedTimeUtc?.toISOString());
