@@ -194,3 +194,14 @@ app.http('purgeOrchestration', {
   extraInputs: [clientInput],
   handler: async (req, context) => ({ jsonBody: await df.getClient(context).purgeInstanceHistory(req.params.instanceId) }),
 });
+
+// Counts "add" events until "stop"; its history grows by one episode per event (used by the benchmark).
+df.app.orchestration('tally', function* (context) {
+  let n = 0;
+  for (;;) {
+    const event = yield context.df.waitForExternalEvent('add');
+    if (event === 'stop') return n;
+    n++;
+    context.df.setCustomStatus(n);
+  }
+});
