@@ -7,6 +7,7 @@ import { Broker } from './broker/broker.js';
 import type { EntityCatalogue } from './broker/catalogue.js';
 import { type Logger, silentLogger } from './log.js';
 import { MemoryStore } from './store/memory.js';
+import { SqliteStore } from './store/sqlite.js';
 import { applyConfigFile, startTlsSurfaces, type ProvisioningOptions, type TlsSurfaces } from './arm/provisioning.js';
 import type { MessageStore } from './store/store.js';
 import type { SasKey } from './auth/sas.js';
@@ -55,7 +56,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const keys = options.keys?.length ? options.keys : [{ name: DEVELOPMENT_KEY_NAME, key: DEVELOPMENT_KEY }];
   let state: EmulatorState = 'starting';
 
-  const store: MessageStore = new MemoryStore();
+  const store: MessageStore = options.dataDir ? new SqliteStore(options.dataDir, logger) : new MemoryStore();
   const broker = new Broker({ store, parse: payloadFromStore, autoCreate: options.autoCreate ?? false, logger });
   broker.restore();
   const amqp = new AmqpServer(logger, { maxFrameSize: 65_536, rhea: serverLinkOptions });

@@ -37,7 +37,7 @@ async function errorCode(promise: Promise<unknown>): Promise<string | undefined>
 
 const stores = [
   { name: 'memory', dataDir: () => undefined },
-  // { name: 'sqlite', dataDir: () => mkdtempSync(join(tmpdir(), 'sb-emulator-')) },
+  { name: 'sqlite', dataDir: () => mkdtempSync(join(tmpdir(), 'sb-emulator-')) },
 ];
 
 describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
