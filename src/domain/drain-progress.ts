@@ -5,37 +5,15 @@
 // (a report ranked at or below the node's current state is a duplicate or stale), which
 // deduplicates by (messageId, state) without keeping a set of everything seen.
 
-import type { Operation } from './drain-request.js';
-
-export const REPORT_STATES = [
-  'accepted', 'intake-stopped', 'signalled', 'worker-exited', 'drained', 'escalated', 'expired', 'rejected',
-] as const;
-export type ReportState = (typeof REPORT_STATES)[number];
-
-export interface ReportedWorker {
-  workerId: string;
-  pid: number;
-  exitCode?: number | null;
-  signal?: string | null;
-}
-
-/** What an agent sends to the reports queue (docs/DESIGN.md, "Agent report"). */
-export interface AgentReport {
-  drainId?: string;
-  messageId: string;
-  nodeId: string;
-  topic: string;
-  state: ReportState;
-  workers: ReportedWorker[];
-  at: string;
-  reason?: string;
-}
+import type { AgentReport, Operation, ReportState, WorkerReport } from '@workforce/worker-agent/contract';
 
 /** A node's place in a drain, as operators read it. */
-export type NodeState = 'accepted' | 'intake-stopped' | 'draining' | 'drained' | 'expired' | 'rejected';
+export type NodeState = 'accepted' | 'intake-stopped' | 'draining' | 'drained' | 'expired' | 'rejected' | 'resumed';
 
+// `resumed` (an operator undid the intake stop on the node itself) ends the node's part in
+// the drain without reaching its target, like a rejection.
 const RANK: Record<NodeState, number> = {
-  accepted: 1, 'intake-stopped': 2, draining: 3, drained: 4, expired: 4, rejected: 4,
+  accepted: 1, 'intake-stopped': 2, draining: 3, drained: 4, expired: 4, rejected: 4, resumed: 4,
 };
 
 export interface NodeProgress {
@@ -48,7 +26,7 @@ export interface NodeProgress {
   /** Deadline reached and SIGKILL sent to what was left. */
   escalated: boolean;
   /** Workers the node reported, with exit details once they exited. */
-  workers: Array<ReportedWorker & { exited: boolean }>;
+  workers: Array<WorkerReport & { exited: boolean }>;
   reason?: string;
 }
 
@@ -85,6 +63,7 @@ function nodeStateOf(report: ReportState): NodeState | undefined {
     case 'drained':
     case 'expired':
     case 'rejected':
+    case 'resumed':
       return report;
   }
 }
@@ -170,7 +149,7 @@ export function countNodes(progress: DrainProgress): DrainCounts {
   const done = nodes.filter((n) => n.state === target || (target === 'intake-stopped' && n.state === 'drained')).length;
   return {
     requested: progress.requested,
-    accepted: nodes.filter((n) => n.state !== 'expired' && n.state !== 'rejected').length,
+    accepted: nodes.filter((n) => RANK[n.state] < 4 || n.state === 'drained').length,
     intakeStopped: inState('intake-stopped'),
     draining: inState('draining'),
     drained: inState('drained'),

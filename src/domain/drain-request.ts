@@ -2,11 +2,9 @@
 // absolute drain specification. Relative times (gracePeriod, ackTimeout) are resolved against
 // the `now` the caller passes, so orchestrations and tests stay deterministic.
 
+import { isOperation, OPERATIONS, type Operation } from '@workforce/worker-agent/contract';
 import { parseDuration } from './durations.js';
 import { invalidField, ok, type Result } from './problem.js';
-
-export const OPERATIONS = ['graceful-downscale', 'do-not-accept-new-tasks'] as const;
-export type Operation = (typeof OPERATIONS)[number];
 
 /** Nodes take a message only this long unless the request says otherwise (as Azure Batch's resize timeout). */
 export const DEFAULT_ACK_TIMEOUT_MS = 15 * 60_000;
@@ -89,7 +87,7 @@ export function parseDrainRequest(topic: string, body: unknown, now: Date): Resu
   }
 
   const mode = input.mode ?? 'graceful-downscale';
-  if (!OPERATIONS.includes(mode as Operation)) {
+  if (!isOperation(mode)) {
     return invalidField('mode', `mode must be one of ${OPERATIONS.join(', ')}`);
   }
   const { count } = input;
@@ -122,7 +120,7 @@ export function parseDrainRequest(topic: string, body: unknown, now: Date): Resu
   return ok({
     ...(input.drainId !== undefined && { drainId: input.drainId as string }),
     topic,
-    mode: mode as Operation,
+    mode,
     count,
     ...(deadline.value !== undefined && { deadline: new Date(deadline.value).toISOString() }),
     notAfter: new Date(notAfter).toISOString(),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { AgentReport } from '@workforce/worker-agent/contract';
 import {
-  allMessagesSettled, applyReport, countNodes, newProgress, unfinishedNodes, type AgentReport,
+  allMessagesSettled, applyReport, countNodes, newProgress, unfinishedNodes,
 } from '../../src/domain/drain-progress.js';
 
 let clock = 0;
@@ -74,6 +75,15 @@ describe('drain progress', () => {
     applyReport(p, report('b', 'd1/0', 'drained'));
     expect(p.anomalies).toEqual([]);
     expect(allMessagesSettled(p)).toBe(true);
+  });
+
+  it('takes a resumed node out of the count of intake stops', () => {
+    const p = newProgress('d1', 't', 'do-not-accept-new-tasks', 1);
+    applyReport(p, report('a', 'd1/0', 'intake-stopped'));
+    expect(countNodes(p).done).toBe(1);
+    applyReport(p, report('a', 'd1/0', 'resumed'));
+    expect(p.nodes.a!.state).toBe('resumed');
+    expect(countNodes(p)).toMatchObject({ done: 0, shortfall: 1, accepted: 0 });
   });
 
   it('ignores reports of other drains', () => {
