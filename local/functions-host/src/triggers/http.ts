@@ -130,7 +130,7 @@ export function writeHttpResponse(res: ServerResponse, fnName: string, response:
   }
   const http = response.returnValue?.http ?? response.outputData?.find((o) => o.data?.http)?.data?.http;
   if (!http) {
-    // The handler returned nothing: the host answers 204, like the real one.
+    // The handler returned nothing: an empty 204.
     res.writeHead(204);
     res.end();
     return;
