@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Host } from '../src/index.js';
-import { getJson, startSample } from './helpers.js';
+import { getJson, startSample, waitFor } from './helpers.js';
 
 describe('HTTP triggers through the unmodified @azure/functions app', () => {
   let host: Host;
@@ -81,6 +81,22 @@ describe('HTTP triggers through the unmodified @azure/functions app', () => {
 });
 
 describe('host lifecycle', () => {
+  it('restarts a language worker that died and keeps serving', async () => {
+    const host = await startSample();
+    try {
+      const crashed = await getJson(`${host.url}/api/crash`, { method: 'POST' });
+      expect(crashed.status).toBe(503);
+      expect(crashed.body.detail).toMatch(/language worker exited/);
+      const res = await waitFor(async () => {
+        const r = await fetch(`${host.url}/api/ping`);
+        return r.status === 200 && r;
+      }, { what: 'the restarted worker' });
+      expect(await res.text()).toBe('pong');
+    } finally {
+      await host.close();
+    }
+  });
+
   it('closes idempotently and refuses requests afterwards', async () => {
     const host = await startSample();
     expect(host.state).toBe('running');

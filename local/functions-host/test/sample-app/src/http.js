@@ -47,3 +47,13 @@ app.http('ping', {
   authLevel: 'anonymous',
   handler: () => ({ body: 'pong' }),
 });
+
+// Kills the worker process mid-invocation: the host must answer, restart the worker and go on.
+app.http('crash', {
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: () => {
+    setImmediate(() => process.exit(3));
+    return new Promise(() => {});
+  },
+});
