@@ -1,0 +1,84 @@
+// servicebus-emulator: parse arguments → configuration → start → serve until SIGTERM/SIGINT.
+// Output is one JSON object per line on stdout; the `ready` line carries the connection strings.
+import { DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME, startEmulator, type RunningEmulator } from './emulator.js';
+import { USAGE, parseCommandLine, type EmulatorConfig } from './config.js';
+import { toEmulatorError } from './errors.js';
+import { jsonLogger } from './log.js';
+
+async function main(): Promise<void> {
+  let config: EmulatorConfig;
+  try {
+    const parsed = parseCommandLine(process.argv.slice(2), process.env, { keys: [{ name: DEVELOPMENT_KEY_NAME, key: DEVELOPMENT_KEY }] });
+    if (parsed.help) {
+      process.stdout.write(USAGE);
+      return;
+    }
+    config = parsed.config;
+  } catch (e) {
+    process.stderr.write(`servicebus-emulator: ${toEmulatorError(e).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+
+  const logger = jsonLogger(config.logLevel, (line) => process.stdout.write(line));
+  let emulator: RunningEmulator;
+  try {
+    emulator = await startEmulator({
+      port: config.port,
+      host: config.host,
+      autoCreate: config.autoCreate,
+      keys: [...config.keys],
+      logger,
+      ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
+      ...(config.configFile !== undefined ? { configFile: config.configFile } : {}),
+      ...(config.armPort !== undefined ? { armPort: config.armPort } : {}),
+      ...(config.amqpsPort !== undefined ? { amqpsPort: config.amqpsPort } : {}),
+      ...(config.certFile !== undefined ? { certFile: config.certFile } : {}),
+      ...(config.keyFile !== undefined ? { keyFile: config.keyFile } : {}),
+    });
+  } catch (e) {
+    logger.error('the emulator could not start', { error: startupMessage(e, config) });
+    process.exitCode = 1;
+    return;
+  }
+
+  logger.info('ready', {
+    connectionString: emulator.connectionString,
+    ...(emulator.amqpsConnectionString ? { amqpsConnectionString: emulator.amqpsConnectionString } : {}),
+    ...(emulator.armEndpoint ? { armEndpoint: emulator.armEndpoint } : {}),
+    ...(emulator.healthUrl ? { healthUrl: emulator.healthUrl } : {}),
+    sasKeyName: config.keys[0]!.name,
+    dataDir: config.dataDir ?? null,
+  });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('second signal: exiting without a clean shutdown', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('stopping', { signal });
+    emulator.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error('shutdown failed', { error: String(e) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function startupMessage(e: unknown, config: EmulatorConfig): string {
+  const code = (e as { code?: string }).code;
+  if (code === 'EADDRINUSE') {
+    const port = (e as { port?: number }).port ?? config.port;
+    return `Port ${port} is already in use (another emulator?). Stop it, or choose another port with --port / --amqps-port / --arm-port.`;
+  }
+  if (code === 'EACCES') return `Not allowed to listen on ${config.host}:${(e as { port?: number }).port ?? config.port}; choose a port above 1023.`;
+  return toEmulatorError(e).message;
+}
+
+await main();
