@@ -1,0 +1,214 @@
+// A test fleet: the Service Bus emulator, a control topic with its `shutdown` subscription, a
+// reports queue, and "nodes" = agent processes (the bundle, run from outside the repository)
+// with their own PID and state directories and 1–4 real worker processes (Node, Python, legacy).
+
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { type ServiceBusClient as Client, type ServiceBusReceivedMessage, ServiceBusClient } from '@azure/service-bus';
+import { type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
+import Long from 'long';
+import { LocalQueue } from '../../examples/local-queue.js';
+import { type AgentReport, parseAgentReport } from '../../src/contract/index.js';
+import { type NodeState, NodeStateStore } from '../../src/node-state.js';
+import { type Artifacts, PYTHON_WORKER, type Proc, startProcess, tempDir, waitFor } from '../helpers.js';
+
+export type WorkerKind = 'node' | 'python' | 'legacy';
+
+export interface EntityOptions {
+  lockDurationMs?: number;
+  maxDeliveryCount?: number;
+  requiresDuplicateDetection?: boolean;
+}
+
+export class Cluster {
+  readonly topic = `control-${randomUUID().slice(0, 8)}`;
+  readonly reportsQueue = `reports-${randomUUID().slice(0, 8)}`;
+  readonly reports: AgentReport[] = [];
+  readonly nodes: TestNode[] = [];
+  client!: Client;
+  private stopReports: (() => Promise<void>) | undefined;
+
+  private constructor(
+    public emulator: RunningEmulator,
+    readonly built: Artifacts,
+    private readonly dataDir?: string,
+  ) {}
+
+  static async start(built: Artifacts, options: EntityOptions & { dataDir?: string } = {}): Promise<Cluster> {
+    const emulator = await startEmulator({ port: 0, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+    const cluster = new Cluster(emulator, built, options.dataDir);
+    emulator.catalogue.putTopic(cluster.topic, { requiresDuplicateDetection: options.requiresDuplicateDetection ?? false });
+    emulator.catalogue.putSubscription(cluster.topic, 'shutdown', {
+      lockDurationMs: options.lockDurationMs ?? 30_000,
+      maxDeliveryCount: options.maxDeliveryCount ?? 10,
+    });
+    emulator.catalogue.putQueue(cluster.reportsQueue);
+    cluster.connect();
+    return cluster;
+  }
+
+  private connect(): void {
+    this.client = new ServiceBusClient(this.emulator.connectionString, { retryOptions: { maxRetries: 1, retryDelayInMs: 100, timeoutInMs: 5000 } });
+    const receiver = this.client.createReceiver(this.reportsQueue, { receiveMode: 'receiveAndDelete' });
+    const sub = receiver.subscribe({
+      processMessage: async (m) => {
+        const parsed = parseAgentReport(m.body);
+        if (!parsed.ok) throw new Error(`bad report: ${parsed.error.message}`);
+        this.reports.push(parsed.value);
+      },
+      processError: async () => {},
+    });
+    this.stopReports = async () => {
+      await sub.close();
+      await receiver.close();
+    };
+  }
+
+  /** Closes the emulator (an outage) and starts it again on the same port and data directory. */
+  async restartEmulator(downMs: number): Promise<void> {
+    const port = this.emulator.port;
+    await this.stopReports?.();
+    await this.client.close();
+    await this.emulator.close();
+    await new Promise((r) => setTimeout(r, downMs));
+    this.emulator = await startEmulator({ port, ...(this.dataDir ? { dataDir: this.dataDir } : {}) });
+    this.connect();
+  }
+
+  /** Publishes bodies in one batch. A string body goes out as raw UTF-8 bytes, as the Python SDK sends it. */
+  async publish(messages: Array<{ body: unknown; messageId?: string }>): Promise<void> {
+    const sender = this.client.createSender(this.topic);
+    try {
+      const batch = await sender.createMessageBatch();
+      for (const m of messages) {
+        const body = typeof m.body === 'string' ? Buffer.from(m.body, 'utf8') : m.body;
+        if (!batch.tryAddMessage({ body, contentType: 'application/json', ...(m.messageId ? { messageId: m.messageId } : {}) })) throw new Error('batch full');
+      }
+      await sender.sendMessages(batch);
+    } finally {
+      await sender.close();
+    }
+  }
+
+  async deadLetters(): Promise<ServiceBusReceivedMessage[]> {
+    const receiver = this.client.createReceiver(this.topic, 'shutdown', { subQueueType: 'deadLetter', receiveMode: 'receiveAndDelete' });
+    try {
+      return await receiver.receiveMessages(100, { maxWaitTimeInMs: 300 });
+    } finally {
+      await receiver.close();
+    }
+  }
+
+  /** Messages still in the subscription (active or deferred). */
+  async remaining(): Promise<ServiceBusReceivedMessage[]> {
+    const receiver = this.client.createReceiver(this.topic, 'shutdown');
+    try {
+      return await receiver.peekMessages(100, { fromSequenceNumber: Long.fromNumber(0) });
+    } finally {
+      await receiver.close();
+    }
+  }
+
+  async addNode(workers: WorkerKind[], options: { env?: Record<string, string>; tasks?: number; taskMs?: number } = {}): Promise<TestNode> {
+    const node = new TestNode(this, `node-${this.nodes.length}`, options.env ?? {});
+    this.nodes.push(node);
+    for (let i = 0; i < (options.tasks ?? 0); i++) node.queue.enqueue(`task-${i}`, options.taskMs ?? 300);
+    workers.forEach((kind, i) => node.startWorker(kind, `${node.id}-${kind}-${i}`));
+    await node.waitRegistered();
+    await node.startAgent();
+    return node;
+  }
+
+  reportsOf(state: AgentReport['state']): AgentReport[] {
+    return this.reports.filter((r) => r.state === state);
+  }
+
+  /** Nodes that reported `drained`, each once. */
+  drainedNodes(): string[] {
+    return [...new Set(this.reportsOf('drained').map((r) => r.nodeId))].sort();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+    await this.stopReports?.().catch(() => {});
+    await this.client.close().catch(() => {});
+    await this.emulator.close();
+  }
+}
+
+export class TestNode {
+  readonly dir = tempDir('wf-node-');
+  readonly pidDir = join(this.dir, 'pids');
+  readonly stateDir = join(this.dir, 'state');
+  readonly queue = new LocalQueue(join(this.dir, 'queue'));
+  readonly workers: Proc[] = [];
+  readonly workerIds: string[] = [];
+  agent!: Proc;
+  /** Every agent process this node ran (restarts after crashes). */
+  readonly agents: Proc[] = [];
+
+  constructor(
+    readonly cluster: Cluster,
+    readonly id: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  agentEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: this.cluster.emulator.connectionString,
+      WORKFORCE_CONTROL_TOPIC_NAME: this.cluster.topic,
+      WORKFORCE_REPORTS_QUEUE_NAME: this.cluster.reportsQueue,
+      WORKFORCE_PID_DIR: this.pidDir,
+      WORKFORCE_STATE_DIR: this.stateDir,
+      WORKFORCE_NODE_ID: this.id,
+      WORKFORCE_LOG_LEVEL: 'debug',
+      WORKFORCE_RELEASE_BACKOFF_MAX_MS: '1000',
+      ...this.env,
+      ...extra,
+    };
+  }
+
+  async startAgent(extra: Record<string, string> = {}): Promise<Proc> {
+    this.agent = startProcess(process.execPath, [this.cluster.built.agent, 'listen'], this.agentEnv(extra));
+    this.agents.push(this.agent);
+    await this.agent.waitForEvent('listening');
+    return this.agent;
+  }
+
+  /** Runs a CLI command of the agent against this node's directories. */
+  async cli(args: string[]): Promise<{ code: number | null; output: string }> {
+    const proc = startProcess(process.execPath, [this.cluster.built.agent, ...args], this.agentEnv());
+    const { code } = await proc.exited;
+    return { code, output: proc.output() };
+  }
+
+  startWorker(kind: WorkerKind, workerId: string): Proc {
+    const env = { WORKFORCE_PID_DIR: this.pidDir, JOBQ_PID_DIR: this.pidDir };
+    const args = ['--queue', this.queue.dir, '--topic', this.cluster.topic, '--worker-id', workerId];
+    const proc =
+      kind === 'node'
+        ? startProcess(process.execPath, [this.cluster.built.nodeWorker, ...args], env)
+        : startProcess('python3', [PYTHON_WORKER, ...args, ...(kind === 'legacy' ? ['--legacy'] : [])], env);
+    this.workers.push(proc);
+    this.workerIds.push(workerId);
+    return proc;
+  }
+
+  async waitRegistered(): Promise<void> {
+    await waitFor(() => this.workerIds.every((id) => this.queue.events().some((e) => e.event === 'registered' && e.workerId === id)));
+  }
+
+  state(): NodeState | undefined {
+    return new NodeStateStore(this.stateDir).read();
+  }
+
+  /** Workers that were asked to drain (by any signal). */
+  drainRequested(): string[] {
+    return this.queue.events().filter((e) => e.event === 'drain-requested').map((e) => e.workerId);
+  }
+
+  async stop(): Promise<void> {
+    for (const p of [...this.agents, ...this.workers]) p.kill('SIGKILL');
+    await Promise.all([...this.agents, ...this.workers].map((p) => p.exited));
+  }
+}
