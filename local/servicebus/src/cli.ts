@@ -1,5 +1,8 @@
 // servicebus-emulator: parse arguments → configuration → start → serve until SIGTERM/SIGINT.
 // Output is one JSON object per line on stdout; the `ready` line carries the connection strings.
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME, startEmulator, type RunningEmulator } from './emulator.js';
 import { USAGE, parseCommandLine, type EmulatorConfig } from './config.js';
 import { toEmulatorError } from './errors.js';
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
     ...(emulator.amqpsConnectionString ? { amqpsConnectionString: emulator.amqpsConnectionString } : {}),
     ...(emulator.armEndpoint ? { armEndpoint: emulator.armEndpoint } : {}),
     ...(emulator.healthUrl ? { healthUrl: emulator.healthUrl } : {}),
+    ...(emulator.caCertificate ? { caCertificateFile: emulator.caCertificateFile ?? writeCaFile(emulator.caCertificate) } : {}),
     sasKeyName: config.keys[0]!.name,
     dataDir: config.dataDir ?? null,
   });
@@ -69,6 +73,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+/** A generated, unpersisted certificate is written out so that clients can be told to trust it. */
+function writeCaFile(pem: string): string {
+  const file = join(tmpdir(), `servicebus-emulator-ca-${process.pid}.pem`);
+  writeFileSync(file, pem);
+  process.on('exit', () => rmSync(file, { force: true }));
+  return file;
 }
 
 function startupMessage(e: unknown, config: EmulatorConfig): string {

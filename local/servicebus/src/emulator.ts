@@ -46,6 +46,7 @@ export interface RunningEmulator {
   readonly healthUrl?: string;
   readonly amqpsConnectionString?: string;
   readonly caCertificate?: string;
+  readonly caCertificateFile?: string;
   /** Stops listening, drops connections, closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -106,6 +107,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     healthUrl: tlsSurfaces.healthUrl,
     amqpsConnectionString: tlsSurfaces.amqpsConnectionString,
     caCertificate: tlsSurfaces.caCertificate,
+    caCertificateFile: tlsSurfaces.caCertificateFile,
     get state() {
       return state;
     },

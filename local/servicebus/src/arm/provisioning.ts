@@ -29,6 +29,8 @@ export interface TlsSurfaces {
   amqpsConnectionString?: string;
   /** PEM of the certificate the TLS listeners present; trust it as a CA. */
   caCertificate?: string;
+  /** Where that PEM is on disk (data directory or --cert), when it is. */
+  caCertificateFile?: string;
   close(): Promise<void>;
 }
 
@@ -71,7 +73,11 @@ export async function startTlsSurfaces(options: ProvisioningOptions, ctx: TlsSur
     fingerprint: certificate.fingerprint,
     validTo: certificate.validTo.toISOString(),
   });
-  const surfaces: TlsSurfaces = { caCertificate: certificate.caPem, close: async () => {} };
+  const surfaces: TlsSurfaces = {
+    caCertificate: certificate.caPem,
+    ...(certificate.certFile ? { caCertificateFile: certificate.certFile } : {}),
+    close: async () => {},
+  };
 
   let amqpsBound: number | undefined;
   if (amqpsPort !== false) {
