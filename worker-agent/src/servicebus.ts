@@ -7,6 +7,7 @@ import {
   type ServiceBusReceiver,
   type ServiceBusSender,
   ServiceBusClient,
+  isServiceBusError,
 } from '@azure/service-bus';
 import Long from 'long';
 import type { BusConfig } from './config.js';
@@ -87,7 +88,14 @@ export class ServiceBusControlBus implements ControlBus {
   }
 
   async completeDeferred(sequenceNumber: string): Promise<boolean> {
-    const found = await this.receiver.receiveDeferredMessages(Long.fromString(sequenceNumber));
+    let found: ServiceBusReceivedMessage[];
+    try {
+      found = await this.receiver.receiveDeferredMessages(Long.fromString(sequenceNumber));
+    } catch (err) {
+      // Already completed (e.g. just before a crash): Service Bus answers MessageNotFound.
+      if (isServiceBusError(err) && err.code === 'MessageNotFound') return false;
+      throw err;
+    }
     const [message] = found;
     if (message === undefined) return false;
     await this.receiver.completeMessage(message);

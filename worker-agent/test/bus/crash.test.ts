@@ -1,0 +1,98 @@
+// kill -9 of agents at each step of handling a message (WORKFORCE_AGENT_CRASH_AT, a test hook
+// read at start-up), restarted by a "supervisor" before or after the message lock expires:
+// still exactly N nodes drained, each message acted on by one node, nothing lost.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CRASH_POINTS } from '../../src/crash-points.js';
+import { type Artifacts, buildArtifacts, killAll, removeTempDirs, sleep, waitFor } from '../helpers.js';
+import { Cluster, type TestNode } from './cluster.js';
+
+let built: Artifacts;
+let cluster: Cluster | undefined;
+beforeAll(async () => {
+  built = await buildArtifacts();
+});
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+  await killAll();
+});
+afterAll(removeTempDirs);
+
+const LOCK_MS = 1500;
+/** Restart delays per node: before the lock expires, after it, in between. */
+const RESTART_AFTER_MS = [0, LOCK_MS + 700, LOCK_MS / 3];
+
+/** Restarts a node's agent (without the crash hook) each time it dies. */
+function supervise(node: TestNode, delayMs: number, crashes: string[]): () => void {
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      const exit = await node.agent.exited;
+      if (stopped) return;
+      if (exit.signal === 'SIGKILL') crashes.push(node.id);
+      await sleep(delayMs);
+      if (stopped) return;
+      await node.startAgent({ WORKFORCE_AGENT_CRASH_AT: '' });
+    }
+  })();
+  return () => {
+    stopped = true;
+  };
+}
+
+describe.each(CRASH_POINTS)('kill -9 at %s', (point) => {
+  it('leaves exactly N of M nodes drained', async () => {
+    cluster = await Cluster.start(built, { lockDurationMs: LOCK_MS });
+    const nodes = [
+      await cluster.addNode(['node'], { env: { WORKFORCE_AGENT_CRASH_AT: point } }),
+      await cluster.addNode(['python'], { env: { WORKFORCE_AGENT_CRASH_AT: point } }),
+      await cluster.addNode(['node'], { env: { WORKFORCE_AGENT_CRASH_AT: point } }),
+    ];
+    const crashes: string[] = [];
+    const stops = nodes.map((n, i) => supervise(n, RESTART_AFTER_MS[i] ?? 0, crashes));
+    try {
+      await cluster.publish([
+        { body: { operation: 'graceful-downscale', drainId: 'c' }, messageId: 'c/0' },
+        { body: { operation: 'graceful-downscale', drainId: 'c' }, messageId: 'c/1' },
+      ]);
+      await waitFor(() => nodes.filter((n) => n.state()?.state === 'drained').length >= 2, 30_000, () => `2 drained nodes; crashes ${crashes.join(',')}`);
+      await waitFor(async () => (await cluster!.remaining()).length === 0, 15_000, () => 'an empty subscription');
+      await sleep(LOCK_MS + 1000); // long enough for any wrongly released message to act again
+      expect(crashes.length).toBeGreaterThan(0); // the hook did fire
+
+      const drained = nodes.filter((n) => n.state()?.state === 'drained');
+      expect(drained).toHaveLength(2);
+      const idle = nodes.find((n) => !drained.includes(n))!;
+      expect(idle.state()?.state ?? 'active').toBe('active');
+      expect(idle.state()?.pending).toBeUndefined();
+      expect(idle.drainRequested()).toEqual([]);
+      expect(idle.workers[0]?.child.exitCode).toBeNull();
+      // Each message acted on one node, each drained node on one message.
+      const actedOn = drained.map((n) => n.state()?.drain?.messageId).sort();
+      expect(actedOn).toEqual(['c/0', 'c/1']);
+      await waitFor(() => cluster!.drainedNodes().length === 2, 10_000, () => 'drained reports');
+      const accepted = new Map<string, Set<string>>();
+      for (const r of cluster.reportsOf('accepted')) accepted.set(r.messageId, (accepted.get(r.messageId) ?? new Set()).add(r.nodeId));
+      expect([...accepted.values()].map((s) => s.size)).toEqual([1, 1]);
+      expect(await cluster.deadLetters()).toEqual([]);
+    } finally {
+      for (const stop of stops) stop();
+    }
+  });
+});
+
+it('a node restarted long after its crash finds its message taken by another node and acts on nothing', async () => {
+  cluster = await Cluster.start(built, { lockDurationMs: LOCK_MS });
+  const victim = await cluster.addNode(['node'], { env: { WORKFORCE_AGENT_CRASH_AT: 'after-state-write' } });
+  await cluster.publish([{ body: { operation: 'graceful-downscale' }, messageId: 'late/0' }]);
+  await victim.agent.exited; // persisted `accepting`, then died holding the lock
+  expect(victim.state()?.pending).toMatchObject({ messageId: 'late/0', phase: 'accepting' });
+  const other = await cluster.addNode(['python']);
+  await waitFor(() => other.state()?.state === 'drained', 15_000); // after the lock expired
+  await victim.startAgent({ WORKFORCE_AGENT_CRASH_AT: '' });
+  await victim.agent.waitForEvent('recover-rollback');
+  await sleep(500);
+  expect(victim.state()).toMatchObject({ state: 'active' });
+  expect(victim.state()?.pending).toBeUndefined();
+  expect(victim.drainRequested()).toEqual([]);
+});
