@@ -81,6 +81,31 @@ describe('Durable Functions through df.getClient over HTTP', () => {
     expect(done.customStatus).toEqual({ phase: 'gave up' });
   });
 
+  it('stops retrying once the retry timeout has passed', async () => {
+    const { id } = await start('retrying', { key: 'retry-timeout', failures: 10, attempts: 5, timeoutMs: 1500 });
+    const done = await finished(id, { advanceMs: 250 });
+    expect(done.output.ok).toBe(false);
+    // Attempts at 0 s and 1 s ran; by the next one (at 3 s) the 1.5 s retry timeout had passed.
+    const ran = (await getJson(`${host.url}/api/calls/flaky`)).body.filter((c: { key: string }) => c.key === 'retry-timeout');
+    expect(ran).toHaveLength(2);
+  });
+
+  it('retries a failed sub-orchestration as a new child instance', async () => {
+    const { id } = await start('retryingParent', { key: 'child-retry' }, 'rp-1');
+    const done = await finished(id, { advanceMs: 500 });
+    expect(done.output).toEqual({ key: 'child-retry', attempts: 2 });
+    const history = (await status(id, true)).history as { EventType: string; InstanceId?: string }[];
+    const children = history.filter((e) => e.EventType === 'SubOrchestrationInstanceCreated').map((e) => e.InstanceId);
+    expect(children).toEqual(['rp-1:0', 'rp-1:2']);
+    expect((await status('rp-1:0')).runtimeStatus).toBe('Failed');
+    expect((await status('rp-1:2')).runtimeStatus).toBe('Completed');
+  });
+
+  it('makes durable HTTP calls (callHttp)', async () => {
+    const { id } = await start('httpCaller', { url: `${host.url}/api/hello/durable` });
+    expect((await finished(id)).output).toEqual({ statusCode: 200, content: 'Hello, durable!' });
+  });
+
   it('fans out and in with Task.all', async () => {
     const { id } = await start('fanOut', 20);
     expect((await finished(id)).output).toBe(420);

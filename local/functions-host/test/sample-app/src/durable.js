@@ -1,5 +1,6 @@
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
+import { record } from './calls.js';
 
 // ---- activities
 export const sayHello = df.app.activity('sayHello', { handler: (name) => `Hello ${name}` });
@@ -10,6 +11,7 @@ df.app.activity('flaky', {
   handler: ({ key, failures }) => {
     const n = (attempts.get(key) ?? 0) + 1;
     attempts.set(key, n);
+    record('flaky', { key, attempt: n });
     if (n <= failures) throw new Error(`flaky failure ${n} for ${key}`);
     return { key, attempts: n };
   },
@@ -36,6 +38,7 @@ df.app.orchestration('retrying', function* (context) {
   context.df.setCustomStatus({ phase: 'calling flaky' });
   const retry = new df.RetryOptions(1000, max);
   retry.backoffCoefficient = 2;
+  if (context.df.getInput().timeoutMs) retry.retryTimeoutInMilliseconds = context.df.getInput().timeoutMs;
   try {
     const result = yield context.df.callActivityWithRetry('flaky', retry, { key, failures });
     context.df.setCustomStatus({ phase: 'done' });
@@ -204,4 +207,20 @@ df.app.orchestration('tally', function* (context) {
     n++;
     context.df.setCustomStatus(n);
   }
+});
+
+// A child that fails on its first run (its activity fails once), retried by the parent.
+df.app.orchestration('flakyChild', function* (context) {
+  return yield context.df.callActivity('flaky', { key: context.df.getInput().key, failures: 1 });
+});
+
+df.app.orchestration('retryingParent', function* (context) {
+  const retry = new df.RetryOptions(1000, 3);
+  return yield context.df.callSubOrchestratorWithRetry('flakyChild', retry, { key: context.df.getInput().key });
+});
+
+// Durable HTTP: the engine makes the request.
+df.app.orchestration('httpCaller', function* (context) {
+  const res = yield context.df.callHttp({ method: 'GET', url: context.df.getInput().url });
+  return { statusCode: res.statusCode, content: res.content };
 });
