@@ -30,7 +30,7 @@ export interface AppConfig {
   readonly hubName: string;
   readonly keys: HostKeys;
   readonly localHttpPort?: number;
-  readonly serviceBus: { readonly maxConcurrentCalls: number; readonly autoCompleteMessages: boolean };
+  readonly serviceBus: { readonly maxConcurrentCalls: number; readonly autoCompleteMessages: boolean; readonly maxMessageBatchSize: number };
 }
 
 function readJson(file: string, what: string): Record<string, unknown> {
@@ -103,6 +103,7 @@ export function loadAppConfig(
   const sb = obj(extensions.serviceBus);
   const maxConcurrentCalls = typeof sb.maxConcurrentCalls === 'number' ? sb.maxConcurrentCalls : 16;
   const autoCompleteMessages = sb.autoCompleteMessages !== false;
+  const maxMessageBatchSize = typeof sb.maxMessageBatchSize === 'number' ? sb.maxMessageBatchSize : 1000;
 
   const keys: HostKeys = {
     function: settings[KEY_SETTINGS.function] || randomKey(),
@@ -118,7 +119,7 @@ export function loadAppConfig(
     hubName,
     keys,
     localHttpPort,
-    serviceBus: { maxConcurrentCalls, autoCompleteMessages },
+    serviceBus: { maxConcurrentCalls, autoCompleteMessages, maxMessageBatchSize },
   };
 }
 

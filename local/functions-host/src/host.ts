@@ -137,6 +137,7 @@ class FunctionsHost implements Host {
         settings: this.#config.settings,
         logger: this.#logger,
         maxConcurrentCalls: this.#config.serviceBus.maxConcurrentCalls,
+        maxMessageBatchSize: this.#config.serviceBus.maxMessageBatchSize,
         invoke: (name, inputData, triggerMetadata) => this.invoke(name, inputData, triggerMetadata),
       });
       await this.#serviceBus.start([...this.#sbFns.values()]);

@@ -23,12 +23,14 @@ describe('Service Bus queue and topic-subscription triggers against the emulator
     emulator.catalogue.putQueue('orders', { maxDeliveryCount: 3, lockDurationMs: 30_000 });
     emulator.catalogue.putTopic('events');
     emulator.catalogue.putSubscription('events', 'audit', { maxDeliveryCount: 2, lockDurationMs: 30_000 });
+    emulator.catalogue.putQueue('batches');
     host = await startSample({
       settings: {
         ServiceBusConnection: emulator.connectionString,
         SB_QUEUE: 'orders',
         SB_TOPIC: 'events',
         SB_SUBSCRIPTION: 'audit',
+        SB_BATCH_QUEUE: 'batches',
       },
     });
     client = new ServiceBusClient(emulator.connectionString);
@@ -122,6 +124,23 @@ describe('Service Bus queue and topic-subscription triggers against the emulator
     const [dead] = await deadLetters(['events', 'audit'], 1);
     expect(dead!.messageId).toBe('evt-poison');
     expect((await callsFor('sbTopic', 'evt-poison')).length).toBe(2);
+  });
+
+  it('delivers batches to a cardinality "many" trigger, with array metadata', async () => {
+    const sender = client.createSender('batches');
+    await sender.sendMessages(Array.from({ length: 5 }, (_, i) => ({ body: { n: i }, messageId: `batch-${i}` })));
+    await sender.close();
+    const batches = await waitFor(async () => {
+      const c = (await calls('sbBatch')) as unknown as { messages: { n: number }[]; triggerMetadata: { messageIdArray: string[]; deliveryCountArray: number[] } }[];
+      return c.reduce((n, b) => n + b.messages.length, 0) === 5 && c;
+    });
+    expect(batches.flatMap((b) => b.messages.map((m) => m.n)).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(batches.flatMap((b) => b.triggerMetadata.messageIdArray).sort()).toEqual(['batch-0', 'batch-1', 'batch-2', 'batch-3', 'batch-4']);
+    expect(batches[0]!.triggerMetadata.deliveryCountArray.every((d) => d === 1)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    const peeker = client.createReceiver('batches');
+    expect(await peeker.peekMessages(10)).toHaveLength(0);
+    await peeker.close();
   });
 
   it('runs a Service Bus function by hand through the admin API', async () => {

@@ -134,16 +134,27 @@ export class ServiceBusTriggers {
   #logger: Logger;
   #invoke: ServiceBusInvoke;
   #maxConcurrentCalls: number;
+  #maxBatchSize: number;
   #clients = new Map<string, ServiceBusClient>();
   #receivers: ServiceBusReceiver[] = [];
   #lastError = new Map<string, number>();
 
-  constructor(opts: { settings: Readonly<Record<string, string>>; logger: Logger; invoke: ServiceBusInvoke; maxConcurrentCalls: number }) {
+  constructor(opts: {
+    settings: Readonly<Record<string, string>>;
+    logger: Logger;
+    invoke: ServiceBusInvoke;
+    maxConcurrentCalls: number;
+    maxMessageBatchSize: number;
+  }) {
     this.#settings = opts.settings;
     this.#logger = opts.logger;
     this.#invoke = opts.invoke;
     this.#maxConcurrentCalls = Math.max(1, opts.maxConcurrentCalls);
+    this.#maxBatchSize = Math.max(1, opts.maxMessageBatchSize);
   }
+
+  #stopped = false;
+  #loops: Promise<void>[] = [];
 
   async start(functions: readonly ServiceBusFunction[]): Promise<void> {
     for (const fn of functions) {
@@ -156,6 +167,11 @@ export class ServiceBusTriggers {
         ? client.createReceiver(fn.queueName, { receiveMode: 'peekLock' })
         : client.createReceiver(fn.topicName!, fn.subscriptionName!, { receiveMode: 'peekLock' });
       this.#receivers.push(receiver);
+      if (fn.cardinality === 'many') {
+        this.#loops.push(this.#batchLoop(fn, receiver));
+        this.#logger.info(`Service Bus trigger ${fn.name} (batches) listening on ${fn.queueName ?? `${fn.topicName}/${fn.subscriptionName}`}`);
+        continue;
+      }
       receiver.subscribe(
         {
           processMessage: (message) => this.#process(fn, receiver, message),
@@ -168,26 +184,67 @@ export class ServiceBusTriggers {
   }
 
   async #process(fn: ServiceBusFunction, receiver: ServiceBusReceiver, message: ServiceBusReceivedMessage): Promise<void> {
-    const metadata = messageMetadata(message);
-    const body = bodyData(message.body, fn.binary);
-    const input: RpcTypedData =
-      fn.cardinality === 'many' ? { json: JSON.stringify([body.json !== undefined ? JSON.parse(body.json!) : (body.string ?? null)]) } : body;
+    await this.#run(fn, receiver, [message], bodyData(message.body, fn.binary), messageMetadata(message));
+  }
+
+  /** `cardinality: 'many'`: batches of up to maxMessageBatchSize, with the extension's `...Array` metadata. */
+  async #batchLoop(fn: ServiceBusFunction, receiver: ServiceBusReceiver): Promise<void> {
+    while (!this.#stopped) {
+      let messages: ServiceBusReceivedMessage[];
+      try {
+        messages = await receiver.receiveMessages(this.#maxBatchSize, { maxWaitTimeInMs: 1000 });
+      } catch (err) {
+        if (this.#stopped) return;
+        this.#onError(fn, { error: err as Error, errorSource: 'receive' } as ProcessErrorArgs);
+        await new Promise((r) => setTimeout(r, 1000));
+        continue;
+      }
+      if (messages.length === 0 || this.#stopped) continue;
+      const bodies = messages.map((m) => {
+        const d = bodyData(m.body, false);
+        return d.json !== undefined ? (JSON.parse(d.json!) as unknown) : d.string;
+      });
+      const metadata: Record<string, RpcTypedData> = {};
+      const singles = messages.map(messageMetadata);
+      for (const key of new Set(singles.flatMap((m) => Object.keys(m)))) {
+        metadata[`${key}Array`] = {
+          json: JSON.stringify(singles.map((m) => {
+            const v = m[key];
+            if (!v) return null;
+            return v.json !== undefined ? (JSON.parse(v.json!) as unknown) : (v.int ?? v.string ?? null);
+          })),
+        };
+      }
+      await this.#run(fn, receiver, messages, { json: JSON.stringify(bodies) }, metadata);
+    }
+  }
+
+  async #run(
+    fn: ServiceBusFunction,
+    receiver: ServiceBusReceiver,
+    messages: ServiceBusReceivedMessage[],
+    input: RpcTypedData,
+    metadata: Record<string, RpcTypedData>,
+  ): Promise<void> {
+    const ids = messages.map((m) => String(m.messageId)).join(', ');
     let ok = false;
     try {
       const res = await this.#invoke(fn.name, [{ name: fn.triggerName, data: input }], metadata);
       ok = res.result?.status === 'success';
-      if (!ok) this.#logger.error(`Service Bus function ${fn.name} failed on message ${message.messageId}: ${res.result?.exception?.message}`);
+      if (!ok) this.#logger.error(`Service Bus function ${fn.name} failed on message ${ids}: ${res.result?.exception?.message}`);
     } catch (err) {
-      this.#logger.error(`Service Bus function ${fn.name} not run for message ${message.messageId}: ${(err as Error).message}`);
+      this.#logger.error(`Service Bus function ${fn.name} not run for message ${ids}: ${(err as Error).message}`);
     }
-    try {
-      if (ok) {
-        if (fn.autoComplete) await receiver.completeMessage(message);
-      } else {
-        await receiver.abandonMessage(message);
+    for (const message of messages) {
+      try {
+        if (ok) {
+          if (fn.autoComplete) await receiver.completeMessage(message);
+        } else {
+          await receiver.abandonMessage(message);
+        }
+      } catch (err) {
+        this.#logger.warn(`Settling message ${message.messageId} for ${fn.name}: ${(err as Error).message}`);
       }
-    } catch (err) {
-      this.#logger.warn(`Settling message ${message.messageId} for ${fn.name}: ${(err as Error).message}`);
     }
   }
 
@@ -200,10 +257,12 @@ export class ServiceBusTriggers {
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     const receivers = this.#receivers.splice(0);
     await Promise.allSettled(receivers.map((r) => r.close()));
     const clients = [...this.#clients.values()];
     this.#clients.clear();
     await Promise.allSettled(clients.map((c) => c.close()));
+    await Promise.allSettled(this.#loops.splice(0));
   }
 }

@@ -20,3 +20,13 @@ if (process.env.SB_TOPIC) {
     handler: handler('sbTopic'),
   });
 }
+if (process.env.SB_BATCH_QUEUE) {
+  app.serviceBusQueue('sbBatch', {
+    connection: 'ServiceBusConnection',
+    queueName: '%SB_BATCH_QUEUE%',
+    cardinality: 'many',
+    handler: (messages, context) => {
+      record('sbBatch', { messages, triggerMetadata: context.triggerMetadata });
+    },
+  });
+}
