@@ -17,6 +17,12 @@ export function toError(err: unknown): Error {
   return new Error(typeof err === 'string' ? err : JSON.stringify(err));
 }
 
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
 /** Host-level HTTP errors are RFC 9457 problem documents. */
 export function sendProblem(res: ServerResponse, status: number, code: string, detail: string): void {
   if (res.headersSent) {

@@ -8,7 +8,7 @@ import { loadAppConfig, resolveSettingExpression, type AppConfig, type HostKeys 
 import { handleDurableApi, durableClientData, WEBHOOK_PATH } from './durable/api.js';
 import { DurableEngine } from './durable/engine.js';
 import { DurableStore } from './durable/store.js';
-import { HostError, sendProblem, toError } from './errors.js';
+import { HostError, sendJson, sendProblem, toError } from './errors.js';
 import { LanguageWorker } from './language-worker.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { authorize, HttpRouter, presentedKey, readBody, toHttpFunction, toRpcHttp, writeHttpResponse } from './triggers/http.js';
@@ -313,17 +313,12 @@ class FunctionsHost implements Host {
     this.#requireKey(req, url, [this.keys.master], 'the master key');
     const method = (req.method ?? 'GET').toUpperCase();
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    const send = (status: number, value: unknown): void => {
-      const text = JSON.stringify(value);
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    };
     if (parts[1] === 'host' && parts[2] === 'status' && method === 'GET') {
-      send(200, { state: this.state === 'running' ? 'Running' : this.state, version: 'functions-host', functions: this.functions });
+      sendJson(res, 200, { state: this.state === 'running' ? 'Running' : this.state, version: 'functions-host', functions: this.functions });
       return;
     }
     if (parts[1] === 'functions' && parts.length === 2 && method === 'GET') {
-      send(200, this.functions);
+      sendJson(res, 200, this.functions);
       return;
     }
     if (parts[1] === 'functions' && parts.length === 3 && method === 'POST') {

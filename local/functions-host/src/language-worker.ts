@@ -42,17 +42,12 @@ export class LanguageWorker {
   #opts: LanguageWorkerOptions;
   #child: ChildProcess | undefined;
   #pending = new Map<string, Pending>();
-  #functions: FunctionMetadata[] = [];
   #stopping = false;
   #onCrash: ((err: Error) => void) | undefined;
   #shutdownDone: (() => void) | undefined;
 
   constructor(opts: LanguageWorkerOptions) {
     this.#opts = opts;
-  }
-
-  get functions(): readonly FunctionMetadata[] {
-    return this.#functions;
   }
 
   /** Called when the worker dies while the host is running. */
@@ -95,13 +90,12 @@ export class LanguageWorker {
     child.on('exit', (code, signal) => this.#onExit(code, signal));
     this.#send({ t: 'load', appDir: this.#opts.appDir, files: [...this.#opts.files] });
     try {
-      this.#functions = await loaded;
+      return await loaded;
     } catch (err) {
       this.#stopping = true;
       child.kill('SIGKILL');
       throw err;
     }
-    return this.#functions;
   }
 
   #send(message: HostMessage): void {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HostError, sendProblem } from '../errors.js';
+import { HostError, sendJson as json, sendProblem } from '../errors.js';
 import type { DurableEngine } from './engine.js';
 import { EVENT_TYPE_NAMES, EventType, parseJson, type HistoryEvent } from './history.js';
 import type { InstanceRow, RuntimeStatus } from './store.js';
@@ -108,12 +108,6 @@ const STATUS_CODES: Record<RuntimeStatus, number> = {
   Failed: 400,
   Terminated: 400,
 };
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
 
 function requireJson(text: string, what: string): void {
   if (text === '') return;

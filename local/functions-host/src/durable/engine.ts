@@ -122,11 +122,7 @@ export class DurableEngine {
       if (visibleAt <= now) this.schedule(instanceId);
       else this.#arm(instanceId, visibleAt);
     }
-    const queued = new Set(this.#workQueue.map((w) => w.id));
-    for (const w of this.store.allWork()) {
-      if (!this.#activeWork.has(w.id) && !queued.has(w.id)) this.#workQueue.push(w);
-    }
-    this.#pumpWork();
+    this.kickWork();
   }
 
   /** Stops taking work; in-flight episodes finish or are abandoned uncommitted (and replayed after a restart). */

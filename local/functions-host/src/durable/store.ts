@@ -211,9 +211,9 @@ export class DurableStore {
     }));
   }
 
-  /** Instances with a message visible now, and the pending future messages (timers) to arm. */
+  /** Every (instance, visibility time) with a pending message: due ones to run, future ones (timers) to arm. */
   allMessageTimes(): { instanceId: string; visibleAt: number }[] {
-    return this.db.prepare('SELECT instance_id AS instanceId, MIN(visible_at) AS visibleAt FROM messages WHERE hub = ? GROUP BY instance_id, visible_at').all(this.hub) as {
+    return this.db.prepare('SELECT DISTINCT instance_id AS instanceId, visible_at AS visibleAt FROM messages WHERE hub = ?').all(this.hub) as {
       instanceId: string;
       visibleAt: number;
     }[];

@@ -49,10 +49,6 @@ export class HttpRouter {
     this.#functions = [...functions].sort((a, b) => a.route.rank - b.route.rank);
   }
 
-  get functions(): readonly HttpFunction[] {
-    return this.#functions;
-  }
-
   /** Finds the function for a path: a match with the wrong method is reported as such (405). */
   match(pathname: string, method: string): { fn: HttpFunction; params: Record<string, string> } | 'method' | undefined {
     let methodMismatch = false;

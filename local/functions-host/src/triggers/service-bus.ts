@@ -35,14 +35,14 @@ export function toServiceBusFunction(
   hostAutoComplete: boolean,
 ): ServiceBusFunction {
   const b = meta.bindings[triggerName]!;
-  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? resolveSettingExpression(v, settings) : undefined);
+  const setting = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? resolveSettingExpression(v, settings) : undefined);
   const fn: ServiceBusFunction = {
     name: meta.name,
     triggerName,
-    connection: str(b.connection) ?? 'AzureWebJobsServiceBus',
-    queueName: str(b.queueName),
-    topicName: str(b.topicName),
-    subscriptionName: str(b.subscriptionName),
+    connection: setting(b.connection) ?? 'AzureWebJobsServiceBus',
+    queueName: setting(b.queueName),
+    topicName: setting(b.topicName),
+    subscriptionName: setting(b.subscriptionName),
     cardinality: b.cardinality === 'many' ? 'many' : 'one',
     autoComplete: typeof b.autoCompleteMessages === 'boolean' ? b.autoCompleteMessages : hostAutoComplete,
     binary: b.dataType === 'binary',
