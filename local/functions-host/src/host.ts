@@ -238,7 +238,8 @@ class FunctionsHost implements Host {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
-      const url = new URL(req.url ?? '/', this.#origin);
+      // The request's own Host header, as the real host sees it (status URLs handed back use it).
+      const url = new URL(req.url ?? '/', req.headers.host && URL.canParse(`http://${req.headers.host}`) ? `http://${req.headers.host}` : this.#origin);
       const pathname = url.pathname;
       if (this.state !== 'running') {
         throw new HostError('HostUnavailable', `The host is ${this.state}`, 503);

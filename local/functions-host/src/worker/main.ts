@@ -32,7 +32,6 @@ moduleWithLoad._load = function (request: string, parent: unknown, isMain: boole
 };
 
 async function load(appDir: string, files: string[]): Promise<void> {
-  const warnings: string[] = [];
   try {
     process.chdir(appDir);
     for (const file of files) {
@@ -41,9 +40,10 @@ async function load(appDir: string, files: string[]): Promise<void> {
     registry.registrationOpen = false;
     const model = registry.programmingModel;
     if (model?.getCapabilities) {
-      // Locks the library's setup(); streaming would need the host to proxy HTTP to the worker.
+      // Locks the library's setup(). With streaming on, the library would wait for each request
+      // on its own HTTP proxy, which this host does not feed: refuse rather than hang.
       const caps = await model.getCapabilities({});
-      if (caps.HttpUri) warnings.push('app.setup({ enableHttpStream: true }) is not supported by this host; requests are buffered');
+      if (caps.HttpUri) throw new Error('HTTP streaming (app.setup({ enableHttpStream: true })) is not supported by this host');
     }
     for (const hook of [...registry.hooks.appStart]) {
       await hook({ hookData: {}, appHookData: registry.appHookData, functionAppDirectory: appDir });
@@ -52,7 +52,7 @@ async function load(appDir: string, files: string[]): Promise<void> {
       t: 'loaded',
       functions: [...registry.functions.values()].map((f) => f.metadata),
       programmingModel: model ? `${model.name}@${model.version}` : undefined,
-      warnings,
+      warnings: [],
     });
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
