@@ -1,0 +1,34 @@
+// Provisioning of one topic: the topic, its `shutdown` subscription and the reports queue.
+
+import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION, type ArmSettings } from '../config.js';
+import { REPORTS_QUEUE_PROPERTIES, SHUTDOWN_SUBSCRIPTION_PROPERTIES, TOPIC_PROPERTIES } from '../domain/entities.js';
+import { armClient, getOrCreate, type EntityOutcome } from './arm.js';
+
+export async function provisionTopic(settings: ArmSettings, topic: string): Promise<EntityOutcome[]> {
+  const arm = armClient(settings);
+  const { resourceGroup: rg, namespace: ns } = settings;
+  const outcomes: EntityOutcome[] = [];
+  // In order: a subscription needs its topic.
+  outcomes.push(
+    await getOrCreate('topic', topic, () => arm.topics.get(rg, ns, topic), () => arm.topics.createOrUpdate(rg, ns, topic, TOPIC_PROPERTIES), TOPIC_PROPERTIES),
+  );
+  outcomes.push(
+    await getOrCreate(
+      'subscription',
+      `${topic}/${SHUTDOWN_SUBSCRIPTION}`,
+      () => arm.subscriptions.get(rg, ns, topic, SHUTDOWN_SUBSCRIPTION),
+      () => arm.subscriptions.createOrUpdate(rg, ns, topic, SHUTDOWN_SUBSCRIPTION, SHUTDOWN_SUBSCRIPTION_PROPERTIES),
+      SHUTDOWN_SUBSCRIPTION_PROPERTIES,
+    ),
+  );
+  outcomes.push(
+    await getOrCreate(
+      'queue',
+      REPORTS_QUEUE,
+      () => arm.queues.get(rg, ns, REPORTS_QUEUE),
+      () => arm.queues.createOrUpdate(rg, ns, REPORTS_QUEUE, REPORTS_QUEUE_PROPERTIES),
+      REPORTS_QUEUE_PROPERTIES,
+    ),
+  );
+  return outcomes;
+}

@@ -1,0 +1,99 @@
+// Thin adapter over @azure/service-bus: one client per worker process, built from the config.
+
+import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
+import type { ControlMessageEnvelope } from '@workforce/worker-agent/contract';
+import type { ServiceBusAccess } from '../config.js';
+
+let shared: { key: string; client: ServiceBusClient } | undefined;
+
+export function serviceBusClient(access: ServiceBusAccess): ServiceBusClient {
+  const key = JSON.stringify(access);
+  if (shared?.key !== key) {
+    const client =
+      access.kind === 'connectionString'
+        ? new ServiceBusClient(access.connectionString)
+        : new ServiceBusClient(
+            access.fullyQualifiedNamespace,
+            access.clientId ? new ManagedIdentityCredential({ clientId: access.clientId }) : new DefaultAzureCredential(),
+          );
+    shared = { key, client };
+  }
+  return shared.client;
+}
+
+function toMessage(envelope: ControlMessageEnvelope): ServiceBusMessage {
+  return {
+    body: envelope.body,
+    messageId: envelope.messageId,
+    subject: envelope.subject,
+    contentType: envelope.contentType,
+    ...(envelope.timeToLive !== undefined && { timeToLive: envelope.timeToLive }),
+  };
+}
+
+/**
+ * Sends the messages in as few batches as fit: one `createMessageBatch` round trip per batch.
+ * Returns the number of batches. Resending the same messageIds is harmless on a topic with
+ * duplicate detection, which is what makes a retried publish activity safe.
+ */
+export async function publishBatches(client: ServiceBusClient, topic: string, envelopes: readonly ControlMessageEnvelope[]): Promise<number> {
+  const sender = client.createSender(topic);
+  try {
+    let batches = 0;
+    let batch = await sender.createMessageBatch();
+    for (const envelope of envelopes) {
+      const message = toMessage(envelope);
+      if (batch.tryAddMessage(message)) continue;
+      if (batch.count === 0) throw new Error(`control message ${envelope.messageId} is larger than a whole batch (${batch.maxSizeInBytes} bytes)`);
+      await sender.sendMessages(batch);
+      batches++;
+      batch = await sender.createMessageBatch();
+      if (!batch.tryAddMessage(message)) throw new Error(`control message ${envelope.messageId} is larger than a whole batch (${batch.maxSizeInBytes} bytes)`);
+    }
+    if (batch.count > 0) {
+      await sender.sendMessages(batch);
+      batches++;
+    }
+    return batches;
+  } finally {
+    await sender.close();
+  }
+}
+
+/**
+ * Takes back a drain's control messages that no node has taken yet: receives from the
+ * subscription, completes this drain's own messages and abandons the others at once.
+ * Messages an agent holds (locked or deferred) are not visible, so they are never touched.
+ * Abandoning another drain's message costs it one delivery count; that is the price of
+ * Service Bus having no "delete by id".
+ */
+export async function withdrawMessages(
+  client: ServiceBusClient,
+  topic: string,
+  subscription: string,
+  drainId: string,
+  max: number,
+): Promise<string[]> {
+  const receiver = client.createReceiver(topic, subscription, { receiveMode: 'peekLock' });
+  const withdrawn: string[] = [];
+  try {
+    const prefix = `${drainId}/`;
+    for (let rounds = 0; withdrawn.length < max && rounds < 100; rounds++) {
+      const got = await receiver.receiveMessages(Math.min(100, max * 2), { maxWaitTimeInMs: 1_000 });
+      if (got.length === 0) break;
+      for (const m of got) {
+        if (String(m.messageId ?? '').startsWith(prefix)) {
+          await receiver.completeMessage(m);
+          withdrawn.push(String(m.messageId));
+        } else {
+          await receiver.abandonMessage(m);
+        }
+      }
+      if (got.every((m) => !String(m.messageId ?? '').startsWith(prefix))) break;
+    }
+    return withdrawn;
+  } finally {
+    await receiver.close();
+  }
+}

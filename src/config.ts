@@ -1,0 +1,136 @@
+// App settings parsed once into an immutable object. Nothing else in the app reads
+// process.env: a missing or bad setting is named here, once, with what to put in it.
+
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_REPLY_TO, DEFAULT_SUBSCRIPTION } from '@workforce/worker-agent/contract';
+import { parseSchedules, type ScheduleEntry } from './domain/schedule.js';
+
+/** The app setting prefix of the Service Bus connection (triggers and SDK clients). */
+export const SERVICE_BUS_CONNECTION = 'ServiceBusConnection';
+export const REPORTS_QUEUE = DEFAULT_REPLY_TO;
+export const SHUTDOWN_SUBSCRIPTION = DEFAULT_SUBSCRIPTION;
+
+export type ServiceBusAccess =
+  | { kind: 'connectionString'; connectionString: string }
+  | { kind: 'identity'; fullyQualifiedNamespace: string; clientId?: string };
+
+export interface ArmSettings {
+  subscriptionId: string;
+  resourceGroup: string;
+  namespace: string;
+  /** ARM endpoint; Azure's public cloud unless set (the emulator locally). */
+  endpoint?: string;
+  /** PEM of a CA to trust for the ARM endpoint only (the emulator's certificate). */
+  caCertificate?: string;
+  /** `default`: DefaultAzureCredential. `emulator`: a fixed token, only for a loopback endpoint. */
+  credential: 'default' | 'emulator';
+}
+
+export interface Config {
+  serviceBus: ServiceBusAccess;
+  /** Absent when the three ARM settings are all unset: PUT /api/topics answers 503 then. */
+  arm?: ArmSettings;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, message: string) {
+    super(`app setting ${setting}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function value(env: Env, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v === '' ? undefined : v;
+}
+
+function serviceBusAccess(env: Env): ServiceBusAccess {
+  const conn = value(env, SERVICE_BUS_CONNECTION) ?? value(env, `AzureWebJobs${SERVICE_BUS_CONNECTION}`);
+  const fqns = value(env, `${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`);
+  if (conn !== undefined) {
+    if (!/Endpoint=sb:\/\//i.test(conn)) {
+      throw new ConfigError(SERVICE_BUS_CONNECTION, 'is not a Service Bus connection string (Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...)');
+    }
+    return { kind: 'connectionString', connectionString: conn };
+  }
+  if (fqns !== undefined) {
+    if (!/^[A-Za-z0-9.-]+$/.test(fqns)) {
+      throw new ConfigError(`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`, `must be a host name such as "my-ns.servicebus.windows.net", got "${fqns}"`);
+    }
+    const clientId = value(env, `${SERVICE_BUS_CONNECTION}__clientId`);
+    return { kind: 'identity', fullyQualifiedNamespace: fqns, ...(clientId && { clientId }) };
+  }
+  throw new ConfigError(
+    SERVICE_BUS_CONNECTION,
+    `is missing: set ${SERVICE_BUS_CONNECTION} to a connection string (locally) or ${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace (managed identity in Azure)`,
+  );
+}
+
+const ARM_REQUIRED = ['AZURE_SUBSCRIPTION_ID', 'SERVICEBUS_RESOURCE_GROUP', 'SERVICEBUS_NAMESPACE'] as const;
+
+function armSettings(env: Env): ArmSettings | undefined {
+  const given = ARM_REQUIRED.filter((n) => value(env, n) !== undefined);
+  if (given.length === 0) return undefined;
+  const missing = ARM_REQUIRED.find((n) => value(env, n) === undefined);
+  if (missing) throw new ConfigError(missing, `is missing (provisioning needs all of ${ARM_REQUIRED.join(', ')})`);
+  const endpoint = value(env, 'SERVICEBUS_ARM_ENDPOINT');
+  if (endpoint !== undefined && !/^https:\/\/[^/]+\/?$/.test(endpoint)) {
+    throw new ConfigError('SERVICEBUS_ARM_ENDPOINT', `must be an https:// origin such as "https://localhost:5443", got "${endpoint}"`);
+  }
+  const credential = value(env, 'SERVICEBUS_ARM_CREDENTIAL') ?? 'default';
+  if (credential !== 'default' && credential !== 'emulator') {
+    throw new ConfigError('SERVICEBUS_ARM_CREDENTIAL', `must be "default" (DefaultAzureCredential) or "emulator", got "${credential}"`);
+  }
+  // A fixed token is only ever sent to this machine: the emulator accepts any token, Azure none.
+  if (credential === 'emulator' && !(endpoint && /^https:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?\/?$/.test(endpoint))) {
+    throw new ConfigError('SERVICEBUS_ARM_CREDENTIAL', '"emulator" needs SERVICEBUS_ARM_ENDPOINT on localhost');
+  }
+  const caFile = value(env, 'SERVICEBUS_ARM_CA_FILE');
+  let caCertificate: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      caCertificate = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new ConfigError('SERVICEBUS_ARM_CA_FILE', `cannot read ${caFile}: ${(err as Error).message}`);
+    }
+  }
+  return {
+    subscriptionId: value(env, 'AZURE_SUBSCRIPTION_ID')!,
+    resourceGroup: value(env, 'SERVICEBUS_RESOURCE_GROUP')!,
+    namespace: value(env, 'SERVICEBUS_NAMESPACE')!,
+    ...(endpoint && { endpoint: endpoint.replace(/\/$/, '') }),
+    ...(caCertificate && { caCertificate }),
+    credential,
+  };
+}
+
+export function parseConfig(env: Env): Config {
+  const arm = armSettings(env);
+  return Object.freeze({ serviceBus: Object.freeze(serviceBusAccess(env)), ...(arm && { arm: Object.freeze(arm) }) });
+}
+
+let cached: Config | undefined;
+
+/** The app's configuration, parsed on first use and then kept (app settings do not change while the worker runs). */
+export function config(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/**
+ * Scheduled drains: the WORKFORCE_SCHEDULES app setting (JSON array), else `schedules.json` in
+ * the app folder, else none. Read when the app loads, because each entry registers a timer
+ * function; a bad entry stops the app from loading, naming the setting and the field.
+ */
+export function loadSchedules(env: Env = process.env, appDir: string = process.cwd()): ScheduleEntry[] {
+  const setting = value(env, 'WORKFORCE_SCHEDULES');
+  const file = path.join(appDir, 'schedules.json');
+  const [text, source] = setting !== undefined ? [setting, 'WORKFORCE_SCHEDULES'] : existsSync(file) ? [readFileSync(file, 'utf8'), 'schedules.json'] : [undefined, ''];
+  if (text === undefined) return [];
+  const parsed = parseSchedules(text, source);
+  if (!parsed.ok) throw new ConfigError(source, `${parsed.problem.field}: ${parsed.problem.detail}`);
+  return parsed.value;
+}

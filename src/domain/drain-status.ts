@@ -1,0 +1,93 @@
+// What operators see of a drain: a compact, bounded summary of the folded progress. It is the
+// orchestration's custom status (Azure caps custom status at 16 KB of JSON), so it lists at most
+// NODE_LIMIT nodes: the unfinished ones first (oldest first, with time in state), then the rest.
+
+import type { DrainSpecWithId } from './drain-plan.js';
+import { countNodes, targetState, unfinishedNodes, type DrainCounts, type DrainProgress, type DrainStatus, type NodeState } from './drain-progress.js';
+import { formatDuration } from './durations.js';
+
+export const NODE_LIMIT = 60;
+const ANOMALY_LIMIT = 5;
+
+export interface NodeSummary {
+  nodeId: string;
+  state: NodeState;
+  since: string;
+  /** Time in the current state when the status was written, e.g. "12m30s". */
+  inStateFor: string;
+  escalated?: true;
+  reason?: string;
+}
+
+export interface DrainSummary {
+  drainId: string;
+  topic: string;
+  mode: DrainSpecWithId['mode'];
+  status: DrainStatus;
+  requestedAt: string;
+  requestedBy?: string;
+  reason?: string;
+  deadline?: string;
+  notAfter: string;
+  counts: DrainCounts;
+  /** Nodes listed below, at most NODE_LIMIT; `nodesOmitted` says how many more there are. */
+  nodes: NodeSummary[];
+  nodesOmitted: number;
+  /** Unfinished nodes, oldest first (ids only; details are in `nodes` when within the limit). */
+  unfinished: string[];
+  anomalies: string[];
+  /** Why the drain ended, when it did. */
+  outcome?: string;
+  /** Messages taken back from the subscription by a cancel. */
+  withdrawn?: number;
+  cancelledBy?: string;
+  updatedAt: string;
+  finishedAt?: string;
+}
+
+export interface DrainEnd {
+  outcome?: string;
+  withdrawn?: number;
+  cancelledBy?: string;
+}
+
+function summaryOf(node: DrainProgress['nodes'][string], nowMs: number): NodeSummary {
+  return {
+    nodeId: node.nodeId,
+    state: node.state,
+    since: node.since,
+    inStateFor: formatDuration(Math.max(0, nowMs - Date.parse(node.since))),
+    ...(node.escalated && { escalated: true as const }),
+    ...(node.reason !== undefined && { reason: node.reason }),
+  };
+}
+
+export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: Date, end: DrainEnd = {}): DrainSummary {
+  const nowMs = now.getTime();
+  const unfinished = unfinishedNodes(progress);
+  const target = targetState(progress.mode);
+  const rest = Object.values(progress.nodes)
+    .filter((n) => !unfinished.includes(n))
+    .sort((a, b) => (a.state === target ? 0 : 1) - (b.state === target ? 0 : 1) || a.nodeId.localeCompare(b.nodeId));
+  const listed = [...unfinished, ...rest].slice(0, NODE_LIMIT);
+  const total = Object.keys(progress.nodes).length;
+  return {
+    drainId: spec.drainId,
+    topic: spec.topic,
+    mode: spec.mode,
+    status: progress.status,
+    requestedAt: spec.requestedAt,
+    ...(spec.requestedBy !== undefined && { requestedBy: spec.requestedBy }),
+    ...(spec.reason !== undefined && { reason: spec.reason }),
+    ...(spec.deadline !== undefined && { deadline: spec.deadline }),
+    notAfter: spec.notAfter,
+    counts: countNodes(progress),
+    nodes: listed.map((n) => summaryOf(n, nowMs)),
+    nodesOmitted: total - listed.length,
+    unfinished: unfinished.slice(0, NODE_LIMIT).map((n) => n.nodeId),
+    anomalies: progress.anomalies.slice(0, ANOMALY_LIMIT),
+    ...end,
+    updatedAt: now.toISOString(),
+    ...(progress.finishedAt !== undefined && { finishedAt: progress.finishedAt }),
+  };
+}

@@ -1,0 +1,57 @@
+// POST /api/drains/{id}/cancel: asks the orchestration to stop. It withdraws the drain's
+// messages that no node has taken yet and ends as `cancelled`; nodes that already took the
+// drain keep draining (a signal sent cannot be unsent; `workforce-agent resume` on a node undoes
+// an intake stop). 202 when asked, 409 when the drain already ended, 404 when unknown.
+
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { findDrain } from '../adapters/durable.js';
+import { validateDrainId } from '../domain/drain-request.js';
+import { jsonBody, problem, problemResponse, unexpected } from '../http/problem-response.js';
+import { CANCEL_EVENT, DRAIN_ORCHESTRATOR, type CancelRequest } from './drain-orchestrator.js';
+import { drainUrls } from '../http/urls.js';
+
+function cancelRequest(body: unknown, principal: string | undefined): CancelRequest | string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return '';
+  const { reason, requestedBy, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) return unknown;
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1024)) return 'reason';
+  if (requestedBy !== undefined && (typeof requestedBy !== 'string' || requestedBy.length > 1024)) return 'requestedBy';
+  const by = (requestedBy as string | undefined) ?? principal;
+  return { ...(reason !== undefined && { reason: reason as string }), ...(by !== undefined && { by }) };
+}
+
+export async function cancelDrain(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = validateDrainId(request.params.id ?? '');
+  if (!id.ok) return problemResponse(id.problem);
+  const body = await jsonBody(request);
+  if (!body.ok) return problemResponse(body.problem);
+  const cancel = cancelRequest(body.value, request.headers.get('x-ms-client-principal-name') ?? undefined);
+  if (typeof cancel === 'string') {
+    return problemResponse(problem('InvalidField', 400, 'Invalid request', `the body may hold only "reason" and "requestedBy", strings of at most 1024 characters (problem: ${cancel || 'body'})`, cancel));
+  }
+  try {
+    const client = df.getClient(context);
+    const status = await findDrain(client, id.value);
+    if (!status || status.name !== DRAIN_ORCHESTRATOR) {
+      return problemResponse(problem('DrainNotFound', 404, 'Drain not found', `no drain with id ${id.value}`, 'id'));
+    }
+    if (!['Running', 'Pending', 'ContinuedAsNew'].includes(String(status.runtimeStatus))) {
+      return problemResponse(problem('DrainEnded', 409, 'Drain already ended', `drain ${id.value} already ended (${String(status.runtimeStatus)}); there is nothing to cancel`, 'id'));
+    }
+    await client.raiseEvent(id.value, CANCEL_EVENT, cancel);
+    context.log(`drain ${id.value}: cancel requested by ${cancel.by ?? 'unknown'}`);
+    return { status: 202, jsonBody: { drainId: id.value, cancelling: true, ...drainUrls(request, id.value) } };
+  } catch (err) {
+    return unexpected(err, context, `cancelling drain ${id.value}`);
+  }
+}
+
+app.http('cancelDrain', {
+  route: 'drains/{id}/cancel',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: cancelDrain,
+});

@@ -1,0 +1,124 @@
+// The drain orchestration (instance id = drainId) and its activities: publish the control
+// messages, fold agent reports (external events) into per-node progress shown as custom status,
+// end as completed, timed-out or cancelled. Time only from context.df.currentUtcDateTime.
+
+import type { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { parseAgentReport } from '@workforce/worker-agent/contract';
+import { publishBatches, serviceBusClient, withdrawMessages } from '../adapters/service-bus.js';
+import { config, REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../config.js';
+import { judge } from '../domain/drain-end.js';
+import { parseDrainInput, type DrainInput, type Published } from '../domain/drain-input.js';
+import { drainMessages, type DrainSpecWithId } from '../domain/drain-plan.js';
+import { applyReport, newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
+import { summarize, type DrainEnd, type DrainSummary } from '../domain/drain-status.js';
+
+export const DRAIN_ORCHESTRATOR = 'drainOrchestrator';
+export const PUBLISH_DRAIN = 'publishDrain';
+export const WITHDRAW_DRAIN = 'withdrawDrain';
+export const REPORT_EVENT = 'report';
+export const CANCEL_EVENT = 'cancel';
+/** Reports folded per generation before continue-as-new: bounds the history (~4 events per report). */
+export const EVENTS_PER_GENERATION = 100;
+
+export interface PublishInput {
+  spec: DrainSpecWithId;
+  now: string;
+}
+export interface WithdrawInput {
+  topic: string;
+  drainId: string;
+  max: number;
+}
+export interface CancelRequest {
+  by?: string;
+  reason?: string;
+}
+export interface DrainOutput {
+  summary: DrainSummary;
+  /** Every node, in full (the custom status lists at most NODE_LIMIT). */
+  progress: DrainProgress;
+  published: Published;
+  generation: number;
+  eventsFolded: number;
+}
+
+// ---- activities
+
+export async function publishDrain(input: PublishInput, context: InvocationContext): Promise<Published> {
+  const envelopes = drainMessages(input.spec, REPORTS_QUEUE, new Date(input.now));
+  const batches = await publishBatches(serviceBusClient(config().serviceBus), input.spec.topic, envelopes);
+  context.log(`drain ${input.spec.drainId}: published ${envelopes.length} messages on ${input.spec.topic} in ${batches} batch(es)`);
+  return { messages: envelopes.length, batches, at: input.now };
+}
+
+export async function withdrawDrain(input: WithdrawInput, context: InvocationContext): Promise<number> {
+  const ids = await withdrawMessages(serviceBusClient(config().serviceBus), input.topic, SHUTDOWN_SUBSCRIPTION, input.drainId, input.max);
+  context.log(`drain ${input.drainId}: withdrew ${ids.length} untaken messages`);
+  return ids.length;
+}
+
+// ---- orchestration
+
+function finish(context: OrchestrationContext, input: DrainInput, progress: DrainProgress, published: Published, status: DrainStatus, end: DrainEnd): DrainOutput {
+  const now = context.df.currentUtcDateTime;
+  progress.status = status;
+  progress.finishedAt = now.toISOString();
+  const summary = summarize(input.spec, progress, now, end);
+  context.df.setCustomStatus(summary);
+  return { summary, progress, published, generation: input.generation, eventsFolded: input.eventsFolded };
+}
+
+export const drainOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const input = parseDrainInput(context.df.getInput());
+  const { spec } = input;
+  const progress = input.progress ?? newProgress(spec.drainId, spec.topic, spec.mode, spec.count);
+
+  let published = input.published;
+  if (!published) {
+    context.df.setCustomStatus(summarize(spec, progress, context.df.currentUtcDateTime, { outcome: 'publishing' }));
+    const retry = new df.RetryOptions(2_000, 5);
+    retry.backoffCoefficient = 2;
+    published = (yield context.df.callActivityWithRetry(PUBLISH_DRAIN, retry, { spec, now: context.df.currentUtcDateTime.toISOString() } satisfies PublishInput)) as Published;
+  }
+
+  for (let folded = 0; ; ) {
+    const verdict = judge(spec, progress, context.df.currentUtcDateTime);
+    if (verdict.end) return finish(context, input, progress, published, verdict.end, { outcome: verdict.outcome });
+    if (folded >= EVENTS_PER_GENERATION) {
+      // Unread events stay queued for the next generation (Durable keeps them across continue-as-new).
+      context.df.continueAsNew({ spec, progress, published, generation: input.generation + 1, eventsFolded: input.eventsFolded } satisfies DrainInput);
+      return undefined;
+    }
+    context.df.setCustomStatus(summarize(spec, progress, context.df.currentUtcDateTime));
+
+    // Fresh waiters each round: the library hands an event to the newest waiter of that name.
+    const report = context.df.waitForExternalEvent(REPORT_EVENT);
+    const cancel = context.df.waitForExternalEvent(CANCEL_EVENT);
+    const timer = verdict.wakeAt !== undefined ? context.df.createTimer(new Date(verdict.wakeAt)) : undefined;
+    const winner = yield context.df.Task.any(timer ? [report, cancel, timer] : [report, cancel]);
+
+    if (winner === report) {
+      timer?.cancel();
+      const parsed = parseAgentReport(report.result);
+      if (parsed.ok) applyReport(progress, parsed.value);
+      folded++;
+      input.eventsFolded++;
+    } else if (winner === cancel) {
+      timer?.cancel();
+      const request = (cancel.result ?? {}) as CancelRequest;
+      const withdrawn = (yield context.df.callActivity(WITHDRAW_DRAIN, { topic: spec.topic, drainId: spec.drainId, max: spec.count } satisfies WithdrawInput)) as number;
+      return finish(context, input, progress, published, 'cancelled', {
+        outcome: `cancelled${request.reason ? `: ${request.reason}` : ''}; ${withdrawn} untaken message(s) withdrawn; nodes that already took the drain keep draining`,
+        withdrawn,
+        ...(request.by !== undefined && { cancelledBy: request.by }),
+      });
+    }
+    // The timer fired: judge again.
+  }
+};
+
+df.app.activity(PUBLISH_DRAIN, { handler: publishDrain });
+df.app.activity(WITHDRAW_DRAIN, { handler: withdrawDrain });
+df.app.orchestration(DRAIN_ORCHESTRATOR, drainOrchestrator);

@@ -1,0 +1,43 @@
+// POST /api/topics/{topic}/drains: validates the request, starts the drain orchestration
+// (instance id = drainId) and answers 202 with the drain id and its status URLs.
+
+import { randomUUID } from 'node:crypto';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { startDrainOnce } from '../adapters/durable.js';
+import { parseDrainRequest } from '../domain/drain-request.js';
+import { jsonBody, problem, problemResponse, unexpected } from '../http/problem-response.js';
+import { drainUrls } from '../http/urls.js';
+
+/** Who asked: the body's requestedBy, else the caller's principal when EasyAuth passes one. */
+function requester(request: HttpRequest): string | undefined {
+  return request.headers.get('x-ms-client-principal-name') ?? undefined;
+}
+
+export async function postDrain(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const body = await jsonBody(request);
+  if (!body.ok) return problemResponse(body.problem);
+  const parsed = parseDrainRequest(request.params.topic ?? '', body.value, new Date());
+  if (!parsed.ok) return problemResponse(parsed.problem);
+  const who = parsed.value.requestedBy ?? requester(request);
+  const spec = { ...parsed.value, drainId: parsed.value.drainId ?? randomUUID(), ...(who !== undefined && { requestedBy: who }) };
+  try {
+    const { started } = await startDrainOnce(df.getClient(context), spec);
+    if (!started) {
+      return problemResponse(problem('DrainExists', 409, 'Drain exists', `a drain with id ${spec.drainId} already exists; choose another drainId or omit it`, 'drainId'));
+    }
+    context.log(`drain ${spec.drainId} started: ${spec.count} x ${spec.mode} on ${spec.topic}`);
+    const urls = drainUrls(request, spec.drainId);
+    return { status: 202, headers: { location: urls.statusUri }, jsonBody: { drainId: spec.drainId, ...urls, spec } };
+  } catch (err) {
+    return unexpected(err, context, `starting drain ${spec.drainId}`);
+  }
+}
+
+app.http('postDrain', {
+  route: 'topics/{topic}/drains',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: postDrain,
+});

@@ -1,0 +1,160 @@
+// Runs this Function app the way Azure would, on one machine: the Service Bus emulator (AMQP +
+// ARM endpoint) and the local Functions host loading src/functions/*.ts unmodified.
+
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ServiceBusClient } from '@azure/service-bus';
+import { ManualClock, silentLogger, startHost, type Host } from '@workforce/functions-host';
+import { startEmulator, type RunningEmulator } from '@workforce/servicebus-emulator';
+import { REPORTS_QUEUE } from '../../src/config.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const FUNCTION_KEY = 'test-function-key';
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * An app folder whose package.json `main` lists the TypeScript sources of src/functions, so the
+ * host's worker (tsx, with the `source` condition) runs the code under test with no build step.
+ */
+export function sourceAppDir(extra: { schedules?: unknown } = {}): string {
+  const dir = tempDir('workforce-app-');
+  copyFileSync(path.join(ROOT, 'host.json'), path.join(dir, 'host.json'));
+  const fnDir = path.join(ROOT, 'src', 'functions');
+  const main = readdirSync(fnDir).filter((f) => f.endsWith('.ts')).map((f) => path.join(fnDir, f)).join(',');
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'workforce-under-test', type: 'module', main }));
+  if (extra.schedules !== undefined) writeFileSync(path.join(dir, 'schedules.json'), JSON.stringify(extra.schedules));
+  return dir;
+}
+
+export interface Emulator {
+  emulator: RunningEmulator;
+  caFile: string;
+  close(): Promise<void>;
+}
+
+export async function startBus(dataDir?: string): Promise<Emulator> {
+  const emulator = await startEmulator({ port: 0, ...(dataDir && { dataDir }) });
+  // The reports trigger listens from the start, as in Azure after provisioning.
+  emulator.catalogue.putQueue(REPORTS_QUEUE, { maxDeliveryCount: 5, lockDurationMs: 60_000 });
+  const dir = tempDir('workforce-ca-');
+  const caFile = path.join(dir, 'cert.pem');
+  writeFileSync(caFile, emulator.caCertificate ?? '');
+  return {
+    emulator,
+    caFile,
+    async close() {
+      await emulator.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function appSettings(bus: Emulator, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ServiceBusConnection: bus.emulator.connectionString,
+    AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+    SERVICEBUS_RESOURCE_GROUP: 'workforce-rg',
+    SERVICEBUS_NAMESPACE: 'workforce-ns',
+    SERVICEBUS_ARM_ENDPOINT: bus.emulator.armEndpoint!,
+    SERVICEBUS_ARM_CA_FILE: bus.caFile,
+    SERVICEBUS_ARM_CREDENTIAL: 'emulator',
+    FUNCTIONS_HOST_FUNCTION_KEY: FUNCTION_KEY,
+    // The worker runs our TypeScript sources; workspace packages resolve to theirs too.
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=source`.trim(),
+    ...extra,
+  };
+}
+
+export interface ControlPlane {
+  host: Host;
+  clock: ManualClock;
+  /** Where the manual clock started (ms); it moves only when a test moves it. */
+  clockStart: number;
+  bus: Emulator;
+  sb: ServiceBusClient;
+  appDir: string;
+  dataDir: string;
+  api(method: string, route: string, body?: unknown, key?: string | null): Promise<{ status: number; body: any; contentType: string | null }>;
+  /** Restarts the host on the same data dir (durable state survives). */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startControlPlane(opts: { clock?: ManualClock; schedules?: unknown; settings?: Record<string, string> } = {}): Promise<ControlPlane> {
+  const bus = await startBus();
+  const clock = opts.clock ?? new ManualClock(new Date());
+  const appDir = sourceAppDir({ schedules: opts.schedules });
+  const dataDir = tempDir('workforce-host-');
+  const hostOptions = () => ({
+    appDir,
+    port: 0,
+    clock,
+    dataDir,
+    settings: appSettings(bus, opts.settings),
+    logger: process.env.WORKFORCE_TEST_LOGS ? undefined : silentLogger(),
+  });
+  let host = await startHost(hostOptions());
+  const sb = new ServiceBusClient(bus.emulator.connectionString);
+  const plane: ControlPlane = {
+    get host() {
+      return host;
+    },
+    clock,
+    clockStart: clock.now(),
+    bus,
+    sb,
+    appDir,
+    dataDir,
+    async api(method, route, body, key = FUNCTION_KEY) {
+      const res = await fetch(`${host.url}/api/${route}`, {
+        method,
+        headers: { 'content-type': 'application/json', ...(key !== null && { 'x-functions-key': key }) },
+        ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: res.status, body: parsed, contentType: res.headers.get('content-type') };
+    },
+    async restart() {
+      await host.close();
+      host = await startHost(hostOptions());
+    },
+    async close() {
+      await sb.close().catch(() => {});
+      await host.close().catch(() => {});
+      await bus.close().catch(() => {});
+      for (const dir of [appDir, dataDir]) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return plane;
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function mkdirp(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
