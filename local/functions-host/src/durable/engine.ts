@@ -496,7 +496,7 @@ export class DurableEngine {
         }
       }
       eng.actionsSeen = flat.length;
-      if (!failure) this.#advanceRetry(inst, eng, batch[batch.length - 1]?.event, now, append, after);
+      if (!failure) this.#advanceRetry(inst, eng, batch.map((m) => m.event), now, append, after);
     }
 
     if (failure) {
@@ -563,7 +563,14 @@ export class DurableEngine {
    * (the library waits for it even after the last attempt), then, while attempts remain, a
    * new attempt under a new sequence number.
    */
-  #advanceRetry(inst: InstanceRow, eng: EngineState, last: HistoryEvent | undefined, now: number, append: HistoryEvent[], after: (() => void)[]): void {
+  #advanceRetry(inst: InstanceRow, eng: EngineState, events: HistoryEvent[], now: number, append: HistoryEvent[], after: (() => void)[]): void {
+    // Only the batch's last event can need a new sequence number (the batch is cut there);
+    // earlier ones can only end a retry (success, or the last attempt's timer).
+    for (const e of events.slice(0, -1)) {
+      const ended = this.#retryFor(eng, e);
+      if (ended) delete eng.retries[ended.key];
+    }
+    const last = events[events.length - 1];
     if (!last) return;
     const found = this.#retryFor(eng, last);
     if (!found) return;
