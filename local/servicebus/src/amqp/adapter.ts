@@ -15,9 +15,11 @@ import {
   answerEveryDrain,
   completeDrain,
   creditLimit,
+  forgetSettled,
   isDraining,
   localAttach,
   outcomes,
+  outgoingSlots,
   receiveRawTransfers,
   remoteAttach,
 } from './rhea-internals.js';
@@ -36,6 +38,8 @@ export interface AdapterOptions {
 
 /** Options for server-side connections: we settle explicitly, and see `modified` as itself. */
 export const serverLinkOptions = {
+  // Unsettled deliveries a session can hold; rhea's default (2048) is low for long-lived links.
+  session_buffer_size: 32_768,
   autoaccept: false,
   autosettle: false,
   treat_modified_as_released: false,
@@ -70,7 +74,8 @@ class LinkConsumer implements Consumer {
   ) {}
 
   credit(): number {
-    return this.link.is_open() ? creditLimit(this.link) - this.sent : 0;
+    if (!this.link.is_open()) return 0;
+    return Math.min(creditLimit(this.link) - this.sent, outgoingSlots(this.link));
   }
 
   deliver(m: BrokerMessage): void {
@@ -365,6 +370,7 @@ export class ServiceBusAdapter {
     broker.afterCommit((error) => {
       if (error) outcome = outcomes.rejected({ error: toEmulatorError(error).toAmqpError() }).described();
       delivery.update(true, outcome);
+      forgetSettled(delivery);
     });
   }
 

@@ -98,3 +98,18 @@ export const outcomes = rhea.message as unknown as {
   rejected(fields: { error?: { condition: string; description: string } }): { described(): unknown };
   modified(fields: { delivery_failed?: boolean; undeliverable_here?: boolean }): { described(): unknown };
 };
+
+/** Free slots in the session's buffer of unsettled outgoing deliveries; sending beyond it throws. */
+export function outgoingSlots(sender: Sender): number {
+  return (sender as unknown as { session: { outgoing: { available(): number } } }).session.outgoing.available();
+}
+
+/**
+ * Marks a delivery we have just settled as settled by the peer too. A receiver in
+ * rcv-settle-mode "second" sees our settlement and never sends a final one, and rhea frees
+ * buffer slots only for deliveries settled on both sides, in order: without this, the session
+ * buffer fills up after a few thousand messages.
+ */
+export function forgetSettled(delivery: import('rhea').Delivery): void {
+  (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
+}

@@ -39,6 +39,7 @@ export class AmqpServer {
   listen(options: ListenOptions): Promise<number> {
     const accept = (socket: net.Socket) => {
       this.sockets.add(socket);
+      socket.setNoDelay(true); // small frames (dispositions, flows) must not wait for Nagle
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => socket.destroy());
       const connection = this.container.create_connection({
