@@ -40,7 +40,7 @@ export interface Emulator {
 export async function startBus(dataDir?: string): Promise<Emulator> {
   const emulator = await startEmulator({ port: 0, ...(dataDir && { dataDir }) });
   // The reports trigger listens from the start, as in Azure after provisioning.
-  emulator.catalogue.putQueue(REPORTS_QUEUE, { maxDeliveryCount: 5, lockDurationMs: 60_000 });
+  emulator.catalogue.putQueue(REPORTS_QUEUE, { maxDeliveryCount: 5, lockDurationMs: 60_000, deadLetteringOnMessageExpiration: true, defaultMessageTimeToLiveMs: 7 * 86_400_000 });
   const dir = tempDir('workforce-ca-');
   const caFile = path.join(dir, 'cert.pem');
   writeFileSync(caFile, emulator.caCertificate ?? '');

@@ -1,0 +1,85 @@
+// `npm start`: the whole control plane on this machine. Starts the Service Bus emulator (state
+// in .data/servicebus) with the reports queue, then the local Functions host serving this app
+// (built to dist/ by the npm script) on http://localhost:7071, and prints what operators and
+// agents need. Ctrl-C stops both.
+
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { consoleLogger, startHost } from '@workforce/functions-host';
+import { startEmulator } from '@workforce/servicebus-emulator';
+import { REPORTS_QUEUE } from '../src/config.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DATA = path.join(ROOT, '.data');
+const port = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${raw}"`);
+  return n;
+};
+
+async function main(): Promise<void> {
+  if (!existsSync(path.join(ROOT, 'dist', 'src', 'functions'))) {
+    throw new Error('dist/src/functions is missing: run `npm run build` first');
+  }
+  const emulator = await startEmulator({
+    port: port('SERVICEBUS_PORT', 5672),
+    amqpsPort: port('SERVICEBUS_AMQPS_PORT', 5671),
+    armPort: port('SERVICEBUS_ARM_PORT', 5443),
+    dataDir: path.join(DATA, 'servicebus'),
+  });
+  // The reports trigger listens from the start; topics are provisioned with PUT /api/topics/{topic}.
+  emulator.catalogue.putQueue(REPORTS_QUEUE, { maxDeliveryCount: 5, lockDurationMs: 60_000, deadLetteringOnMessageExpiration: true, defaultMessageTimeToLiveMs: 7 * 86_400_000 });
+  const caFile = path.join(DATA, 'servicebus', 'tls', 'cert.pem');
+
+  const host = await startHost({
+    appDir: ROOT,
+    port: port('PORT', 7071),
+    dataDir: path.join(DATA, 'functions-host'),
+    logger: consoleLogger(),
+    settings: {
+      ServiceBusConnection: emulator.connectionString,
+      AZURE_SUBSCRIPTION_ID: process.env.AZURE_SUBSCRIPTION_ID ?? '00000000-0000-0000-0000-000000000000',
+      SERVICEBUS_RESOURCE_GROUP: process.env.SERVICEBUS_RESOURCE_GROUP ?? 'local',
+      SERVICEBUS_NAMESPACE: process.env.SERVICEBUS_NAMESPACE ?? 'local',
+      SERVICEBUS_ARM_ENDPOINT: emulator.armEndpoint!,
+      SERVICEBUS_ARM_CA_FILE: caFile,
+      SERVICEBUS_ARM_CREDENTIAL: 'emulator',
+    },
+  });
+  const api = host.url.replace('127.0.0.1', 'localhost');
+  const key = host.keys.function;
+  process.stdout.write(`
+Workforce control plane is running.
+
+  API            ${api}/api   (header x-functions-key: ${key})
+    provision    curl -X PUT -H "x-functions-key: ${key}" ${api}/api/topics/eu-west
+    drain        curl -X POST -H "x-functions-key: ${key}" -d '{"count":2,"gracePeriod":"2h"}' ${api}/api/topics/eu-west/drains
+    status       curl -H "x-functions-key: ${key}" ${api}/api/drains/<drainId>
+  Service Bus    ${emulator.connectionString}
+  ARM endpoint   ${emulator.armEndpoint}   (certificate ${caFile})
+  State          ${DATA}
+
+Agents on this machine:
+  WORKFORCE_BACK_CHANNEL_CONNECTION_STRING='${emulator.connectionString}' \\
+    npx workforce-agent listen --topic eu-west --node-id node-1
+
+Ctrl-C stops.
+`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await host.close().catch((e: unknown) => process.stderr.write(`closing the host: ${String(e)}\n`));
+    await emulator.close().catch((e: unknown) => process.stderr.write(`closing the emulator: ${String(e)}\n`));
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`npm start: ${(err as Error).message ?? String(err)}\n`);
+  process.exitCode = 1;
+});
