@@ -1,0 +1,163 @@
+// Bad input never crashes the server: garbage on the socket, malformed messages, unknown
+// operations and bad requests get AMQP errors, and the emulator keeps serving the SDK.
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { ServiceBusClient } from '@azure/service-bus';
+import rhea, { type Connection, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSasToken } from '../src/auth/sas.js';
+import { DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME, type RunningEmulator, startEmulator } from '../src/index.js';
+
+let emulator: RunningEmulator;
+const queue = `malformed-${randomUUID().slice(0, 8)}`;
+
+beforeAll(async () => {
+  emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false });
+  emulator.catalogue.putQueue(queue);
+});
+
+afterAll(async () => {
+  await emulator?.close();
+});
+
+async function stillServes(): Promise<void> {
+  const client = new ServiceBusClient(emulator.connectionString);
+  try {
+    await client.createSender(queue).sendMessages({ body: 'still alive' });
+    const [m] = await client.createReceiver(queue, { receiveMode: 'receiveAndDelete' }).receiveMessages(1, { maxWaitTimeInMs: 3000 });
+    expect(m?.body).toBe('still alive');
+  } finally {
+    await client.close();
+  }
+}
+
+/** Writes bytes on a raw socket and waits for the server to close it (or `giveUpMs`). */
+function rawExchange(bytes: Buffer, giveUpMs = 5000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(emulator.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('error', () => resolve(Buffer.concat(chunks)));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+    socket.on('connect', () => socket.write(bytes));
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error('the server did not close the connection'));
+    }, giveUpMs);
+  });
+}
+
+/** A bare rhea connection that has put a valid token for the namespace on $cbs. */
+async function authorisedConnection(): Promise<Connection> {
+  const container = rhea.create_container();
+  const connection = container.connect({ port: emulator.port, host: '127.0.0.1', reconnect: false } as never);
+  await new Promise<void>((r) => connection.once('connection_open', () => r()));
+  const reply = await request(connection, '$cbs', {
+    application_properties: { operation: 'put-token', type: 'servicebus.windows.net:sastoken', name: 'sb://localhost/' },
+    body: createSasToken(DEVELOPMENT_KEY_NAME, DEVELOPMENT_KEY, 'sb://localhost/', Math.floor(Date.now() / 1000) + 600),
+  });
+  expect(reply.application_properties?.['status-code']).toBe(202);
+  return connection;
+}
+
+/** Sends one request on a request/response pair of links and resolves with the reply. */
+async function request(connection: Connection, address: string, message: Record<string, unknown>) {
+  const replyTo = `reply-${randomUUID()}`;
+  const receiver: Receiver = connection.open_receiver({ source: { address }, target: { address: replyTo }, name: replyTo });
+  const sender: Sender = connection.open_sender({ target: { address } });
+  await new Promise<void>((r) => sender.once('sendable', () => r()));
+  const reply = new Promise<rhea.Message>((resolve) => receiver.once('message', (ctx: EventContext) => resolve(ctx.message!)));
+  sender.send({ message_id: randomUUID(), reply_to: replyTo, ...message } as never);
+  return reply;
+}
+
+/** Sends raw bytes as one transfer with the given message format; resolves with the outcome. */
+async function sendRaw(connection: Connection, address: string, bytes: Buffer, format: number) {
+  const sender = connection.open_sender({ target: { address } });
+  await new Promise<void>((r) => sender.once('sendable', () => r()));
+  return new Promise<{ outcome: string; condition?: string }>((resolve) => {
+    const done = (outcome: string) => (ctx: EventContext) => {
+      const d = ctx.delivery as Delivery & { remote_state?: { error?: { condition?: string } } };
+      resolve({ outcome, condition: d.remote_state?.error?.condition });
+    };
+    sender.once('accepted', done('accepted'));
+    sender.once('rejected', done('rejected'));
+    sender.send(bytes, Buffer.from('t'), format);
+  });
+}
+
+describe('bad input', () => {
+  it('closes a connection that sends garbage instead of an AMQP header', async () => {
+    await rawExchange(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await stillServes();
+  });
+
+  it('closes a connection that sends a malformed frame after a valid header', async () => {
+    const header = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x00, 0x01, 0x00, 0x00]);
+    const frame = Buffer.from([0x00, 0x00, 0x00, 0x10, 0x02, 0x00, 0x00, 0x00, 0x00, 0x53, 0x10, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    await rawExchange(Buffer.concat([header, frame]));
+    const hugeFrame = Buffer.from([0x00, 0x7f, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00]);
+    // A frame that announces 2 GB: the server waits for the rest; the client gives up.
+    await rawExchange(Buffer.concat([header, hugeFrame]), 300).catch(() => undefined);
+    await stillServes();
+  });
+
+  it('rejects malformed messages and unknown message formats on a sender link', async () => {
+    const connection = await authorisedConnection();
+    try {
+      expect(await sendRaw(connection, queue, Buffer.from([0x00, 0x53, 0x77, 0xb1, 0x7f, 0xff, 0xff, 0xff]), 0)).toEqual({
+        outcome: 'rejected',
+        condition: 'com.microsoft:argument-error',
+      });
+      expect(await sendRaw(connection, queue, Buffer.from([1, 2, 3]), 0x1234)).toMatchObject({ outcome: 'rejected' });
+      expect(await sendRaw(connection, queue, Buffer.from([0x00, 0x53, 0x75, 0xa0, 0x01]), 0x80013700)).toMatchObject({ outcome: 'rejected' });
+      expect(await sendRaw(connection, queue, rhea.message.encode({ body: 'ok' } as never), 0)).toEqual({ outcome: 'accepted', condition: undefined });
+    } finally {
+      connection.close();
+    }
+    const [m] = await new ServiceBusClient(emulator.connectionString).createReceiver(queue, { receiveMode: 'receiveAndDelete' }).receiveMessages(1, { maxWaitTimeInMs: 3000 });
+    expect(m?.body).toBe('ok');
+    await stillServes();
+  });
+
+  it('answers unknown management operations and bad request bodies with error statuses', async () => {
+    const connection = await authorisedConnection();
+    try {
+      const unknown = await request(connection, `${queue}/$management`, { application_properties: { operation: 'com.microsoft:frobnicate' }, body: {} });
+      expect(unknown.application_properties).toMatchObject({ statusCode: 501, errorCondition: 'amqp:not-implemented' });
+      const bad = await request(connection, `${queue}/$management`, { application_properties: { operation: 'com.microsoft:renew-lock' }, body: { 'lock-tokens': 'nope' } });
+      expect(bad.application_properties).toMatchObject({ statusCode: 400 });
+      const lost = await request(connection, `${queue}/$management`, {
+        application_properties: { operation: 'com.microsoft:renew-lock' },
+        body: { 'lock-tokens': rhea.types.wrap_array([Buffer.alloc(16)], 0x98, undefined) },
+      });
+      expect(lost.application_properties).toMatchObject({ statusCode: 410, errorCondition: 'com.microsoft:message-lock-lost' });
+      const noBody = await request(connection, `${queue}/$management`, { application_properties: { operation: 'com.microsoft:peek-message' }, body: 'text' });
+      expect(noBody.application_properties).toMatchObject({ statusCode: 400 });
+      const cbs = await request(connection, '$cbs', { application_properties: { operation: 'put-token', type: 'jwt', name: 'x' }, body: 'abc' });
+      expect(cbs.application_properties).toMatchObject({ 'status-code': 401 });
+    } finally {
+      connection.close();
+    }
+    await stillServes();
+  });
+
+  it('refuses links without a token, and links to unknown entities, with the right conditions', async () => {
+    const container = rhea.create_container();
+    const connection = container.connect({ port: emulator.port, host: '127.0.0.1', reconnect: false } as never);
+    const refused = (link: Sender | Receiver) =>
+      new Promise<string | undefined>((r) => link.once(link.is_sender() ? 'sender_error' : 'receiver_error', (ctx: EventContext) => r((ctx.sender ?? ctx.receiver)?.error && ((ctx.sender ?? ctx.receiver)!.error as { condition?: string }).condition)));
+    try {
+      expect(await refused(connection.open_sender({ target: { address: queue } }))).toBe('amqp:unauthorized-access');
+    } finally {
+      connection.close();
+    }
+    const authorised = await authorisedConnection();
+    try {
+      expect(await refused(authorised.open_receiver({ source: { address: 'no-such-queue' } }))).toBe('amqp:not-found');
+    } finally {
+      authorised.close();
+    }
+    await stillServes();
+  });
+});
