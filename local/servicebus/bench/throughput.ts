@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ServiceBusClient, type ServiceBusReceivedMessage, type ServiceBusReceiver } from '@azure/service-bus';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 20_000);
+const WARMUP_MESSAGES = 2_000; // untimed: lets both processes' JIT settle first
 const RECEIVERS = 4;
 const LATENCY_SAMPLES = 300;
 const LATENCY_INTERVAL_MS = 10;
@@ -45,7 +46,8 @@ async function benchmark(mode: string, dataDir?: string): Promise<Figures> {
   const { child, connectionString } = await startChild(dataDir);
   const client = new ServiceBusClient(connectionString);
   try {
-    const throughput = await measureThroughput(client, mode);
+    await measureThroughput(client, `${mode} (warm-up)`, WARMUP_MESSAGES);
+    const throughput = await measureThroughput(client, mode, MESSAGES);
     const latency = await measureLatency(client, mode);
     return { mode, ...throughput, ...latency };
   } finally {
@@ -54,7 +56,7 @@ async function benchmark(mode: string, dataDir?: string): Promise<Figures> {
   }
 }
 
-async function measureThroughput(client: ServiceBusClient, mode: string) {
+async function measureThroughput(client: ServiceBusClient, mode: string, count: number) {
   const queue = 'bench-throughput';
   const sender = client.createSender(queue);
   const receivers = Array.from({ length: RECEIVERS }, () => client.createReceiver(queue));
@@ -63,28 +65,37 @@ async function measureThroughput(client: ServiceBusClient, mode: string) {
   let finishedAt = 0;
   const started = performance.now();
 
+  let failure: unknown;
   const receiving = receivers.map(async (receiver) => {
-    while (completed < MESSAGES && Date.now() < deadline) {
-      const messages = await receiver.receiveMessages(250, { maxWaitTimeInMs: 500 });
-      await Promise.all(messages.map((m) => receiver.completeMessage(m)));
-      completed += messages.length;
-      if (completed >= MESSAGES && !finishedAt) finishedAt = performance.now();
+    try {
+      while (completed < count && Date.now() < deadline && failure === undefined) {
+        const messages = await receiver.receiveMessages(250, { maxWaitTimeInMs: 500 });
+        await Promise.all(messages.map((m) => receiver.completeMessage(m)));
+        completed += messages.length;
+        if (completed >= count && !finishedAt) finishedAt = performance.now();
+      }
+    } catch (error) {
+      failure ??= error;
     }
   });
 
   let sent = 0;
-  while (sent < MESSAGES && Date.now() < deadline) {
-    const batch = await sender.createMessageBatch();
-    while (sent < MESSAGES && batch.tryAddMessage({ body: { n: sent, payload: 'x'.repeat(64) }, messageId: `m-${sent}` })) sent++;
-    await sender.sendMessages(batch);
+  try {
+    while (sent < count && Date.now() < deadline && failure === undefined) {
+      const batch = await sender.createMessageBatch();
+      while (sent < count && batch.tryAddMessage({ body: { n: sent, payload: 'x'.repeat(64) }, messageId: `m-${sent}` })) sent++;
+      await sender.sendMessages(batch);
+    }
+  } catch (error) {
+    failure ??= error;
   }
   const sendSeconds = (performance.now() - started) / 1000;
   process.stderr.write(`${mode}: sent ${sent} in ${sendSeconds.toFixed(2)} s\n`);
   await Promise.all(receiving);
   const seconds = ((finishedAt || performance.now()) - started) / 1000;
   process.stderr.write(`${mode}: completed ${completed} in ${seconds.toFixed(2)} s\n`);
-  await sender.close();
-  await Promise.all(receivers.map((r) => r.close()));
+  if (failure !== undefined) process.stderr.write(`${mode}: stopped early: ${String(failure)}\n`);
+  await Promise.allSettled([sender.close(), ...receivers.map((r) => r.close())]);
   return { sendPerSec: sent / sendSeconds, endToEndPerSec: completed / seconds, completed };
 }
 
