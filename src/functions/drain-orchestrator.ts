@@ -61,6 +61,20 @@ export async function withdrawDrain(input: WithdrawInput, context: InvocationCon
 
 // ---- orchestration
 
+const EVENT_RAISED = 15; // DurableTask.Core HistoryEventType.EventRaised
+
+/**
+ * How many events of a name this generation's history holds (those already folded and those the
+ * library has yet to hand out in this episode), or undefined when the library does not expose the
+ * history. Continue-as-new drops events that sit unread in the current episode (the Node library
+ * has no preserveUnprocessedEvents), so a generation ends only once it has folded all of them.
+ */
+function eventsInHistory(context: OrchestrationContext, name: string): number | undefined {
+  const history = (context.df as unknown as { state?: unknown }).state;
+  if (!Array.isArray(history)) return undefined;
+  return history.filter((e: { EventType?: unknown; Name?: unknown }) => e?.EventType === EVENT_RAISED && e?.Name === name).length;
+}
+
 function finish(context: OrchestrationContext, input: DrainInput, progress: DrainProgress, published: Published, status: DrainStatus, end: DrainEnd): DrainOutput {
   const now = context.df.currentUtcDateTime;
   progress.status = status;
@@ -86,8 +100,10 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
   for (let folded = 0; ; ) {
     const verdict = judge(spec, progress, context.df.currentUtcDateTime);
     if (verdict.end) return finish(context, input, progress, published, verdict.end, { outcome: verdict.outcome });
-    if (folded >= EVENTS_PER_GENERATION) {
-      // Unread events stay queued for the next generation (Durable keeps them across continue-as-new).
+    // Without a view of the history we cannot know that nothing is unread: never continue as new
+    // then (history grows, nothing is lost).
+    if (folded >= EVENTS_PER_GENERATION && eventsInHistory(context, REPORT_EVENT) === folded && eventsInHistory(context, CANCEL_EVENT) === 0) {
+      // Events raised after this episode are delivered to the next generation.
       context.df.continueAsNew({ spec, progress, published, generation: input.generation + 1, eventsFolded: input.eventsFolded } satisfies DrainInput);
       return undefined;
     }
