@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startEmulator } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../../..');
@@ -162,6 +163,19 @@ describe('kill -9 and restart on the same --data directory', () => {
         await again.close();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a second emulator on a data directory in use', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-lock-'));
+    const first = await startEmulator({ port: 0, armPort: false, amqpsPort: false, dataDir: dir });
+    try {
+      await expect(startEmulator({ port: 0, armPort: false, amqpsPort: false, dataDir: dir })).rejects.toThrow(
+        `The data directory ${dir} is in use by another emulator process; stop it or choose another --data directory.`,
+      );
+    } finally {
+      await first.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -6,7 +6,7 @@ import { tokenCovers, type SasKey, type VerifiedToken, verifySasToken } from '..
 import type { Broker, Settlement } from '../broker/broker.js';
 import type { Consumer, Subqueue } from '../broker/entities.js';
 import type { BrokerMessage } from '../broker/message.js';
-import { EmulatorError, invalidRequest, toEmulatorError, unauthorized } from '../errors.js';
+import { EmulatorError, invalidRequest, notImplemented, toEmulatorError, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BATCH_FORMAT, encodeForDelivery, parsePayload, splitBatch } from './codec.js';
 import { deliveryTag, handleManagement } from './management.js';
@@ -202,6 +202,7 @@ export class ServiceBusAdapter {
         return;
       }
       this.authorize(state, address);
+      if (remote.source?.filter && 'com.microsoft:session-filter' in remote.source.filter) throw notImplemented('Receiving from sessions');
       const sq = this.options.broker.subqueue(address);
       localAttach(link).max_message_size = this.options.broker.maxMessageSize(sq);
       const consumer = new LinkConsumer(link, sq, state.id, remote.snd_settle_mode === 1);

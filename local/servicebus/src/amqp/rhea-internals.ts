@@ -73,7 +73,7 @@ export function creditLimit(sender: Sender): number {
 }
 
 export interface AttachFields {
-  source?: { address?: string | null } | null;
+  source?: { address?: string | null; filter?: Record<string, unknown> | null } | null;
   target?: { address?: string | null } | null;
   snd_settle_mode?: number;
   rcv_settle_mode?: number;

@@ -34,7 +34,8 @@ export class SqliteStore implements MessageStore {
   ) {
     mkdirSync(dataDir, { recursive: true });
     this.path = join(dataDir, DATABASE_FILE);
-    this.db = new Database(this.path);
+    // A short busy timeout: the only contention is another process holding the exclusive lock.
+    this.db = new Database(this.path, { timeout: 200 });
     try {
       // Exclusive locking: a second emulator on the same directory fails at start instead of
       // sharing (and corrupting) the state. The OS releases the lock when a process dies.
