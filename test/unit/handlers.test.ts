@@ -1,0 +1,56 @@
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { describe, expect, it } from 'vitest';
+import { cancelDrain } from '../../src/functions/cancel-drain.js';
+import { getDrain } from '../../src/functions/get-drain.js';
+import { getDrains } from '../../src/functions/list-drains.js';
+import { postDrain } from '../../src/functions/post-drain.js';
+import { putTopic } from '../../src/functions/put-topic.js';
+import { InvalidReportError, reportReceived } from '../../src/functions/reports.js';
+
+// Handlers called directly with the library's own request and context objects. Only paths that
+// answer before any I/O are tested here; the rest runs end to end through the local host.
+const context = () => new InvocationContext({ functionName: 'test', invocationId: 'unit' });
+const request = (method: string, url: string, params: Record<string, string>, body?: string) =>
+  new HttpRequest({ method, url, params, ...(body !== undefined && { body: { string: body } }) });
+
+describe('HTTP handlers (validation before any I/O)', () => {
+  it('postDrain answers 400 problem+json naming the field', async () => {
+    const res = await postDrain(request('POST', 'http://localhost/api/topics/eu/drains', { topic: 'eu' }, '{"count": -1}'), context());
+    expect(res.status).toBe(400);
+    expect(res.headers).toEqual({ 'content-type': 'application/problem+json' });
+    expect(res.jsonBody).toMatchObject({ code: 'InvalidField', field: 'count', status: 400 });
+  });
+
+  it('postDrain answers 400 for a body that is not JSON', async () => {
+    const res = await postDrain(request('POST', 'http://localhost/api/topics/eu/drains', { topic: 'eu' }, 'count=1'), context());
+    expect(res.jsonBody).toMatchObject({ code: 'InvalidJson', status: 400 });
+  });
+
+  it('putTopic refuses a name Service Bus would refuse', async () => {
+    const res = await putTopic(request('PUT', 'http://localhost/api/topics/a%20b', { topic: 'a b' }), context());
+    expect(res.jsonBody).toMatchObject({ status: 400, field: 'topic' });
+  });
+
+  it('getDrain and cancelDrain refuse a malformed drain id', async () => {
+    expect((await getDrain(request('GET', 'http://localhost/api/drains/x', { id: '../etc' }), context())).jsonBody).toMatchObject({ field: 'drainId' });
+    const cancel = await cancelDrain(request('POST', 'http://localhost/api/drains/d1/cancel', { id: 'd1' }, '{"why": "x"}'), context());
+    expect(cancel.jsonBody).toMatchObject({ status: 400, field: 'why' });
+  });
+
+  it('getDrains refuses an unknown status filter', async () => {
+    const res = await getDrains(request('GET', 'http://localhost/api/drains?status=paused', {}), context());
+    expect(res.jsonBody).toMatchObject({ status: 400, field: 'status' });
+  });
+});
+
+describe('reports trigger', () => {
+  it('throws a typed error naming the field for a malformed report (so the host abandons it)', async () => {
+    await expect(reportReceived({ nodeId: 'n' }, context())).rejects.toThrow(InvalidReportError);
+    await expect(reportReceived('not json', context())).rejects.toThrow(/InvalidReport: body/);
+  });
+
+  it('completes a report that names no drain without contacting anything', async () => {
+    const report = { messageId: 'm/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at: '2026-01-01T00:00:00Z' };
+    await expect(reportReceived(report, context())).resolves.toBeUndefined();
+  });
+});
