@@ -151,7 +151,8 @@ export class Drainer {
   private async commit(pending: PendingMessage): Promise<void> {
     const { config, log } = this.ctx;
     const scan = this.scan();
-    if (pending.phase === 'accepting') {
+    const first = pending.phase === 'accepting';
+    if (first) {
       const now = this.ctx.now();
       const acted: ActedMessage = {
         messageId: pending.messageId,
@@ -184,13 +185,16 @@ export class Drainer {
     const acted = this.actedFor(pending);
     const signalled = this.signal(acted, pending.operation, scan);
     crashPoint(config.crashAt, 'after-signal');
-    this.enqueue(
-      subjectOfActed(acted),
-      pending.operation === 'graceful-downscale' ? 'signalled' : 'intake-stopped',
-      signalled.map((w) => ({ workerId: w.workerId, pid: w.pid, ...(w.signal ? { signal: w.signal } : {}) })),
-    );
-    this.ctx.save();
-    void this.ctx.reporter.flush();
+    // Retried while the bus is unreachable: report only what is new.
+    if (first || signalled.length > 0) {
+      this.enqueue(
+        subjectOfActed(acted),
+        pending.operation === 'graceful-downscale' ? 'signalled' : 'intake-stopped',
+        signalled.map((w) => ({ workerId: w.workerId, pid: w.pid, ...(w.signal ? { signal: w.signal } : {}) })),
+      );
+      this.ctx.save();
+      void this.ctx.reporter.flush();
+    }
     this.ctx.changed();
 
     const completed = await this.ctx.bus.completeDeferred(pending.sequenceNumber);
@@ -277,7 +281,9 @@ export class Drainer {
   checkDrain(): boolean {
     if (this.state.state === 'drained') return true;
     const acted = this.state.drain;
-    if (this.state.state !== 'draining' || !acted || this.state.pending) return false;
+    // A drain whose message is committed but not yet completed on the bus (say, the bus is
+    // down) still progresses: only completing the message waits for the bus.
+    if (this.state.state !== 'draining' || !acted || this.state.pending?.phase === 'accepting') return false;
     let changed = false;
     const fresh = this.signal(acted, 'graceful-downscale', this.scan());
     if (fresh.length) {

@@ -1,5 +1,10 @@
 // ControlBus over @azure/service-bus: one client, one peek-lock receiver on the control
 // subscription (one message at a time, no prefetch), one sender per reports queue.
+//
+// Every call runs under a watchdog. The SDK's own operation timeout does not always fire for an
+// operation in flight when the connection drops (amqp/rhea-promise#109; seen here when the
+// emulator stops): such a call would hang forever. On a watchdog timeout the call fails and the
+// client is replaced, so the next attempt starts on a fresh connection.
 
 import { DefaultAzureCredential } from '@azure/identity';
 import {
@@ -20,40 +25,86 @@ export interface ServiceBusControlBusOptions {
   topic: string;
   subscription: string;
   maxLockRenewalMs: number;
-  /** How long one receive call waits before asking again (an idle agent's only traffic). */
+  /** How long one receive call waits before asking again (an idle agent's only traffic; default 30 s). */
   maxWaitMs?: number;
+  /** Watchdog for one operation (default 15 s, above the SDK's own 10 s timeout). */
+  operationTimeoutMs?: number;
 }
 
 const RAW = Symbol('raw');
-type Received = BusMessage & { [RAW]: ServiceBusReceivedMessage };
+type Received = BusMessage & { [RAW]: ServiceBusReceivedMessage; [CONNECTION]: Connection };
+const CONNECTION = Symbol('connection');
+
+/** One client with its links; replaced as a whole when it stops answering. */
+interface Connection {
+  client: ServiceBusClient;
+  receiver: ServiceBusReceiver;
+  senders: Map<string, ServiceBusSender>;
+}
+
+class WatchdogTimeout extends Error {
+  override readonly name = 'WatchdogTimeout';
+}
 
 export class ServiceBusControlBus implements ControlBus {
-  private readonly client: ServiceBusClient;
-  private readonly receiver: ServiceBusReceiver;
-  private readonly senders = new Map<string, ServiceBusSender>();
+  private connection: Connection;
   private readonly maxWaitMs: number;
+  private readonly operationTimeoutMs: number;
+  private closed = false;
 
-  constructor(options: ServiceBusControlBusOptions) {
-    const retryOptions = { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000, timeoutInMs: 30_000 };
-    this.client =
-      options.bus.kind === 'connection-string'
-        ? new ServiceBusClient(options.bus.connectionString, { retryOptions })
-        : new ServiceBusClient(
-            options.bus.namespace,
-            new DefaultAzureCredential(options.bus.clientId ? { managedIdentityClientId: options.bus.clientId } : {}),
-            { retryOptions },
-          );
-    this.receiver = this.client.createReceiver(options.topic, options.subscription, {
+  constructor(private readonly options: ServiceBusControlBusOptions) {
+    this.maxWaitMs = options.maxWaitMs ?? 30_000;
+    this.operationTimeoutMs = options.operationTimeoutMs ?? 15_000;
+    this.connection = this.connect();
+  }
+
+  private connect(): Connection {
+    const { bus, topic, subscription, maxLockRenewalMs } = this.options;
+    // Every operation here is tiny: a short SDK timeout bounds retries after a connection loss.
+    const retryOptions = { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000, timeoutInMs: 10_000 };
+    const client =
+      bus.kind === 'connection-string'
+        ? new ServiceBusClient(bus.connectionString, { retryOptions })
+        : new ServiceBusClient(bus.namespace, new DefaultAzureCredential(bus.clientId ? { managedIdentityClientId: bus.clientId } : {}), { retryOptions });
+    const receiver = client.createReceiver(topic, subscription, {
       receiveMode: 'peekLock',
       // Bodies are validated by the contract parser, which names what is wrong.
       skipParsingBodyAsJson: true,
-      maxAutoLockRenewalDurationInMs: options.maxLockRenewalMs,
+      maxAutoLockRenewalDurationInMs: maxLockRenewalMs,
     });
-    this.maxWaitMs = options.maxWaitMs ?? 60_000;
+    return { client, receiver, senders: new Map() };
+  }
+
+  /** Runs `fn` on the current connection under the watchdog; a hung connection is replaced. */
+  private async op<T>(name: string, fn: (c: Connection) => Promise<T>, on: Connection = this.connection, timeoutMs = this.operationTimeoutMs): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new WatchdogTimeout(`Service Bus did not answer ${name} within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([fn(on), watchdog]);
+    } catch (err) {
+      if (err instanceof WatchdogTimeout) this.replace(on);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private replace(stale: Connection): void {
+    if (this.closed || this.connection !== stale) return;
+    this.connection = this.connect();
+    void closeConnection(stale);
   }
 
   async receiveOne(abort: AbortSignal): Promise<BusMessage | undefined> {
-    const [raw] = await this.receiver.receiveMessages(1, { maxWaitTimeInMs: this.maxWaitMs, abortSignal: abort });
+    const on = this.connection;
+    const [raw] = await this.op(
+      'receive',
+      (c) => c.receiver.receiveMessages(1, { maxWaitTimeInMs: this.maxWaitMs, abortSignal: abort }),
+      on,
+      this.maxWaitMs + this.operationTimeoutMs,
+    );
     if (raw === undefined) return undefined;
     const message: Received = {
       messageId: raw.messageId === undefined ? undefined : String(raw.messageId),
@@ -61,83 +112,97 @@ export class ServiceBusControlBus implements ControlBus {
       body: raw.body,
       deliveryCount: raw.deliveryCount ?? 0,
       [RAW]: raw,
+      [CONNECTION]: on,
     };
     return message;
   }
 
+  // A received message is settled through the receiver that received it.
   complete(message: BusMessage): Promise<void> {
-    return this.receiver.completeMessage(raw(message));
+    const [raw, on] = origin(message);
+    return this.op('complete', (c) => c.receiver.completeMessage(raw), on);
   }
 
   abandon(message: BusMessage): Promise<void> {
-    return this.receiver.abandonMessage(raw(message));
+    const [raw, on] = origin(message);
+    return this.op('abandon', (c) => c.receiver.abandonMessage(raw), on);
   }
 
   defer(message: BusMessage, properties: Record<string, string>): Promise<void> {
-    return this.receiver.deferMessage(raw(message), properties);
+    const [raw, on] = origin(message);
+    return this.op('defer', (c) => c.receiver.deferMessage(raw, properties), on);
   }
 
   deadLetter(message: BusMessage, reason: string, description: string): Promise<void> {
-    return this.receiver.deadLetterMessage(raw(message), { deadLetterReason: reason, deadLetterErrorDescription: description });
+    const [raw, on] = origin(message);
+    return this.op('dead-letter', (c) => c.receiver.deadLetterMessage(raw, { deadLetterReason: reason, deadLetterErrorDescription: description }), on);
   }
 
   async peek(sequenceNumber: string): Promise<PeekedMessage | undefined> {
-    const [found] = await this.receiver.peekMessages(1, { fromSequenceNumber: Long.fromString(sequenceNumber) });
+    const [found] = await this.op('peek', (c) => c.receiver.peekMessages(1, { fromSequenceNumber: Long.fromString(sequenceNumber) }));
     if (found === undefined || found.sequenceNumber?.toString() !== sequenceNumber) return undefined;
     return { sequenceNumber, state: found.state, applicationProperties: { ...(found.applicationProperties ?? {}) } };
   }
 
   async completeDeferred(sequenceNumber: string): Promise<boolean> {
-    let found: ServiceBusReceivedMessage[];
-    try {
-      found = await this.receiver.receiveDeferredMessages(Long.fromString(sequenceNumber));
-    } catch (err) {
-      // Already completed (e.g. just before a crash): Service Bus answers MessageNotFound.
-      if (isServiceBusError(err) && err.code === 'MessageNotFound') return false;
-      throw err;
-    }
-    const [message] = found;
-    if (message === undefined) return false;
-    await this.receiver.completeMessage(message);
-    return true;
+    return this.op('complete-deferred', async (c) => {
+      let found: ServiceBusReceivedMessage[];
+      try {
+        found = await c.receiver.receiveDeferredMessages(Long.fromString(sequenceNumber));
+      } catch (err) {
+        // Already completed (e.g. just before a crash): Service Bus answers MessageNotFound.
+        if (isServiceBusError(err) && err.code === 'MessageNotFound') return false;
+        throw err;
+      }
+      const [message] = found;
+      if (message === undefined) return false;
+      await c.receiver.completeMessage(message);
+      return true;
+    });
   }
 
   async sendReports(queue: string, reports: readonly AgentReport[]): Promise<void> {
-    let sender = this.senders.get(queue);
-    if (sender === undefined) {
-      sender = this.client.createSender(queue);
-      this.senders.set(queue, sender);
-    }
-    await sender.sendMessages(
-      reports.map((report) => ({
-        body: report,
-        contentType: 'application/json',
-        subject: report.state,
-        // Same report, same id: duplicate detection on the queue drops re-sends.
-        messageId: reportKey(report).replaceAll('\u0000', '/').slice(0, 128),
-      })),
-    );
+    await this.op('send-reports', async (c) => {
+      let sender = c.senders.get(queue);
+      if (sender === undefined) {
+        sender = c.client.createSender(queue);
+        c.senders.set(queue, sender);
+      }
+      await sender.sendMessages(
+        reports.map((report) => ({
+          body: report,
+          contentType: 'application/json',
+          subject: report.state,
+          // Same report, same id: duplicate detection on the queue drops re-sends.
+          messageId: reportKey(report).replaceAll('\u0000', '/').slice(0, 128),
+        })),
+      );
+    });
   }
 
   async close(): Promise<void> {
-    for (const sender of this.senders.values()) {
-      try {
-        await sender.close();
-      } catch {
-        /* keep closing */
-      }
-    }
-    try {
-      await this.receiver.close();
-    } catch {
-      /* keep closing */
-    }
-    await this.client.close();
+    this.closed = true;
+    await closeConnection(this.connection);
   }
 }
 
-function raw(message: BusMessage): ServiceBusReceivedMessage {
-  const found = (message as Partial<Received>)[RAW];
-  if (found === undefined) throw new Error('message was not received through this bus');
-  return found;
+async function closeConnection(c: Connection): Promise<void> {
+  for (const link of [...c.senders.values(), c.receiver]) {
+    try {
+      await link.close();
+    } catch {
+      /* keep closing */
+    }
+  }
+  try {
+    await c.client.close();
+  } catch {
+    /* closed enough */
+  }
+}
+
+function origin(message: BusMessage): [ServiceBusReceivedMessage, Connection] {
+  const m = message as Partial<Received>;
+  if (m[RAW] === undefined || m[CONNECTION] === undefined) throw new Error('message was not received through this bus');
+  return [m[RAW], m[CONNECTION]];
 }
