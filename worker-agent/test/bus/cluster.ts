@@ -3,6 +3,7 @@
 // with their own PID and state directories and 1–4 real worker processes (Node, Python, legacy).
 
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ServiceBusClient as Client, type ServiceBusReceivedMessage, ServiceBusClient } from '@azure/service-bus';
 import { type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
@@ -12,7 +13,8 @@ import { type AgentReport, parseAgentReport } from '../../src/contract/index.js'
 import { type NodeState, NodeStateStore } from '../../src/node-state.js';
 import { type Artifacts, PYTHON_WORKER, type Proc, startProcess, tempDir, waitFor } from '../helpers.js';
 
-export type WorkerKind = 'node' | 'python' | 'legacy';
+/** `stubborn`: a `workforce-agent run` command that ignores SIGTERM, with a child in its group. */
+export type WorkerKind = 'node' | 'python' | 'legacy' | 'stubborn';
 
 export interface EntityOptions {
   lockDurationMs?: number;
@@ -185,17 +187,20 @@ export class TestNode {
   startWorker(kind: WorkerKind, workerId: string): Proc {
     const env = { WORKFORCE_PID_DIR: this.pidDir, JOBQ_PID_DIR: this.pidDir };
     const args = ['--queue', this.queue.dir, '--topic', this.cluster.topic, '--worker-id', workerId];
+    const stubborn = ['run', '--topic', this.cluster.topic, '--worker-id', workerId, '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000; wait'];
     const proc =
       kind === 'node'
         ? startProcess(process.execPath, [this.cluster.built.nodeWorker, ...args], env)
-        : startProcess('python3', [PYTHON_WORKER, ...args, ...(kind === 'legacy' ? ['--legacy'] : [])], env);
+        : kind === 'stubborn'
+          ? startProcess(process.execPath, [this.cluster.built.agent, ...stubborn], env)
+          : startProcess('python3', [PYTHON_WORKER, ...args, ...(kind === 'legacy' ? ['--legacy'] : [])], env);
     this.workers.push(proc);
     this.workerIds.push(workerId);
     return proc;
   }
 
   async waitRegistered(): Promise<void> {
-    await waitFor(() => this.workerIds.every((id) => this.queue.events().some((e) => e.event === 'registered' && e.workerId === id)));
+    await waitFor(() => this.workerIds.every((id) => existsSync(join(this.pidDir, `${id}.pid`))));
   }
 
   state(): NodeState | undefined {

@@ -158,3 +158,29 @@ describe('intake stop, resume, invalid and expired messages', () => {
     expect(await cluster.remaining()).toEqual([]);
   });
 });
+
+describe('deadline and the agent\'s own SIGTERM', () => {
+  it('keeps the drain recorded across a SIGTERM of the agent, then SIGKILLs what is left at the deadline', async () => {
+    cluster = await Cluster.start(built);
+    const node = await cluster.addNode(['stubborn', 'node'], { tasks: 1, taskMs: 60_000 });
+    await waitFor(() => node.queue.events().some((e) => e.event === 'started'));
+    const deadline = new Date(Date.now() + 2500).toISOString();
+    await cluster.publish([{ body: { operation: 'graceful-downscale', drainId: 'dl', deadline }, messageId: 'dl/0' }]);
+    await waitFor(() => node.state()?.state === 'draining' && node.state()?.pending === undefined);
+
+    node.agent.kill('SIGTERM');
+    expect(await node.agent.exited).toEqual({ code: 0, signal: null });
+    expect(node.agent.events().some((e) => e['event'] === 'closed')).toBe(true);
+    expect(node.state()).toMatchObject({ state: 'draining', drain: { messageId: 'dl/0', message: { deadline } } });
+
+    await node.startAgent();
+    await waitFor(() => node.state()?.state === 'drained', 15_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(deadline));
+    for (const w of node.workers) expect((await w.exited).signal ?? 'killed').toMatch(/SIGKILL|killed/);
+    await waitFor(() => cluster!.reportsOf('drained').length === 1);
+    const escalated = cluster.reportsOf('escalated');
+    expect(escalated).toHaveLength(1);
+    expect(escalated[0]?.workers.map((w) => w.signal)).toEqual(['SIGKILL', 'SIGKILL']);
+    expect(node.queue.done()).toEqual([]); // the 60 s task was cut short by the deadline, as asked
+  });
+});
