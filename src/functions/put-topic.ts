@@ -11,7 +11,7 @@ import { problem, problemResponse, unexpected } from '../http/problem-response.j
 function armFailure(err: ArmError, topic: string): HttpResponseInit {
   const status = err.statusCode;
   if (status === 401 || status === 403) {
-    return problemResponse(problem('ProvisioningForbidden', 502, 'Service Bus refused the app', `ARM answered ${status} (${err.code ?? 'no code'}): give the app's identity the "Azure Service Bus Data Owner" or Contributor role on the namespace. ${err.message}`));
+    return problemResponse(problem('ProvisioningForbidden', 502, 'Service Bus refused the app', `ARM answered ${status} (${err.code ?? 'no code'}): give the app's identity the Contributor role (or another role that may write Microsoft.ServiceBus entities) on the namespace. ${err.message}`));
   }
   if (status === 400 || status === 409) {
     return problemResponse(problem('ProvisioningRejected', 409, 'Service Bus rejected the entity', `ARM answered ${status} (${err.code ?? 'no code'}) for topic ${topic}: ${err.message}`, 'topic'));
