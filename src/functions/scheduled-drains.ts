@@ -2,9 +2,12 @@
 // the entry's name and the occurrence, so an occurrence fired twice (a restart, a past-due run)
 // finds its drain and starts no second one.
 //
-// The occurrence is the trigger's `scheduleStatus.last` (the occurrence being fired, as the
-// local host gives it), else the current minute. NCRONTAB is evaluated in UTC unless the app
-// runs with WEBSITE_TIME_ZONE (Windows plans) or TZ (Linux plans) in Azure; the local host is UTC.
+// The occurrence comes from the trigger's schedule status. Azure's timer listener hands the
+// function the status as it was *before* this run (`next` = the occurrence now firing, `last` =
+// the one before); the local host hands it after its update (`last` = the occurrence now firing).
+// So: `next` when it is due (within a few seconds of clock skew), else `last`, else the current
+// minute (no schedule status at all). NCRONTAB is evaluated in UTC unless the app runs with WEBSITE_TIME_ZONE (Windows plans)
+// or TZ (Linux plans) in Azure; the local host is UTC.
 
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -13,9 +16,19 @@ import { loadSchedules } from '../config.js';
 import { parseDrainRequest } from '../domain/drain-request.js';
 import { scheduledDrainId, type ScheduleEntry } from '../domain/schedule.js';
 
+const SKEW_MS = 5_000;
+
+function instant(text: string | undefined): number | undefined {
+  const ms = text ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 export function occurrenceOf(timer: Timer, now: Date): Date {
-  const last = timer.scheduleStatus?.last ? new Date(timer.scheduleStatus.last) : undefined;
-  if (last && !Number.isNaN(last.getTime()) && Math.abs(now.getTime() - last.getTime()) < 86_400_000 * 366) return last;
+  const next = instant(timer.scheduleStatus?.next);
+  if (next !== undefined && next <= now.getTime() + SKEW_MS) return new Date(next);
+  // Not checked against `now`: under the local host's manual clock the worker's wall clock lags.
+  const last = instant(timer.scheduleStatus?.last);
+  if (last !== undefined) return new Date(last);
   return new Date(Math.floor(now.getTime() / 60_000) * 60_000);
 }
 

@@ -6,6 +6,7 @@ import { getDrains } from '../../src/functions/list-drains.js';
 import { postDrain } from '../../src/functions/post-drain.js';
 import { putTopic } from '../../src/functions/put-topic.js';
 import { InvalidReportError, reportReceived } from '../../src/functions/reports.js';
+import { occurrenceOf } from '../../src/functions/scheduled-drains.js';
 
 // Handlers called directly with the library's own request and context objects. Only paths that
 // answer before any I/O are tested here; the rest runs end to end through the local host.
@@ -52,5 +53,18 @@ describe('reports trigger', () => {
   it('completes a report that names no drain without contacting anything', async () => {
     const report = { messageId: 'm/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at: '2026-01-01T00:00:00Z' };
     await expect(reportReceived(report, context())).resolves.toBeUndefined();
+  });
+});
+
+describe('occurrenceOf (scheduled drains)', () => {
+  const timer = (last: string, next: string) => ({ isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last, next, lastUpdated: last } });
+  const now = new Date('2030-01-01T22:00:00.400Z');
+  it("takes Azure's pre-run status: next is the occurrence firing", () => {
+    expect(occurrenceOf(timer('2029-12-31T22:00:00Z', '2030-01-01T22:00:00Z'), now).toISOString()).toBe('2030-01-01T22:00:00.000Z');
+    // A timer that fires a little early (clock skew) still names its own occurrence.
+    expect(occurrenceOf(timer('2029-12-31T22:00:00Z', '2030-01-01T22:00:01Z'), now).toISOString()).toBe('2030-01-01T22:00:01.000Z');
+  });
+  it("takes the local host's post-update status: last is the occurrence firing", () => {
+    expect(occurrenceOf(timer('2030-01-01T22:00:00Z', '2030-01-02T22:00:00Z'), now).toISOString()).toBe('2030-01-01T22:00:00.000Z');
   });
 });
