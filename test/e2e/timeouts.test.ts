@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPORT_GRACE_MS } from '../../src/domain/drain-end.js';
+import { report, sendReports } from '../support/agents.js';
+import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+
+/** How drains without a deadline end, on the host's manual clock (times are set from the clock). */
+describe('drains without a deadline', () => {
+  let cp: ControlPlane;
+  beforeAll(async () => {
+    cp = await startControlPlane();
+    await cp.api('PUT', 'topics/nd-1');
+  });
+  afterAll(async () => {
+    await cp?.close();
+  });
+  const drain = async (id: string) => (await cp.api('GET', `drains/${id}`)).body;
+  const post = async (body: object) => (await cp.api('POST', 'topics/nd-1/drains', { ...body, notAfter: new Date(cp.clock.now() + 5 * 60_000).toISOString() })).body as { drainId: string; spec: { notAfter: string } };
+
+  it('times out at notAfter plus the grace when no node took the drain', async () => {
+    const { drainId, spec } = await post({ count: 2 });
+    await waitFor(async () => (await drain(drainId)).outcome !== 'publishing' && (await drain(drainId)).counts, 'publishing');
+    await cp.clock.set(Date.parse(spec.notAfter) + REPORT_GRACE_MS - 1_000);
+    expect((await drain(drainId)).status).toBe('running');
+    await cp.clock.advance(1_000);
+    const done = await waitFor(async () => ((await drain(drainId)).status !== 'running' ? drain(drainId) : undefined), 'the timeout');
+    expect(done).toMatchObject({ status: 'timed-out', counts: { accepted: 0, shortfall: 2 } });
+    expect(done.outcome).toContain('notAfter');
+  });
+
+  it('keeps waiting past notAfter for a node that accepted, then ends with the shortfall', async () => {
+    const { drainId, spec } = await post({ count: 2 });
+    await sendReports(cp.sb, [report(drainId, 1, 'slow', 'accepted', 'nd-1'), report(drainId, 1, 'slow', 'signalled', 'nd-1')]);
+    await waitFor(async () => (await drain(drainId)).counts?.draining === 1, 'the reports');
+    await cp.clock.set(Date.parse(spec.notAfter) + REPORT_GRACE_MS + 3_600_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await drain(drainId)).toMatchObject({ status: 'running', unfinished: ['slow'] });
+    await sendReports(cp.sb, [report(drainId, 1, 'slow', 'drained', 'nd-1')]);
+    const done = await waitFor(async () => ((await drain(drainId)).status !== 'running' ? drain(drainId) : undefined), 'the end');
+    expect(done).toMatchObject({ status: 'timed-out', counts: { drained: 1, shortfall: 1 }, unfinished: [] });
+  });
+
+  it('ends at once when every message expired or finished', async () => {
+    const { drainId } = await post({ count: 2 });
+    await sendReports(cp.sb, [report(drainId, 1, 'a', 'drained', 'nd-1'), report(drainId, 2, 'b', 'expired', 'nd-1')]);
+    const done = await waitFor(async () => ((await drain(drainId)).status !== 'running' ? drain(drainId) : undefined), 'the end');
+    expect(done).toMatchObject({ status: 'timed-out', counts: { drained: 1, expired: 1, shortfall: 1 } });
+  });
+});
