@@ -4,6 +4,7 @@
 // The emulator runs in a child process; BENCH_CPU_PROF=DIR writes its CPU profiles (.cpuprofile,
 // for Chrome DevTools) to DIR. BENCH_MESSAGES changes the message count.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,9 @@ interface Figures {
   sendPerSec: number;
   endToEndPerSec: number;
   completed: number;
+  /** CPU seconds per wall second during send → complete: which process is the bottleneck. */
+  clientCpu: number;
+  emulatorCpu: number;
   p50: number;
   p99: number;
   max: number;
@@ -46,8 +50,8 @@ async function benchmark(mode: string, dataDir?: string): Promise<Figures> {
   const { child, connectionString } = await startChild(dataDir);
   const client = new ServiceBusClient(connectionString);
   try {
-    await measureThroughput(client, `${mode} (warm-up)`, WARMUP_MESSAGES);
-    const throughput = await measureThroughput(client, mode, MESSAGES);
+    await measureThroughput(client, `${mode} (warm-up)`, WARMUP_MESSAGES, child.pid);
+    const throughput = await measureThroughput(client, mode, MESSAGES, child.pid);
     const latency = await measureLatency(client, mode);
     return { mode, ...throughput, ...latency };
   } finally {
@@ -56,7 +60,7 @@ async function benchmark(mode: string, dataDir?: string): Promise<Figures> {
   }
 }
 
-async function measureThroughput(client: ServiceBusClient, mode: string, count: number) {
+async function measureThroughput(client: ServiceBusClient, mode: string, count: number, emulatorPid: number | undefined) {
   const queue = 'bench-throughput';
   const sender = client.createSender(queue);
   const receivers = Array.from({ length: RECEIVERS }, () => client.createReceiver(queue));
@@ -64,6 +68,8 @@ async function measureThroughput(client: ServiceBusClient, mode: string, count: 
   let completed = 0;
   let finishedAt = 0;
   const started = performance.now();
+  const clientCpuStart = process.cpuUsage();
+  const emulatorCpuStart = processCpuSeconds(emulatorPid);
 
   let failure: unknown;
   const receiving = receivers.map(async (receiver) => {
@@ -93,10 +99,13 @@ async function measureThroughput(client: ServiceBusClient, mode: string, count: 
   process.stderr.write(`${mode}: sent ${sent} in ${sendSeconds.toFixed(2)} s\n`);
   await Promise.all(receiving);
   const seconds = ((finishedAt || performance.now()) - started) / 1000;
+  const clientCpuUsed = process.cpuUsage(clientCpuStart);
+  const clientCpu = (clientCpuUsed.user + clientCpuUsed.system) / 1e6 / seconds;
+  const emulatorCpu = (processCpuSeconds(emulatorPid) - emulatorCpuStart) / seconds;
   process.stderr.write(`${mode}: completed ${completed} in ${seconds.toFixed(2)} s\n`);
   if (failure !== undefined) process.stderr.write(`${mode}: stopped early: ${String(failure)}\n`);
   await Promise.allSettled([sender.close(), ...receivers.map((r) => r.close())]);
-  return { sendPerSec: sent / sendSeconds, endToEndPerSec: completed / seconds, completed };
+  return { sendPerSec: sent / sendSeconds, endToEndPerSec: completed / seconds, completed, clientCpu, emulatorCpu };
 }
 
 async function measureLatency(client: ServiceBusClient, mode: string) {
@@ -140,6 +149,16 @@ async function measureLatency(client: ServiceBusClient, mode: string) {
   return { p50: pct(50), p99: pct(99), max: samples.at(-1) ?? NaN };
 }
 
+/** User + system CPU seconds of a process (Linux /proc; NaN elsewhere). */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
 async function startChild(dataDir?: string): Promise<{ child: ChildProcess; connectionString: string }> {
   const script = fileURLToPath(new URL('./emulator-process.ts', import.meta.url));
   const profileDir = process.env.BENCH_CPU_PROF;
@@ -165,12 +184,13 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 function printTable(results: Figures[]): void {
   const rows = [
-    ['mode', 'send msg/s', 'send→complete msg/s', 'completed', 'p50 ms', 'p99 ms', 'max ms'],
+    ['mode', 'send msg/s', 'send→complete msg/s', 'completed', 'CPU client/emulator', 'p50 ms', 'p99 ms', 'max ms'],
     ...results.map((r) => [
       r.mode,
       r.sendPerSec.toFixed(0),
       r.endToEndPerSec.toFixed(0),
       `${r.completed}/${MESSAGES}`,
+      `${r.clientCpu.toFixed(2)} / ${r.emulatorCpu.toFixed(2)}`,
       r.p50.toFixed(2),
       r.p99.toFixed(2),
       r.max.toFixed(2),
@@ -182,6 +202,7 @@ function printTable(results: Figures[]): void {
   console.log(line(rows[0]!));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of rows.slice(1)) console.log(line(row));
+  console.log('CPU: cores busy during send → complete (1.00 = one core), in the benchmark (SDK) process and the emulator process.');
   console.log('Targets (2-core machine): ≥ 10,000 msg/s in memory, ≥ 3,000 msg/s persisted, p99 < 5 ms.');
 }
 
