@@ -2,7 +2,10 @@
 // the emulator's URL as `endpoint`, a static token and the emulator's CA through the pipeline's
 // `tlsOptions`, and provisions with no other change.
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { ServiceBusManagementClient } from '@azure/arm-servicebus';
 import { ServiceBusClient } from '@azure/service-bus';
@@ -220,6 +223,32 @@ describe('ARM endpoint and the data plane', () => {
       await receiver.completeMessage(message!);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('ARM endpoint with a data directory', () => {
+  it('keeps what it provisioned, and its certificate, across a restart', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'sb-arm-'));
+    try {
+      const first = await startEmulator({ port: 0, dataDir });
+      const client = (e: RunningEmulator) =>
+        new ServiceBusManagementClient(staticToken, SUBSCRIPTION, { endpoint: e.armEndpoint!, tlsOptions: { ca: e.caCertificate! } });
+      await client(first).topics.createOrUpdate(RG, NS, 'kept', {});
+      await client(first).subscriptions.createOrUpdate(RG, NS, 'kept', 'sub', { maxDeliveryCount: 2 });
+      const ca = first.caCertificate;
+      await first.close();
+
+      const second = await startEmulator({ port: 0, dataDir });
+      try {
+        expect(second.caCertificate).toBe(ca);
+        expect(second.caCertificateFile).toBe(join(dataDir, 'tls', 'cert.pem'));
+        expect(await client(second).subscriptions.get(RG, NS, 'kept', 'sub')).toMatchObject({ name: 'sub', maxDeliveryCount: 2 });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -171,6 +171,30 @@ describe('config file: the official emulator Config.json', () => {
   });
 });
 
+describe('config file with a data directory', () => {
+  it('is applied again on every start: listed entities get its values, others stay', async () => {
+    const file = await writeConfig('restart.json', {
+      queues: [{ name: 'listed', lockDuration: 'PT30S' }],
+      topics: [{ name: 't', subscriptions: [{ name: 's', rules: [{ name: 'only', filter: { kind: 'correlation', subject: 'x' } }] }] }],
+    });
+    const dataDir = join(dir, 'restart-data');
+    const first = await startEmulator({ port: 0, dataDir, configFile: file });
+    first.catalogue.putQueue('listed', { lockDurationMs: 5_000 });
+    first.catalogue.putQueue('unlisted', { maxDeliveryCount: 7 });
+    first.catalogue.putRule('t', 's', { name: 'extra', filter: { kind: 'true' } });
+    await first.close();
+
+    const second = await startEmulator({ port: 0, dataDir, configFile: file });
+    try {
+      expect(second.catalogue.getQueue('listed')?.properties.lockDurationMs).toBe(30_000);
+      expect(second.catalogue.getQueue('unlisted')?.properties.maxDeliveryCount).toBe(7);
+      expect(second.catalogue.listRules('t', 's').map((r) => r.name)).toEqual(['only']);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
 describe('config file: bad files', () => {
   it('fails the start naming the file, the path and the field', async () => {
     const file = await writeConfig('bad.json', { queues: [{ name: 'ok' }, { name: 'q2', lockDuration: 'one minute' }] });
