@@ -222,6 +222,9 @@ const CORRELATION_FIELDS = [
   ['contentType', 'contentType'],
 ] as const satisfies ReadonlyArray<readonly [string, keyof CorrelationFilter]>;
 
+/** The catalogue's names of the correlation filter's system-property fields. */
+export const CORRELATION_FILTER_FIELDS = CORRELATION_FIELDS.map(([, name]) => name);
+
 const TRUE_SQL = /^\s*(?:1\s*=\s*1|true)\s*$/i;
 const FALSE_SQL = /^\s*(?:1\s*=\s*0|false)\s*$/i;
 

@@ -6,9 +6,15 @@
 // Both are documented in the README ("Provisioning and TLS"). Errors name the file, the JSON
 // path and the field. Applying a file is create-or-update: it can run on every start.
 import { readFile } from 'node:fs/promises';
-import { PropertyError, describeJson, expectObject, readEntityProperties, readRuleFilter } from '../arm/properties.js';
+import {
+  CORRELATION_FILTER_FIELDS,
+  PropertyError,
+  describeJson,
+  expectObject,
+  readEntityProperties,
+  readRuleFilter,
+} from '../arm/properties.js';
 import type {
-  CorrelationFilter,
   EntityCatalogue,
   QueueProperties,
   RuleDescription,
@@ -145,17 +151,6 @@ function parseOurs(root: Record<string, unknown>): EntitiesConfig {
   };
 }
 
-const CATALOGUE_CORRELATION_FIELDS = [
-  'correlationId',
-  'messageId',
-  'to',
-  'replyTo',
-  'subject',
-  'sessionId',
-  'replyToSessionId',
-  'contentType',
-] as const satisfies ReadonlyArray<keyof CorrelationFilter>;
-
 /** `{ "name", "filter": { "kind": "true" | "false" | "correlation", ...correlation fields } }` */
 function ourRule(item: unknown, path: string): RuleDescription {
   const { name, props } = splitName(item, path);
@@ -170,9 +165,9 @@ function ourRule(item: unknown, path: string): RuleDescription {
   if (kind !== 'correlation') {
     throw new PropertyError(`${filterPath}.kind`, `must be "true", "false" or "correlation" (got ${describeJson(kind)})`);
   }
-  rejectUnknown(fields, filterPath, [...CATALOGUE_CORRELATION_FIELDS, 'applicationProperties'], 'unknown correlation filter field');
+  rejectUnknown(fields, filterPath, [...CORRELATION_FILTER_FIELDS, 'applicationProperties'], 'unknown correlation filter field');
   const result: RuleFilter & { kind: 'correlation' } = { kind: 'correlation' };
-  for (const field of CATALOGUE_CORRELATION_FIELDS) {
+  for (const field of CORRELATION_FILTER_FIELDS) {
     const value = fields[field];
     if (value === undefined) continue;
     if (typeof value !== 'string') throw new PropertyError(`${filterPath}.${field}`, `must be a string (got ${describeJson(value)})`);
