@@ -35,5 +35,7 @@ export function drainView(status: DurableOrchestrationStatus, opts: { full: bool
   };
   if (failed) view.failure = String(status.output ?? 'the orchestration failed').split('\n')[0];
   if (opts.full && output) view.progress = output.progress;
+  // Lists stay small: counts and the unfinished node ids, not the per-node details.
+  if (!opts.full) delete view.nodes;
   return view;
 }
