@@ -1,0 +1,64 @@
+// The app's HTTP API as the CLI uses it. Problems (application/problem+json) become CliErrors
+// that repeat the API's detail and add what to do next; a connection failure names the URL.
+
+import { CliError, EXIT } from './errors.js';
+import { DEFAULT_API, type ApiTarget } from './options.js';
+
+export interface ApiClient {
+  readonly base: string;
+  get(route: string): Promise<any>;
+  put(route: string, body?: unknown): Promise<any>;
+  post(route: string, body?: unknown): Promise<any>;
+}
+
+function hint(target: ApiTarget, status: number, problem: Record<string, unknown>): string {
+  if (status === 401 || status === 403) {
+    return target.key === undefined
+      ? 'the API needs the function key: pass --key or set WORKFORCE_API_KEY (`npm start` prints it as x-functions-key)'
+      : 'the API refused the key: check --key / WORKFORCE_API_KEY against the function key `npm start` (or the Azure portal) shows';
+  }
+  if (problem.code === 'DrainNotFound') return 'list the drains with `workforce drains`';
+  if (problem.code === 'DrainExists') return 'choose another --drain-id or leave it out';
+  return '';
+}
+
+export function apiClient(target: ApiTarget): ApiClient {
+  const call = async (method: string, route: string, body?: unknown): Promise<any> => {
+    const url = `${target.base}/${route}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { accept: 'application/json', ...(body !== undefined && { 'content-type': 'application/json' }), ...(target.key !== undefined && { 'x-functions-key': target.key }) },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      const origin = new URL(target.base).origin;
+      const local = origin === DEFAULT_API || origin.includes('127.0.0.1') || origin.includes('localhost');
+      const cause = (err as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
+      const why = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? 'connection failed';
+      throw new CliError(EXIT.unreachable, `cannot reach ${origin} (${why}) — ${local ? 'is `npm start` running?' : 'check --api / WORKFORCE_API_URL and your network'}`);
+    }
+    const text = await res.text();
+    let parsed: any;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const problem = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+      const detail = typeof problem.detail === 'string' ? problem.detail : text.trim().slice(0, 200) || res.statusText;
+      const next = hint(target, res.status, problem);
+      throw new CliError(EXIT.refused, `${method} ${url} answered ${res.status}: ${detail}${next ? ` — ${next}` : ''}`);
+    }
+    if (parsed === undefined && text !== '') throw new CliError(EXIT.refused, `${method} ${url} answered ${res.status} with a body that is not JSON — is --api the Workforce app?`);
+    return parsed;
+  };
+  return {
+    base: target.base,
+    get: (route) => call('GET', route),
+    put: (route, body) => call('PUT', route, body),
+    post: (route, body) => call('POST', route, body ?? {}),
+  };
+}

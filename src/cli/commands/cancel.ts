@@ -1,0 +1,31 @@
+// `workforce cancel <drainId>`: withdraws the messages no node took; nodes already draining go on.
+
+import os from 'node:os';
+import { apiClient } from '../api.js';
+import { EXIT, type ExitCode } from '../errors.js';
+import type { Io } from '../io.js';
+import { API_OPTIONS, apiTarget, parse } from '../options.js';
+
+export const CANCEL_HELP = `workforce cancel <drainId> [--reason TEXT] [--requested-by WHO] [--api URL] [--key KEY] [--json]
+
+Cancels a running drain: its messages that no node has taken are withdrawn. Nodes that already
+took one keep draining (\`workforce-agent resume\` on a node undoes an intake stop).
+`;
+
+const OPTIONS = { ...API_OPTIONS, reason: { type: 'string' }, 'requested-by': { type: 'string' } } as const;
+
+export async function cancelCommand(args: string[], io: Io): Promise<ExitCode> {
+  const { values, positionals } = parse('cancel', args, OPTIONS, ['drainId']);
+  if (values.help) {
+    io.out(CANCEL_HELP);
+    return EXIT.ok;
+  }
+  const drainId = positionals[0]!;
+  const body = {
+    ...(values.reason !== undefined && { reason: values.reason }),
+    requestedBy: values['requested-by'] ?? `${os.userInfo().username}@${os.hostname()}`,
+  };
+  const result = await apiClient(apiTarget(values, io)).post(`drains/${encodeURIComponent(drainId)}/cancel`, body);
+  io.out(values.json ? `${JSON.stringify(result ?? { drainId, cancelled: true }, null, 2)}\n` : `drain ${drainId}: cancel requested; follow it with \`workforce status ${drainId} --watch\`\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,121 @@
+// `workforce send <topic> --operation … --count N`: publishes control messages straight to Service
+// Bus, for teams without the control plane. The messages are the control plane's (same ids, subject
+// and TTL, from the worker agent's contract), so agents cannot tell the two apart.
+
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { DefaultAzureCredential } from '@azure/identity';
+import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
+import { controlMessageEnvelope, OPERATIONS, type ControlMessage } from '@workforce/worker-agent/contract';
+import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
+import { parseDuration } from '../../domain/durations.js';
+import { CliError, EXIT, usageError, type ExitCode } from '../errors.js';
+import type { Io } from '../io.js';
+import { count, duration, isInstant, oneOf, parse } from '../options.js';
+
+export const SEND_HELP = `workforce send <topic> --operation OP --count N [options]
+
+Publishes N control messages on <topic> straight to Service Bus (no control plane; nothing tracks
+the drain: read the reports queue or the agents' logs).
+
+  --operation OP          graceful-downscale | do-not-accept-new-tasks                (required)
+  --count N               how many nodes                                              (required)
+  --deadline D            duration or ISO instant (graceful-downscale only)
+  --not-after D           duration or ISO instant (default 15m); also the messages' TTL
+  --reason TEXT --requested-by WHO --drain-id ID
+  --connection-string CS  or WORKFORCE_SERVICEBUS_CONNECTION_STRING
+                          (or WORKFORCE_BACK_CHANNEL_CONNECTION_STRING, as the agent reads it)
+  --namespace NS          or WORKFORCE_SERVICEBUS_NAMESPACE: <ns>.servicebus.windows.net with
+                          DefaultAzureCredential (needs Azure Service Bus Data Sender on the topic)
+  --json
+`;
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  operation: { type: 'string' },
+  count: { type: 'string' },
+  deadline: { type: 'string' },
+  'not-after': { type: 'string' },
+  reason: { type: 'string' },
+  'requested-by': { type: 'string' },
+  'drain-id': { type: 'string' },
+  'connection-string': { type: 'string' },
+  namespace: { type: 'string' },
+} as const;
+
+function at(flag: string, value: string | undefined, now: number): string | undefined {
+  if (value === undefined) return undefined;
+  if (isInstant(value)) {
+    if (Date.parse(value) <= now) throw usageError(`--${flag} ${value} is not in the future`);
+    return new Date(Date.parse(value)).toISOString();
+  }
+  return new Date(now + parseDuration(duration(flag, value)!)!).toISOString();
+}
+
+function client(values: { 'connection-string'?: string; namespace?: string }, io: Io): ServiceBusClient {
+  const cs = values['connection-string'] ?? io.env.WORKFORCE_SERVICEBUS_CONNECTION_STRING ?? io.env.WORKFORCE_BACK_CHANNEL_CONNECTION_STRING;
+  const ns = values.namespace ?? io.env.WORKFORCE_SERVICEBUS_NAMESPACE;
+  if (cs && ns && values['connection-string'] !== undefined && values.namespace !== undefined) throw usageError('give --connection-string or --namespace, not both');
+  if (cs) {
+    try {
+      return new ServiceBusClient(cs, { retryOptions: { maxRetries: 2, timeoutInMs: 15_000 } });
+    } catch (err) {
+      throw usageError(`the Service Bus connection string is not valid (${(err as Error).message}); copy it from the portal or from \`npm start\``);
+    }
+  }
+  if (ns) return new ServiceBusClient(ns.includes('.') ? ns : `${ns}.servicebus.windows.net`, new DefaultAzureCredential(), { retryOptions: { maxRetries: 2, timeoutInMs: 15_000 } });
+  throw usageError('send needs Service Bus: pass --connection-string (or set WORKFORCE_SERVICEBUS_CONNECTION_STRING) or --namespace with an Azure login');
+}
+
+export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
+  const { values, positionals } = parse('send', args, OPTIONS, ['topic']);
+  if (values.help) {
+    io.out(SEND_HELP);
+    return EXIT.ok;
+  }
+  const topic = positionals[0]!;
+  if (values.operation === undefined) throw usageError(`--operation is required: one of ${OPERATIONS.join(', ')}`);
+  const operation = oneOf('operation', values.operation, OPERATIONS)!;
+  const n = count('count', values.count);
+  if (values.deadline !== undefined && operation !== 'graceful-downscale') throw usageError('--deadline applies to graceful-downscale only');
+  const now = io.now();
+  const message: ControlMessage & { drainId: string } = {
+    operation,
+    drainId: values['drain-id'] ?? randomUUID(),
+    notAfter: at('not-after', values['not-after'], now) ?? new Date(now + DEFAULT_ACK_TIMEOUT_MS).toISOString(),
+    requestedBy: values['requested-by'] ?? `${os.userInfo().username}@${os.hostname()}`,
+  };
+  const deadline = at('deadline', values.deadline, now);
+  if (deadline !== undefined) message.deadline = deadline;
+  if (values.reason !== undefined) message.reason = values.reason;
+  if (deadline !== undefined && Date.parse(message.notAfter!) > Date.parse(deadline)) throw usageError('--not-after must not be after --deadline');
+
+  const sb = client(values, io);
+  const messageIds: string[] = [];
+  try {
+    const sender = sb.createSender(topic);
+    let batch = await sender.createMessageBatch();
+    for (let i = 1; i <= n; i++) {
+      const e = controlMessageEnvelope(message, i, new Date(now));
+      const msg: ServiceBusMessage = { body: e.body, messageId: e.messageId, subject: e.subject, contentType: e.contentType, ...(e.timeToLive !== undefined && { timeToLive: e.timeToLive }) };
+      if (!batch.tryAddMessage(msg)) {
+        await sender.sendMessages(batch);
+        batch = await sender.createMessageBatch();
+        if (!batch.tryAddMessage(msg)) throw new Error(`message ${e.messageId} is larger than a batch`);
+      }
+      messageIds.push(e.messageId);
+    }
+    await sender.sendMessages(batch);
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    const what = e.code === 'MessagingEntityNotFound' || e.code === 'MessagingEntityNotFoundError'
+      ? `topic ${topic} does not exist — create it with \`workforce topic ensure ${topic}\``
+      : `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]} — check the connection string or namespace and your role (Azure Service Bus Data Sender)`;
+    throw new CliError(e.code === 'UnauthorizedError' || e.code === 'MessagingEntityNotFound' ? EXIT.refused : EXIT.unreachable, `send to ${topic} failed: ${what}`);
+  } finally {
+    await sb.close().catch(() => {});
+  }
+  if (values.json) io.out(`${JSON.stringify({ topic, drainId: message.drainId, messageIds, message }, null, 2)}\n`);
+  else io.out(`sent ${n} x ${operation} on ${topic} (drain id ${message.drainId}, nodes may take them until ${message.notAfter})\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,23 @@
+// What a command may touch of the outside world, passed in so tests run commands in-process.
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+  /** stdout is a terminal: redraw the progress display in place. */
+  isTTY: boolean;
+  /** Resolves after ms, or early when the command is interrupted. */
+  sleep(ms: number): Promise<void>;
+  now(): number;
+}
+
+export function processIo(): Io {
+  return {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    env: process.env,
+    isTTY: process.stdout.isTTY === true,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    now: () => Date.now(),
+  };
+}

@@ -1,0 +1,93 @@
+// Flag parsing shared by the commands: node:util parseArgs in strict mode (unknown flags are
+// errors), the options every API command takes, and value checks with exact messages.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDuration } from '../domain/durations.js';
+import { usageError } from './errors.js';
+import type { Io } from './io.js';
+
+export const DEFAULT_API = 'http://localhost:7071';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export const API_OPTIONS = {
+  api: { type: 'string' },
+  key: { type: 'string' },
+  json: { type: 'boolean' },
+} as const satisfies Options;
+
+export interface Parsed<O extends Options> {
+  values: { -readonly [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string } & { help?: boolean };
+  positionals: string[];
+}
+
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+
+export function parse<O extends Options>(command: string, args: string[], options: O, positionals: string[]): Parsed<O> {
+  type Config = { args: string[]; options: O & typeof HELP; allowPositionals: true; strict: true };
+  let parsed: ReturnType<typeof parseArgs<Config>>;
+  try {
+    parsed = parseArgs<Config>({ args, options: { ...options, ...HELP }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw usageError(`${command}: ${(err as Error).message.split(/\. |\n/)[0]}. See \`workforce ${command} --help\`.`);
+  }
+  const extra = parsed.positionals.slice(positionals.length);
+  if (!(parsed.values as { help?: boolean }).help) {
+    const missing = positionals.slice(parsed.positionals.length);
+    if (missing.length > 0) throw usageError(`${command}: missing <${missing[0]}>. See \`workforce ${command} --help\`.`);
+    if (extra.length > 0) throw usageError(`${command}: unexpected argument "${extra[0]}". See \`workforce ${command} --help\`.`);
+  }
+  return parsed as unknown as Parsed<O>;
+}
+
+export interface ApiTarget {
+  /** Origin plus route prefix, e.g. http://localhost:7071/api */
+  base: string;
+  key?: string;
+}
+
+export function apiTarget(values: { api?: string; key?: string }, io: Io): ApiTarget {
+  const raw = values.api ?? (io.env.WORKFORCE_API_URL || DEFAULT_API);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw usageError(`--api "${raw}" is not a URL; use the app's address, e.g. ${DEFAULT_API} or https://<app>.azurewebsites.net`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw usageError(`--api "${raw}" must be an http(s) URL`);
+  const path = url.pathname.replace(/\/+$/, '');
+  const base = `${url.origin}${path.endsWith('/api') ? path : `${path}/api`}`;
+  const key = values.key ?? io.env.WORKFORCE_API_KEY;
+  return { base, ...(key !== undefined && key !== '' && { key }) };
+}
+
+export function count(flag: string, value: string | undefined): number {
+  if (value === undefined) throw usageError(`--${flag} is required: how many nodes (messages), e.g. --${flag} 2`);
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw usageError(`--${flag} must be a whole number of at least 1, got "${value}"`);
+  return n;
+}
+
+/** A duration ("30m", "2h", "PT2H") checked here, so a typo is reported before any request. */
+export function duration(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (parseDuration(value) === undefined) throw usageError(`--${flag} must be a duration such as 30m, 2h or 1h30m, got "${value}"`);
+  return value;
+}
+
+export function isInstant(value: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+/** A duration from now or an ISO instant, as the API's `gracePeriod | deadline` pairs expect. */
+export function relativeOrInstant(flag: string, value: string | undefined, relative: string, absolute: string): Record<string, string> {
+  if (value === undefined) return {};
+  if (isInstant(value)) return { [absolute]: value };
+  return { [relative]: duration(flag, value)! };
+}
+
+export function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw usageError(`--${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}

@@ -1,0 +1,68 @@
+// Text views of drains: one summary line, the live progress block and the list table.
+
+import { formatDuration } from '../domain/durations.js';
+
+/** The fields of GET /api/drains/{id} the CLI reads (see src/http/drain-view.ts). */
+export interface DrainJson {
+  drainId: string;
+  topic?: string;
+  mode?: string;
+  status: string;
+  counts?: Record<string, number>;
+  nodes?: Array<{ nodeId: string; state: string; since: string; inStateFor?: string; escalated?: boolean; reason?: string }>;
+  nodesOmitted?: number;
+  unfinished?: string[];
+  deadline?: string;
+  notAfter?: string;
+  reason?: string;
+  requestedBy?: string;
+  outcome?: string;
+  failure?: string;
+  createdTime?: string;
+  anomalies?: string[];
+}
+
+const until = (iso: string | undefined, now: number): string | undefined => {
+  if (iso === undefined) return undefined;
+  const left = Date.parse(iso) - now;
+  return left > 0 ? `in ${formatDuration(left)}` : `passed ${formatDuration(-left)} ago`;
+};
+
+export function countsLine(d: DrainJson): string {
+  const c = d.counts ?? {};
+  const target = d.mode === 'do-not-accept-new-tasks' ? 'intake-stopped' : 'drained';
+  const parts = [`${c.done ?? 0}/${c.requested ?? '?'} ${target}`, `accepted ${c.accepted ?? 0}`];
+  if (d.mode !== 'do-not-accept-new-tasks') parts.push(`draining ${c.draining ?? 0}`);
+  for (const k of ['escalated', 'expired', 'rejected'] as const) if (c[k]) parts.push(`${k} ${c[k]}`);
+  return parts.join(' · ');
+}
+
+export function summaryLine(d: DrainJson, now: number): string {
+  const deadline = d.deadline ? ` · deadline ${until(d.deadline, now)}` : '';
+  return `${d.drainId} ${d.status} · ${countsLine(d)}${d.status === 'running' ? deadline : ''}`;
+}
+
+/** The live block: header, counts, deadline, each unfinished node with its time in state. */
+export function progressBlock(d: DrainJson, now: number): string[] {
+  const lines = [`drain ${d.drainId} on ${d.topic ?? '?'} (${d.mode ?? '?'}): ${d.status}`, `  ${countsLine(d)}`];
+  if (d.status === 'running') {
+    if (d.deadline) lines.push(`  deadline ${d.deadline} (${until(d.deadline, now)})`);
+    else if (d.notAfter) lines.push(`  nodes may take it until ${d.notAfter} (${until(d.notAfter, now)})`);
+  }
+  const open = new Set(d.unfinished ?? []);
+  for (const n of (d.nodes ?? []).filter((x) => open.has(x.nodeId))) {
+    const inState = formatDuration(Math.max(0, now - Date.parse(n.since)));
+    lines.push(`  ${n.nodeId.padEnd(20)} ${n.state.padEnd(15)} for ${inState}${n.escalated ? ' (escalated)' : ''}`);
+  }
+  if (d.outcome) lines.push(`  ${d.outcome}`);
+  if (d.failure) lines.push(`  failed: ${d.failure}`);
+  return lines;
+}
+
+export function drainsTable(drains: DrainJson[]): string {
+  if (drains.length === 0) return 'no drains\n';
+  const rows = drains.map((d) => [d.drainId, d.topic ?? '', d.mode ?? '', d.status, countsLine(d), d.createdTime ?? '']);
+  const head = ['DRAIN', 'TOPIC', 'MODE', 'STATUS', 'PROGRESS', 'CREATED'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}

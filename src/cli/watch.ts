@@ -1,0 +1,56 @@
+// `--wait` / `--watch`: polls the drain until it ends, redrawing the progress block in place on a
+// terminal and printing one line per change otherwise; the exit code says how it ended.
+
+import type { ApiClient } from './api.js';
+import { CliError, EXIT, type ExitCode } from './errors.js';
+import type { Io } from './io.js';
+import { progressBlock, summaryLine, type DrainJson } from './render.js';
+
+export function exitCodeOf(status: string): ExitCode {
+  switch (status) {
+    case 'completed':
+      return EXIT.ok;
+    case 'timed-out':
+      return EXIT.timedOut;
+    case 'cancelled':
+      return EXIT.cancelled;
+    default:
+      return EXIT.failed;
+  }
+}
+
+/** One line of what changed, for logs and pipes (no countdown, so it prints only on change). */
+const changeKey = (d: DrainJson) => JSON.stringify([d.status, d.counts, d.unfinished, d.nodes?.map((n) => [n.nodeId, n.state])]);
+
+export async function watchDrain(api: ApiClient, drainId: string, io: Io, opts: { json: boolean; intervalMs: number }): Promise<ExitCode> {
+  let drawn = 0;
+  let lastKey = '';
+  let misses = 0;
+  for (;;) {
+    let d: DrainJson;
+    try {
+      d = await api.get(`drains/${encodeURIComponent(drainId)}`);
+      misses = 0;
+    } catch (err) {
+      // A host restart mid-watch is survivable; give up after a few polls in a row.
+      if (!(err instanceof CliError) || err.exitCode !== EXIT.unreachable || ++misses > 5) throw err;
+      await io.sleep(opts.intervalMs);
+      continue;
+    }
+    const ended = d.status !== 'running';
+    if (opts.json) {
+      if (ended) io.out(`${JSON.stringify(d, null, 2)}\n`);
+    } else if (io.isTTY) {
+      const lines = progressBlock(d, io.now());
+      io.out(`${drawn > 0 ? `\x1b[${drawn}A\x1b[0J` : ''}${lines.join('\n')}\n`);
+      drawn = lines.length;
+    } else {
+      const key = changeKey(d);
+      if (key !== lastKey) io.out(`${new Date(io.now()).toISOString()} ${summaryLine(d, io.now())}\n`);
+      lastKey = key;
+      if (ended) io.out(`${progressBlock(d, io.now()).slice(1).join('\n')}\n`);
+    }
+    if (ended) return exitCodeOf(d.status);
+    await io.sleep(opts.intervalMs);
+  }
+}

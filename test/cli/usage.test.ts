@@ -1,0 +1,48 @@
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { cli, cliProcess } from './run-cli.js';
+
+/** Bad arguments never reach the network: exit 2 and a message naming the problem. */
+describe('workforce: bad usage', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['frobnicate'], /unknown command "frobnicate"; the commands are topic, drain, drains, status, cancel, send/],
+    [['drains', '--bogus'], /drains: Unknown option '--bogus'\. See `workforce drains --help`/],
+    [['drain'], /drain: missing <topic>/],
+    [['drain', 'eu-west'], /--count is required/],
+    [['drain', 'eu-west', '--count', '0'], /--count must be a whole number of at least 1, got "0"/],
+    [['drain', 'eu-west', '--count', '2', '--deadline', 'soon'], /--deadline must be a duration such as 30m, 2h or 1h30m, got "soon"/],
+    [['drain', 'eu-west', '--count', '2', '--mode', 'nap'], /--mode must be one of graceful-downscale, do-not-accept-new-tasks, got "nap"/],
+    [['drain', 'eu-west', '--count', '2', '--mode', 'do-not-accept-new-tasks', '--deadline', '1h'], /--deadline applies to graceful-downscale only/],
+    [['drains', '--status', 'sleeping'], /--status must be one of running, completed, timed-out, cancelled, failed/],
+    [['status', 'a', 'b'], /status: unexpected argument "b"/],
+    [['topic', 'delete', 'x'], /topic: unknown subcommand "delete"/],
+    [['drains', '--api', 'not a url'], /--api "not a url" is not a URL/],
+    [['send', 'eu-west', '--count', '1'], /--operation is required/],
+    [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1'], /send needs Service Bus: pass --connection-string/],
+  ];
+  for (const [argv, message] of cases) {
+    it(`${argv.join(' ')} → exit 2`, async () => {
+      const r = await cli(argv);
+      expect(r.stderr).toMatch(message);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('--help prints the usage and exits 0; no command prints it and exits 2', async () => {
+    expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Exit codes:') });
+    expect(await cli(['drain', '--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('--not-after D') });
+    expect(await cli([])).toMatchObject({ code: 2, stdout: expect.stringContaining('workforce topic ensure') });
+  });
+
+  it('an API nobody serves exits 3 and asks whether `npm start` runs', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const server = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((r) => server.close(r));
+    const r = await cliProcess(['drains', '--api', `http://127.0.0.1:${port}`]);
+    expect(r.stderr).toContain(`cannot reach http://127.0.0.1:${port} (ECONNREFUSED) — is \`npm start\` running?`);
+    expect(r.code).toBe(3);
+  });
+});
