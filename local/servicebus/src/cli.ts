@@ -24,7 +24,29 @@ async function main(): Promise<void> {
   }
 
   const logger = jsonLogger(config.logLevel, (line) => process.stdout.write(line));
-  let emulator: RunningEmulator;
+  // Signal handlers go in before anything is announced: a supervisor may stop us the moment it
+  // reads the `ready` line.
+  let emulator: RunningEmulator | undefined;
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn('second signal: exiting without a clean shutdown', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info('stopping', { signal });
+    if (!emulator) return; // still starting: stopped as soon as it is up
+    emulator.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error('shutdown failed', { error: String(e) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
   try {
     emulator = await startEmulator({
       port: config.port,
@@ -41,8 +63,11 @@ async function main(): Promise<void> {
     });
   } catch (e) {
     logger.error('the emulator could not start', { error: startupMessage(e, config) });
-    process.exitCode = 1;
-    return;
+    process.exit(1);
+  }
+  if (stopping) {
+    await emulator.close();
+    process.exit(0);
   }
 
   logger.info('ready', {
@@ -54,25 +79,6 @@ async function main(): Promise<void> {
     sasKeyName: config.keys[0]!.name,
     dataDir: config.dataDir ?? null,
   });
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn('second signal: exiting without a clean shutdown', { signal });
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info('stopping', { signal });
-    emulator.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        logger.error('shutdown failed', { error: String(e) });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
 /** A generated, unpersisted certificate is written out so that clients can be told to trust it. */

@@ -39,7 +39,7 @@ export class AmqpServer {
   listen(options: ListenOptions): Promise<number> {
     const accept = (socket: net.Socket) => {
       this.sockets.add(socket);
-      socket.setNoDelay(true); // small frames (dispositions, flows) must not wait for Nagle
+      const written = coalesceWrites(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => socket.destroy());
       const connection = this.container.create_connection({
@@ -50,6 +50,7 @@ export class AmqpServer {
       } as never);
       try {
         (connection as unknown as { accept(s: net.Socket): void }).accept(socket);
+        acknowledgePromptly(socket, connection, written);
       } catch (e) {
         this.logger.warn('connection rejected', { error: String(e) });
         socket.destroy();
@@ -81,4 +82,49 @@ export class AmqpServer {
     this.servers.clear();
     await Promise.all(closing);
   }
+}
+
+/**
+ * rhea writes each frame with its own `socket.write`. Corking the socket for the rest of the
+ * tick sends the frames of one processing round (a transfer and a disposition, say) as one
+ * segment, and TCP_NODELAY sends it at once: neither Nagle's algorithm nor the peer's delayed
+ * ACK then holds a frame back (which cost ~10-40 ms per message).
+ */
+function coalesceWrites(socket: net.Socket): { count: number } {
+  socket.setNoDelay(true);
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  const written = { count: 0 };
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = ((...args: unknown[]) => {
+    written.count++;
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write(...args);
+  }) as typeof socket.write;
+  return written;
+}
+
+/** An empty AMQP frame (a heartbeat). */
+const EMPTY_FRAME = Buffer.from([0, 0, 0, 8, 2, 0, 0, 0]);
+
+/**
+ * The SDK's sockets use Nagle's algorithm: a client frame waits until the previous segment is
+ * acknowledged. When a segment from the client gets no answer (a flow frame, say), TCP delays
+ * its ACK by up to 40 ms, and the client's next message waits as long. Answering such a segment
+ * with an empty frame carries the ACK at once.
+ */
+function acknowledgePromptly(socket: net.Socket, connection: { is_open(): boolean }, written: { count: number }): void {
+  socket.on('data', () => {
+    const before = written.count;
+    setImmediate(() => {
+      if (written.count === before && connection.is_open() && socket.writable) socket.write(EMPTY_FRAME);
+    });
+  });
 }
