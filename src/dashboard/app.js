@@ -1,0 +1,194 @@
+// The live drain dashboard: polls the app's API (GET /api/drains) every 2 s and redraws; counts
+// down deadlines and time in state every second. Plain ES module, no build step.
+
+const API = location.pathname.replace(/\/dashboard(\/.*)?$/, '');
+const POLL_MS = 2000;
+const KEY_STORE = 'workforce.functionKey';
+const TARGET = { 'graceful-downscale': 'drained', 'do-not-accept-new-tasks': 'intake-stopped' };
+
+const $ = (id) => document.getElementById(id);
+const state = { key: new URLSearchParams(location.search).get('code') || localStorage.getItem(KEY_STORE) || '', drains: [], details: new Map(), open: new Set() };
+
+/** Creates an element: h('div', { class: 'x' }, 'text', child). Text is never parsed as HTML. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'style') Object.assign(el.style, v); // CSSOM, which the page's CSP allows
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+function duration(ms) {
+  let s = Math.max(0, Math.round(ms / 1000));
+  const parts = [];
+  for (const [u, n] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]]) {
+    if (s >= n || (u === 's' && parts.length === 0)) parts.push(`${Math.floor(s / n)}${u}`);
+    s %= n;
+  }
+  return parts.slice(0, 2).join(' ');
+}
+
+/** Elements whose text depends on the clock carry data-since / data-until; tick() refreshes them. */
+function tick() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll('[data-since]')) el.textContent = duration(now - Date.parse(el.dataset.since));
+  for (const el of document.querySelectorAll('[data-until]')) {
+    const left = Date.parse(el.dataset.until) - now;
+    el.textContent = left > 0 ? `in ${duration(left)}` : `${duration(-left)} ago`;
+    el.classList.toggle('soon', left > 0 && left < 10 * 60_000);
+  }
+}
+
+async function api(route) {
+  const res = await fetch(`${API}/${route}`, { headers: { 'x-functions-key': state.key, accept: 'application/json' } });
+  if (res.status === 401 || res.status === 403) throw Object.assign(new Error('the function key was refused'), { auth: true });
+  if (!res.ok) throw new Error(`${route}: HTTP ${res.status}`);
+  return res.json();
+}
+
+function badge(status) {
+  return h('span', { class: `badge ${status}` }, status);
+}
+
+function countsBar(d) {
+  const c = d.counts || {};
+  const requested = c.requested || 0;
+  const pct = (n) => (requested ? Math.min(100, (100 * n) / requested) : 0);
+  const mid = d.mode === 'do-not-accept-new-tasks' ? 0 : c.draining || 0;
+  return h('div', { class: 'bar', role: 'img', 'aria-label': `${c.done || 0} of ${requested} done` },
+    h('span', { class: 'done', style: { width: `${pct(c.done || 0)}%` } }),
+    h('span', { class: 'draining', style: { width: `${pct(mid)}%` } }),
+    h('span', { class: 'accepted', style: { width: `${pct(Math.max(0, (c.accepted || 0) - mid - (c.done || 0)))}%` } }));
+}
+
+function countsLine(d) {
+  const c = d.counts || {};
+  const target = TARGET[d.mode] || 'done';
+  const items = [[`${c.done || 0}/${c.requested ?? '?'}`, target], [c.accepted || 0, 'accepted']];
+  if (d.mode !== 'do-not-accept-new-tasks') items.push([c.draining || 0, 'draining']);
+  for (const k of ['escalated', 'expired', 'rejected']) if (c[k]) items.push([c[k], k]);
+  return h('dl', { class: 'counts' }, items.map(([n, label]) => h('div', {}, h('dt', {}, label), h('dd', { 'data-count': label }, n))));
+}
+
+function workersOf(node) {
+  if (!node.workers) return h('span', { class: 'muted' }, '—');
+  const running = node.workers.filter((w) => !w.exited);
+  if (running.length === 0) return h('span', { class: 'muted' }, node.workers.length ? 'all exited' : 'none');
+  return running.map((w) => h('span', { class: 'worker' }, `${w.workerId ?? 'worker'} (pid ${w.pid})`));
+}
+
+function nodesTable(d, nodes) {
+  if (nodes.length === 0) return h('p', { class: 'muted' }, d.status === 'running' ? 'No node has taken this drain yet.' : 'No node took this drain.');
+  return h('table', { class: 'nodes' },
+    h('thead', {}, h('tr', {}, h('th', {}, 'node'), h('th', {}, 'state'), h('th', {}, 'for'), h('th', {}, 'workers still running'))),
+    h('tbody', {}, nodes.map((n) => h('tr', { 'data-node': n.nodeId, 'data-state': n.state },
+      h('td', { 'data-label': 'node' }, n.nodeId),
+      h('td', { 'data-label': 'state' }, h('span', { class: `state ${n.state}` }, n.state), n.escalated ? h('span', { class: 'state escalated' }, 'escalated') : null),
+      h('td', { 'data-label': 'for' }, d.status === 'running' ? h('span', { 'data-since': n.since }) : duration(Date.parse(d.finishedAt || d.updatedAt || n.since) - Date.parse(n.since))),
+      h('td', { 'data-label': 'workers' }, workersOf(n))))));
+}
+
+function meta(d) {
+  return h('p', { class: 'meta' },
+    h('span', {}, d.mode),
+    d.reason ? h('span', {}, `“${d.reason}”`) : null,
+    d.requestedBy ? h('span', {}, `by ${d.requestedBy}`) : null,
+    d.status === 'running' && d.deadline ? h('span', { class: 'deadline' }, 'deadline ', h('strong', { 'data-until': d.deadline })) : null,
+    d.status === 'running' && !d.deadline && d.notAfter ? h('span', {}, 'takers until ', h('strong', { 'data-until': d.notAfter })) : null,
+    d.status !== 'running' && d.finishedAt ? h('span', {}, 'ended ', h('span', { 'data-until': d.finishedAt })) : null);
+}
+
+function runningCard(d) {
+  return h('article', { class: 'card', 'data-drain': d.drainId, 'data-status': d.status },
+    h('div', { class: 'card-head' }, h('h3', {}, d.topic, ' ', h('code', {}, d.drainId)), badge(d.status)),
+    meta(d), countsBar(d), countsLine(d),
+    nodesTable(d, d.nodes || []),
+    d.nodesOmitted ? h('p', { class: 'muted' }, `and ${d.nodesOmitted} more nodes`) : null,
+    (d.anomalies || []).map((a) => h('p', { class: 'error' }, a)));
+}
+
+function recentRow(d) {
+  const open = state.open.has(d.drainId);
+  const detail = state.details.get(d.drainId);
+  const nodes = detail?.progress ? Object.values(detail.progress.nodes) : d.nodes || [];
+  return h('article', { class: `card compact${open ? ' open' : ''}`, 'data-drain': d.drainId, 'data-status': d.status },
+    h('button', { class: 'card-head', type: 'button', 'aria-expanded': open, onclick: () => toggle(d.drainId) },
+      h('h3', {}, d.topic, ' ', h('code', {}, d.drainId)), badge(d.status)),
+    h('p', { class: 'outcome' }, d.outcome || d.failure || ''),
+    open ? [meta(d), countsLine(d), nodesTable(d, nodes)] : null);
+}
+
+async function toggle(id) {
+  if (state.open.has(id)) state.open.delete(id);
+  else {
+    state.open.add(id);
+    if (!state.details.has(id)) state.details.set(id, await api(`drains/${encodeURIComponent(id)}`).catch(() => undefined));
+  }
+  render();
+}
+
+function topicsView(drains) {
+  const topics = new Map();
+  for (const d of drains) {
+    const t = topics.get(d.topic) || { running: 0, last: d };
+    if (d.status === 'running') t.running++;
+    topics.set(d.topic, t);
+  }
+  if (topics.size === 0) return h('p', { class: 'muted' }, 'No drains yet. Topics appear here with their first drain.');
+  return [...topics].sort(([a], [b]) => a.localeCompare(b)).map(([name, t]) =>
+    h('div', { class: `chip${t.running ? ' busy' : ''}`, 'data-topic': name }, h('strong', {}, name),
+      h('span', {}, t.running ? `${t.running} draining` : `last: ${t.last.status}`)));
+}
+
+function render() {
+  const running = state.drains.filter((d) => d.status === 'running');
+  const recent = state.drains.filter((d) => d.status !== 'running').slice(0, 20);
+  $('topics').replaceChildren(...[topicsView(state.drains)].flat());
+  $('running').replaceChildren(...(running.length ? running.map(runningCard) : [h('p', { class: 'muted' }, 'Nothing is draining.')]));
+  $('recent').replaceChildren(...(recent.length ? recent.map(recentRow) : [h('p', { class: 'muted' }, 'No drain has ended yet.')]));
+  tick();
+}
+
+function connection(text, kind) {
+  const el = $('connection');
+  el.textContent = text;
+  el.dataset.state = kind;
+}
+
+async function poll() {
+  try {
+    const { drains } = await api('drains');
+    // The list is compact; each running drain's own status has its nodes.
+    state.drains = await Promise.all(drains.map((d) => (d.status === 'running' ? api(`drains/${encodeURIComponent(d.drainId)}`).catch(() => d) : d)));
+    // Details of an opened drain are refreshed while it runs.
+    for (const id of state.open) if (drains.find((d) => d.drainId === id)?.status === 'running') state.details.delete(id);
+    $('key-form').hidden = true;
+    $('content').hidden = false;
+    connection('live', 'live');
+    $('updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
+    render();
+  } catch (err) {
+    if (err.auth) {
+      localStorage.removeItem(KEY_STORE);
+      $('key-form').hidden = false;
+      $('key-error').textContent = state.key ? 'That key was refused.' : '';
+      connection('needs key', 'error');
+      return; // wait for the form
+    }
+    connection(`offline: ${err.message}`, 'error');
+  }
+  setTimeout(poll, POLL_MS);
+}
+
+$('key-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  state.key = $('key').value.trim();
+  localStorage.setItem(KEY_STORE, state.key);
+  poll();
+});
+setInterval(tick, 1000);
+poll();

@@ -1,0 +1,105 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { report, sendReports, takeControlMessages } from '../support/agents.js';
+import { FUNCTION_KEY, ROOT, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { launchChromium } from './chromium.js';
+
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+
+/**
+ * The dashboard in real headless Chromium against the local control plane: it asks for the key,
+ * renders topics and drains, and a drain progresses on screen (reports sent as agents send
+ * them) without a reload. Screenshots land in test-artifacts/.
+ */
+describe('dashboard in Chromium', () => {
+  let cp: ControlPlane;
+  let chrome: Awaited<ReturnType<typeof launchChromium>>;
+  beforeAll(async () => {
+    [cp, chrome] = await Promise.all([startControlPlane(), launchChromium()]);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    for (const t of ['eu-west', 'us-east']) expect((await cp.api('PUT', `topics/${t}`)).status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await chrome?.close();
+    await cp?.close();
+  });
+
+  const drainIdOf = async (topic: string) => ((await takeControlMessages(cp.sb, topic, 1, 15_000))[0]!.body as { drainId: string }).drainId;
+  const folded = (drainId: string, probe: (d: any) => boolean) => waitFor(async () => probe((await cp.api('GET', `drains/${drainId}`)).body), `drain ${drainId} to fold`);
+
+  it('serves the page without a key and asks for one; a wrong key is refused on the page', async () => {
+    const res = await fetch(`${cp.host.url}/api/dashboard`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect((await fetch(`${cp.host.url}/api/dashboard/../../drains`)).status).not.toBe(200);
+    const page = await chrome.browser.newPage();
+    await page.goto(`${cp.host.url}/api/dashboard`);
+    await page.locator('#key-form').waitFor({ state: 'visible' });
+    await page.fill('#key', 'wrong');
+    await page.click('#key-form button');
+    await page.getByText('That key was refused.').waitFor();
+    await page.fill('#key', FUNCTION_KEY);
+    await page.click('#key-form button');
+    await page.locator('#connection[data-state="live"]').waitFor();
+    await page.close();
+  });
+
+  it('a drain progresses live: accepted → draining → drained, then it moves to recent', async () => {
+    // History for the page: a completed drain on us-east.
+    const done = await cp.api('POST', 'topics/us-east/drains', { count: 1, gracePeriod: '1h', reason: 'nightly scale-down', requestedBy: 'ops@example' });
+    const doneId = await drainIdOf('us-east');
+    expect(doneId).toBe(done.body.drainId);
+    await sendReports(cp.sb, [report(doneId, 1, 'us-node-3', 'accepted', 'us-east'), report(doneId, 1, 'us-node-3', 'drained', 'us-east')]);
+    await folded(doneId, (d) => d.status === 'completed');
+
+    const page: Page = await chrome.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.goto(`${cp.host.url}/api/dashboard?code=${FUNCTION_KEY}`);
+    await page.locator('#connection[data-state="live"]').waitFor();
+    await page.locator('[data-topic="us-east"]').waitFor();
+    await page.getByText('Nothing is draining.').waitFor();
+    // (Expressions as strings: the tests compile without the DOM library.)
+    await page.evaluate('window.marker = 42');
+
+    const post = await cp.api('POST', 'topics/eu-west/drains', { count: 3, gracePeriod: '2h', reason: 'shrink eu-west for the weekend', requestedBy: 'alice@ops' });
+    const drainId = post.body.drainId as string;
+    const msgs = await takeControlMessages(cp.sb, 'eu-west', 3, 15_000);
+    expect(msgs).toHaveLength(3);
+    const card = page.locator(`#running [data-drain="${drainId}"]`);
+    await card.waitFor();
+    await card.getByText('No node has taken this drain yet.').waitFor();
+
+    const nodes = ['eu-node-1', 'eu-node-2', 'eu-node-4'];
+    await sendReports(cp.sb, nodes.map((n, i) => report(drainId, i + 1, n, 'accepted', 'eu-west')));
+    for (const n of nodes) await card.locator(`[data-node="${n}"][data-state="accepted"]`).waitFor();
+    await sendReports(cp.sb, [report(drainId, 1, 'eu-node-1', 'signalled', 'eu-west'), report(drainId, 2, 'eu-node-2', 'signalled', 'eu-west')]);
+    await card.locator('[data-node="eu-node-1"][data-state="draining"]').waitFor();
+    await card.locator('[data-node="eu-node-2"][data-state="draining"]').waitFor();
+    await sendReports(cp.sb, [report(drainId, 2, 'eu-node-2', 'drained', 'eu-west')]);
+    await card.locator('[data-count="drained"]', { hasText: '1/3' }).waitFor();
+    // The deadline counts down on screen.
+    expect(await card.locator('.deadline strong').textContent()).toMatch(/^in 1h 59m|^in 2h/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
+    // On a phone the page does not scroll sideways.
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+
+    await sendReports(cp.sb, [report(drainId, 1, 'eu-node-1', 'drained', 'eu-west'), report(drainId, 3, 'eu-node-4', 'signalled', 'eu-west'), report(drainId, 3, 'eu-node-4', 'drained', 'eu-west')]);
+    const ended = page.locator(`#recent [data-drain="${drainId}"][data-status="completed"]`);
+    await ended.waitFor();
+    expect(await page.locator(`#running [data-drain="${drainId}"]`).count()).toBe(0);
+    // Opening an ended drain shows every node with its workers.
+    await ended.locator('button.card-head').click();
+    await ended.locator('[data-node="eu-node-4"][data-state="drained"]').waitFor();
+    expect(await ended.locator('[data-node="eu-node-4"] td[data-label="workers"]').textContent()).toBe('all exited');
+    // All of it without a reload.
+    expect(await page.evaluate('window.marker')).toBe(42);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
+});
