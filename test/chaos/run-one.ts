@@ -1,0 +1,231 @@
+// One seeded chaos run: the emulator (child process, data dir) behind proxies, the Function app
+// in the local host, N real nodes; drains posted through the API while the plan's faults fire;
+// then every drain must end and the invariants must hold.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
+import Long from 'long';
+import { controlMessageEnvelope } from '../../worker-agent/src/contract/index.js';
+import { buildArtifacts, sleep } from '../../worker-agent/test/helpers.js';
+import { Bait } from './bait.js';
+import { ChaosControlPlane } from './control-plane.js';
+import { EmulatorProcess } from './emulator-process.js';
+import { ChaosNode } from './fleet.js';
+import { checkBus, checkDrains, checkNodes, checkSignals, checkTasks, type DrainOutcome } from './invariants.js';
+import { LOCK_MS, makePlan, type Fault, type Plan } from './plan.js';
+import { ChaosProxy } from './proxy.js';
+
+const REPORTS_QUEUE = 'workforce-reports';
+
+export interface RunResult {
+  seed: number;
+  nodes: number;
+  ok: boolean;
+  violations: string[];
+  /** What happened, with ms since the first drain was posted. */
+  steps: string[];
+  ms: number;
+  plan: Plan;
+}
+
+export async function runOne(seed: number, nodeCount: number, opts: { finalTimeoutMs?: number; log?: (line: string) => void } = {}): Promise<RunResult> {
+  const started = Date.now();
+  const plan = makePlan(seed, nodeCount);
+  const topic = `chaos-${seed}`;
+  const root = mkdtempSync(join(tmpdir(), `wf-chaos-${seed}-`));
+  const steps: string[] = [];
+  let t0 = Date.now();
+  const step = (s: string) => {
+    const line = `+${Date.now() - t0}ms ${s}`;
+    steps.push(line);
+    opts.log?.(`[seed ${seed}] ${line}`);
+  };
+  const violations: string[] = [];
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+  try {
+    const artifacts = await buildArtifacts();
+    mkdirSync(join(root, 'sb'), { recursive: true });
+    const emulator = new EmulatorProcess(join(root, 'sb', 'data'), { topic, reportsQueue: REPORTS_QUEUE, lockMs: LOCK_MS, reportsLockMs: 5_000 });
+    mkdirSync(join(root, 'sb', 'data'), { recursive: true });
+    cleanups.push(() => emulator.stop());
+    await emulator.start();
+
+    const proxies: ChaosProxy[] = [];
+    const newProxy = async (name: string) => {
+      const p = await new ChaosProxy(name, emulator.port).listen();
+      proxies.push(p);
+      cleanups.push(() => p.close());
+      return p;
+    };
+    const hostProxy = await newProxy('host');
+    const plane = new ChaosControlPlane(join(root, 'host'), hostProxy, () => emulator.connectionString);
+    cleanups.push(() => plane.close());
+    await plane.start();
+
+    const bait = new Bait(join(root, 'bait-signals.log'));
+    cleanups.push(() => bait.kill());
+
+    const nodes: ChaosNode[] = [];
+    for (let i = 0; i < plan.nodes.length; i++) {
+      const id = `node-${String(i).padStart(2, '0')}`;
+      const node = new ChaosNode(id, join(root, id), topic, REPORTS_QUEUE, await newProxy(id), artifacts, () => emulator.connectionString);
+      nodes.push(node);
+      cleanups.push(() => node.stop());
+    }
+    // Start in small groups: two busy cores.
+    for (let i = 0; i < nodes.length; i += 5) {
+      await Promise.all(
+        nodes.slice(i, i + 5).map(async (node, j) => {
+          const np = plan.nodes[i + j]!;
+          np.tasks.forEach((ms, k) => node.queue.enqueue(`task-${String(k).padStart(3, '0')}`, ms));
+          for (const kind of np.workers) node.startWorker(kind);
+          await node.waitRegistered();
+          for (const kind of np.stale) bait.plant(node.pidDir, topic, kind);
+          await node.startAgent(np.crashAt, () => np.restartDelayMs);
+        }),
+      );
+    }
+
+    // Drains and faults on one timeline.
+    t0 = Date.now();
+    step(`fleet up: ${nodes.map((n, i) => `${n.id}[${plan.nodes[i]!.workers.join('+')}${plan.nodes[i]!.crashAt ? ` crash@${plan.nodes[i]!.crashAt}` : ''}${plan.nodes[i]!.stale.length ? ` stale:${plan.nodes[i]!.stale.join('+')}` : ''}]`).join(' ')}`);
+    const drains: Array<DrainOutcome & { posted?: Promise<{ deadline: string; notAfter: string }> }> = plan.drains.map((d, i) => ({ drainId: `chaos-${seed}-d${i}`, count: d.count, status: undefined }));
+    const timeline: Array<Promise<void>> = [];
+    const at = (ms: number, fn: () => Promise<void>) =>
+      timeline.push(
+        sleep(Math.max(0, ms - (Date.now() - t0))).then(fn).catch((e: unknown) => {
+          step(`!! ${String(e)}`);
+        }),
+      );
+    plan.drains.forEach((d, i) => {
+      const drain = drains[i]!;
+      let resolvePosted!: (v: { deadline: string; notAfter: string }) => void;
+      drain.posted = new Promise((r) => (resolvePosted = r));
+      at(d.at, async () => {
+        const res = await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, count: d.count, gracePeriod: '10m', ackTimeout: '5m', reason: `chaos seed ${seed}` }, 60_000);
+        step(`POST drain ${drain.drainId} count ${d.count} → ${res.status}`);
+        if (res.status !== 202 && res.status !== 409) violations.push(`POST drain ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
+        const spec = res.body?.spec ?? res.body ?? {};
+        resolvePosted({ deadline: spec.deadline, notAfter: spec.notAfter });
+      });
+    });
+    let emulatorRestarting: Promise<void> = Promise.resolve();
+    for (const f of plan.faults) at(f.at, () => fire(f));
+
+    async function fire(f: Fault): Promise<void> {
+      switch (f.kind) {
+        case 'kill-agent':
+          step(`kill -9 agent of ${nodes[f.node]!.id} (pid ${nodes[f.node]!.agent?.pid})`);
+          nodes[f.node]!.killAgent();
+          return;
+        case 'stall-agent':
+          step(`stall ${nodes[f.node]!.id} ↔ emulator for ${f.ms} ms`);
+          nodes[f.node]!.proxy.stall(f.ms);
+          return;
+        case 'cut-agent':
+          step(`cut ${nodes[f.node]!.id} ↔ emulator`);
+          nodes[f.node]!.proxy.cut();
+          return;
+        case 'stall-host':
+          step(`stall host ↔ emulator for ${f.ms} ms`);
+          hostProxy.stall(f.ms);
+          return;
+        case 'cut-host':
+          step('cut host ↔ emulator');
+          hostProxy.cut();
+          return;
+        case 'restart-emulator': {
+          step(`emulator ${f.signal}, down ${f.downMs} ms`);
+          emulatorRestarting = (async () => {
+            await emulator.restart(f.signal, f.downMs);
+            for (const p of proxies) p.retarget(emulator.port);
+            step(`emulator back on port ${emulator.port}`);
+          })();
+          await emulatorRestarting;
+          return;
+        }
+        case 'restart-host':
+          step('functions host restart');
+          await plane.restart();
+          step('functions host back');
+          return;
+        case 'duplicate': {
+          const drain = drains[f.drain]!;
+          const spec = await drain.posted!;
+          await emulatorRestarting;
+          const envelope = controlMessageEnvelope({ operation: 'graceful-downscale', drainId: drain.drainId, deadline: spec.deadline, notAfter: spec.notAfter, replyTo: REPORTS_QUEUE }, f.n, new Date());
+          const sb = new ServiceBusClient(emulator.connectionString);
+          try {
+            await sb.createSender(topic).sendMessages(envelope);
+          } finally {
+            await sb.close();
+          }
+          step(`duplicate of ${envelope.messageId} sent`);
+          return;
+        }
+      }
+    }
+
+    await Promise.all(timeline);
+    await emulatorRestarting;
+    step('faults over');
+
+    // Every drain must end.
+    const finalUntil = Date.now() + (opts.finalTimeoutMs ?? 90_000);
+    for (const d of drains) {
+      for (;;) {
+        const res = await plane.api('GET', `drains/${d.drainId}`).catch(() => undefined);
+        d.status = res?.body;
+        if (res?.status === 200 && res.body?.status !== 'running') break;
+        if (Date.now() > finalUntil) break;
+        await sleep(250);
+      }
+      step(`drain ${d.drainId}: ${d.status?.status} (${d.status?.outcome ?? ''})`);
+    }
+
+    // Let acting nodes' workers finish their task and exit, then give a wrongly released message
+    // time to act again before looking.
+    const settleUntil = Date.now() + 30_000;
+    while (Date.now() < settleUntil && nodes.some((n) => n.state()?.drain && (n.state()?.state !== 'drained' || n.liveWorkers().length > 0))) await sleep(100);
+    await sleep(LOCK_MS + 1_500);
+    step('settled');
+
+    violations.push(...checkDrains(nodes, drains));
+    violations.push(...checkNodes(nodes, drains.map((d) => d.drainId)));
+    violations.push(...checkTasks(nodes));
+    violations.push(...checkSignals(bait));
+
+    const sb = new ServiceBusClient(emulator.connectionString);
+    try {
+      const peek = async (entity: string, sub?: string, deadLetter = false): Promise<ServiceBusReceivedMessage[]> => {
+        const options = deadLetter ? { subQueueType: 'deadLetter' as const } : {};
+        const r = sub ? sb.createReceiver(entity, sub, options) : sb.createReceiver(entity, options);
+        try {
+          return await r.peekMessages(200, { fromSequenceNumber: Long.fromNumber(0) });
+        } finally {
+          await r.close();
+        }
+      };
+      violations.push(...checkBus(`${topic}/shutdown`, await peek(topic, 'shutdown'), await peek(topic, 'shutdown', true)));
+      // Reports: the host's trigger takes them; give late ones a moment.
+      let reports = await peek(REPORTS_QUEUE);
+      for (let i = 0; i < 40 && reports.length > 0; i++) {
+        await sleep(500);
+        reports = await peek(REPORTS_QUEUE);
+      }
+      violations.push(...checkBus(REPORTS_QUEUE, reports, await peek(REPORTS_QUEUE, undefined, true)));
+    } finally {
+      await sb.close();
+    }
+    step(`checked: ${violations.length} violation(s); agent kills ${nodes.reduce((s, n) => s + n.kills, 0)}, emulator restarts ${emulator.restarts}, host restarts ${plane.restarts}`);
+  } catch (err) {
+    violations.push(`run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  } finally {
+    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
+    if (violations.length === 0 || !process.env.CHAOS_KEEP) rmSync(root, { recursive: true, force: true });
+    else steps.push(`kept ${root}`);
+  }
+  return { seed, nodes: nodeCount, ok: violations.length === 0, violations, steps, ms: Date.now() - started, plan };
+}
