@@ -6,7 +6,8 @@ import { parseDuration } from '../../domain/durations.js';
 import { apiClient } from '../api.js';
 import { EXIT, usageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
-import { API_OPTIONS, apiTarget, count, duration, oneOf, parse, relativeOrInstant } from '../options.js';
+import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
+import { API_OPTIONS, apiTarget, count, duration, isInstant, oneOf, parse, relativeOrInstant } from '../options.js';
 import { watchDrain } from '../watch.js';
 
 export const DRAIN_HELP = `workforce drain <topic> --count N [options]
@@ -18,8 +19,8 @@ Asks N nodes listening on <topic> to drain (POST /api/topics/<topic>/drains).
                         do-not-accept-new-tasks: stop taking tasks, keep running
   --deadline D          kill what is left after D (e.g. 2h) or at an ISO instant
                         (graceful-downscale only; without it workers may take as long as they need)
-  --not-after D         a node that has not taken a message after D (default 15m) or the
-                        ISO instant leaves it
+  --not-after D         a node that has not taken a message after D (default 15m, or the
+                        deadline when that is sooner) or the ISO instant leaves it
   --reason TEXT         why, shown to everyone watching
   --requested-by WHO    who asks (default: user@host)
   --drain-id ID         your own id (letters, digits, . - _); a repeat is refused
@@ -41,6 +42,13 @@ const OPTIONS = {
   interval: { type: 'string' },
 } as const;
 
+/** A deadline sooner than the default --not-after (15m) is also the last moment to take it. */
+function shortDeadline(deadline: string | undefined, now: number): string | undefined {
+  if (deadline === undefined) return undefined;
+  const ms = isInstant(deadline) ? Date.parse(deadline) - now : parseDuration(deadline);
+  return ms !== undefined && ms < DEFAULT_ACK_TIMEOUT_MS ? deadline : undefined;
+}
+
 export function intervalMs(value: string | undefined): number {
   return parseDuration(duration('interval', value) ?? '1s')!;
 }
@@ -59,7 +67,7 @@ export async function drainCommand(args: string[], io: Io): Promise<ExitCode> {
     count: count('count', values.count),
     ...(mode !== undefined && { mode }),
     ...relativeOrInstant('deadline', values.deadline, 'gracePeriod', 'deadline'),
-    ...relativeOrInstant('not-after', values['not-after'], 'ackTimeout', 'notAfter'),
+    ...relativeOrInstant('not-after', values['not-after'] ?? shortDeadline(values.deadline, io.now()), 'ackTimeout', 'notAfter'),
     ...(values.reason !== undefined && { reason: values.reason }),
     requestedBy: values['requested-by'] ?? `${os.userInfo().username}@${os.hostname()}`,
     ...(values['drain-id'] !== undefined && { drainId: values['drain-id'] }),

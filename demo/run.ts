@@ -1,0 +1,116 @@
+// `npm run demo`: the local system (Service Bus emulator + Functions host serving this app, as
+// `npm start` runs them) plus a small fleet: 3 topics × 4 nodes, each a real agent with a Node and
+// a Python example worker taking tasks. Prints what to type next; Ctrl-C stops everything.
+// State lives in .data/demo and starts fresh on every run.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { silentLogger, startHost, type Host } from '@workforce/functions-host';
+import { startEmulator, type RunningEmulator } from '@workforce/servicebus-emulator';
+import { REPORTS_QUEUE } from '../src/config.js';
+import { followEvents } from './events.js';
+import { ROOT, startFleet, stopFleet, type FleetNode } from './fleet.js';
+
+const DATA = path.join(ROOT, '.data', 'demo');
+const TOPICS = (process.env.DEMO_TOPICS ?? 'eu-west,us-east,asia-south').split(',');
+const NODES = Number(process.env.DEMO_NODES_PER_TOPIC ?? 4);
+const KEY = process.env.FUNCTIONS_HOST_FUNCTION_KEY ?? 'workforce-demo';
+
+const port = (name: string, fallback: number): number => {
+  const n = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${process.env[name]}"`);
+  return n;
+};
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+let emulator: RunningEmulator | undefined;
+let host: Host | undefined;
+let nodes: FleetNode[] = [];
+let stopEvents = () => {};
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  if (!existsSync(path.join(ROOT, 'dist', 'src', 'functions'))) throw new Error('dist/src/functions is missing: run `npm install` (or `npm run build`) first');
+  rmSync(DATA, { recursive: true, force: true });
+  const python = spawnSync('python3', ['--version']).status === 0;
+
+  emulator = await startEmulator({
+    port: port('SERVICEBUS_PORT', 5672),
+    amqpsPort: port('SERVICEBUS_AMQPS_PORT', 5671),
+    armPort: port('SERVICEBUS_ARM_PORT', 5443),
+    dataDir: path.join(DATA, 'servicebus'),
+  });
+  emulator.catalogue.putQueue(REPORTS_QUEUE, { maxDeliveryCount: 5, lockDurationMs: 60_000, deadLetteringOnMessageExpiration: true, defaultMessageTimeToLiveMs: 7 * 86_400_000 });
+  const caFile = path.join(DATA, 'ca.pem');
+  writeFileSync(caFile, emulator.caCertificate ?? '');
+  host = await startHost({
+    appDir: ROOT,
+    port: port('PORT', 7071),
+    dataDir: path.join(DATA, 'functions-host'),
+    logger: silentLogger(),
+    settings: {
+      ServiceBusConnection: emulator.connectionString,
+      AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
+      SERVICEBUS_RESOURCE_GROUP: 'local',
+      SERVICEBUS_NAMESPACE: 'local',
+      SERVICEBUS_ARM_ENDPOINT: emulator.armEndpoint!,
+      SERVICEBUS_ARM_CA_FILE: caFile,
+      SERVICEBUS_ARM_CREDENTIAL: 'emulator',
+      FUNCTIONS_HOST_FUNCTION_KEY: KEY,
+    },
+  });
+  const api = host.url.replace('127.0.0.1', 'localhost');
+  for (const topic of TOPICS) {
+    const res = await fetch(`${host.url}/api/topics/${topic}`, { method: 'PUT', headers: { 'x-functions-key': KEY } });
+    if (!res.ok) throw new Error(`provisioning ${topic}: HTTP ${res.status} ${await res.text()}`);
+  }
+  log(`Starting ${TOPICS.length} topics × ${NODES} nodes (agent + Node worker${python ? ' + Python worker' : ''} each)…`);
+  nodes = await startFleet({
+    dir: path.join(DATA, 'nodes'),
+    connectionString: emulator.connectionString,
+    topics: TOPICS,
+    nodesPerTopic: NODES,
+    tasks: 200,
+    taskMs: [6_000, 20_000],
+    python,
+  });
+  const apiFlag = api === 'http://localhost:7071' ? '' : ` --api ${api}`;
+  log(`
+Workforce demo is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s).
+
+  Dashboard   ${api}/api/dashboard?code=${KEY}
+  Fleet       ${nodes.length} nodes on ${TOPICS.join(', ')}; logs and queues in ${path.relative(process.cwd(), path.join(DATA, 'nodes')) || '.'}
+  Service Bus ${emulator.connectionString}
+${python ? '' : '  (python3 not found: Node workers only)\n'}
+In another terminal:
+
+  export WORKFORCE_API_KEY=${KEY}
+  npx workforce drain ${TOPICS[0]} --count 2 --deadline 5m --reason "try it"${apiFlag} --wait
+  npx workforce drain ${TOPICS[1]} --count 1 --mode do-not-accept-new-tasks${apiFlag}
+  npx workforce drains${apiFlag}
+
+Workers' tasks take 6-20 s; a drained node finishes its task, then its workers exit.
+Ctrl-C stops the fleet and the local system.
+`);
+  stopEvents = followEvents(nodes, log);
+}
+
+let stopping = false;
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  stopEvents();
+  log('\nStopping the fleet…');
+  await stopFleet(nodes).catch((e: unknown) => process.stderr.write(`stopping the fleet: ${String(e)}\n`));
+  await host?.close().catch((e: unknown) => process.stderr.write(`closing the host: ${String(e)}\n`));
+  await emulator?.close().catch((e: unknown) => process.stderr.write(`closing the emulator: ${String(e)}\n`));
+  process.exit(code);
+}
+process.once('SIGINT', () => void stop(0));
+process.once('SIGTERM', () => void stop(0));
+
+main().catch((err: unknown) => {
+  process.stderr.write(`npm run demo: ${(err as Error).message ?? String(err)}\n`);
+  void stop(1);
+});
