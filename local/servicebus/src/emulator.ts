@@ -1,7 +1,7 @@
 // Wiring: store → broker → AMQP server, in one place. `startEmulator` is the library API used by
 // tests and by the CLI.
 import { ServiceBusAdapter, serverLinkOptions } from './amqp/adapter.js';
-import { payloadFromStore } from './amqp/codec.js';
+import { parsePayload } from './amqp/codec.js';
 import { AmqpServer } from './amqp/server.js';
 import { Broker } from './broker/broker.js';
 import type { EntityCatalogue } from './broker/catalogue.js';
@@ -58,7 +58,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   let state: EmulatorState = 'starting';
 
   const store: MessageStore = options.dataDir ? new SqliteStore(options.dataDir, logger) : new MemoryStore();
-  const broker = new Broker({ store, parse: payloadFromStore, autoCreate: options.autoCreate ?? false, logger });
+  const broker = new Broker({ store, parse: parsePayload, autoCreate: options.autoCreate ?? false, logger });
   broker.restore();
   const amqp = new AmqpServer(logger, { maxFrameSize: 65_536, rhea: serverLinkOptions });
   new ServiceBusAdapter(amqp.container, { broker, keys, logger });

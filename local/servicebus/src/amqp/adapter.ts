@@ -8,8 +8,8 @@ import type { Consumer, Subqueue } from '../broker/entities.js';
 import type { BrokerMessage } from '../broker/message.js';
 import { EmulatorError, invalidRequest, notImplemented, toEmulatorError, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
-import { BATCH_FORMAT, encodeForDelivery, parsePayload, splitBatch } from './codec.js';
-import { deliveryTag, handleManagement } from './management.js';
+import { BATCH_FORMAT, deliveryTag, encodeForDelivery, parsePayload, splitBatch } from './codec.js';
+import { handleManagement } from './management.js';
 import {
   RAW_FORMAT_0,
   answerEveryDrain,
@@ -214,13 +214,13 @@ export class ServiceBusAdapter {
     }
   }
 
+  /** Throws `MessagingEntityNotFound` unless `entity` is a queue, topic or subscription. */
   private resolveEntity(entity: string): void {
     try {
       this.options.broker.subqueue(entity);
-    } catch (e) {
+    } catch {
       // A topic's $management link (scheduling) addresses the topic, which has no subqueue.
       this.options.broker.sendTarget(entity);
-      void e;
     }
   }
 

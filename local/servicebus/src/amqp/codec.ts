@@ -331,11 +331,6 @@ function withMessageId(raw: Buffer, sections: Section[], props: Section | undefi
   return Buffer.concat([raw.subarray(0, props.start), rebuilt, raw.subarray(props.end)]);
 }
 
-/** Re-reads a stored message. */
-export function payloadFromStore(raw: Buffer): MessagePayload {
-  return parsePayload(raw);
-}
-
 // ---- delivery ------------------------------------------------------------------------------
 
 /** Annotations the broker sets; the sender's values for these keys are dropped. */
@@ -407,6 +402,11 @@ export function encodeForDelivery(m: BrokerMessage): Buffer {
   }
   const annotations = section(SECTION.messageAnnotations, 0xd1, count, entries);
   return Buffer.concat([header, annotations, payload.bare]);
+}
+
+/** Delivery tag of a locked message: its lock token in .NET GUID byte order. */
+export function deliveryTag(m: BrokerMessage): Buffer | undefined {
+  return m.lock ? swapGuidByteOrder(m.lock.token) : undefined;
 }
 
 function uint(n: number): Buffer {

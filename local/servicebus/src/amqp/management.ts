@@ -5,7 +5,7 @@ import rhea from 'rhea';
 import type { Broker, Settlement } from '../broker/broker.js';
 import type { BrokerMessage } from '../broker/message.js';
 import { invalidRequest, notImplemented, toEmulatorError } from '../errors.js';
-import { encodeForDelivery, parsePayload, swapGuidByteOrder, uuidToString } from './codec.js';
+import { encodeForDelivery, parsePayload, uuidToString } from './codec.js';
 
 const { types } = rhea;
 
@@ -63,8 +63,8 @@ const operations: Record<string, Operation> = {
       if (payload.scheduledEnqueueTime === undefined) throw invalidRequest('A scheduled message needs x-opt-scheduled-enqueue-time.');
       return payload;
     });
-    // Each message is scheduled (duplicate detection does not drop scheduled messages' numbers).
-    const seqs = payloads.map((p) => broker.send(target, [p], p.scheduledEnqueueTime)[0] ?? 0);
+    // One call per message, so that each gets its own number (0 for a dropped duplicate).
+    const seqs = payloads.map((p) => broker.send(target, [p])[0] ?? 0);
     return ok({ 'sequence-numbers': types.wrap_array(seqs, 0x81, undefined) });
   },
 
@@ -154,9 +154,4 @@ function optionalString(v: unknown): string | undefined {
 
 function plainObject(v: unknown): Record<string, unknown> | undefined {
   return v && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-/** Delivery tag of a locked message: its lock token in .NET GUID byte order. */
-export function deliveryTag(m: BrokerMessage): Buffer | undefined {
-  return m.lock ? swapGuidByteOrder(m.lock.token) : undefined;
 }

@@ -121,27 +121,26 @@ export class Broker {
     throw entityNotFound(address);
   }
 
-  /** Throws `MessageSizeExceeded` when `size` is over the entity's limit. */
-  checkSize(target: SendTarget | Subqueue, size: number): void {
-    const limit = target instanceof QueueEntity || target instanceof TopicEntity ? target.properties.maxMessageSizeInBytes : target.maxMessageSizeInBytes;
-    const name = 'name' in target ? target.name : target.path;
-    if (size > limit) throw messageTooLarge(size, limit, name);
-  }
-
   maxMessageSize(target: SendTarget | Subqueue): number {
     return target instanceof QueueEntity || target instanceof TopicEntity ? target.properties.maxMessageSizeInBytes : target.maxMessageSizeInBytes;
+  }
+
+  /** Throws `MessageSizeExceeded` when `size` is over the entity's limit. */
+  checkSize(target: SendTarget, size: number): void {
+    const limit = this.maxMessageSize(target);
+    if (size > limit) throw messageTooLarge(size, limit, target.name);
   }
 
   // ---- enqueue -----------------------------------------------------------------------------
 
   /** Accepts messages sent to a queue or topic. Returns the sequence numbers assigned (duplicates get none). */
-  send(target: SendTarget, payloads: MessagePayload[], scheduleAt?: number): number[] {
+  send(target: SendTarget, payloads: MessagePayload[]): number[] {
     const now = this.now();
     const seqs: number[] = [];
     for (const payload of payloads) {
       if (this.isDuplicate(target, payload.messageId, now)) continue;
       const seq = ++target.lastSequence;
-      const at = scheduleAt ?? payload.scheduledEnqueueTime;
+      const at = payload.scheduledEnqueueTime;
       const scheduledAt = at !== undefined && at > now ? at : undefined;
       const enqueuedAt = scheduledAt ?? now;
       const ttl = Math.min(payload.ttlMs ?? Infinity, target.properties.defaultMessageTimeToLiveMs);

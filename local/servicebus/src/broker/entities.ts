@@ -61,18 +61,13 @@ export class Subqueue {
   }
 }
 
-/** State shared by the entities that accept sends: sequence numbers and duplicate detection. */
-export interface SendTarget {
-  lastSequence: number;
-  /** message id → time it was first accepted. */
-  readonly recentIds: Map<string, number>;
-}
-
-export class QueueEntity implements SendTarget {
+export class QueueEntity {
   readonly kind = 'queue';
   readonly main: Subqueue;
   readonly dlq: Subqueue;
+  /** Last sequence number handed out (queues and topics number their messages). */
   lastSequence = 0;
+  /** Duplicate detection: message id → time it was first accepted. */
   readonly recentIds = new Map<string, number>();
 
   constructor(
@@ -91,7 +86,7 @@ export class QueueEntity implements SendTarget {
   }
 }
 
-export class TopicEntity implements SendTarget {
+export class TopicEntity {
   readonly kind = 'topic';
   readonly subscriptions = new Map<string, SubscriptionEntity>();
   lastSequence = 0;
