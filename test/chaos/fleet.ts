@@ -99,6 +99,12 @@ export class ChaosNode {
     }
   }
 
+  /** The current agent is alive and listening (it finished its start-up recovery). */
+  agentListening(): boolean {
+    const a = this.agent;
+    return !!a && a.child.exitCode === null && a.child.signalCode === null && a.events().some((e) => e['event'] === 'listening');
+  }
+
   killAgent(): void {
     this.agent?.kill('SIGKILL');
   }

@@ -10,6 +10,8 @@ export const LOCK_MS = 3_000;
 export type Fault =
   | { at: number; kind: 'kill-agent'; node: number }
   | { at: number; kind: 'stall-agent'; node: number; ms: number }
+  /** Stalls the node's link as soon as its agent next accepts a message: it loses the lock mid-handling. */
+  | { at: number; kind: 'stall-on-accept'; node: number; ms: number }
   | { at: number; kind: 'cut-agent'; node: number }
   | { at: number; kind: 'stall-host'; ms: number }
   | { at: number; kind: 'cut-host' }
@@ -30,7 +32,8 @@ export interface NodePlan {
 export interface Plan {
   seed: number;
   nodes: NodePlan[];
-  drains: Array<{ at: number; count: number }>;
+  /** `overask`: asks for more nodes than the fleet has left, no deadline, a short ackTimeout: must time out with its shortfall. */
+  drains: Array<{ at: number; count: number; overask?: boolean }>;
   faults: Fault[];
   /** Faults happen in [0, windowMs) after the first drain is posted. */
   windowMs: number;
@@ -67,12 +70,16 @@ export function makePlan(seed: number, nodeCount: number): Plan {
     left -= count;
   }
 
+  // Sometimes one more drain that cannot be satisfied: its shortfall must be reported truthfully.
+  if (rng.chance(0.15)) drains.push({ at: rng.int(0, 4_000), count: left + rng.int(1, 2), overask: true });
+
   const faults: Fault[] = [];
   const at = () => rng.int(0, windowMs - 1);
   const node = () => rng.int(0, nodeCount - 1);
   for (let k = rng.int(0, 3); k > 0; k--) faults.push({ at: at(), kind: 'kill-agent', node: node() });
   for (let k = rng.int(0, 3); k > 0; k--) faults.push({ at: at(), kind: 'stall-agent', node: node(), ms: rng.int(LOCK_MS + 500, 2 * LOCK_MS + 1000) });
   for (let k = rng.int(0, 2); k > 0; k--) faults.push({ at: at(), kind: 'cut-agent', node: node() });
+  for (let k = rng.int(0, 2); k > 0; k--) faults.push({ at: rng.int(0, 3_000), kind: 'stall-on-accept', node: node(), ms: rng.int(LOCK_MS + 500, 2 * LOCK_MS + 1000) });
   if (rng.chance(0.3)) faults.push({ at: at(), kind: 'stall-host', ms: rng.int(500, 2 * LOCK_MS) });
   if (rng.chance(0.3)) faults.push({ at: at(), kind: 'cut-host' });
   if (rng.chance(0.5)) faults.push({ at: at(), kind: 'restart-emulator', signal: rng.pick(['SIGKILL', 'SIGTERM'] as const), downMs: rng.int(200, 2_000) });

@@ -48,6 +48,13 @@ export class ChaosProxy {
     this.pairs.clear();
   }
 
+  /** Ends a stall now. */
+  unstall(): void {
+    clearTimeout(this.resumeTimer);
+    this.stalledUntil = 0;
+    this.resume();
+  }
+
   private resume(): void {
     for (const [a, b] of this.pairs) {
       a.resume();

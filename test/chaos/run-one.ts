@@ -1,7 +1,7 @@
 // One seeded chaos run: the emulator (child process, data dir) behind proxies, the Function app
 // in the local host, N real nodes; drains posted through the API while the plan's faults fire;
 // then every drain must end and the invariants must hold.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
@@ -43,6 +43,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
   };
   const violations: string[] = [];
   const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  const nodesForLogs: ChaosNode[] = [];
 
   try {
     const artifacts = await buildArtifacts();
@@ -72,6 +73,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
       const id = `node-${String(i).padStart(2, '0')}`;
       const node = new ChaosNode(id, join(root, id), topic, REPORTS_QUEUE, await newProxy(id), artifacts, () => emulator.connectionString);
       nodes.push(node);
+      nodesForLogs.push(node);
       cleanups.push(() => node.stop());
     }
     // Start in small groups: two busy cores.
@@ -91,7 +93,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
     // Drains and faults on one timeline.
     t0 = Date.now();
     step(`fleet up: ${nodes.map((n, i) => `${n.id}[${plan.nodes[i]!.workers.join('+')}${plan.nodes[i]!.crashAt ? ` crash@${plan.nodes[i]!.crashAt}` : ''}${plan.nodes[i]!.stale.length ? ` stale:${plan.nodes[i]!.stale.join('+')}` : ''}]`).join(' ')}`);
-    const drains: Array<DrainOutcome & { posted?: Promise<{ deadline: string; notAfter: string }> }> = plan.drains.map((d, i) => ({ drainId: `chaos-${seed}-d${i}`, count: d.count, status: undefined }));
+    const drains: Array<DrainOutcome & { posted?: Promise<{ deadline: string; notAfter: string }> }> = plan.drains.map((d, i) => ({ drainId: `chaos-${seed}-d${i}`, count: d.count, status: undefined, ...(d.overask && { overask: true }) }));
     const timeline: Array<Promise<void>> = [];
     const at = (ms: number, fn: () => Promise<void>) =>
       timeline.push(
@@ -104,8 +106,10 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
       let resolvePosted!: (v: { deadline: string; notAfter: string }) => void;
       drain.posted = new Promise((r) => (resolvePosted = r));
       at(d.at, async () => {
-        const res = await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, count: d.count, gracePeriod: '10m', ackTimeout: '5m', reason: `chaos seed ${seed}` }, 60_000);
-        step(`POST drain ${drain.drainId} count ${d.count} → ${res.status}`);
+        // An overasking drain has no deadline (nobody is killed) and a short ackTimeout: its surplus messages expire.
+        const times = d.overask ? { ackTimeout: '8s' } : { gracePeriod: '10m', ackTimeout: '5m' };
+        const res = await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, count: d.count, ...times, reason: `chaos seed ${seed}` }, 60_000);
+        step(`POST drain ${drain.drainId} count ${d.count}${d.overask ? ' (more than the fleet has left)' : ''} → ${res.status}`);
         if (res.status !== 202 && res.status !== 409) violations.push(`POST drain ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
         const spec = res.body?.spec ?? res.body ?? {};
         resolvePosted({ deadline: spec.deadline, notAfter: spec.notAfter });
@@ -124,6 +128,21 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
           step(`stall ${nodes[f.node]!.id} ↔ emulator for ${f.ms} ms`);
           nodes[f.node]!.proxy.stall(f.ms);
           return;
+        case 'stall-on-accept': {
+          const node = nodes[f.node]!;
+          const seen = node.agent?.events().filter((e) => e['event'] === 'message-accepted').length ?? 0;
+          const until = t0 + plan.windowMs;
+          step(`armed: stall ${node.id} for ${f.ms} ms when its agent next accepts a message`);
+          while (Date.now() < until) {
+            if ((node.agent?.events().filter((e) => e['event'] === 'message-accepted').length ?? 0) > seen) {
+              step(`${node.id} accepted a message: stall ↔ emulator for ${f.ms} ms`);
+              node.proxy.stall(f.ms);
+              return;
+            }
+            await sleep(20);
+          }
+          return;
+        }
         case 'cut-agent':
           step(`cut ${nodes[f.node]!.id} ↔ emulator`);
           nodes[f.node]!.proxy.cut();
@@ -173,7 +192,8 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
     step('faults over');
 
     // Every drain must end.
-    const finalUntil = Date.now() + (opts.finalTimeoutMs ?? 90_000);
+    // An overasking drain ends at notAfter (8 s) + the control plane's one-minute grace.
+    const finalUntil = Date.now() + (opts.finalTimeoutMs ?? 90_000) + (plan.drains.some((d) => d.overask) ? 60_000 : 0);
     for (const d of drains) {
       for (;;) {
         const res = await plane.api('GET', `drains/${d.drainId}`).catch(() => undefined);
@@ -187,8 +207,17 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
 
     // Let acting nodes' workers finish their task and exit, then give a wrongly released message
     // time to act again before looking.
-    const settleUntil = Date.now() + 30_000;
-    while (Date.now() < settleUntil && nodes.some((n) => n.state()?.drain && (n.state()?.state !== 'drained' || n.liveWorkers().length > 0))) await sleep(100);
+    // Restarted agents recover first (a pending message is rolled back or committed).
+    const settleUntil = Date.now() + 45_000;
+    const unsettled = () =>
+      nodes.filter(
+        (n) =>
+          n.state()?.pending !== undefined ||
+          !n.agentListening() ||
+          (n.state()?.drain !== undefined && (n.state()?.state !== 'drained' || n.liveWorkers().length > 0)),
+      );
+    while (Date.now() < settleUntil && unsettled().length > 0) await sleep(100);
+    if (unsettled().length > 0) step(`still unsettled after 45 s: ${unsettled().map((n) => n.id).join(',')}`);
     await sleep(LOCK_MS + 1_500);
     step('settled');
 
@@ -208,10 +237,11 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
           await r.close();
         }
       };
-      violations.push(...checkBus(`${topic}/shutdown`, await peek(topic, 'shutdown'), await peek(topic, 'shutdown', true)));
-      // Reports: the host's trigger takes them; give late ones a moment.
+      const timedOut = drains.filter((d) => d.status?.status === 'timed-out').map((d) => d.drainId);
+      violations.push(...checkBus(`${topic}/shutdown`, await peek(topic, 'shutdown'), await peek(topic, 'shutdown', true), timedOut));
+      // Reports: the host's trigger takes them; after an emulator restart it takes ~30 s to come back.
       let reports = await peek(REPORTS_QUEUE);
-      for (let i = 0; i < 40 && reports.length > 0; i++) {
+      for (let i = 0; i < 120 && reports.length > 0; i++) {
         await sleep(500);
         reports = await peek(REPORTS_QUEUE);
       }
@@ -225,7 +255,10 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
   } finally {
     for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => {});
     if (violations.length === 0 || !process.env.CHAOS_KEEP) rmSync(root, { recursive: true, force: true });
-    else steps.push(`kept ${root}`);
+    else {
+      for (const n of nodesForLogs) writeFileSync(join(n.dir, 'agents.log'), n.agents.map((a, i) => `=== agent ${i} pid ${a.pid}\n${a.output()}`).join('\n'));
+      steps.push(`kept ${root}`);
+    }
   }
   return { seed, nodes: nodeCount, ok: violations.length === 0, violations, steps, ms: Date.now() - started, plan };
 }

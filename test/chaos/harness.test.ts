@@ -1,0 +1,96 @@
+// The chaos harness checks itself: a proxy that does not stall, or a bait that does not notice a
+// signal, would make every chaos run pass for nothing.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Bait } from './bait.js';
+import { makePlan } from './plan.js';
+import { ChaosProxy } from './proxy.js';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function echoServer(): Promise<number> {
+  const server = net.createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => server.close(r)));
+  return (server.address() as net.AddressInfo).port;
+}
+
+function connect(port: number): Promise<{ socket: net.Socket; received: () => string; closed: Promise<void> }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve({ socket, received: () => data, closed }));
+    let data = '';
+    socket.on('data', (d) => (data += String(d)));
+    const closed = new Promise<void>((r) => socket.on('close', () => r()));
+    socket.on('error', () => {});
+    cleanups.push(() => socket.destroy());
+  });
+}
+
+const until = async (p: () => boolean) => {
+  while (!p()) await new Promise((r) => setTimeout(r, 10));
+};
+
+describe('ChaosProxy', () => {
+  it('forwards, holds bytes while stalled and delivers them afterwards, and cuts connections', async () => {
+    const proxy = await new ChaosProxy('t', await echoServer()).listen();
+    cleanups.push(() => proxy.close());
+    const c = await connect(proxy.port);
+    c.socket.write('a');
+    await until(() => c.received() === 'a');
+
+    proxy.stall(600_000);
+    c.socket.write('b');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(c.received()).toBe('a'); // held
+    proxy.unstall();
+    await until(() => c.received() === 'ab'); // delivered after the stall
+
+    proxy.cut();
+    await c.closed;
+  });
+
+  it('sends new connections to the new target after retarget', async () => {
+    const proxy = await new ChaosProxy('t', 1).listen();
+    cleanups.push(() => proxy.close());
+    proxy.retarget(await echoServer());
+    const c = await connect(proxy.port);
+    c.socket.write('x');
+    await until(() => c.received() === 'x');
+  });
+});
+
+describe('Bait', () => {
+  it('logs a signal sent to it, and plants stale PID files that name it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bait-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const bait = new Bait(join(dir, 'signals.log'));
+    cleanups.push(() => bait.kill());
+    bait.plant(dir, 'topic', 'json-wrong-start');
+    bait.plant(dir, 'topic', 'legacy-older');
+    expect(JSON.parse(readFileSync(join(dir, 'ghost-json-wrong-start.pid'), 'utf8'))).toMatchObject({ pid: bait.pid, topic: 'topic' });
+    expect(readFileSync(join(dir, 'ghost-legacy-older.pid'), 'utf8')).toBe(String(bait.pid));
+    await new Promise((r) => setTimeout(r, 100)); // its traps are set
+    expect(bait.violations()).toEqual([]);
+    process.kill(bait.pid, 'SIGUSR2');
+    await until(() => bait.violations().length > 0);
+    expect(bait.violations()).toEqual([`bait pid ${bait.pid} got SIGUSR2`]);
+  });
+});
+
+describe('makePlan', () => {
+  it('is a function of the seed, and leaves a node undrained unless it overasks on purpose', () => {
+    expect(makePlan(42, 10)).toEqual(makePlan(42, 10));
+    expect(makePlan(42, 10)).not.toEqual(makePlan(43, 10));
+    for (let seed = 0; seed < 200; seed++) {
+      const plan = makePlan(seed, 10);
+      const normal = plan.drains.filter((d) => !d.overask).reduce((s, d) => s + d.count, 0);
+      expect(normal).toBeLessThan(10);
+    }
+  });
+});
