@@ -244,7 +244,8 @@ describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
     expect(peeked!.state).toBe('scheduled');
     expect(peeked!.sequenceNumber!.toNumber()).toBe(seq!.toNumber());
     expect(await receiver.receiveMessages(1, { maxWaitTimeInMs: 500 })).toHaveLength(0);
-    const got = await receiveAll(receiver, 2, 4000);
+    const got = await receiveAll(receiver, 1, 4000);
+    got.push(...(await receiver.receiveMessages(1, { maxWaitTimeInMs: 300 })));
     expect(got.map((m) => m.body)).toEqual(['scheduled']);
     expect(Date.now()).toBeGreaterThanOrEqual(at.getTime() - 50);
     expect(got[0]!.enqueuedTimeUtc!.getTime()).toBeGreaterThanOrEqual(at.getTime() - 1000);
@@ -392,6 +393,46 @@ describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
     await receiver.close();
     await client.createReceiver(q).completeMessage(m!);
     expect(emulator.catalogue.getQueue(q)!.messageCount).toBe(0);
+  });
+});
+
+describe.each(stores)('restart with the same options ($name store)', ({ name, dataDir }) => {
+  it(name === 'sqlite' ? 'keeps entities, messages and their states' : 'starts empty', async () => {
+    const dir = dataDir();
+    const options = { port: 0, armPort: false as const, amqpsPort: false as const, ...(dir ? { dataDir: dir } : {}) };
+    try {
+      const first = await startEmulator(options);
+      first.catalogue.putQueue('kept', { maxDeliveryCount: 3 });
+      const client = new ServiceBusClient(first.connectionString);
+      await client.createSender('kept').sendMessages([{ body: 'a' }, { body: 'b' }, { body: 'c' }]);
+      const receiver = client.createReceiver('kept');
+      const [a, b] = await receiveAll(receiver, 2);
+      await receiver.completeMessage(a!);
+      await receiver.deadLetterMessage(b!, { deadLetterReason: 'r' });
+      await client.close();
+      await first.close();
+
+      const second = await startEmulator(options);
+      try {
+        if (name === 'memory') {
+          expect(second.catalogue.getQueue('kept')).toBeUndefined();
+          return;
+        }
+        expect(second.catalogue.getQueue('kept')).toMatchObject({
+          properties: { maxDeliveryCount: 3 },
+          activeMessageCount: 1,
+          deadLetterMessageCount: 1,
+        });
+        const again = new ServiceBusClient(second.connectionString);
+        const [c] = await receiveAll(again.createReceiver('kept', { receiveMode: 'receiveAndDelete' }), 1);
+        expect(c!.body).toBe('c');
+        await again.close();
+      } finally {
+        await second.close();
+      }
+    } finally {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
