@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from '../support/control-plane.js';
 import { cli, cliProcess } from './run-cli.js';
 
 /** Bad arguments never reach the network: exit 2 and a message naming the problem. */
@@ -33,6 +35,18 @@ describe('workforce: bad usage', () => {
     expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Exit codes:') });
     expect(await cli(['drain', '--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('--not-after D') });
     expect(await cli([])).toMatchObject({ code: 2, stdout: expect.stringContaining('workforce topic ensure') });
+  });
+
+  it('`npx workforce` runs the root package\'s bin (built by npm install)', async () => {
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('npx', ['--no-install', 'workforce', '--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.once('exit', (code) => resolve({ code, out }));
+    });
+    expect(r.out).toContain('workforce — drain batch worker nodes gracefully');
+    expect(r.code).toBe(0);
   });
 
   it('an API nobody serves exits 3 and asks whether `npm start` runs', async () => {
