@@ -7,7 +7,8 @@ const KEY_STORE = 'workforce.functionKey';
 const TARGET = { 'graceful-downscale': 'drained', 'do-not-accept-new-tasks': 'intake-stopped' };
 
 const $ = (id) => document.getElementById(id);
-const state = { key: new URLSearchParams(location.search).get('code') || localStorage.getItem(KEY_STORE) || '', drains: [], details: new Map(), open: new Set() };
+const TOPICS_EVERY = 5; // polls between two reads of GET /api/topics (it goes through ARM)
+const state = { key: new URLSearchParams(location.search).get('code') || localStorage.getItem(KEY_STORE) || '', drains: [], topics: [], polls: 0, details: new Map(), open: new Set() };
 
 /** Creates an element: h('div', { class: 'x' }, 'text', child). Text is never parsed as HTML. */
 function h(tag, attrs = {}, ...children) {
@@ -83,13 +84,15 @@ function workersOf(node) {
 
 function nodesTable(d, nodes) {
   if (nodes.length === 0) return h('p', { class: 'muted' }, d.status === 'running' ? 'No node has taken this drain yet.' : 'No node took this drain.');
+  // Running drains' status has no workers (the API lists them once the drain ended).
+  const withWorkers = nodes.some((n) => n.workers);
   return h('table', { class: 'nodes' },
-    h('thead', {}, h('tr', {}, h('th', {}, 'node'), h('th', {}, 'state'), h('th', {}, 'for'), h('th', {}, 'workers still running'))),
+    h('thead', {}, h('tr', {}, h('th', {}, 'node'), h('th', {}, 'state'), h('th', {}, 'in state for'), withWorkers ? h('th', {}, 'workers still running') : null)),
     h('tbody', {}, nodes.map((n) => h('tr', { 'data-node': n.nodeId, 'data-state': n.state },
       h('td', { 'data-label': 'node' }, n.nodeId),
       h('td', { 'data-label': 'state' }, h('span', { class: `state ${n.state}` }, n.state), n.escalated ? h('span', { class: 'state escalated' }, 'escalated') : null),
       h('td', { 'data-label': 'for' }, d.status === 'running' ? h('span', { 'data-since': n.since }) : duration(Date.parse(d.finishedAt || d.updatedAt || n.since) - Date.parse(n.since))),
-      h('td', { 'data-label': 'workers' }, workersOf(n))))));
+      withWorkers ? h('td', { 'data-label': 'workers' }, workersOf(n)) : null))));
 }
 
 function meta(d) {
@@ -132,16 +135,18 @@ async function toggle(id) {
 }
 
 function topicsView(drains) {
-  const topics = new Map();
+  // Every provisioned topic (GET /api/topics), plus any a drain names.
+  const topics = new Map(state.topics.map((t) => [t.name, { running: 0, last: undefined }]));
   for (const d of drains) {
-    const t = topics.get(d.topic) || { running: 0, last: d };
+    const t = topics.get(d.topic) || { running: 0 };
+    t.last ??= d; // drains come newest first
     if (d.status === 'running') t.running++;
     topics.set(d.topic, t);
   }
-  if (topics.size === 0) return h('p', { class: 'muted' }, 'No drains yet. Topics appear here with their first drain.');
+  if (topics.size === 0) return h('p', { class: 'muted' }, 'No topics yet: workforce topic ensure <topic>');
   return [...topics].sort(([a], [b]) => a.localeCompare(b)).map(([name, t]) =>
     h('div', { class: `chip${t.running ? ' busy' : ''}`, 'data-topic': name }, h('strong', {}, name),
-      h('span', {}, t.running ? `${t.running} draining` : `last: ${t.last.status}`)));
+      h('span', {}, t.running ? `${t.running} draining` : t.last ? `last drain ${t.last.status}` : 'no drain yet')));
 }
 
 function render() {
@@ -161,6 +166,10 @@ function connection(text, kind) {
 
 async function poll() {
   try {
+    if (state.polls++ % TOPICS_EVERY === 0) {
+      // Optional: 503 when the app has no provisioning target; topics then come from drains.
+      state.topics = await api('topics').then((r) => r.topics, (err) => (err.auth ? Promise.reject(err) : state.topics));
+    }
     const { drains } = await api('drains');
     // The list is compact; each running drain's own status has its nodes.
     state.drains = await Promise.all(drains.map((d) => (d.status === 'running' ? api(`drains/${encodeURIComponent(d.drainId)}`).catch(() => d) : d)));
@@ -187,6 +196,7 @@ async function poll() {
 $('key-form').addEventListener('submit', (e) => {
   e.preventDefault();
   state.key = $('key').value.trim();
+  state.polls = 0;
   localStorage.setItem(KEY_STORE, state.key);
   poll();
 });

@@ -46,6 +46,13 @@ describe('dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('GET /api/topics lists the provisioned topics (function key)', async () => {
+    const res = await cp.api('GET', 'topics');
+    expect(res.status).toBe(200);
+    expect(res.body.topics.map((t: { name: string }) => t.name)).toEqual(['eu-west', 'us-east']);
+    expect((await cp.api('GET', 'topics', undefined, null)).status).toBe(401);
+  });
+
   it('a drain progresses live: accepted → draining → drained, then it moves to recent', async () => {
     // History for the page: a completed drain on us-east.
     const done = await cp.api('POST', 'topics/us-east/drains', { count: 1, gracePeriod: '1h', reason: 'nightly scale-down', requestedBy: 'ops@example' });
@@ -60,7 +67,9 @@ describe('dashboard in Chromium', () => {
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     await page.goto(`${cp.host.url}/api/dashboard?code=${FUNCTION_KEY}`);
     await page.locator('#connection[data-state="live"]').waitFor();
-    await page.locator('[data-topic="us-east"]').waitFor();
+    await page.locator('[data-topic="us-east"]', { hasText: 'last drain completed' }).waitFor();
+    // Provisioned topics show before their first drain (GET /api/topics).
+    await page.locator('[data-topic="eu-west"]', { hasText: 'no drain yet' }).waitFor();
     await page.getByText('Nothing is draining.').waitFor();
     // (Expressions as strings: the tests compile without the DOM library.)
     await page.evaluate('window.marker = 42');
@@ -81,6 +90,7 @@ describe('dashboard in Chromium', () => {
     await card.locator('[data-node="eu-node-2"][data-state="draining"]').waitFor();
     await sendReports(cp.sb, [report(drainId, 2, 'eu-node-2', 'drained', 'eu-west')]);
     await card.locator('[data-count="drained"]', { hasText: '1/3' }).waitFor();
+    await page.locator('[data-topic="eu-west"]', { hasText: '1 draining' }).waitFor();
     // The deadline counts down on screen.
     expect(await card.locator('.deadline strong').textContent()).toMatch(/^in 1h 59m|^in 2h/);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
