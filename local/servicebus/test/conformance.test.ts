@@ -408,7 +408,7 @@ describe.each(stores)('restart with the same options ($name store)', ({ name, da
       const receiver = client.createReceiver('kept');
       const [a, b] = await receiveAll(receiver, 2);
       await receiver.completeMessage(a!);
-      await receiver.deadLetterMessage(b!, { deadLetterReason: 'r' });
+      await receiver.deadLetterMessage(b!, { deadLetterReason: 'r', deadLetterErrorDescription: 'd' });
       await client.close();
       await first.close();
 
