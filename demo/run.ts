@@ -1,7 +1,8 @@
 // `npm run demo`: the local system (Service Bus emulator + Functions host serving this app, as
 // `npm start` runs them) plus a small fleet: 3 topics × 4 nodes, each a real agent with a Node and
 // a Python example worker taking tasks. Prints what to type next; Ctrl-C stops everything.
-// State lives in .data/demo and starts fresh on every run.
+// State lives in .data/demo (DEMO_DATA_DIR) and starts fresh on every run. DEMO_TOPICS (comma
+// separated) and DEMO_NODES_PER_TOPIC size the fleet; PORT, SERVICEBUS_*_PORT as for `npm start`.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { REPORTS_QUEUE } from '../src/config.js';
 import { followEvents } from './events.js';
 import { ROOT, startFleet, stopFleet, type FleetNode } from './fleet.js';
 
-const DATA = path.join(ROOT, '.data', 'demo');
+const DATA = process.env.DEMO_DATA_DIR ? path.resolve(process.env.DEMO_DATA_DIR) : path.join(ROOT, '.data', 'demo');
 const TOPICS = (process.env.DEMO_TOPICS ?? 'eu-west,us-east,asia-south').split(',');
 const NODES = Number(process.env.DEMO_NODES_PER_TOPIC ?? 4);
 const KEY = process.env.FUNCTIONS_HOST_FUNCTION_KEY ?? 'workforce-demo';

@@ -54,6 +54,7 @@ describe('workforce against the local control plane', () => {
   });
 
   it('without a TTY --wait prints one line per change, ending with the outcome', async () => {
+    const live = { stdout: '' };
     await cli(['topic', 'ensure', 'cli-c'], env);
     const feed = (async () => {
       const [msg] = await takeControlMessages(cp.sb, 'cli-c', 1, 15_000);
@@ -61,10 +62,10 @@ describe('workforce against the local control plane', () => {
       await sendReports(cp.sb, [report(drainId, 1, 'node-9', 'accepted', 'cli-c')]);
       await waitFor(async () => (await drainState(drainId)).counts?.accepted === 1, 'the accept to be folded');
       await sendReports(cp.sb, [report(drainId, 1, 'node-9', 'signalled', 'cli-c')]);
-      await waitFor(async () => (await drainState(drainId)).counts?.draining === 1, 'draining to be folded');
+      await waitFor(() => live.stdout.includes('draining 1'), 'the CLI to show the node draining');
       await sendReports(cp.sb, [report(drainId, 1, 'node-9', 'drained', 'cli-c')]);
     })();
-    const r = await cli(['drain', 'cli-c', '--count', '1', '--wait', '--interval', '100ms'], env);
+    const r = await cli(['drain', 'cli-c', '--count', '1', '--wait', '--interval', '100ms'], env, { live });
     await feed;
     expect(r.code).toBe(EXIT.ok);
     const lines = r.stdout.trim().split('\n');
@@ -74,6 +75,25 @@ describe('workforce against the local control plane', () => {
     // one line per change: no two consecutive progress lines alike
     const progress = lines.filter((l) => /^\d{4}-/.test(l)).map((l) => l.replace(/^\S+ /, ''));
     expect(new Set(progress).size).toBe(progress.length);
+  });
+
+  it('on a terminal --wait redraws the progress block in place, naming the unfinished node', async () => {
+    const live = { stdout: '' };
+    await cli(['topic', 'ensure', 'cli-tty'], env);
+    const feed = (async () => {
+      const [msg] = await takeControlMessages(cp.sb, 'cli-tty', 1, 15_000);
+      const drainId = (msg!.body as { drainId: string }).drainId;
+      await sendReports(cp.sb, [report(drainId, 1, 'node-t', 'accepted', 'cli-tty'), report(drainId, 1, 'node-t', 'signalled', 'cli-tty')]);
+      await waitFor(() => /node-t\s+draining/.test(live.stdout), 'the CLI to show the node draining');
+      await sendReports(cp.sb, [report(drainId, 1, 'node-t', 'drained', 'cli-tty')]);
+    })();
+    const r = await cli(['drain', 'cli-tty', '--count', '1', '--deadline', '1h', '--wait', '--interval', '100ms'], env, { isTTY: true, live });
+    await feed;
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/\x1b\[\d+A\x1b\[0J/); // cursor up, clear: redrawn in place
+    expect(r.stdout).toMatch(/node-t\s+draining\s+for \d/);
+    expect(r.stdout).toMatch(/deadline \S+ \(in (59m|1h)/);
+    expect(r.stdout.split(/\x1b\[\d+A\x1b\[0J/).at(-1)).toMatch(/^drain \S+ on cli-tty \(graceful-downscale\): completed\n {2}1\/1 drained/);
   });
 
   it('a drain nobody takes times out: status --watch exits 4', async () => {
@@ -113,7 +133,7 @@ describe('workforce against the local control plane', () => {
     expect(table.stdout).toMatch(/^DRAIN\s+TOPIC\s+MODE\s+STATUS/);
     expect(table.stdout).toMatch(/cli-e\s+graceful-downscale\s+cancelled/);
     const json = JSON.parse((await cli(['drains', '--status', 'completed', '--json'], env)).stdout) as Array<{ topic: string; status: string }>;
-    expect(json.map((d) => d.topic).sort()).toEqual(['cli-b', 'cli-c']);
+    expect(json.map((d) => d.topic).sort()).toEqual(['cli-b', 'cli-c', 'cli-tty']);
     expect(json.every((d) => d.status === 'completed')).toBe(true);
   });
 

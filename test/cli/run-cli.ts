@@ -12,11 +12,14 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(argv: string[], env: Record<string, string | undefined> = {}, opts: { isTTY?: boolean; onSleep?: () => Promise<void> } = {}): Promise<CliResult> {
+export async function cli(argv: string[], env: Record<string, string | undefined> = {}, opts: { isTTY?: boolean; onSleep?: () => Promise<void>; live?: { stdout: string } } = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: Io = {
-    out: (t) => (stdout += t),
+    out: (t) => {
+      stdout += t;
+      if (opts.live) opts.live.stdout = stdout; // what a test may wait for while the command runs
+    },
     err: (t) => (stderr += t),
     env: { WORKFORCE_API_URL: undefined, WORKFORCE_API_KEY: undefined, ...env },
     isTTY: opts.isTTY ?? false,
