@@ -164,6 +164,15 @@ function connection(text, kind) {
   el.dataset.state = kind;
 }
 
+/** A running drain's status (its nodes) with each node's workers (GET /api/drains/{id}/workers). */
+async function withWorkers(d) {
+  const id = encodeURIComponent(d.drainId);
+  const [status, workers] = await Promise.all([api(`drains/${id}`).catch(() => d), api(`drains/${id}/workers`).catch(() => undefined)]);
+  const byNode = new Map((workers?.nodes ?? []).map((n) => [n.nodeId, n.workers]));
+  for (const n of status.nodes ?? []) if (byNode.has(n.nodeId)) n.workers = byNode.get(n.nodeId);
+  return status;
+}
+
 async function poll() {
   try {
     if (state.polls++ % TOPICS_EVERY === 0) {
@@ -172,7 +181,7 @@ async function poll() {
     }
     const { drains } = await api('drains');
     // The list is compact; each running drain's own status has its nodes.
-    state.drains = await Promise.all(drains.map((d) => (d.status === 'running' ? api(`drains/${encodeURIComponent(d.drainId)}`).catch(() => d) : d)));
+    state.drains = await Promise.all(drains.map((d) => (d.status === 'running' ? withWorkers(d) : d)));
     // Details of an opened drain are refreshed while it runs.
     for (const id of state.open) if (drains.find((d) => d.drainId === id)?.status === 'running') state.details.delete(id);
     $('key-form').hidden = true;

@@ -90,6 +90,9 @@ describe('dashboard in Chromium', () => {
     await card.locator('[data-node="eu-node-2"][data-state="draining"]').waitFor();
     await sendReports(cp.sb, [report(drainId, 2, 'eu-node-2', 'drained', 'eu-west')]);
     await card.locator('[data-count="drained"]', { hasText: '1/3' }).waitFor();
+    // The workers still running a task, while the drain runs (GET /api/drains/{id}/workers).
+    expect(await card.locator('[data-node="eu-node-1"] td[data-label="workers"]').textContent()).toBe('eu-node-1-w (pid 1001)');
+    expect(await card.locator('[data-node="eu-node-2"] td[data-label="workers"]').textContent()).toBe('all exited');
     await page.locator('[data-topic="eu-west"]', { hasText: '1 draining' }).waitFor();
     // The deadline counts down on screen.
     expect(await card.locator('.deadline strong').textContent()).toMatch(/^in 1h 59m|^in 2h/);

@@ -1,0 +1,75 @@
+// GET /api/drains/{id}/workers: each node of a drain with its workers (pid, worker id, exited),
+// while the drain runs too. The custom status is bounded and has no workers, so this folds the
+// reports of the orchestration's current generation (its history) onto the state that
+// continue-as-new carried (its input), with the same applyReport the orchestration uses. Once the
+// drain ended, the output holds every node in full.
+
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { parseAgentReport } from '@workforce/worker-agent/contract';
+import * as df from 'durable-functions';
+import type { DurableOrchestrationStatus } from 'durable-functions';
+import { parseDrainInput } from '../domain/drain-input.js';
+import { applyReport, newProgress, type DrainProgress } from '../domain/drain-progress.js';
+import { validateDrainId } from '../domain/drain-request.js';
+import { problem, problemResponse, unexpected } from '../http/problem-response.js';
+import { DRAIN_ORCHESTRATOR, REPORT_EVENT, type DrainOutput } from './drain-orchestrator.js';
+
+export interface NodeWorkers {
+  nodeId: string;
+  state: string;
+  workers: DrainProgress['nodes'][string]['workers'];
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const json = (v: unknown): unknown => {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+};
+
+/** The drain's progress with workers, from a status read with input and history. */
+export function progressWithWorkers(status: DurableOrchestrationStatus): DrainProgress {
+  const output = json(status.output);
+  if (isObj(output) && isObj(output.progress)) return (output as unknown as DrainOutput).progress;
+  const input = parseDrainInput(json(status.input));
+  const progress: DrainProgress = input.progress ?? newProgress(input.spec.drainId, input.spec.topic, input.spec.mode, input.spec.count);
+  const history = (status as unknown as { history?: unknown[]; historyEvents?: unknown[] }).history ?? (status as unknown as { historyEvents?: unknown[] }).historyEvents ?? [];
+  for (const event of history) {
+    if (!isObj(event) || event.EventType !== 'EventRaised' || event.Name !== REPORT_EVENT) continue;
+    const report = parseAgentReport(json(event.Input));
+    if (report.ok) applyReport(progress, report.value);
+  }
+  return progress;
+}
+
+export async function drainWorkers(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const id = validateDrainId(request.params.id ?? '');
+  if (!id.ok) return problemResponse(id.problem);
+  try {
+    let status: DurableOrchestrationStatus | undefined;
+    try {
+      status = await df.getClient(context).getStatus(id.value, { showInput: true, showHistory: true, showHistoryOutput: true });
+    } catch (err) {
+      if (!/HTTP 404|No instance with ID/.test(String((err as Error)?.message ?? err))) throw err;
+    }
+    if (!status || status.name !== DRAIN_ORCHESTRATOR) {
+      return problemResponse(problem('DrainNotFound', 404, 'Drain not found', `no drain with id ${id.value}`, 'id'));
+    }
+    const progress = progressWithWorkers(status);
+    const nodes: NodeWorkers[] = Object.values(progress.nodes).map((n) => ({ nodeId: n.nodeId, state: n.state, workers: n.workers }));
+    return { status: 200, jsonBody: { drainId: id.value, nodes } };
+  } catch (err) {
+    return unexpected(err, context, `reading the workers of drain ${id.value}`);
+  }
+}
+
+app.http('drainWorkers', {
+  route: 'drains/{id}/workers',
+  methods: ['GET'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: drainWorkers,
+});
