@@ -57,6 +57,8 @@ export function checkNodes(nodes: ChaosNode[], drainIds: string[]): string[] {
     if (st?.pending) out.push(`${n.id} still has a pending message ${st.pending.messageId} (${st.pending.phase})`);
     const events = n.queue.events();
     const drainRequested = new Set(events.filter((e) => e.event === 'drain-requested').map((e) => e.workerId));
+    // The runs publish graceful-downscale only: an intake signal is a signal nobody asked for.
+    for (const e of events.filter((x) => x.event === 'intake-signal')) out.push(`${n.id}: worker ${e.workerId} got an intake signal (${String(e['signal'])}) though no drain stopped intake`);
     const mid = st?.drain?.messageId;
     if (mid) byMessage.set(mid, [...(byMessage.get(mid) ?? []), n.id]);
     if (st?.drain && !drainIds.includes(st.drain.message.drainId ?? '')) out.push(`${n.id} acted on unknown drain message ${mid}`);
