@@ -9,6 +9,8 @@ export interface Io {
   /** Resolves after ms, or early when the command is interrupted. */
   sleep(ms: number): Promise<void>;
   now(): number;
+  /** Runs `handler` on Ctrl-C instead of dying silently (the process exits after it). */
+  onInterrupt?(handler: () => void): () => void;
 }
 
 export function processIo(): Io {
@@ -19,5 +21,13 @@ export function processIo(): Io {
     isTTY: process.stdout.isTTY === true,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     now: () => Date.now(),
+    onInterrupt: (handler) => {
+      const h = () => {
+        handler();
+        process.exit(130); // 128 + SIGINT, as a shell reports it
+      };
+      process.once('SIGINT', h);
+      return () => process.off('SIGINT', h);
+    },
   };
 }

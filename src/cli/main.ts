@@ -26,6 +26,7 @@ Every command takes --json (machine-readable output on stdout) and --help.
 Exit codes: 0 ok (a followed drain completed) · 1 the drain failed · 2 bad usage
             3 API or Service Bus unreachable · 4 the drain timed out · 5 the drain was cancelled
             6 the API refused the request (key, not found, conflict, invalid field…)
+            130 Ctrl-C while following a drain (the drain goes on)
 `;
 
 const COMMANDS: Record<string, (args: string[], io: Io) => Promise<ExitCode>> = {

@@ -23,6 +23,16 @@ export function exitCodeOf(status: string): ExitCode {
 const changeKey = (d: DrainJson) => JSON.stringify([d.status, d.counts, d.unfinished, d.nodes?.map((n) => [n.nodeId, n.state])]);
 
 export async function watchDrain(api: ApiClient, drainId: string, io: Io, opts: { json: boolean; intervalMs: number }): Promise<ExitCode> {
+  // Ctrl-C stops watching, not the drain: say so, and how to pick it up again.
+  const off = io.onInterrupt?.(() => io.err(`\nstopped watching; drain ${drainId} goes on — follow it: workforce status ${drainId} --watch · stop it: workforce cancel ${drainId}\n`));
+  try {
+    return await follow(api, drainId, io, opts);
+  } finally {
+    off?.();
+  }
+}
+
+async function follow(api: ApiClient, drainId: string, io: Io, opts: { json: boolean; intervalMs: number }): Promise<ExitCode> {
   let drawn = 0;
   let lastKey = '';
   let misses = 0;

@@ -127,6 +127,22 @@ describe('workforce against the local control plane', () => {
     expect(again.stderr).toMatch(/answered 409/);
   });
 
+  it('Ctrl-C while watching exits 130 and says the drain goes on and how to follow it', async () => {
+    await cli(['topic', 'ensure', 'cli-g'], env);
+    const { drainId } = JSON.parse((await cli(['drain', 'cli-g', '--count', '1', '--json'], env)).stdout);
+    let sent = false;
+    const r = await cliProcess(['status', drainId, '--watch'], env, (stdout, child) => {
+      if (!sent && stdout.includes(drainId)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain(`stopped watching; drain ${drainId} goes on — follow it: workforce status ${drainId} --watch · stop it: workforce cancel ${drainId}`);
+    expect((await drainState(drainId)).status).toBe('running');
+    await cli(['cancel', drainId], env);
+  });
+
   it('drains lists them newest first (table and --json), filtered by topic and status', async () => {
     const table = await cli(['drains', '--topic', 'cli-e'], env);
     expect(table.code).toBe(0);

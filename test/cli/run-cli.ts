@@ -1,6 +1,6 @@
 // Runs the CLI in-process with captured output, or as a real process (tsx, source condition).
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Io } from '../../src/cli/io.js';
 import { run } from '../../src/cli/main.js';
@@ -34,7 +34,7 @@ export async function cli(argv: string[], env: Record<string, string | undefined
 }
 
 /** The CLI as a user runs it: a process, its exit code and streams. */
-export function cliProcess(argv: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export function cliProcess(argv: string[], env: Record<string, string> = {}, onStdout?: (all: string, child: ChildProcess) => void): Promise<CliResult> {
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', path.join(ROOT, 'src', 'cli', 'cli.ts'), ...argv], {
     cwd: ROOT,
     env: { ...process.env, WORKFORCE_API_URL: '', WORKFORCE_API_KEY: '', ...env },
@@ -42,7 +42,10 @@ export function cliProcess(argv: string[], env: Record<string, string> = {}): Pr
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    onStdout?.(stdout, child);
+  });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr })));
 }
