@@ -40,7 +40,7 @@ function tick() {
   for (const el of document.querySelectorAll('[data-until]')) {
     const left = Date.parse(el.dataset.until) - now;
     el.textContent = left > 0 ? `in ${duration(left)}` : `${duration(-left)} ago`;
-    el.classList.toggle('soon', left > 0 && left < 10 * 60_000);
+    el.classList.toggle('soon', left > 0 && left < 3 * 60_000);
   }
 }
 
