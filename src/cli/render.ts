@@ -42,8 +42,14 @@ export function summaryLine(d: DrainJson, now: number): string {
   return `${d.drainId} ${d.status} · ${countsLine(d)}${d.status === 'running' ? deadline : ''}`;
 }
 
-/** The live block: header, counts, deadline, each unfinished node with its time in state. */
-export function progressBlock(d: DrainJson, now: number): string[] {
+export interface WorkerJson {
+  workerId?: string;
+  pid: number;
+  exited: boolean;
+}
+
+/** The live block: header, counts, deadline, each unfinished node with its time in state and running workers. */
+export function progressBlock(d: DrainJson, now: number, workers?: Map<string, WorkerJson[]>): string[] {
   const lines = [`drain ${d.drainId} on ${d.topic ?? '?'} (${d.mode ?? '?'}): ${d.status}`, `  ${countsLine(d)}`];
   if (d.status === 'running') {
     if (d.deadline) lines.push(`  deadline ${d.deadline} (${until(d.deadline, now)})`);
@@ -52,7 +58,9 @@ export function progressBlock(d: DrainJson, now: number): string[] {
   const open = new Set(d.unfinished ?? []);
   for (const n of (d.nodes ?? []).filter((x) => open.has(x.nodeId))) {
     const inState = formatDuration(Math.max(0, now - Date.parse(n.since)));
-    lines.push(`  ${n.nodeId.padEnd(20)} ${n.state.padEnd(15)} for ${inState}${n.escalated ? ' (escalated)' : ''}`);
+    const running = workers?.get(n.nodeId)?.filter((w) => !w.exited) ?? [];
+    const names = running.map((w) => `${w.workerId ?? 'worker'} (pid ${w.pid})`).join(', ');
+    lines.push(`  ${n.nodeId.padEnd(20)} ${n.state.padEnd(15)} for ${inState.padEnd(8)}${n.escalated ? ' (escalated)' : ''}${names ? `  ${names}` : ''}`);
   }
   if (d.outcome) lines.push(`  ${d.outcome}`);
   if (d.failure) lines.push(`  failed: ${d.failure}`);

@@ -4,7 +4,7 @@
 import type { ApiClient } from './api.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import type { Io } from './io.js';
-import { progressBlock, summaryLine, type DrainJson } from './render.js';
+import { progressBlock, summaryLine, type DrainJson, type WorkerJson } from './render.js';
 
 export function exitCodeOf(status: string): ExitCode {
   switch (status) {
@@ -16,6 +16,16 @@ export function exitCodeOf(status: string): ExitCode {
       return EXIT.cancelled;
     default:
       return EXIT.failed;
+  }
+}
+
+/** Each node's workers (GET /api/drains/{id}/workers); nothing when the app lacks the route. */
+async function workersOf(api: ApiClient, drainId: string): Promise<Map<string, WorkerJson[]> | undefined> {
+  try {
+    const { nodes } = (await api.get(`drains/${encodeURIComponent(drainId)}/workers`)) as { nodes: Array<{ nodeId: string; workers: WorkerJson[] }> };
+    return new Map(nodes.map((n) => [n.nodeId, n.workers]));
+  } catch {
+    return undefined;
   }
 }
 
@@ -51,7 +61,7 @@ async function follow(api: ApiClient, drainId: string, io: Io, opts: { json: boo
     if (opts.json) {
       if (ended) io.out(`${JSON.stringify(d, null, 2)}\n`);
     } else if (io.isTTY) {
-      const lines = progressBlock(d, io.now());
+      const lines = progressBlock(d, io.now(), ended ? undefined : await workersOf(api, drainId));
       io.out(`${drawn > 0 ? `\x1b[${drawn}A\x1b[0J` : ''}${lines.join('\n')}\n`);
       drawn = lines.length;
     } else {

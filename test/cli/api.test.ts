@@ -84,14 +84,14 @@ describe('workforce against the local control plane', () => {
       const [msg] = await takeControlMessages(cp.sb, 'cli-tty', 1, 15_000);
       const drainId = (msg!.body as { drainId: string }).drainId;
       await sendReports(cp.sb, [report(drainId, 1, 'node-t', 'accepted', 'cli-tty'), report(drainId, 1, 'node-t', 'signalled', 'cli-tty')]);
-      await waitFor(() => /node-t\s+draining/.test(live.stdout), 'the CLI to show the node draining');
+      await waitFor(() => /node-t\s+draining.*pid 1001/.test(live.stdout), 'the CLI to show the node draining');
       await sendReports(cp.sb, [report(drainId, 1, 'node-t', 'drained', 'cli-tty')]);
     })();
     const r = await cli(['drain', 'cli-tty', '--count', '1', '--deadline', '1h', '--wait', '--interval', '100ms'], env, { isTTY: true, live });
     await feed;
     expect(r.code).toBe(EXIT.ok);
     expect(r.stdout).toMatch(/\x1b\[\d+A\x1b\[0J/); // cursor up, clear: redrawn in place
-    expect(r.stdout).toMatch(/node-t\s+draining\s+for \d/);
+    expect(r.stdout).toMatch(/node-t\s+draining\s+for \d+\S*\s+node-t-w \(pid 1001\)/);
     expect(r.stdout).toMatch(/deadline \S+ \(in (59m|1h)/);
     expect(r.stdout.split(/\x1b\[\d+A\x1b\[0J/).at(-1)).toMatch(/^drain \S+ on cli-tty \(graceful-downscale\): completed\n {2}1\/1 drained/);
   });
