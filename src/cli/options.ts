@@ -1,6 +1,7 @@
 // Flag parsing shared by the commands: node:util parseArgs in strict mode (unknown flags are
 // errors), the options every API command takes, and value checks with exact messages.
 
+import os from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDuration } from '../domain/durations.js';
 import { usageError } from './errors.js';
@@ -90,4 +91,15 @@ export function oneOf<T extends string>(flag: string, value: string | undefined,
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value)) throw usageError(`--${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
   return value as T;
+}
+
+/** Who asks, by default: user@host (userInfo throws for a uid without a passwd entry, e.g. in containers). */
+export function whoami(env: Io['env']): string {
+  let user: string | undefined;
+  try {
+    user = os.userInfo().username;
+  } catch {
+    user = env.USER ?? env.USERNAME;
+  }
+  return `${user ?? 'unknown'}@${os.hostname()}`;
 }

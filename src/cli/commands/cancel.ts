@@ -1,10 +1,9 @@
 // `workforce cancel <drainId>`: withdraws the messages no node took; nodes already draining go on.
 
-import os from 'node:os';
 import { apiClient } from '../api.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
-import { API_OPTIONS, apiTarget, parse } from '../options.js';
+import { API_OPTIONS, apiTarget, parse, whoami } from '../options.js';
 
 export const CANCEL_HELP = `workforce cancel <drainId> [--reason TEXT] [--requested-by WHO] [--api URL] [--key KEY] [--json]
 
@@ -23,7 +22,7 @@ export async function cancelCommand(args: string[], io: Io): Promise<ExitCode> {
   const drainId = positionals[0]!;
   const body = {
     ...(values.reason !== undefined && { reason: values.reason }),
-    requestedBy: values['requested-by'] ?? `${os.userInfo().username}@${os.hostname()}`,
+    requestedBy: values['requested-by'] ?? whoami(io.env),
   };
   const result = await apiClient(apiTarget(values, io)).post(`drains/${encodeURIComponent(drainId)}/cancel`, body);
   io.out(values.json ? `${JSON.stringify(result ?? { drainId, cancelled: true }, null, 2)}\n` : `drain ${drainId}: cancel requested; follow it with \`workforce status ${drainId} --watch\`\n`);

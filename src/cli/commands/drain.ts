@@ -1,13 +1,12 @@
 // `workforce drain <topic> --count N …`: starts a drain through the API; with --wait, follows it.
 
-import os from 'node:os';
 import { OPERATIONS } from '@workforce/worker-agent/contract';
 import { parseDuration } from '../../domain/durations.js';
 import { apiClient } from '../api.js';
 import { EXIT, usageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
-import { API_OPTIONS, apiTarget, count, duration, isInstant, oneOf, parse, relativeOrInstant } from '../options.js';
+import { API_OPTIONS, apiTarget, count, duration, isInstant, oneOf, parse, relativeOrInstant, whoami } from '../options.js';
 import { watchDrain } from '../watch.js';
 
 export const DRAIN_HELP = `workforce drain <topic> --count N [options]
@@ -69,7 +68,7 @@ export async function drainCommand(args: string[], io: Io): Promise<ExitCode> {
     ...relativeOrInstant('deadline', values.deadline, 'gracePeriod', 'deadline'),
     ...relativeOrInstant('not-after', values['not-after'] ?? shortDeadline(values.deadline, io.now()), 'ackTimeout', 'notAfter'),
     ...(values.reason !== undefined && { reason: values.reason }),
-    requestedBy: values['requested-by'] ?? `${os.userInfo().username}@${os.hostname()}`,
+    requestedBy: values['requested-by'] ?? whoami(io.env),
     ...(values['drain-id'] !== undefined && { drainId: values['drain-id'] }),
   };
   const interval = intervalMs(values.interval);

@@ -3,7 +3,6 @@
 // and TTL, from the worker agent's contract), so agents cannot tell the two apart.
 
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import { DefaultAzureCredential } from '@azure/identity';
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import { controlMessageEnvelope, OPERATIONS, type ControlMessage } from '@workforce/worker-agent/contract';
@@ -11,7 +10,7 @@ import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
 import { parseDuration } from '../../domain/durations.js';
 import { CliError, EXIT, usageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
-import { count, duration, isInstant, oneOf, parse } from '../options.js';
+import { count, duration, isInstant, oneOf, parse, whoami } from '../options.js';
 
 export const SEND_HELP = `workforce send <topic> --operation OP --count N [options]
 
@@ -83,7 +82,7 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
     operation,
     drainId: values['drain-id'] ?? randomUUID(),
     notAfter: at('not-after', values['not-after'], now) ?? new Date(now + DEFAULT_ACK_TIMEOUT_MS).toISOString(),
-    requestedBy: values['requested-by'] ?? `${os.userInfo().username}@${os.hostname()}`,
+    requestedBy: values['requested-by'] ?? whoami(io.env),
   };
   const deadline = at('deadline', values.deadline, now);
   if (deadline !== undefined) message.deadline = deadline;
