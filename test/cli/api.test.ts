@@ -96,23 +96,6 @@ describe('workforce against the local control plane', () => {
     expect(r.stdout.split(/\x1b\[\d+A\x1b\[0J/).at(-1)).toMatch(/^drain \S+ on cli-tty \(graceful-downscale\): completed\n {2}1\/1 drained/);
   });
 
-  it('a drain nobody takes times out: status --watch exits 4', async () => {
-    await cli(['topic', 'ensure', 'cli-d'], env);
-    const started = await cli(['drain', 'cli-d', '--count', '2', '--not-after', '5m', '--json'], env);
-    expect(started.code).toBe(0);
-    const { drainId, spec } = JSON.parse(started.stdout);
-    const r = await cli(['status', drainId, '--watch', '--interval', '100ms'], env, {
-      // Move the host's clock past notAfter + the report grace while the CLI polls.
-      onSleep: async () => {
-        if (cp.clock.now() < Date.parse(spec.notAfter) + REPORT_GRACE_MS + 1_000) await cp.clock.set(Date.parse(spec.notAfter) + REPORT_GRACE_MS + 1_000);
-      },
-    });
-    expect(r.code).toBe(EXIT.timedOut);
-    expect(r.stdout).toMatch(/timed-out · 0\/2 drained/);
-    // status (no --watch) of an ended drain exits with the drain's code too
-    expect((await cli(['status', drainId], env)).code).toBe(EXIT.timedOut);
-  });
-
   it('cancel ends a running drain: exit 0, then status --watch exits 5; a second cancel is refused (6)', async () => {
     await cli(['topic', 'ensure', 'cli-e'], env);
     const { drainId } = JSON.parse((await cli(['drain', 'cli-e', '--count', '1', '--json'], env)).stdout);
@@ -191,5 +174,35 @@ describe('workforce against the local control plane', () => {
     const r = await cli(['send', 'cli-missing', '--operation', 'graceful-downscale', '--count', '1', '--connection-string', cp.bus.emulator.connectionString]);
     expect(r.code).toBe(EXIT.refused);
     expect(r.stderr).toContain('send to cli-missing failed: topic cli-missing does not exist — create it with `workforce topic ensure cli-missing`');
+  });
+
+  // These move the host's clock far ahead, so they run last.
+  it('a drain nobody takes times out: status --watch exits 4', async () => {
+    await cli(['topic', 'ensure', 'cli-d'], env);
+    const started = await cli(['drain', 'cli-d', '--count', '2', '--not-after', '5m', '--json'], env);
+    expect(started.code).toBe(0);
+    const { drainId, spec } = JSON.parse(started.stdout);
+    const r = await cli(['status', drainId, '--watch', '--interval', '100ms'], env, {
+      // Move the host's clock past notAfter + the report grace while the CLI polls.
+      onSleep: async () => {
+        if (cp.clock.now() < Date.parse(spec.notAfter) + REPORT_GRACE_MS + 1_000) await cp.clock.set(Date.parse(spec.notAfter) + REPORT_GRACE_MS + 1_000);
+      },
+    });
+    expect(r.code).toBe(EXIT.timedOut);
+    expect(r.stdout).toMatch(/timed-out · 0\/2 drained/);
+    // status (no --watch) of an ended drain exits with the drain's code too
+    expect((await cli(['status', drainId], env)).code).toBe(EXIT.timedOut);
+  });
+
+  it('a drain whose messages cannot be published fails: --wait exits 1 and says why', async () => {
+    // Topic never provisioned: the publish activity fails on every retry (2 s, 4 s, … on the host's clock).
+    const r = await cli(['drain', 'cli-never-provisioned', '--count', '1', '--wait', '--interval', '100ms'], env, {
+      onSleep: async () => {
+        await cp.clock.advance(30_000);
+      },
+    });
+    expect(r.code).toBe(EXIT.failed);
+    expect(r.stdout).toMatch(/ failed · 0\/1 drained/);
+    expect(r.stdout).toMatch(/failed: .+/); // the orchestration's reason
   });
 });
