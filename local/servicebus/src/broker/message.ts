@@ -1,18 +1,10 @@
 // What the broker knows about a message. The broker never parses AMQP itself: the AMQP layer
 // turns bytes into a `MessagePayload` (see src/amqp/codec.ts) and back.
 
-/** The fields a correlation filter can match, plus the application properties. */
-export interface FilterView {
-  correlationId?: string;
-  messageId?: string;
-  to?: string;
-  replyTo?: string;
-  subject?: string;
-  sessionId?: string;
-  replyToSessionId?: string;
-  contentType?: string;
-  applicationProperties: Record<string, unknown>;
-}
+import type { CorrelationFilter } from './catalogue.js';
+
+/** What a correlation filter can match: the message's system properties and application properties. */
+export type FilterView = Omit<CorrelationFilter, 'applicationProperties'> & { applicationProperties: Record<string, unknown> };
 
 export interface MessagePayload {
   /** The message as received (byte-for-byte), with a message id added when it had none. */
