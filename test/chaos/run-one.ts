@@ -106,8 +106,10 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
       let resolvePosted!: (v: { deadline: string; notAfter: string }) => void;
       drain.posted = new Promise((r) => (resolvePosted = r));
       at(d.at, async () => {
-        // An overasking drain has no deadline (nobody is killed) and a short ackTimeout: its surplus messages expire.
-        const times = d.overask ? { ackTimeout: '8s' } : { gracePeriod: '10m', ackTimeout: '5m' };
+        // In a run that overasks, every drain has no deadline (nobody is killed) and a short
+        // ackTimeout: which drains fall short depends on who takes which message first, and each
+        // must end soon after its surplus messages expire (notAfter + the control plane's grace).
+        const times = plan.drains.some((x) => x.overask) ? { ackTimeout: '8s' } : { gracePeriod: '10m', ackTimeout: '5m' };
         const res = await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, count: d.count, ...times, reason: `chaos seed ${seed}` }, 60_000);
         step(`POST drain ${drain.drainId} count ${d.count}${d.overask ? ' (more than the fleet has left)' : ''} → ${res.status}`);
         if (res.status !== 202 && res.status !== 409) violations.push(`POST drain ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
