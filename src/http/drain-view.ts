@@ -2,8 +2,9 @@
 // the output (every node) once it ended.
 
 import type { DurableOrchestrationStatus } from 'durable-functions';
-import type { DrainProgress, DrainStatus } from '../domain/drain-progress.js';
-import type { DrainSummary } from '../domain/drain-status.js';
+import { parseDrainInput } from '../domain/drain-input.js';
+import { newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
+import { summarize, type DrainSummary } from '../domain/drain-status.js';
 import type { DrainOutput } from '../functions/drain-orchestrator.js';
 
 export interface DrainView extends Partial<DrainSummary> {
@@ -19,11 +20,24 @@ export interface DrainView extends Partial<DrainSummary> {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Before the orchestration writes its first custom status (still Pending, or publishing), the
+ * drain is shown from its input, so who asked, for what and why is there from the first GET.
+ */
+function summaryFromInput(status: DurableOrchestrationStatus): DrainSummary | undefined {
+  try {
+    const { spec, progress } = parseDrainInput(status.input);
+    return summarize(spec, progress ?? newProgress(spec.drainId, spec.topic, spec.mode, spec.count), new Date(status.lastUpdatedTime));
+  } catch {
+    return undefined;
+  }
+}
+
 export function drainView(status: DurableOrchestrationStatus, opts: { full: boolean }): DrainView {
   const runtimeStatus = String(status.runtimeStatus);
   const custom = isObj(status.customStatus) ? (status.customStatus as unknown as DrainSummary) : undefined;
   const output = runtimeStatus === 'Completed' && isObj(status.output) ? (status.output as unknown as DrainOutput) : undefined;
-  const summary = output?.summary ?? custom;
+  const summary = output?.summary ?? custom ?? summaryFromInput(status);
   const failed = runtimeStatus === 'Failed' || runtimeStatus === 'Terminated';
   const view: DrainView = {
     ...summary,
