@@ -48,7 +48,8 @@ describe('Service Bus queue and topic-subscription triggers against the emulator
         : client.createReceiver(receiverArgs[0], receiverArgs[1], { subQueueType: 'deadLetter' });
     try {
       const got: ServiceBusReceivedMessage[] = [];
-      const deadline = Date.now() + 10_000;
+      // Generous: redelivery after an abandon waits for the host's receive loop, slow on a busy machine.
+      const deadline = Date.now() + 30_000;
       while (got.length < count && Date.now() < deadline) {
         for (const m of await receiver.receiveMessages(count - got.length, { maxWaitTimeInMs: 1000 })) {
           got.push(m);
