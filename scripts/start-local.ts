@@ -3,7 +3,8 @@
 // (built to dist/ by the npm script) on http://localhost:7071, and prints what operators and
 // agents need. Ctrl-C stops both.
 
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { consoleLogger, startHost } from '@workforce/functions-host';
@@ -18,6 +19,17 @@ const port = (name: string, fallback: number): number => {
   if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${raw}"`);
   return n;
 };
+
+/** One function key per checkout, kept in .data, so exported WORKFORCE_API_KEY stays valid across restarts. */
+function localFunctionKey(): string {
+  if (process.env.FUNCTIONS_HOST_FUNCTION_KEY) return process.env.FUNCTIONS_HOST_FUNCTION_KEY;
+  const file = path.join(DATA, 'function-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = randomBytes(24).toString('base64url');
+  mkdirSync(DATA, { recursive: true });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
 
 async function main(): Promise<void> {
   if (!existsSync(path.join(ROOT, 'dist', 'src', 'functions'))) {
@@ -39,6 +51,7 @@ async function main(): Promise<void> {
     dataDir: path.join(DATA, 'functions-host'),
     logger: consoleLogger(),
     settings: {
+      FUNCTIONS_HOST_FUNCTION_KEY: localFunctionKey(),
       ServiceBusConnection: emulator.connectionString,
       AZURE_SUBSCRIPTION_ID: process.env.AZURE_SUBSCRIPTION_ID ?? '00000000-0000-0000-0000-000000000000',
       SERVICEBUS_RESOURCE_GROUP: process.env.SERVICEBUS_RESOURCE_GROUP ?? 'local',
@@ -54,6 +67,7 @@ async function main(): Promise<void> {
 Workforce control plane is running.
 
   API            ${api}/api   (header x-functions-key: ${key})
+    CLI          export WORKFORCE_API_KEY=${key}; npx workforce drains   (key kept in .data/function-key)
     provision    curl -X PUT -H "x-functions-key: ${key}" ${api}/api/topics/eu-west
     drain        curl -X POST -H "x-functions-key: ${key}" -d '{"count":2,"gracePeriod":"2h"}' ${api}/api/topics/eu-west/drains
     status       curl -H "x-functions-key: ${key}" ${api}/api/drains/<drainId>
