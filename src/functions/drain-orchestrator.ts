@@ -94,7 +94,15 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
     context.df.setCustomStatus(summarize(spec, progress, context.df.currentUtcDateTime, { outcome: 'publishing' }));
     const retry = new df.RetryOptions(2_000, 5);
     retry.backoffCoefficient = 2;
-    published = (yield context.df.callActivityWithRetry(PUBLISH_DRAIN, retry, { spec, now: context.df.currentUtcDateTime.toISOString() } satisfies PublishInput)) as Published;
+    try {
+      published = (yield context.df.callActivityWithRetry(PUBLISH_DRAIN, retry, { spec, now: context.df.currentUtcDateTime.toISOString() } satisfies PublishInput)) as Published;
+    } catch (err) {
+      // Nothing was published (or a retry would have succeeded): the drain ends as failed, with
+      // the cause where operators look, instead of a stale "publishing".
+      const cause = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      const none: Published = { messages: 0, batches: 0, at: context.df.currentUtcDateTime.toISOString() };
+      return finish(context, input, progress, none, 'failed', { outcome: `publishing failed after 5 attempts: ${cause}` });
+    }
   }
 
   for (let folded = 0; ; ) {

@@ -46,3 +46,26 @@ describe('drains without a deadline', () => {
     expect(done).toMatchObject({ status: 'timed-out', counts: { drained: 1, expired: 1, shortfall: 1 } });
   });
 });
+
+describe('a drain whose messages cannot be published', () => {
+  let cp: ControlPlane;
+  beforeAll(async () => {
+    cp = await startControlPlane();
+  });
+  afterAll(async () => {
+    await cp?.close();
+  });
+
+  it('ends as failed, naming the cause, once the publish retries are used up', async () => {
+    // No PUT first: the topic does not exist, so every publish attempt fails for real.
+    const { drainId } = (await cp.api('POST', 'topics/never-provisioned/drains', { count: 1 })).body as { drainId: string };
+    const drain = async () => (await cp.api('GET', `drains/${drainId}`)).body;
+    const done = await waitFor(async () => {
+      await cp.clock.advance(10_000); // the retry back-off runs on durable timers, driven by the manual clock
+      const d = await drain();
+      return d.status !== 'running' && d;
+    }, 'the drain to fail', 60_000);
+    expect(done).toMatchObject({ status: 'failed', runtimeStatus: 'Completed', counts: { requested: 1, shortfall: 1 } });
+    expect(done.outcome).toMatch(/^publishing failed after 5 attempts: .*never-provisioned/);
+  });
+});
