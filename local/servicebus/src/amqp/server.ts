@@ -4,6 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import rhea, { type Container } from 'rhea';
 import type { Logger } from '../log.js';
+import { guardFrameSizes } from './frame-guard.js';
 
 export interface ListenOptions {
   port: number;
@@ -51,6 +52,10 @@ export class AmqpServer {
       try {
         (connection as unknown as { accept(s: net.Socket): void }).accept(socket);
         acknowledgePromptly(socket, connection, written);
+        guardFrameSizes(socket, this.connectionOptions.maxFrameSize, (size) => {
+          this.logger.warn('connection dropped: frame size out of bounds', { size, maxFrameSize: this.connectionOptions.maxFrameSize });
+          socket.destroy();
+        });
       } catch (e) {
         this.logger.warn('connection rejected', { error: String(e) });
         socket.destroy();
