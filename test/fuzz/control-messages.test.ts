@@ -131,9 +131,11 @@ async function deadLetters(seed: number): Promise<ServiceBusReceivedMessage[]> {
   }
 }
 
-it('dead-letters every invalid control message with a reason, acts on the valid ones, and still drains', async () => {
+const DEFAULT_RUNS = 120;
+
+it('dead-letters every invalid control message with a reason, acts on the valid ones, and still drains', { timeout: 90_000 + fuzzRuns(DEFAULT_RUNS) * 500 }, async () => {
   const seed = fuzzSeed('control messages');
-  const runs = fuzzRuns(60);
+  const runs = fuzzRuns(DEFAULT_RUNS);
   const sent = generate(Random.forCase(seed, 0), runs);
   const sender = cluster.client.createSender(cluster.topic);
   for (const s of sent) await sender.sendMessages(s.message);
