@@ -18,6 +18,9 @@ export async function bundle(outfile = DEFAULT_BUNDLE, entry = join(root, 'src',
     target: 'node20',
     format: 'cjs',
     conditions: ['source'],
+    // ES module builds first, so unused parts of the SDKs (the ATOM admin client, its XML
+    // parser) are shaken out: a smaller file, faster start-up, less memory.
+    mainFields: ['module', 'main'],
     minify: true,
     sourcemap: false,
     legalComments: 'eof',

@@ -129,6 +129,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       releaseBackoffMs: config.releaseBackoffMs,
       log: this.log,
     });
+    this.drainer.warmUp();
     this.keepAlive = setInterval(() => {}, MAX_TIMER_MS);
     this.watcher.start();
     this.listener.start();
@@ -148,7 +149,7 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   private async createBus(): Promise<ControlBus> {
     const { ServiceBusControlBus } = await import('./servicebus.js');
-    return new ServiceBusControlBus({
+    return ServiceBusControlBus.create({
       bus: this.config.bus,
       topic: this.config.topic,
       subscription: this.config.subscription,

@@ -48,6 +48,13 @@ import { killProcessGroup, sendSignal } from './signals.js';
 
 export type Outcome = 'acted' | 'released' | 'duplicate' | 'expired' | 'invalid';
 
+type VerifiedWorker = RegisteredWorker & { verification: { status: 'verified' } };
+
+/** The agent's intake flag and every one the workers declared. */
+function flagPaths(own: string, workers: RegisteredWorker[]): string[] {
+  return [...new Set([own, ...workers.flatMap((w) => (w.intakeFile ? [w.intakeFile] : []))])];
+}
+
 export interface DrainContext {
   config: Pick<
     ListenConfig,
@@ -64,6 +71,9 @@ export interface DrainContext {
 }
 
 export class Drainer {
+  /** Where the time went for the last message acted on (logged with `message-accepted`). */
+  private timings: Record<string, number> = {};
+
   constructor(private readonly ctx: DrainContext) {}
 
   private get state(): NodeState {
@@ -73,6 +83,7 @@ export class Drainer {
   /** Handles one received message; settles it on the bus in every outcome. */
   async handle(msg: BusMessage): Promise<Outcome> {
     const { config, bus, log } = this.ctx;
+    log.debug('message-received', { messageId: msg.messageId, sequenceNumber: msg.sequenceNumber, mono: process.hrtime.bigint().toString() });
     crashPoint(config.crashAt, 'after-receive');
     const messageId = msg.messageId ?? `sequence-${msg.sequenceNumber}`;
     const parsed = parseControlMessage(msg.body);
@@ -117,12 +128,31 @@ export class Drainer {
       phase: 'accepting',
       receivedAt: this.ctx.now().toISOString(),
     };
+    const t0 = process.hrtime.bigint();
     this.ctx.save();
     crashPoint(config.crashAt, 'after-state-write');
-    await bus.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
+    const t1 = process.hrtime.bigint();
+    const deferred = bus.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
+    const workers = this.scan(); // while the defer is on the wire
+    await deferred;
     crashPoint(config.crashAt, 'after-defer');
-    await this.commit(this.state.pending);
+    this.timings = { persistUs: Number(t1 - t0) / 1e3, deferUs: Number(process.hrtime.bigint() - t1) / 1e3 };
+    await this.commit(this.state.pending, workers);
     return 'acted';
+  }
+
+  /**
+   * Runs the hot path's own code once at start-up, without effects: an agent acts on one message
+   * in its life, and that message should not pay for compiling the code it runs.
+   */
+  warmUp(): void {
+    const parsed = parseControlMessage(new TextEncoder().encode('{"operation":"graceful-downscale","drainId":"warm-up"}'));
+    if (parsed.ok) isExpired(parsed.value, this.ctx.now());
+    const { config } = this.ctx;
+    scanWorkers(config.pidDir, { topic: config.topic, legacyConvention: config.legacySignals });
+    makeReport(this.state, { messageId: 'warm-up', replyTo: config.reportsQueue }, 'accepted', [], this.ctx.now());
+    sendSignal(process.pid, 0);
+    readProcStat(process.pid);
   }
 
   /** Resolves a message left pending by a crash or a failed settlement (asks the bus). */
@@ -148,9 +178,10 @@ export class Drainer {
   }
 
   /** Steps 3–5: idempotent, so recovery can run it again from any point. */
-  private async commit(pending: PendingMessage): Promise<void> {
+  private async commit(pending: PendingMessage, scanned?: VerifiedWorker[]): Promise<void> {
     const { config, log } = this.ctx;
-    const scan = this.scan();
+    const tc = process.hrtime.bigint();
+    const scan = scanned ?? this.scan();
     const first = pending.phase === 'accepting';
     if (first) {
       const now = this.ctx.now();
@@ -173,17 +204,24 @@ export class Drainer {
       }
       pending.phase = 'committed';
       remember(this.state, pending.messageId);
-      // The flag goes first, so a worker that gets the intake signal already sees it. A drain
-      // raises it too: a worker starting on a draining node takes nothing.
-      acted.flags = this.writeFlags(acted, scan, now);
+      // An intake stop raises the flag first, so a worker that gets the intake signal already
+      // sees it. A drain raises it too, after the signals (off the hot path): a worker starting
+      // on a draining node takes nothing.
+      acted.flags = flagPaths(config.intakeFlag, scan);
+      if (pending.operation === 'do-not-accept-new-tasks') this.writeFlags(acted);
       this.enqueue(subjectOfActed(acted), 'accepted', scan.map(toWorkerReport));
       this.ctx.save();
-      log.info('message-accepted', { messageId: acted.messageId, operation: acted.operation, nodeState: this.state.state });
       crashPoint(config.crashAt, 'after-commit-write');
       this.ctx.changed();
     }
     const acted = this.actedFor(pending);
+    const ts = process.hrtime.bigint();
     const signalled = this.signal(acted, pending.operation, scan);
+    this.timings['commitUs'] = Number(ts - tc) / 1e3;
+    this.timings['signalUs'] = Number(process.hrtime.bigint() - ts) / 1e3;
+    if (pending.operation === 'graceful-downscale' || !first) this.writeFlags(acted); // idempotent
+    // Logged after signalling: the hot path is persist → defer → persist → signal.
+    if (first) log.info('message-accepted', { messageId: acted.messageId, operation: acted.operation, nodeState: this.state.state, ...this.timings });
     crashPoint(config.crashAt, 'after-signal');
     // Retried while the bus is unreachable: report only what is new.
     if (first || signalled.length > 0) {
@@ -214,14 +252,14 @@ export class Drainer {
   }
 
   /** Verified workers of this topic; stale and gone PID files are removed (DESIGN). */
-  scan(): Array<RegisteredWorker & { verification: { status: 'verified' } }> {
+  scan(): VerifiedWorker[] {
     const { config, log } = this.ctx;
     const scan = scanWorkers(config.pidDir, { topic: config.topic, legacyConvention: config.legacySignals });
     for (const invalid of scan.invalid) log.warn('pid-file-invalid', { path: invalid.path, field: invalid.error.field, error: invalid.error.message });
     const verified = [];
     for (const worker of scan.mine) {
       if (worker.verification.status === 'verified') {
-        verified.push(worker as RegisteredWorker & { verification: { status: 'verified' } });
+        verified.push(worker as VerifiedWorker);
         continue;
       }
       log.warn('pid-file-stale', { path: worker.entry.path, pid: worker.pid, status: worker.verification.status, reason: worker.verification.reason });
@@ -230,9 +268,9 @@ export class Drainer {
     return verified;
   }
 
-  private writeFlags(acted: ActedMessage, workers: RegisteredWorker[], now: Date): string[] {
-    const paths = [...new Set([this.ctx.config.intakeFlag, ...workers.flatMap((w) => (w.intakeFile ? [w.intakeFile] : []))])];
-    for (const path of paths) {
+  private writeFlags(acted: ActedMessage): void {
+    const now = this.ctx.now();
+    for (const path of acted.flags) {
       try {
         writeIntakeFlag(path, {
           messageId: acted.messageId,
@@ -244,14 +282,13 @@ export class Drainer {
         this.ctx.log.error('intake-flag-not-written', { path, error: (err as Error).message });
       }
     }
-    return paths;
   }
 
   /**
    * Sends each verified worker not yet recorded for `acted` its declared signal for the
    * operation (none if it declared none) and records it. Returns the new records.
    */
-  private signal(acted: ActedMessage, operation: Operation, workers: ReturnType<Drainer['scan']>): WorkerRecord[] {
+  private signal(acted: ActedMessage, operation: Operation, workers: VerifiedWorker[]): WorkerRecord[] {
     const added: WorkerRecord[] = [];
     for (const worker of workers) {
       const startTime = worker.verification.stat.startTime;
@@ -270,7 +307,9 @@ export class Drainer {
       acted.workers.push(record);
       added.push(record);
     }
-    if (added.length) this.ctx.log.info('workers-signalled', { messageId: acted.messageId, operation, workers: added.map((r) => `${r.workerId}:${r.pid}:${r.signal ?? '-'}`) });
+    if (added.length) {
+      this.ctx.log.info('workers-signalled', { messageId: acted.messageId, operation, workers: added.map((r) => `${r.workerId}:${r.pid}:${r.signal ?? '-'}`), mono: process.hrtime.bigint().toString() });
+    }
     return added;
   }
 

@@ -67,7 +67,10 @@ export class Listener {
           await this.pause(undefined);
           continue;
         }
-        const message = await bus.receiveOne(this.abort.signal);
+        // On close, stop waiting at once: the SDK may not honour the abort while its link is
+        // still opening. A message arriving just then stays locked, untouched, and comes back.
+        const message = await untilAborted(bus.receiveOne(this.abort.signal), this.abort.signal);
+        if (this.closed) break;
         this.healthy();
         if (message === undefined) continue;
         const outcome = await this.deps.handle(message);
@@ -110,4 +113,23 @@ export class Listener {
       };
     });
   }
+}
+
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) resolve(undefined);
+        else reject(err);
+      },
+    );
+  });
 }

@@ -101,6 +101,8 @@ async function listen(args: readonly string[], env: Env): Promise<number> {
   const closed = new Promise<void>((resolve) => agent.once('closed', resolve));
   await agent.start();
   await closed;
+  // Closed cleanly; a Service Bus link abandoned mid-open may still hold a timer: do not wait for it.
+  setTimeout(() => process.exit(0), 200).unref();
   return 0;
 }
 

@@ -6,7 +6,7 @@
 // emulator stops): such a call would hang forever. On a watchdog timeout the call fails and the
 // client is replaced, so the next attempt starts on a fresh connection.
 
-import { DefaultAzureCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/identity';
 import {
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
@@ -52,7 +52,19 @@ export class ServiceBusControlBus implements ControlBus {
   private readonly operationTimeoutMs: number;
   private closed = false;
 
-  constructor(private readonly options: ServiceBusControlBusOptions) {
+  /** Creates the bus; @azure/identity (and MSAL) is loaded only when a credential is needed. */
+  static async create(options: ServiceBusControlBusOptions): Promise<ServiceBusControlBus> {
+    if (options.bus.kind === 'connection-string') return new ServiceBusControlBus(options);
+    const { DefaultAzureCredential } = await import('@azure/identity');
+    const credential = new DefaultAzureCredential(options.bus.clientId ? { managedIdentityClientId: options.bus.clientId } : {});
+    return new ServiceBusControlBus(options, credential);
+  }
+
+  constructor(
+    private readonly options: ServiceBusControlBusOptions,
+    private readonly credential?: TokenCredential,
+  ) {
+    if (options.bus.kind === 'credential' && !credential) throw new Error('a credential is needed: use ServiceBusControlBus.create()');
     this.maxWaitMs = options.maxWaitMs ?? 30_000;
     this.operationTimeoutMs = options.operationTimeoutMs ?? 15_000;
     this.connection = this.connect();
@@ -65,7 +77,7 @@ export class ServiceBusControlBus implements ControlBus {
     const client =
       bus.kind === 'connection-string'
         ? new ServiceBusClient(bus.connectionString, { retryOptions })
-        : new ServiceBusClient(bus.namespace, new DefaultAzureCredential(bus.clientId ? { managedIdentityClientId: bus.clientId } : {}), { retryOptions });
+        : new ServiceBusClient(bus.namespace, this.credential as TokenCredential, { retryOptions });
     const receiver = client.createReceiver(topic, subscription, {
       receiveMode: 'peekLock',
       // Bodies are validated by the contract parser, which names what is wrong.

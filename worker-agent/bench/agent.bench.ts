@@ -1,0 +1,232 @@
+// `npm run bench -w worker-agent` (root: `npm run bench:agent`). Prints figures; asserts nothing.
+//
+// 1. publish → SIGTERM observed in the worker, p50/p99 over 200 drains: the time from just
+//    before `sendMessages` to the worker's SIGTERM handler, both read from CLOCK_MONOTONIC
+//    (process.hrtime), which all processes of the machine share. Every drain needs a node that
+//    has not drained yet, so a pool of agents (each with one worker) is kept topped up.
+// 2. 100 nodes drained by one 100-message batch: time until all reported `accepted` (and `drained`).
+// 3. An idle agent: RSS and CPU time over 60 s (BENCH_IDLE_SECONDS to change).
+// 4. Start-up: spawn → `listening` (module load + Service Bus connection), and spawn → exit of `version`.
+//
+// The emulator runs in this process; agents and workers are separate processes (the bundle).
+
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { ServiceBusClient } from '@azure/service-bus';
+import { type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
+import { LocalQueue } from '../examples/local-queue.js';
+import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../test/helpers.js';
+
+const DRAINS = Number(process.env['BENCH_DRAINS'] ?? 200);
+const FLEET = Number(process.env['BENCH_FLEET'] ?? 100);
+const IDLE_SECONDS = Number(process.env['BENCH_IDLE_SECONDS'] ?? 60);
+const POOL = Number(process.env['BENCH_POOL'] ?? 20);
+
+interface Node {
+  id: string;
+  agent: Proc;
+  worker?: Proc;
+  queue: LocalQueue;
+}
+
+let sequence = 0;
+function nodeEnv(em: RunningEmulator, topic: string, reports: string, dir: string, id: string): Record<string, string> {
+  return {
+    WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: em.connectionString,
+    WORKFORCE_CONTROL_TOPIC_NAME: topic,
+    WORKFORCE_REPORTS_QUEUE_NAME: reports,
+    WORKFORCE_PID_DIR: join(dir, 'pids'),
+    WORKFORCE_STATE_DIR: join(dir, 'state'),
+    WORKFORCE_NODE_ID: id,
+    WORKFORCE_LOG_LEVEL: process.env['BENCH_TRACE'] ? 'debug' : 'info',
+  };
+}
+
+async function startNode(built: Artifacts, em: RunningEmulator, topic: string, reports: string, withWorker: boolean): Promise<Node> {
+  const dir = tempDir('wf-bench-');
+  const id = `bench-${++sequence}`;
+  const env = nodeEnv(em, topic, reports, dir, id);
+  const queue = new LocalQueue(join(dir, 'queue'));
+  let worker: Proc | undefined;
+  if (withWorker) {
+    worker = startProcess(process.execPath, [built.nodeWorker, '--queue', queue.dir, '--topic', topic, '--worker-id', `${id}-w`, '--idle-poll-ms', '1000'], { WORKFORCE_PID_DIR: env['WORKFORCE_PID_DIR'] });
+    await waitFor(() => queue.events().some((e) => e.event === 'registered'), 30_000);
+  }
+  const agent = startProcess(process.execPath, [built.agent, 'listen'], env);
+  await agent.waitForEvent('listening', () => true, 60_000);
+  return { id, agent, queue, ...(worker ? { worker } : {}) };
+}
+
+function percentile(sorted: number[], p: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] as number;
+}
+
+function ms(ns: bigint | number): number {
+  return Number(ns) / 1e6;
+}
+
+async function stop(node: Node): Promise<void> {
+  node.agent.kill('SIGKILL');
+  node.worker?.kill('SIGKILL');
+  await Promise.all([node.agent.exited, node.worker?.exited]);
+}
+
+async function latency(built: Artifacts, em: RunningEmulator, client: ServiceBusClient): Promise<void> {
+  const topic = 'bench-latency';
+  em.catalogue.putTopic(topic);
+  em.catalogue.putSubscription(topic, 'shutdown', {});
+  em.catalogue.putQueue('bench-latency-reports');
+  const sender = client.createSender(topic);
+  await sender.sendMessages({ body: 'warm-up: invalid, dead-lettered' });
+  const samples: number[] = [];
+  // Rounds of POOL fresh nodes (a drained node takes no second message); nodes are started
+  // between measurements, never during one, so start-up CPU does not disturb the figures.
+  while (samples.length < DRAINS) {
+    const pool: Node[] = [];
+    for (let i = 0; i < POOL; i += 4) pool.push(...(await Promise.all(Array.from({ length: Math.min(4, POOL - i) }, () => startNode(built, em, topic, 'bench-latency-reports', true)))));
+    await new Promise((r) => setTimeout(r, 500));
+    while (pool.length > 0 && samples.length < DRAINS) {
+      const t0 = process.hrtime.bigint();
+      await sender.sendMessages({ body: { operation: 'graceful-downscale' }, messageId: `lat/${samples.length}` });
+      let observed: { node: Node; mono: bigint } | undefined;
+      await waitFor(() => {
+        for (const node of pool) {
+          const e = node.queue.events().find((x) => x.event === 'drain-requested');
+          if (e) observed = { node, mono: BigInt(e.mono) };
+        }
+        return observed !== undefined;
+      }, 30_000);
+      samples.push(ms(observed!.mono - t0));
+      if (process.env['BENCH_TRACE']) {
+        const ev = observed!.node.agent.events();
+        const received = BigInt(String(ev.find((e) => e['event'] === 'message-received')?.['mono'] ?? 0));
+        const signalled = BigInt(String(ev.find((e) => e['event'] === 'workers-signalled')?.['mono'] ?? 0));
+        const acc = ev.find((e) => e['event'] === 'message-accepted');
+        console.log(`  publish→agent ${ms(received - t0).toFixed(2)} ms, agent ${ms(signalled - received).toFixed(2)} ms (${JSON.stringify(acc && { p: acc['persistUs'], d: acc['deferUs'], c: acc['commitUs'], s: acc['signalUs'] })} µs), kill→worker ${ms(observed!.mono - signalled).toFixed(2)} ms`);
+      }
+      pool.splice(pool.indexOf(observed!.node), 1);
+      await stop(observed!.node);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await Promise.all(pool.map(stop));
+    process.stdout.write(`  … ${samples.length} drains\n`);
+  }
+  await sender.close();
+  const sorted = [...samples].sort((a, b) => a - b);
+  console.log(`publish → SIGTERM in the worker, ${samples.length} drains: p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, min ${sorted[0]?.toFixed(2)} ms, max ${sorted.at(-1)?.toFixed(2)} ms (targets: p50 ≤ 2 ms, p99 ≤ 10 ms)`);
+}
+
+async function fleet(built: Artifacts, em: RunningEmulator, client: ServiceBusClient): Promise<void> {
+  const topic = 'bench-fleet';
+  const reportsQueue = 'bench-fleet-reports';
+  em.catalogue.putTopic(topic);
+  em.catalogue.putSubscription(topic, 'shutdown', {});
+  em.catalogue.putQueue(reportsQueue);
+  const started = Date.now();
+  const nodes: Node[] = [];
+  for (let i = 0; i < FLEET; i += 10) {
+    nodes.push(...(await Promise.all(Array.from({ length: Math.min(10, FLEET - i) }, () => startNode(built, em, topic, reportsQueue, false)))));
+  }
+  console.log(`  ${FLEET} agents listening after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const accepted = new Map<string, number>();
+  const drained = new Map<string, number>();
+  const receiver = client.createReceiver(reportsQueue, { receiveMode: 'receiveAndDelete' });
+  const sub = receiver.subscribe({
+    processMessage: async (m) => {
+      const r = m.body as { nodeId: string; state: string };
+      const now = performance.now();
+      if (r.state === 'accepted' && !accepted.has(r.nodeId)) accepted.set(r.nodeId, now);
+      if (r.state === 'drained' && !drained.has(r.nodeId)) drained.set(r.nodeId, now);
+    },
+    processError: async () => {},
+  }, { maxConcurrentCalls: 100 });
+  const sender = client.createSender(topic);
+  const batch = await sender.createMessageBatch();
+  for (let i = 0; i < FLEET; i++) batch.tryAddMessage({ body: { operation: 'graceful-downscale', drainId: 'fleet' }, messageId: `fleet/${i}` });
+  const t0 = performance.now();
+  await sender.sendMessages(batch);
+  await waitFor(() => accepted.size === FLEET && drained.size === FLEET, 120_000, () => `${accepted.size} accepted, ${drained.size} drained`);
+  const lastAccepted = Math.max(...accepted.values()) - t0;
+  const lastDrained = Math.max(...drained.values()) - t0;
+  console.log(`${FLEET} nodes, one ${FLEET}-message batch: all accepted after ${lastAccepted.toFixed(0)} ms, all drained after ${lastDrained.toFixed(0)} ms (reports received)`);
+  await sub.close();
+  await receiver.close();
+  await sender.close();
+  await Promise.all(nodes.map(stop));
+}
+
+function cpuTicks(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
+}
+
+/** VmRSS, and its parts: private memory (RssAnon) and file pages (RssFile: mostly the node binary, shared). */
+function rss(pid: number): { total: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1]) / 1024;
+  return { total: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
+}
+
+async function idle(built: Artifacts, em: RunningEmulator): Promise<void> {
+  em.catalogue.putTopic('bench-idle');
+  em.catalogue.putSubscription('bench-idle', 'shutdown', {});
+  em.catalogue.putQueue('bench-idle-reports');
+  const node = await startNode(built, em, 'bench-idle', 'bench-idle-reports', true);
+  await new Promise((r) => setTimeout(r, 2000)); // past start-up
+  const ticks0 = cpuTicks(node.agent.pid);
+  const rss0 = rss(node.agent.pid);
+  await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+  const cpuMs = (cpuTicks(node.agent.pid) - ticks0) * 10;
+  const rss1 = rss(node.agent.pid);
+  console.log(
+    `idle agent over ${IDLE_SECONDS} s: CPU ${cpuMs} ms (${((cpuMs / (IDLE_SECONDS * 1000)) * 100).toFixed(3)} %); ` +
+      `RSS ${rss0.total.toFixed(1)} → ${rss1.total.toFixed(1)} MiB (target ≤ 50 MB), of which private ${rss1.anon.toFixed(1)} MiB ` +
+      `and file-backed ${rss1.file.toFixed(1)} MiB (the node binary's pages, shared with every Node process)`,
+  );
+  await stop(node);
+}
+
+async function startup(built: Artifacts, em: RunningEmulator): Promise<void> {
+  em.catalogue.putTopic('bench-startup');
+  em.catalogue.putSubscription('bench-startup', 'shutdown', {});
+  const listening: number[] = [];
+  const version: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    let t = performance.now();
+    const v = startProcess(process.execPath, [built.agent, 'version']);
+    await v.exited;
+    version.push(performance.now() - t);
+    const dir = tempDir('wf-bench-');
+    t = performance.now();
+    const agent = startProcess(process.execPath, [built.agent, 'listen'], nodeEnv(em, 'bench-startup', 'unused', dir, `startup-${i}`));
+    await agent.waitForEvent('listening', () => true, 30_000);
+    listening.push(performance.now() - t);
+    agent.kill('SIGTERM');
+    await agent.exited;
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  console.log(`start-up (median of 10): spawn → listening ${median(listening).toFixed(0)} ms; spawn → exit of \`version\` ${median(version).toFixed(0)} ms`);
+}
+
+async function main(): Promise<void> {
+  console.log(`workforce-agent benchmark (node ${process.version}, bundle, emulator on loopback)`);
+  const built = await buildArtifacts();
+  const em = await startEmulator({ port: 0 });
+  const client = new ServiceBusClient(em.connectionString);
+  try {
+    const idleRun = idle(built, em); // runs alongside: it measures one process's own CPU time
+    await startup(built, em);
+    await latency(built, em, client);
+    await fleet(built, em, client);
+    await idleRun;
+  } finally {
+    await client.close();
+    await killAll();
+    await em.close();
+    removeTempDirs();
+  }
+}
+
+await main();
