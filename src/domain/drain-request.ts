@@ -113,7 +113,8 @@ export function parseDrainRequest(topic: string, body: unknown, now: Date): Resu
   const requestedBy = text('requestedBy', input.requestedBy);
   if (!requestedBy.ok) return requestedBy;
   if (input.drainId !== undefined) {
-    const id = typeof input.drainId === 'string' ? validateDrainId(input.drainId) : validateDrainId(String(input.drainId));
+    if (typeof input.drainId !== 'string') return invalidField('drainId', 'drainId must be a string');
+    const id = validateDrainId(input.drainId);
     if (!id.ok) return id;
   }
 

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { problem, problemResponse } from '../http/problem-response.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -26,10 +27,13 @@ function assetsDir(): string {
 }
 const DIR = assetsDir();
 
+const notFound = (file: string): HttpResponseInit =>
+  problemResponse(problem('NotFound', 404, 'Not found', `the dashboard has no file ${JSON.stringify(file.slice(0, 100))}; open /api/dashboard`));
+
 export async function dashboard(request: HttpRequest): Promise<HttpResponseInit> {
   // The last segment only, so /api/dashboard/ and /api/dashboard resolve relative links alike.
   const file = (request.params.file ?? '').split('/').pop() || 'index.html';
-  if (!FILE.test(file)) return { status: 404, body: 'not found' };
+  if (!FILE.test(file)) return notFound(file);
   try {
     const body = await readFile(path.join(DIR, file));
     return {
@@ -44,7 +48,7 @@ export async function dashboard(request: HttpRequest): Promise<HttpResponseInit>
       },
     };
   } catch {
-    return { status: 404, body: 'not found' };
+    return notFound(file);
   }
 }
 

@@ -44,6 +44,8 @@ describe('parseDrainRequest', () => {
     [{ count: 1, gracePeriod: '5m', ackTimeout: '10m' }, 'ackTimeout'],
     [{ count: 1, reason: 42 }, 'reason'],
     [{ count: 1, drainId: 'a/b' }, 'drainId'],
+    [{ count: 1, drainId: 42 }, 'drainId'],
+    [{ count: 1, drainId: true }, 'drainId'],
     [{ count: 1, grace: '1h' }, 'grace'],
   ])('names the bad field of %j', (body, field) => {
     const problem = problemOf('eu-west', body);
