@@ -1,6 +1,7 @@
 // Bad input never crashes the server: garbage on the socket, malformed messages, unknown
 // operations and bad requests get AMQP errors, and the emulator keeps serving the SDK.
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { ServiceBusClient } from '@azure/service-bus';
 import rhea, { type Connection, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
@@ -108,6 +109,28 @@ describe('bad input', () => {
     const sasl = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x03, 0x01, 0x00, 0x00]);
     await rawExchange(Buffer.concat([sasl, Buffer.from([0x00, 0x10, 0x00, 0x00, 0x02, 0x01, 0x00, 0x00])]));
     await stillServes();
+  });
+
+  it('keeps serving after a disposition whose range spans every delivery id', async () => {
+    const client = new ServiceBusClient(emulator.connectionString);
+    await client.createSender(queue).sendMessages({ body: 'to settle', messageId: 'wide-range' });
+    await client.close();
+    const connection = await authorisedConnection();
+    try {
+      // One credit only, so this receiver does not compete for the messages stillServes sends.
+      const receiver = connection.open_receiver({ source: { address: queue }, autoaccept: false, credit_window: 0 } as never);
+      await new Promise<void>((r) => receiver.once('receiver_open', () => r()));
+      const delivered = new Promise<void>((r) => receiver.once('message', () => r()));
+      receiver.add_credit(1);
+      await delivered;
+      // What a hostile or broken peer may send: first 0, last 2^32-1 (rhea visits every id in it).
+      const frames = createRequire(import.meta.url)('rhea/lib/frames.js') as { disposition(f: object): unknown };
+      const session = (receiver as unknown as { session: { output(frame: unknown): void } }).session;
+      session.output(frames.disposition({ role: true, first: 0, last: 0xffffffff, settled: true, state: (rhea.message as unknown as { accepted(): unknown }).accepted() }));
+      await stillServes(); // without the range clamp (unit-tested in rhea-internals.test.ts) this waits out the block
+    } finally {
+      connection.close();
+    }
   });
 
   it('rejects malformed messages and unknown message formats on a sender link', async () => {

@@ -20,6 +20,7 @@ import {
   localAttach,
   outcomes,
   outgoingSlots,
+  boundDispositionRanges,
   receiveRawTransfers,
   remoteAttach,
 } from './rhea-internals.js';
@@ -117,7 +118,11 @@ export class ServiceBusAdapter {
           link?.close(toEmulatorError(e).toAmqpError());
         }
       });
-    on('session_open', (ctx) => ctx.session && receiveRawTransfers(ctx.session));
+    on('session_open', (ctx) => {
+      if (!ctx.session) return;
+      receiveRawTransfers(ctx.session);
+      boundDispositionRanges(ctx.session);
+    });
     on('receiver_open', (ctx) => this.onIncomingLink(ctx.connection, ctx.receiver!));
     on('sender_open', (ctx) => this.onOutgoingLink(ctx.connection, ctx.sender!));
     on('message', (ctx) => this.onTransfer(ctx));

@@ -113,3 +113,37 @@ export function outgoingSlots(sender: Sender): number {
 export function forgetSettled(delivery: import('rhea').Delivery): void {
   (delivery as unknown as { remote_settled: boolean }).remote_settled = true;
 }
+
+interface DispositionFields {
+  first: number;
+  last?: number;
+}
+interface DeliveryBuffer {
+  get_head(): { id: number } | undefined;
+  get_tail(): { id: number } | undefined;
+}
+interface DispositionSide {
+  deliveries: DeliveryBuffer;
+  on_disposition(fields: DispositionFields): void;
+}
+
+/**
+ * rhea settles a disposition range by visiting every id from `first` to `last`, so a peer that
+ * sends `first: 0, last: 2^32-1` blocks the event loop for minutes. The unsettled deliveries of a
+ * session sit contiguously in its buffer: clamp the range to the ids that buffer holds.
+ */
+export function boundDispositionRanges(session: Session): void {
+  const sides = session as unknown as { incoming: DispositionSide; outgoing: DispositionSide };
+  for (const side of [sides.incoming, sides.outgoing]) {
+    const original = side.on_disposition;
+    side.on_disposition = function (fields) {
+      const head = this.deliveries.get_head();
+      const tail = this.deliveries.get_tail();
+      if (!head || !tail) return;
+      const first = Math.max(fields.first, head.id);
+      const last = Math.min(fields.last ?? fields.first, tail.id);
+      if (first > last) return;
+      original.call(this, { ...fields, first, last });
+    };
+  }
+}
