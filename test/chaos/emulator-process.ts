@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT } from '../support/control-plane.js';
 
-const CLI = join(ROOT, 'local', 'servicebus', 'src', 'cli.ts');
+// CHAOS_EMULATOR_ROOT: run the emulator of another checkout (e.g. `git archive <commit>`, with a
+// node_modules link), to tell an emulator regression from a finding of the rest of the system.
+const CLI = join(process.env.CHAOS_EMULATOR_ROOT ?? ROOT, 'local', 'servicebus', 'src', 'cli.ts');
 
 export interface Entities {
   topic: string;

@@ -32,7 +32,7 @@ export interface NodePlan {
 export interface Plan {
   seed: number;
   nodes: NodePlan[];
-  /** `overask`: asks for more nodes than the fleet has left, no deadline, a short ackTimeout: must time out with its shortfall. */
+  /** `overask`: takes all drains together to N or N+1 nodes; such a run gives every drain no deadline and a short ackTimeout, and a drain left short must time out with its shortfall. */
   drains: Array<{ at: number; count: number; overask?: boolean }>;
   faults: Fault[];
   /** Faults happen in [0, windowMs) after the first drain is posted. */

@@ -111,7 +111,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
         // must end soon after its surplus messages expire (notAfter + the control plane's grace).
         const times = plan.drains.some((x) => x.overask) ? { ackTimeout: '8s' } : { gracePeriod: '10m', ackTimeout: '5m' };
         const res = await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, count: d.count, ...times, reason: `chaos seed ${seed}` }, 60_000);
-        step(`POST drain ${drain.drainId} count ${d.count}${d.overask ? ' (more than the fleet has left)' : ''} → ${res.status}`);
+        step(`POST drain ${drain.drainId} count ${d.count}${d.overask ? ' (overasking: all drains together ask for N or N+1 nodes)' : ''} → ${res.status}`);
         if (res.status !== 202 && res.status !== 409) violations.push(`POST drain ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
         const spec = res.body?.spec ?? res.body ?? {};
         resolvePosted({ deadline: spec.deadline, notAfter: spec.notAfter });
