@@ -143,7 +143,11 @@ export function boundDispositionRanges(session: Session): void {
       const first = Math.max(fields.first, head.id);
       const last = Math.min(fields.last ?? fields.first, tail.id);
       if (first > last) return;
-      original.call(this, { ...fields, first, last });
+      // rhea's frame fields are accessors over one array: set them, never copy the object
+      // (a spread drops `settled`, `state` and `role`).
+      fields.first = first;
+      fields.last = last;
+      original.call(this, fields);
     };
   }
 }

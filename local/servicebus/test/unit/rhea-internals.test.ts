@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { boundDispositionRanges } from '../../src/amqp/rhea-internals.js';
 
@@ -23,6 +24,18 @@ describe('boundDispositionRanges', () => {
     session.outgoing.on_disposition({ first: 0, last: 0xffffffff });
     session.incoming.on_disposition({ first: 6 });
     expect(seen).toEqual([{ side: 'outgoing', first: 5, last: 7 }, { side: 'incoming', first: 6, last: 6 }]);
+  });
+
+  it("keeps the frame's other fields, which rhea holds behind accessors", () => {
+    const { session } = fakeSession([5]);
+    const received: unknown[] = [];
+    session.outgoing.on_disposition = (fields) => void received.push(fields);
+    boundDispositionRanges(session as never);
+    const frames = createRequire(import.meta.url)('rhea/lib/frames.js') as { disposition(f: object): object };
+    const fields = frames.disposition({ role: true, first: 0, last: 9, settled: true });
+    session.outgoing.on_disposition(fields as never);
+    expect(received[0]).toBe(fields);
+    expect(received[0]).toMatchObject({ role: true, first: 5, last: 5, settled: true });
   });
 
   it('ignores a range that holds none of them, and any range when nothing is unsettled', () => {
