@@ -39,6 +39,7 @@ function nodeEnv(em: RunningEmulator, topic: string, reports: string, dir: strin
     WORKFORCE_STATE_DIR: join(dir, 'state'),
     WORKFORCE_NODE_ID: id,
     WORKFORCE_LOG_LEVEL: process.env['BENCH_TRACE'] ? 'debug' : 'info',
+    ...(process.env['BENCH_AGENT_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_AGENT_NODE_OPTIONS'] } : {}),
   };
 }
 
@@ -86,6 +87,12 @@ async function latency(built: Artifacts, em: RunningEmulator, client: ServiceBus
     const pool: Node[] = [];
     for (let i = 0; i < POOL; i += 4) pool.push(...(await Promise.all(Array.from({ length: Math.min(4, POOL - i) }, () => startNode(built, em, topic, 'bench-latency-reports', true)))));
     await new Promise((r) => setTimeout(r, 500));
+    if (process.env['BENCH_WARM']) {
+      // Each node first acts on an intake stop (its code paths run once), then drains.
+      await sender.sendMessages(pool.map((_, i) => ({ body: { operation: 'do-not-accept-new-tasks' }, messageId: `warm/${samples.length}/${i}` })));
+      await waitFor(() => pool.every((n) => n.agent.events().some((e) => e['event'] === 'message-accepted')), 60_000);
+      await new Promise((r) => setTimeout(r, 500));
+    }
     while (pool.length > 0 && samples.length < DRAINS) {
       const t0 = process.hrtime.bigint();
       await sender.sendMessages({ body: { operation: 'graceful-downscale' }, messageId: `lat/${samples.length}` });
@@ -96,14 +103,14 @@ async function latency(built: Artifacts, em: RunningEmulator, client: ServiceBus
           if (e) observed = { node, mono: BigInt(e.mono) };
         }
         return observed !== undefined;
-      }, 30_000);
+      }, 30_000, () => `a worker to see drain lat/${samples.length}; agents said:\n${pool.map((n) => n.agent.output().trim().split('\n').slice(-3).join('\n')).join('\n')}`);
       samples.push(ms(observed!.mono - t0));
       if (process.env['BENCH_TRACE']) {
         const ev = observed!.node.agent.events();
-        const received = BigInt(String(ev.find((e) => e['event'] === 'message-received')?.['mono'] ?? 0));
-        const signalled = BigInt(String(ev.find((e) => e['event'] === 'workers-signalled')?.['mono'] ?? 0));
-        const acc = ev.find((e) => e['event'] === 'message-accepted');
-        console.log(`  publish→agent ${ms(received - t0).toFixed(2)} ms, agent ${ms(signalled - received).toFixed(2)} ms (${JSON.stringify(acc && { p: acc['persistUs'], d: acc['deferUs'], c: acc['commitUs'], s: acc['signalUs'] })} µs), kill→worker ${ms(observed!.mono - signalled).toFixed(2)} ms`);
+        const received = BigInt(String(ev.findLast((e) => e['event'] === 'message-received')?.['mono'] ?? 0));
+        const signalled = BigInt(String(ev.findLast((e) => e['event'] === 'workers-signalled')?.['mono'] ?? 0));
+        const acc = ev.findLast((e) => e['event'] === 'message-accepted');
+        console.log(`  publish→agent ${ms(received - t0).toFixed(2)} ms, agent ${ms(signalled - received).toFixed(2)} ms (${JSON.stringify(acc && { persist: acc['persistUs'], defer: acc['deferUs'], toSignal: acc['commitUs'], signalSave: acc['signalAndSaveUs'] })} µs), kill→worker ${ms(observed!.mono - signalled).toFixed(2)} ms`);
       }
       pool.splice(pool.indexOf(observed!.node), 1);
       await stop(observed!.node);

@@ -7,12 +7,12 @@ export const CRASH_POINTS = [
   'after-receive',
   /** Node state written with the message pending (`accepting`); not yet settled on the bus. */
   'after-state-write',
-  /** Message deferred on the bus with this node as owner; the local state still says `accepting`. */
+  /** Message deferred on the bus with this node as owner (the commit); nothing more persisted. */
   'after-defer',
-  /** Commit recorded locally (`committed`, node state changed); workers not signalled yet. */
-  'after-commit-write',
-  /** Workers signalled; that fact not persisted yet. */
+  /** Workers signalled; not persisted yet (the local state still says `accepting`). */
   'after-signal',
+  /** Commit, new node state and signalled workers persisted; the message not yet completed. */
+  'after-commit-write',
   /** Deferred message completed on the bus; that fact not persisted yet. */
   'after-complete',
 ] as const;

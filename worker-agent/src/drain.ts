@@ -2,10 +2,10 @@
 //
 //   receive (peek-lock) ─ validate ─ dedupe ─ expiry ─ can this node act?
 //     no  → abandon (the listener then pauses receiving: no hot loop)
-//     yes → 1. persist `pending: accepting`                      (node state file)
+//     yes → 1. persist `pending: accepting` with the message       (node state file)
 //           2. defer the message, stamping `workforce-owner=<node>` (THE COMMIT POINT, on the bus)
-//           3. persist `committed` + the new node state + intake flag + `accepted` report
-//           4. signal the workers; persist who was signalled + the report
+//           3. signal the workers (an intake stop raises its flag first)
+//           4. persist: `committed`, the new node state, who was signalled, the reports
 //           5. receive the deferred message and complete it; persist `pending` gone
 //
 // Deferral is the commit because it is atomic on the broker and final: a deferred message is
@@ -13,7 +13,7 @@
 // a `pending: accepting` is resolved by peeking the message by sequence number:
 //   deferred with our stamp → we committed: continue at 3;
 //   anything else (still active, gone, stamped by another node) → we did not: forget it.
-// Only the owner completes a deferred message, and only after step 3, so "gone" can never
+// Only the owner completes a deferred message, and only after step 4, so "gone" can never
 // hide our own commit.
 
 import type { BusMessage, ControlBus } from './bus.js';
@@ -184,6 +184,9 @@ export class Drainer {
     const scan = scanned ?? this.scan();
     const first = pending.phase === 'accepting';
     if (first) {
+      // The commit happened on the bus (step 2); this records it, in memory first: the write
+      // below follows the signals. A crash before that write is recovered like one before
+      // this point: the pending message is still `accepting`, the peek finds our stamp.
       const now = this.ctx.now();
       const acted: ActedMessage = {
         messageId: pending.messageId,
@@ -192,7 +195,7 @@ export class Drainer {
         message: pending.message,
         replyTo: pending.replyTo,
         acceptedAt: now.toISOString(),
-        flags: [],
+        flags: flagPaths(config.intakeFlag, scan),
         workers: [],
       };
       if (pending.operation === 'graceful-downscale') {
@@ -201,27 +204,16 @@ export class Drainer {
       } else {
         transition(this.state, 'intake-stopped', now);
         this.state.intake = acted;
+        // The flag goes up before the intake signals, so a worker that gets one already sees it.
+        this.writeFlags(acted);
       }
       pending.phase = 'committed';
       remember(this.state, pending.messageId);
-      // An intake stop raises the flag first, so a worker that gets the intake signal already
-      // sees it. A drain raises it too, after the signals (off the hot path): a worker starting
-      // on a draining node takes nothing.
-      acted.flags = flagPaths(config.intakeFlag, scan);
-      if (pending.operation === 'do-not-accept-new-tasks') this.writeFlags(acted);
       this.enqueue(subjectOfActed(acted), 'accepted', scan.map(toWorkerReport));
-      this.ctx.save();
-      crashPoint(config.crashAt, 'after-commit-write');
-      this.ctx.changed();
     }
     const acted = this.actedFor(pending);
     const ts = process.hrtime.bigint();
     const signalled = this.signal(acted, pending.operation, scan);
-    this.timings['commitUs'] = Number(ts - tc) / 1e3;
-    this.timings['signalUs'] = Number(process.hrtime.bigint() - ts) / 1e3;
-    if (pending.operation === 'graceful-downscale' || !first) this.writeFlags(acted); // idempotent
-    // Logged after signalling: the hot path is persist → defer → persist → signal.
-    if (first) log.info('message-accepted', { messageId: acted.messageId, operation: acted.operation, nodeState: this.state.state, ...this.timings });
     crashPoint(config.crashAt, 'after-signal');
     // Retried while the bus is unreachable: report only what is new.
     if (first || signalled.length > 0) {
@@ -230,9 +222,16 @@ export class Drainer {
         pending.operation === 'graceful-downscale' ? 'signalled' : 'intake-stopped',
         signalled.map((w) => ({ workerId: w.workerId, pid: w.pid, ...(w.signal ? { signal: w.signal } : {}) })),
       );
-      this.ctx.save();
-      void this.ctx.reporter.flush();
     }
+    this.ctx.save();
+    crashPoint(config.crashAt, 'after-commit-write');
+    this.timings['commitUs'] = Number(ts - tc) / 1e3;
+    this.timings['signalAndSaveUs'] = Number(process.hrtime.bigint() - ts) / 1e3;
+    // Off the hot path: a drain raises the intake flag too (a worker starting on a draining
+    // node takes nothing); recovery raises it again (idempotent).
+    if (pending.operation === 'graceful-downscale' || !first) this.writeFlags(acted);
+    if (first) log.info('message-accepted', { messageId: acted.messageId, operation: acted.operation, nodeState: this.state.state, ...this.timings });
+    void this.ctx.reporter.flush();
     this.ctx.changed();
 
     const completed = await this.ctx.bus.completeDeferred(pending.sequenceNumber);
