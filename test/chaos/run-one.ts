@@ -17,6 +17,7 @@ import { LOCK_MS, makePlan, type Fault, type Plan } from './plan.js';
 import { ChaosProxy } from './proxy.js';
 
 const REPORTS_QUEUE = 'workforce-reports';
+const STEP_TIMEOUT_MS = 120_000;
 
 export interface RunResult {
   seed: number;
@@ -95,11 +96,22 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
     step(`fleet up: ${nodes.map((n, i) => `${n.id}[${plan.nodes[i]!.workers.join('+')}${plan.nodes[i]!.crashAt ? ` crash@${plan.nodes[i]!.crashAt}` : ''}${plan.nodes[i]!.stale.length ? ` stale:${plan.nodes[i]!.stale.join('+')}` : ''}]`).join(' ')}`);
     const drains: Array<DrainOutcome & { posted?: Promise<{ deadline: string; notAfter: string }> }> = plan.drains.map((d, i) => ({ drainId: `chaos-${seed}-d${i}`, count: d.count, status: undefined, ...(d.overask && { overask: true }) }));
     const timeline: Array<Promise<void>> = [];
-    const at = (ms: number, fn: () => Promise<void>) =>
-      timeline.push(
-        sleep(Math.max(0, ms - (Date.now() - t0))).then(fn).catch((e: unknown) => {
-          step(`!! ${String(e)}`);
+    // A step that never ends (a restart that hangs) is a finding, not a reason to wait forever.
+    const bounded = (what: string, p: Promise<void>) =>
+      Promise.race([
+        p,
+        sleep(STEP_TIMEOUT_MS).then(() => {
+          throw new Error(`${what} did not finish within ${STEP_TIMEOUT_MS / 1000} s`);
         }),
+      ]);
+    const at = (ms: number, fn: () => Promise<void>, what: string) =>
+      timeline.push(
+        sleep(Math.max(0, ms - (Date.now() - t0)))
+          .then(() => bounded(what, fn()))
+          .catch((e: unknown) => {
+            step(`!! ${String(e)}`);
+            violations.push(`${what}: ${String(e)}`);
+          }),
       );
     plan.drains.forEach((d, i) => {
       const drain = drains[i]!;
@@ -115,10 +127,10 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
         if (res.status !== 202 && res.status !== 409) violations.push(`POST drain ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
         const spec = res.body?.spec ?? res.body ?? {};
         resolvePosted({ deadline: spec.deadline, notAfter: spec.notAfter });
-      });
+      }, `POST drain ${drain.drainId}`);
     });
     let emulatorRestarting: Promise<void> = Promise.resolve();
-    for (const f of plan.faults) at(f.at, () => fire(f));
+    for (const f of plan.faults) at(f.at, () => fire(f), `fault ${f.kind} at +${f.at} ms`);
 
     async function fire(f: Fault): Promise<void> {
       switch (f.kind) {
