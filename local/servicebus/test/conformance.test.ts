@@ -436,6 +436,35 @@ describe.each(stores)('restart with the same options ($name store)', ({ name, da
   });
 });
 
+describe('restart with a data directory', () => {
+  it('keeps the duplicate-detection history, as Azure does (a resend after a restart is dropped)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-emulator-'));
+    const options = { port: 0, armPort: false as const, amqpsPort: false as const, dataDir: dir };
+    try {
+      const first = await startEmulator(options);
+      first.catalogue.putTopic('dedupe', { requiresDuplicateDetection: true, duplicateDetectionHistoryTimeWindowMs: 600_000 });
+      first.catalogue.putSubscription('dedupe', 'all');
+      const client = new ServiceBusClient(first.connectionString);
+      await client.createSender('dedupe').sendMessages({ body: 'once', messageId: 'drain-1/1' });
+      await client.close();
+      await first.close();
+
+      const second = await startEmulator(options);
+      try {
+        const again = new ServiceBusClient(second.connectionString);
+        await again.createSender('dedupe').sendMessages([{ body: 'twice', messageId: 'drain-1/1' }, { body: 'new', messageId: 'drain-1/2' }]);
+        const got = await receiveAll(again.createReceiver('dedupe', 'all', { receiveMode: 'receiveAndDelete' }), 2);
+        expect(got.map((m) => m.body)).toEqual(['once', 'new']);
+        await again.close();
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('not implemented: sessions', () => {
   it('refuses a session receiver with an error that says so', async () => {
     const emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false });

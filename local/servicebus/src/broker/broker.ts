@@ -60,6 +60,11 @@ export class Broker {
       const target = this.namespace.queues.get(key) ?? this.namespace.topics.get(key);
       if (target) target.lastSequence = Math.max(target.lastSequence, seq);
     }
+    const now = this.now();
+    for (const { entity, messageId, at } of snapshot.messageIds) {
+      const target = this.namespace.queues.get(entity) ?? this.namespace.topics.get(entity);
+      if (target && at + target.properties.duplicateDetectionHistoryTimeWindowMs > now) target.recentIds.set(messageId, at);
+    }
     for (const r of snapshot.messages) {
       const sq = this.namespace.subqueues.get(r.subqueue);
       if (!sq) continue;
@@ -174,12 +179,16 @@ export class Broker {
   private isDuplicate(target: SendTarget, messageId: string, now: number): boolean {
     if (!target.properties.requiresDuplicateDetection) return false;
     const window = target.properties.duplicateDetectionHistoryTimeWindowMs;
+    let pruned = false;
     for (const [id, at] of target.recentIds) {
       if (at + window > now) break; // insertion order = time order
       target.recentIds.delete(id);
+      pruned = true;
     }
+    if (pruned) this.store.forgetMessageIds(target.key, now - window);
     if (target.recentIds.has(messageId)) return true;
     target.recentIds.set(messageId, now);
+    this.store.rememberMessageId(target.key, messageId, now);
     return false;
   }
 

@@ -5,7 +5,7 @@ export class MemoryStore implements MessageStore {
   readonly persistent = false;
 
   load(): StoreSnapshot {
-    return { entities: [], messages: [], sequences: new Map() };
+    return { entities: [], messages: [], sequences: new Map(), messageIds: [] };
   }
   saveEntity(_record: EntityRecord): void {}
   deleteEntity(): void {}
@@ -13,6 +13,8 @@ export class MemoryStore implements MessageStore {
   updateMessage(_record: MessageRecord): void {}
   deleteMessage(): void {}
   setSequence(): void {}
+  rememberMessageId(): void {}
+  forgetMessageIds(): void {}
   afterCommit(done: (error?: Error) => void): void {
     done();
   }

@@ -58,6 +58,9 @@ export class SqliteStore implements MessageStore {
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS entities (key TEXT PRIMARY KEY, record TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS sequences (entity TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS message_ids (
+        entity TEXT NOT NULL, message_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (entity, message_id)
+      ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS messages (
         subqueue TEXT NOT NULL,
         seq INTEGER NOT NULL,
@@ -89,6 +92,9 @@ export class SqliteStore implements MessageStore {
       removeSubqueue: db.prepare(`DELETE FROM messages WHERE subqueue = ?`),
       sequence: db.prepare(`INSERT INTO sequences (entity, seq) VALUES (?, ?) ON CONFLICT(entity) DO UPDATE SET seq = excluded.seq`),
       removeSequence: db.prepare(`DELETE FROM sequences WHERE entity = ?`),
+      rememberId: db.prepare(`INSERT OR REPLACE INTO message_ids (entity, message_id, at) VALUES (?, ?, ?)`),
+      forgetIds: db.prepare(`DELETE FROM message_ids WHERE entity = ? AND at < ?`),
+      removeIds: db.prepare(`DELETE FROM message_ids WHERE entity = ?`),
       saveEntity: db.prepare(`INSERT INTO entities (key, record) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET record = excluded.record`),
       removeEntity: db.prepare(`DELETE FROM entities WHERE key = ?`),
     };
@@ -126,7 +132,10 @@ export class SqliteStore implements MessageStore {
     const sequences = new Map(
       (this.db.prepare(`SELECT entity, seq FROM sequences`).all() as Array<{ entity: string; seq: number }>).map((r) => [r.entity, r.seq]),
     );
-    return { entities, messages, sequences };
+    const messageIds = (
+      this.db.prepare(`SELECT entity, message_id, at FROM message_ids ORDER BY at`).all() as Array<{ entity: string; message_id: string; at: number }>
+    ).map((r) => ({ entity: r.entity, messageId: r.message_id, at: r.at }));
+    return { entities, messages, sequences, messageIds };
   }
 
   saveEntity(record: EntityRecord): void {
@@ -139,7 +148,10 @@ export class SqliteStore implements MessageStore {
     this.db.transaction(() => {
       this.stmt.removeEntity.run(entityKey(record));
       for (const sq of subqueues) this.stmt.removeSubqueue.run(sq);
-      if (record.kind !== 'subscription') this.stmt.removeSequence.run(record.name.toLowerCase());
+      if (record.kind !== 'subscription') {
+        this.stmt.removeSequence.run(record.name.toLowerCase());
+        this.stmt.removeIds.run(record.name.toLowerCase());
+      }
     })();
   }
 
@@ -162,6 +174,14 @@ export class SqliteStore implements MessageStore {
 
   setSequence(entityKey: string, seq: number): void {
     this.stage(() => this.stmt.sequence.run(entityKey, seq));
+  }
+
+  rememberMessageId(entityKey: string, messageId: string, at: number): void {
+    this.stage(() => this.stmt.rememberId.run(entityKey, messageId, at));
+  }
+
+  forgetMessageIds(entityKey: string, before: number): void {
+    this.stage(() => this.stmt.forgetIds.run(entityKey, before));
   }
 
   afterCommit(done: (error?: Error) => void): void {

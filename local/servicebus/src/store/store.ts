@@ -33,6 +33,8 @@ export interface StoreSnapshot {
   messages: MessageRecord[];
   /** Last sequence number handed out, per top-level entity key. */
   sequences: Map<string, number>;
+  /** Duplicate-detection history (message ids accepted, per top-level entity key), oldest first. */
+  messageIds: Array<{ entity: string; messageId: string; at: number }>;
 }
 
 export interface MessageStore {
@@ -48,6 +50,10 @@ export interface MessageStore {
   updateMessage(record: MessageRecord, previousSubqueue?: string): void;
   deleteMessage(subqueue: string, seq: number): void;
   setSequence(entityKey: string, seq: number): void;
+  /** Duplicate detection must survive a restart, as it does in Azure: recorded with the send. */
+  rememberMessageId(entityKey: string, messageId: string, at: number): void;
+  /** Drops the history entries of an entity older than `before` (out of its window). */
+  forgetMessageIds(entityKey: string, before: number): void;
   /** Calls `done` once every change recorded so far is durable (or failed to be). */
   afterCommit(done: (error?: Error) => void): void;
   close(): void;
