@@ -15,6 +15,7 @@ import { authorize, HttpRouter, presentedKey, readBody, toHttpFunction, toRpcHtt
 import { ServiceBusTriggers, toServiceBusFunction, type ServiceBusFunction } from './triggers/service-bus.js';
 import { TimerTriggers, type TimerFunction } from './triggers/timer.js';
 import type { FunctionMetadata, RpcInvocationResponse, RpcParameterBinding, RpcTypedData } from './worker/protocol.js';
+import { within } from './within.js';
 
 export interface HostOptions {
   /** Folder of the Functions app: host.json, package.json (`main`), local.settings.json. */
@@ -62,6 +63,9 @@ function triggerOf(meta: FunctionMetadata): { name: string; type: string } | und
 }
 
 const DURABLE_CLIENT_TYPES = new Set(['durableclient', 'orchestrationclient']);
+
+/** How long close() waits for one step (stop the triggers, the engine, ...) before going on. */
+const CLOSE_STEP_MS = 15_000;
 
 class FunctionsHost implements Host {
   readonly clock: Clock;
@@ -365,7 +369,7 @@ class FunctionsHost implements Host {
     this.state = 'closing';
     const step = async (what: string, fn: () => unknown): Promise<void> => {
       try {
-        await fn();
+        await within(what, CLOSE_STEP_MS, fn);
       } catch (err) {
         this.#logger.error(`Closing the host: ${what}: ${toError(err).message}`);
       }
