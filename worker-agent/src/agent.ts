@@ -134,6 +134,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.watcher.start();
     this.listener.start();
     this.stateChanged();
+    void this.bus.prepare?.([config.reportsQueue]).then(() => this.reporter.flush());
     void this.reporter.flush();
     this.status = 'running';
     this.log.info('listening', {

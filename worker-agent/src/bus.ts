@@ -35,6 +35,8 @@ export interface ControlBus {
   peek(sequenceNumber: string): Promise<PeekedMessage | undefined>;
   /** Receives the deferred message and completes it; false if it is no longer there. */
   completeDeferred(sequenceNumber: string): Promise<boolean>;
+  /** Opens, in the background, the links the hot path and the reports will need. Never rejects. */
+  prepare?(reportQueues: readonly string[]): Promise<void>;
   /** Sends reports to one queue in one batch. */
   sendReports(queue: string, reports: readonly AgentReport[]): Promise<void>;
   close(): Promise<void>;

@@ -173,14 +173,21 @@ export class ServiceBusControlBus implements ControlBus {
     });
   }
 
+  async prepare(reportQueues: readonly string[]): Promise<void> {
+    try {
+      await this.op('prepare', async (c) => {
+        // A batch needs the link's maximum message size, so creating one opens the link.
+        await Promise.all(reportQueues.map((q) => sender(c, q).createMessageBatch()));
+        await c.receiver.peekMessages(1); // opens the management link (peek, receive-deferred)
+      });
+    } catch {
+      /* the links open on first use instead */
+    }
+  }
+
   async sendReports(queue: string, reports: readonly AgentReport[]): Promise<void> {
     await this.op('send-reports', async (c) => {
-      let sender = c.senders.get(queue);
-      if (sender === undefined) {
-        sender = c.client.createSender(queue);
-        c.senders.set(queue, sender);
-      }
-      await sender.sendMessages(
+      await sender(c, queue).sendMessages(
         reports.map((report) => ({
           body: report,
           contentType: 'application/json',
@@ -196,6 +203,15 @@ export class ServiceBusControlBus implements ControlBus {
     this.closed = true;
     await closeConnection(this.connection);
   }
+}
+
+function sender(c: Connection, queue: string): ServiceBusSender {
+  let found = c.senders.get(queue);
+  if (found === undefined) {
+    found = c.client.createSender(queue);
+    c.senders.set(queue, found);
+  }
+  return found;
 }
 
 async function closeConnection(c: Connection): Promise<void> {

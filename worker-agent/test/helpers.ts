@@ -51,6 +51,25 @@ export function buildArtifacts(): Promise<Artifacts> {
   return artifacts;
 }
 
+export type ExampleWorkerKind = 'node' | 'python' | 'legacy';
+
+export interface ExampleWorkerOptions {
+  queueDir: string;
+  pidDir: string;
+  topic: string;
+  workerId: string;
+  extra?: string[];
+}
+
+/** An example worker (examples/): Node, Python, or Python behaving like an ai4s-jobq worker. */
+export function startExampleWorker(built: Artifacts, kind: ExampleWorkerKind, o: ExampleWorkerOptions): Proc {
+  const env = { WORKFORCE_PID_DIR: o.pidDir, JOBQ_PID_DIR: o.pidDir };
+  const args = ['--queue', o.queueDir, '--topic', o.topic, '--worker-id', o.workerId, ...(o.extra ?? [])];
+  return kind === 'node'
+    ? startProcess(process.execPath, [built.nodeWorker, ...args], env)
+    : startProcess('python3', [PYTHON_WORKER, ...args, ...(kind === 'legacy' ? ['--legacy'] : [])], env);
+}
+
 export interface Proc {
   child: ChildProcess;
   pid: number;

@@ -11,7 +11,7 @@ import Long from 'long';
 import { LocalQueue } from '../../examples/local-queue.js';
 import { type AgentReport, parseAgentReport } from '../../src/contract/index.js';
 import { type NodeState, NodeStateStore } from '../../src/node-state.js';
-import { type Artifacts, PYTHON_WORKER, type Proc, startProcess, tempDir, waitFor } from '../helpers.js';
+import { type Artifacts, type Proc, startExampleWorker, startProcess, tempDir, waitFor } from '../helpers.js';
 
 /** `stubborn`: a `workforce-agent run` command that ignores SIGTERM, with a child in its group. */
 export type WorkerKind = 'node' | 'python' | 'legacy' | 'stubborn';
@@ -185,15 +185,11 @@ export class TestNode {
   }
 
   startWorker(kind: WorkerKind, workerId: string): Proc {
-    const env = { WORKFORCE_PID_DIR: this.pidDir, JOBQ_PID_DIR: this.pidDir };
-    const args = ['--queue', this.queue.dir, '--topic', this.cluster.topic, '--worker-id', workerId];
-    const stubborn = ['run', '--topic', this.cluster.topic, '--worker-id', workerId, '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000; wait'];
+    const stubborn = ['run', '--topic', this.cluster.topic, '--pid-dir', this.pidDir, '--worker-id', workerId, '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000; wait'];
     const proc =
-      kind === 'node'
-        ? startProcess(process.execPath, [this.cluster.built.nodeWorker, ...args], env)
-        : kind === 'stubborn'
-          ? startProcess(process.execPath, [this.cluster.built.agent, ...stubborn], env)
-          : startProcess('python3', [PYTHON_WORKER, ...args, ...(kind === 'legacy' ? ['--legacy'] : [])], env);
+      kind === 'stubborn'
+        ? startProcess(process.execPath, [this.cluster.built.agent, ...stubborn])
+        : startExampleWorker(this.cluster.built, kind, { queueDir: this.queue.dir, pidDir: this.pidDir, topic: this.cluster.topic, workerId });
     this.workers.push(proc);
     this.workerIds.push(workerId);
     return proc;

@@ -11,7 +11,7 @@ import { writePidFile } from '../../src/pid-files/store.js';
 import { bootId, readProcStat } from '../../src/proc.js';
 import { LocalQueue } from '../../examples/local-queue.js';
 import { FakeBus } from '../fake-bus.js';
-import { type Artifacts, PYTHON_WORKER, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
+import { type Artifacts, buildArtifacts, killAll, removeTempDirs, startExampleWorker, startProcess, tempDir, waitFor } from '../helpers.js';
 
 let built: Artifacts;
 beforeAll(async () => {
@@ -63,10 +63,7 @@ async function startNode(options: { config?: ListenConfig; bus?: FakeBus; state?
 }
 
 function startWorker(node: Node, kind: 'node' | 'python' | 'legacy', workerId: string, extra: string[] = []) {
-  const env = { WORKFORCE_PID_DIR: node.config.pidDir, JOBQ_PID_DIR: node.config.pidDir };
-  const args = ['--queue', node.queue.dir, '--topic', 'eu', '--worker-id', workerId, ...extra];
-  if (kind === 'node') return startProcess(process.execPath, [built.nodeWorker, ...args], env);
-  return startProcess('python3', [PYTHON_WORKER, ...args, ...(kind === 'legacy' ? ['--legacy'] : [])], env);
+  return startExampleWorker(built, kind, { queueDir: node.queue.dir, pidDir: node.config.pidDir, topic: 'eu', workerId, extra });
 }
 
 async function registered(node: Node, ...workerIds: string[]) {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalQueue } from '../../examples/local-queue.js';
-import { type Artifacts, PACKAGE_ROOT, PYTHON_WORKER, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
+import { type Artifacts, PACKAGE_ROOT, buildArtifacts, killAll, removeTempDirs, startExampleWorker, startProcess, tempDir, waitFor } from '../helpers.js';
 
 let built: Artifacts;
 beforeAll(async () => {
@@ -13,11 +13,8 @@ afterEach(killAll);
 afterAll(removeTempDirs);
 
 type Kind = 'node' | 'python';
-function startWorker(kind: Kind, queueDir: string, pidDir: string, workerId: string, extra: string[] = []) {
-  const args = ['--queue', queueDir, '--topic', 'eu', '--worker-id', workerId, ...extra];
-  return kind === 'node'
-    ? startProcess(process.execPath, [built.nodeWorker, ...args], { WORKFORCE_PID_DIR: pidDir })
-    : startProcess('python3', [PYTHON_WORKER, ...args], { WORKFORCE_PID_DIR: pidDir });
+function startWorker(kind: Kind, queueDir: string, pidDir: string, workerId: string) {
+  return startExampleWorker(built, kind, { queueDir, pidDir, topic: 'eu', workerId });
 }
 
 describe.each<Kind>(['node', 'python'])('%s example worker', (kind) => {
