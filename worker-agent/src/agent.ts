@@ -31,6 +31,7 @@ export interface AgentDeps {
 /** Longest setTimeout Node accepts; longer deadlines are re-armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const CLOSE_FLUSH_MS = 2000;
+const CLOSE_BUS_MS = 2000;
 
 export interface AgentEvents {
   state: [NodeState['state']];
@@ -251,7 +252,8 @@ export class Agent extends EventEmitter<AgentEvents> {
     await step('watcher', () => this.watcher.close());
     await step('reports', () => this.reporter.close(CLOSE_FLUSH_MS));
     await step('state', () => this.store.save(this.state));
-    await step('bus', () => this.bus.close());
+    // Bounded: closing a link that is still opening can wait for the SDK's own timeouts.
+    await step('bus', () => Promise.race([this.bus.close(), new Promise((r) => setTimeout(r, CLOSE_BUS_MS).unref())]));
     await step('lock', () => releaseLock(this.lockPath));
     this.status = 'closed';
     this.log.info('closed', { nodeState: this.state.state, pending: this.state.pending?.messageId });

@@ -133,7 +133,12 @@ export class Drainer {
     crashPoint(config.crashAt, 'after-state-write');
     const t1 = process.hrtime.bigint();
     const deferred = bus.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
-    const workers = this.scan(); // while the defer is on the wire
+    let workers: VerifiedWorker[] | undefined;
+    try {
+      workers = this.scan(); // while the defer is on the wire
+    } catch {
+      // commit() scans again, and reports what fails there
+    }
     await deferred;
     crashPoint(config.crashAt, 'after-defer');
     this.timings = { persistUs: Number(t1 - t0) / 1e3, deferUs: Number(process.hrtime.bigint() - t1) / 1e3 };
