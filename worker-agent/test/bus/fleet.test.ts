@@ -2,7 +2,11 @@
 // Service Bus emulator: N of M nodes drain for N messages, intake stop and resume, invalid and
 // expired messages, duplicates.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Artifacts, buildArtifacts, killAll, removeTempDirs, sleep, waitFor } from '../helpers.js';
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writePidFile } from '../../src/pid-files/store.js';
+import { bootId, readProcStat } from '../../src/proc.js';
+import { type Artifacts, buildArtifacts, killAll, removeTempDirs, sleep, startProcess, waitFor } from '../helpers.js';
 import { Cluster } from './cluster.js';
 
 let built: Artifacts;
@@ -156,6 +160,31 @@ describe('intake stop, resume, invalid and expired messages', () => {
       'good/0:drained',
     ]);
     expect(await cluster.remaining()).toEqual([]);
+  });
+});
+
+describe('PID reuse', () => {
+  it('never signals a process that got a PID by reuse (start-time mismatch; legacy file older than the process)', async () => {
+    cluster = await Cluster.start(built);
+    const node = await cluster.addNode(['node']);
+    const canary = startProcess(process.execPath, ['-e', "for (const s of ['SIGTERM','SIGUSR1','SIGUSR2']) process.on(s, () => console.log('got ' + s)); console.log('ready'); setInterval(() => {}, 1000)"]);
+    await waitFor(() => canary.output().includes('ready'));
+    const stat = readProcStat(canary.pid)!;
+    writePidFile(node.pidDir, { pid: canary.pid, startTime: stat.startTime + 7, bootId: bootId(), topic: cluster.topic, workerId: 'reused-json', signals: {} });
+    const legacy = join(node.pidDir, 'reused-legacy.pid');
+    writeFileSync(legacy, String(canary.pid));
+    const anHourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(legacy, anHourAgo, anHourAgo);
+
+    await cluster.publish([{ body: '{"operation": "graceful-downscale"}' }]);
+    await waitFor(() => node.state()?.state === 'drained', 15_000);
+    await sleep(200);
+    expect(canary.output()).not.toContain('got');
+    expect(canary.child.exitCode).toBeNull();
+    expect(existsSync(join(node.pidDir, 'reused-json.pid'))).toBe(false);
+    expect(existsSync(legacy)).toBe(false);
+    expect(node.agent.events().filter((e) => e['event'] === 'pid-file-stale').map((e) => e['status'])).toEqual(['stale', 'stale']);
+    expect(node.drainRequested()).toEqual(node.workerIds); // the real worker did get it
   });
 });
 
