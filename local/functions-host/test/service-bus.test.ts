@@ -20,9 +20,10 @@ describe('Service Bus queue and topic-subscription triggers against the emulator
 
   beforeAll(async () => {
     emulator = await startEmulator({ port: 0 });
-    emulator.catalogue.putQueue('orders', { maxDeliveryCount: 3, lockDurationMs: 30_000 });
+    emulator.catalogue.putQueue('orders', { maxDeliveryCount: 3, lockDurationMs: 5_000 });
     emulator.catalogue.putTopic('events');
-    emulator.catalogue.putSubscription('events', 'audit', { maxDeliveryCount: 2, lockDurationMs: 30_000 });
+    // Short locks: if an abandon is lost on a busy machine, the lock expiry still redelivers soon.
+    emulator.catalogue.putSubscription('events', 'audit', { maxDeliveryCount: 2, lockDurationMs: 5_000 });
     emulator.catalogue.putQueue('batches');
     host = await startSample({
       settings: {
@@ -49,7 +50,7 @@ describe('Service Bus queue and topic-subscription triggers against the emulator
     try {
       const got: ServiceBusReceivedMessage[] = [];
       // Generous: redelivery after an abandon waits for the host's receive loop, slow on a busy machine.
-      const deadline = Date.now() + 30_000;
+      const deadline = Date.now() + 45_000;
       while (got.length < count && Date.now() < deadline) {
         for (const m of await receiver.receiveMessages(count - got.length, { maxWaitTimeInMs: 1000 })) {
           got.push(m);
