@@ -2,21 +2,11 @@
 // above it), runs `version`, `status`, `run` and `listen` with nothing installed.
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { type Artifacts, PACKAGE_ROOT, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir } from '../helpers.js';
-import { Cluster } from './cluster.js';
+import { expect, it } from 'vitest';
+import { PACKAGE_ROOT, startProcess, tempDir } from '../helpers.js';
+import { useClusters } from './cluster.js';
 
-let built: Artifacts;
-let cluster: Cluster | undefined;
-beforeAll(async () => {
-  built = await buildArtifacts();
-});
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-  await killAll();
-});
-afterAll(removeTempDirs);
+const clusters = useClusters();
 
 function hasNodeModulesAbove(dir: string): boolean {
   for (let d = dir; d !== dirname(d); d = dirname(d)) if (existsSync(join(d, 'node_modules'))) return true;
@@ -28,7 +18,7 @@ it('runs from a folder outside the repository with nothing installed', async () 
   expect(folder.startsWith(dirname(PACKAGE_ROOT))).toBe(false);
   expect(hasNodeModulesAbove(folder)).toBe(false);
   const agent = join(folder, 'workforce-agent.cjs');
-  copyFileSync(built.agent, agent);
+  copyFileSync(clusters.built.agent, agent);
   expect(readFileSync(agent, 'utf8')).not.toMatch(/require\("@azure\//); // dependencies inlined
   const env = { NODE_PATH: '', WORKFORCE_PID_DIR: join(folder, 'pids'), WORKFORCE_STATE_DIR: join(folder, 'state'), WORKFORCE_CONTROL_TOPIC_NAME: 'eu' };
   const cli = (args: string[], extra: Record<string, string> = {}) => startProcess(process.execPath, [agent, ...args], { ...env, ...extra }, folder);
@@ -44,7 +34,7 @@ it('runs from a folder outside the repository with nothing installed', async () 
   expect((await status.exited).code).toBe(0);
   expect(JSON.parse(status.output())).toMatchObject({ topic: 'eu', state: 'active', agent: { running: false }, workers: [] });
 
-  cluster = await Cluster.start(built);
+  const cluster = await clusters.start();
   const listen = cli(['listen'], { WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: cluster.emulator.connectionString, WORKFORCE_CONTROL_TOPIC_NAME: cluster.topic, WORKFORCE_REPORTS_QUEUE_NAME: cluster.reportsQueue });
   await listen.waitForEvent('listening');
   await cluster.publish([{ body: '{"operation": "graceful-downscale"}' }]);
@@ -56,7 +46,7 @@ it('runs from a folder outside the repository with nothing installed', async () 
 it('names a missing variable and exits 2', async () => {
   const folder = tempDir('wf-image-');
   const agent = join(folder, 'workforce-agent.cjs');
-  copyFileSync(built.agent, agent);
+  copyFileSync(clusters.built.agent, agent);
   const proc = startProcess(process.execPath, [agent, 'listen'], { WORKFORCE_CONTROL_TOPIC_NAME: 't', WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE: '', WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: '' }, folder);
   expect((await proc.exited).code).toBe(2);
   expect(proc.output()).toContain('WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE (--namespace) or WORKFORCE_BACK_CHANNEL_CONNECTION_STRING (--connection-string) is required');

@@ -11,7 +11,8 @@ import Long from 'long';
 import { LocalQueue } from '../../examples/local-queue.js';
 import { type AgentReport, parseAgentReport } from '../../src/contract/index.js';
 import { type NodeState, NodeStateStore } from '../../src/node-state.js';
-import { type Artifacts, type Proc, startExampleWorker, startProcess, tempDir, waitFor } from '../helpers.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startExampleWorker, startProcess, tempDir, waitFor } from '../helpers.js';
 
 /** `stubborn`: a `workforce-agent run` command that ignores SIGTERM, with a child in its group. */
 export type WorkerKind = 'node' | 'python' | 'legacy' | 'stubborn';
@@ -20,6 +21,37 @@ export interface EntityOptions {
   lockDurationMs?: number;
   maxDeliveryCount?: number;
   requiresDuplicateDetection?: boolean;
+}
+
+/**
+ * Registers the hooks every fleet test file needs (build the artifacts once; after each test,
+ * close its clusters and kill what is left) and starts clusters.
+ */
+export function useClusters(options: { beforeClose?: (cluster: Cluster) => void } = {}) {
+  let built: Artifacts | undefined;
+  const started: Cluster[] = [];
+  beforeAll(async () => {
+    built = await buildArtifacts();
+  });
+  afterEach(async () => {
+    for (const cluster of started.splice(0)) {
+      options.beforeClose?.(cluster);
+      await cluster.close();
+    }
+    await killAll();
+  });
+  afterAll(removeTempDirs);
+  return {
+    get built(): Artifacts {
+      if (!built) throw new Error('artifacts are built in beforeAll');
+      return built;
+    },
+    async start(entityOptions: EntityOptions & { dataDir?: string } = {}): Promise<Cluster> {
+      const cluster = await Cluster.start(this.built, entityOptions);
+      started.push(cluster);
+      return cluster;
+    },
+  };
 }
 
 export class Cluster {

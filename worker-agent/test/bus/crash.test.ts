@@ -1,22 +1,12 @@
 // kill -9 of agents at each step of handling a message (WORKFORCE_AGENT_CRASH_AT, a test hook
 // read at start-up), restarted by a "supervisor" before or after the message lock expires:
 // still exactly N nodes drained, each message acted on by one node, nothing lost.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../src/crash-points.js';
-import { type Artifacts, buildArtifacts, killAll, removeTempDirs, sleep, waitFor } from '../helpers.js';
-import { Cluster, type TestNode } from './cluster.js';
+import { sleep, waitFor } from '../helpers.js';
+import { type TestNode, useClusters } from './cluster.js';
 
-let built: Artifacts;
-let cluster: Cluster | undefined;
-beforeAll(async () => {
-  built = await buildArtifacts();
-});
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-  await killAll();
-});
-afterAll(removeTempDirs);
+const clusters = useClusters();
 
 const LOCK_MS = 1500;
 /** Restart delays per node: before the lock expires, after it, in between. */
@@ -42,7 +32,7 @@ function supervise(node: TestNode, delayMs: number, crashes: string[]): () => vo
 
 describe.each(CRASH_POINTS)('kill -9 at %s', (point) => {
   it('leaves exactly N of M nodes drained', async () => {
-    cluster = await Cluster.start(built, { lockDurationMs: LOCK_MS });
+    const cluster = await clusters.start({ lockDurationMs: LOCK_MS });
     const nodes = [
       await cluster.addNode(['node'], { env: { WORKFORCE_AGENT_CRASH_AT: point } }),
       await cluster.addNode(['python'], { env: { WORKFORCE_AGENT_CRASH_AT: point } }),
@@ -56,7 +46,7 @@ describe.each(CRASH_POINTS)('kill -9 at %s', (point) => {
         { body: { operation: 'graceful-downscale', drainId: 'c' }, messageId: 'c/1' },
       ]);
       await waitFor(() => nodes.filter((n) => n.state()?.state === 'drained').length >= 2, 30_000, () => `2 drained nodes; crashes ${crashes.join(',')}`);
-      await waitFor(async () => (await cluster!.remaining()).length === 0, 15_000, () => 'an empty subscription');
+      await waitFor(async () => (await cluster.remaining()).length === 0, 15_000, () => 'an empty subscription');
       await sleep(LOCK_MS + 1000); // long enough for any wrongly released message to act again
       expect(crashes.length).toBeGreaterThan(0); // the hook did fire
 
@@ -70,7 +60,7 @@ describe.each(CRASH_POINTS)('kill -9 at %s', (point) => {
       // Each message acted on one node, each drained node on one message.
       const actedOn = drained.map((n) => n.state()?.drain?.messageId).sort();
       expect(actedOn).toEqual(['c/0', 'c/1']);
-      await waitFor(() => cluster!.drainedNodes().length === 2, 10_000, () => 'drained reports');
+      await waitFor(() => cluster.drainedNodes().length === 2, 10_000, () => 'drained reports');
       const accepted = new Map<string, Set<string>>();
       for (const r of cluster.reportsOf('accepted')) accepted.set(r.messageId, (accepted.get(r.messageId) ?? new Set()).add(r.nodeId));
       expect([...accepted.values()].map((s) => s.size)).toEqual([1, 1]);
@@ -82,7 +72,7 @@ describe.each(CRASH_POINTS)('kill -9 at %s', (point) => {
 });
 
 it('a node restarted long after its crash finds its message taken by another node and acts on nothing', async () => {
-  cluster = await Cluster.start(built, { lockDurationMs: LOCK_MS });
+  const cluster = await clusters.start({ lockDurationMs: LOCK_MS });
   const victim = await cluster.addNode(['node'], { env: { WORKFORCE_AGENT_CRASH_AT: 'after-state-write' } });
   await cluster.publish([{ body: { operation: 'graceful-downscale' }, messageId: 'late/0' }]);
   await victim.agent.exited; // persisted `accepting`, then died holding the lock

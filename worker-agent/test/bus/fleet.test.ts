@@ -1,36 +1,26 @@
 // Agents (the bundle, run from outside the repository) with real workers against the embedded
 // Service Bus emulator: N of M nodes drain for N messages, intake stop and resume, invalid and
 // expired messages, duplicates.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePidFile } from '../../src/pid-files/store.js';
 import { bootId, readProcStat } from '../../src/proc.js';
-import { type Artifacts, buildArtifacts, killAll, removeTempDirs, sleep, startProcess, waitFor } from '../helpers.js';
-import { Cluster } from './cluster.js';
+import { sleep, startProcess, waitFor } from '../helpers.js';
+import { useClusters } from './cluster.js';
 
-let built: Artifacts;
-let cluster: Cluster | undefined;
-beforeAll(async () => {
-  built = await buildArtifacts();
-});
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-  await killAll();
-});
-afterAll(removeTempDirs);
+const clusters = useClusters();
 
 describe('graceful-downscale across a fleet', () => {
   it('drains exactly N of M nodes for N seed-format messages; tasks in flight finish first', async () => {
-    cluster = await Cluster.start(built);
+    const cluster = await clusters.start();
     const layouts = [['node'], ['python', 'node'], ['legacy', 'python', 'node'], ['node', 'node', 'python', 'python']] as const;
     for (const workers of layouts) await cluster.addNode([...workers], { tasks: 12, taskMs: 800 });
-    await waitFor(() => cluster!.nodes.every((n) => n.workerIds.every((id) => n.queue.events().some((e) => e.event === 'started' && e.workerId === id))));
+    await waitFor(() => cluster.nodes.every((n) => n.workerIds.every((id) => n.queue.events().some((e) => e.event === 'started' && e.workerId === id))));
 
     // Exactly what ai4s-jobq's documentation publishes: a JSON string as bytes, nothing else.
     await cluster.publish([{ body: '{"operation": "graceful-downscale"}' }, { body: '{"operation": "graceful-downscale"}' }]);
-    await waitFor(() => cluster!.drainedNodes().length === 2, 20_000);
+    await waitFor(() => cluster.drainedNodes().length === 2, 20_000);
     await sleep(1500); // time for a wrong third drain to show
 
     expect(cluster.drainedNodes()).toHaveLength(2);
@@ -70,38 +60,34 @@ describe('graceful-downscale across a fleet', () => {
   });
 
   it('acts once on a duplicate: the agent dedupes what reaches it, duplicate detection what does not', async () => {
-    cluster = await Cluster.start(built, { requiresDuplicateDetection: true });
+    const cluster = await clusters.start({ requiresDuplicateDetection: true });
     const a = await cluster.addNode(['node']);
     const b = await cluster.addNode(['python']);
     await cluster.publish([
       { body: { operation: 'graceful-downscale', drainId: 'dup' }, messageId: 'dup/0' },
       { body: { operation: 'graceful-downscale', drainId: 'dup' }, messageId: 'dup/0' },
     ]);
-    await waitFor(() => cluster!.drainedNodes().length === 1, 15_000);
+    await waitFor(() => cluster.drainedNodes().length === 1, 15_000);
     await sleep(1500);
     expect(cluster.drainedNodes()).toHaveLength(1);
     expect([a.state()?.state, b.state()?.state].sort()).toEqual(['active', 'drained']);
 
     // Without duplicate detection on the topic, the agent's own dedupe: one node gets both.
-    const c = await Cluster.start(built);
-    try {
-      const only = await c.addNode(['node']);
-      await c.publish([
-        { body: { operation: 'do-not-accept-new-tasks' }, messageId: 'i/0' },
-        { body: { operation: 'do-not-accept-new-tasks' }, messageId: 'i/0' },
-      ]);
-      await waitFor(() => only.agent.events().some((e) => e['event'] === 'message-duplicate'), 10_000);
-      expect(c.reportsOf('accepted')).toHaveLength(1);
-      expect(await c.remaining()).toEqual([]);
-    } finally {
-      await c.close();
-    }
+    const c = await clusters.start();
+    const only = await c.addNode(['node']);
+    await c.publish([
+      { body: { operation: 'do-not-accept-new-tasks' }, messageId: 'i/0' },
+      { body: { operation: 'do-not-accept-new-tasks' }, messageId: 'i/0' },
+    ]);
+    await waitFor(() => only.agent.events().some((e) => e['event'] === 'message-duplicate'), 10_000);
+    expect(c.reportsOf('accepted')).toHaveLength(1);
+    expect(await c.remaining()).toEqual([]);
   });
 });
 
 describe('intake stop, resume, invalid and expired messages', () => {
   it('stops intake (workers alive and idle), resumes with `workforce-agent resume`, and reports both', async () => {
-    cluster = await Cluster.start(built);
+    const cluster = await clusters.start();
     const node = await cluster.addNode(['node', 'python']);
     await cluster.publish([{ body: { operation: 'do-not-accept-new-tasks', drainId: 'maint', reason: 'kernel update' }, messageId: 'maint/0' }]);
     await waitFor(() => node.state()?.state === 'intake-stopped');
@@ -120,14 +106,14 @@ describe('intake stop, resume, invalid and expired messages', () => {
     expect(resumed).toMatchObject({ code: 0 });
     expect(resumed.output).toMatch(/resumed: node node-0 is active/);
     await waitFor(() => node.queue.done().includes('while-stopped'));
-    await waitFor(() => cluster!.reportsOf('resumed').length === 1);
+    await waitFor(() => cluster.reportsOf('resumed').length === 1);
     expect(cluster.reports.map((r) => r.state)).toEqual(['accepted', 'intake-stopped', 'resumed']);
     expect(cluster.reports[0]).toMatchObject({ drainId: 'maint', messageId: 'maint/0', nodeId: node.id, reason: 'kernel update' });
     expect((await node.cli(['resume'])).code).toBe(1); // nothing left to resume
   });
 
   it('dead-letters malformed and unknown messages with a reason, completes expired ones, and keeps serving', async () => {
-    cluster = await Cluster.start(built);
+    const cluster = await clusters.start();
     const node = await cluster.addNode(['node']);
     await cluster.publish([
       { body: 'this is not json', messageId: 'bad/0' },
@@ -148,7 +134,7 @@ describe('intake stop, resume, invalid and expired messages', () => {
       expect.stringMatching(/unknown operation "self-destruct"/),
       'operation is required',
     ]);
-    await waitFor(() => cluster!.reportsOf('drained').length === 1);
+    await waitFor(() => cluster.reportsOf('drained').length === 1);
     expect(cluster.reports.map((r) => `${r.messageId}:${r.state}`)).toEqual([
       'bad/0:rejected',
       'bad/1:rejected',
@@ -165,7 +151,7 @@ describe('intake stop, resume, invalid and expired messages', () => {
 
 describe('PID reuse', () => {
   it('never signals a process that got a PID by reuse (start-time mismatch; legacy file older than the process)', async () => {
-    cluster = await Cluster.start(built);
+    const cluster = await clusters.start();
     const node = await cluster.addNode(['node']);
     const canary = startProcess(process.execPath, ['-e', "for (const s of ['SIGTERM','SIGUSR1','SIGUSR2']) process.on(s, () => console.log('got ' + s)); console.log('ready'); setInterval(() => {}, 1000)"]);
     await waitFor(() => canary.output().includes('ready'));
@@ -190,7 +176,7 @@ describe('PID reuse', () => {
 
 describe('deadline and the agent\'s own SIGTERM', () => {
   it('keeps the drain recorded across a SIGTERM of the agent, then SIGKILLs what is left at the deadline', async () => {
-    cluster = await Cluster.start(built);
+    const cluster = await clusters.start();
     const node = await cluster.addNode(['stubborn', 'node'], { tasks: 1, taskMs: 60_000 });
     await waitFor(() => node.queue.events().some((e) => e.event === 'started'));
     const deadline = new Date(Date.now() + 2500).toISOString();
@@ -206,7 +192,7 @@ describe('deadline and the agent\'s own SIGTERM', () => {
     await waitFor(() => node.state()?.state === 'drained', 15_000);
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(deadline));
     for (const w of node.workers) expect((await w.exited).signal ?? 'killed').toMatch(/SIGKILL|killed/);
-    await waitFor(() => cluster!.reportsOf('drained').length === 1);
+    await waitFor(() => cluster.reportsOf('drained').length === 1);
     const escalated = cluster.reportsOf('escalated');
     expect(escalated).toHaveLength(1);
     expect(escalated[0]?.workers.map((w) => w.signal)).toEqual(['SIGKILL', 'SIGKILL']);

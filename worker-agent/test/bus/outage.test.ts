@@ -1,26 +1,20 @@
 // A Service Bus outage in mid-run: the emulator (with a data directory) is closed while a node
 // drains and started again on the same port. The agents reconnect; nothing is lost (the reports
 // of what happened during the outage arrive), nothing is acted on twice.
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { type Artifacts, buildArtifacts, killAll, removeTempDirs, sleep, tempDir, waitFor } from '../helpers.js';
-import { Cluster } from './cluster.js';
+import { expect, it } from 'vitest';
+import { sleep, tempDir, waitFor } from '../helpers.js';
+import { useClusters } from './cluster.js';
 
-let built: Artifacts;
-let cluster: Cluster | undefined;
-beforeAll(async () => {
-  built = await buildArtifacts();
+// WORKFORCE_TEST_DEBUG=1 prints each agent's log (what it saw of the outage).
+const clusters = useClusters({
+  beforeClose: (cluster) => {
+    if (!process.env['WORKFORCE_TEST_DEBUG']) return;
+    for (const n of cluster.nodes) console.log(n.id, n.agent.events().map((e) => `${String(e['at']).slice(14)} ${String(e['event'])} ${String(e['error'] ?? e['reports'] ?? '')}`).join('\n'));
+  },
 });
-afterEach(async () => {
-  // WORKFORCE_TEST_DEBUG=1 prints each agent's log (what it saw of the outage).
-  if (process.env['WORKFORCE_TEST_DEBUG']) for (const n of cluster?.nodes ?? []) console.log(n.id, n.agent.events().map((e) => `${String(e['at']).slice(14)} ${String(e['event'])} ${String(e['error'] ?? e['reports'] ?? '')}`).join('\n'));
-  await cluster?.close();
-  cluster = undefined;
-  await killAll();
-});
-afterAll(removeTempDirs);
 
 it('an emulator restart in mid-run loses nothing and acts on nothing twice', async () => {
-  cluster = await Cluster.start(built, { dataDir: tempDir('wf-sb-data-'), lockDurationMs: 3000 });
+  const cluster = await clusters.start({ dataDir: tempDir('wf-sb-data-'), lockDurationMs: 3000 });
   const nodes = [
     await cluster.addNode(['node'], { tasks: 1, taskMs: 2500 }),
     await cluster.addNode(['python'], { tasks: 1, taskMs: 2500 }),
@@ -40,12 +34,12 @@ it('an emulator restart in mid-run loses nothing and acts on nothing twice', asy
 
   await cluster.publish([{ body: { operation: 'graceful-downscale', drainId: 'o' }, messageId: 'o/1' }]);
   await waitFor(() => nodes.filter((n) => n.state()?.state === 'drained').length === 2, 30_000);
-  await waitFor(() => cluster!.drainedNodes().length === 2, 30_000, () => `drained reports; got ${JSON.stringify(cluster!.reports.map((r) => `${r.nodeId}:${r.state}`))}`);
+  await waitFor(() => cluster.drainedNodes().length === 2, 30_000, () => `drained reports; got ${JSON.stringify(cluster.reports.map((r) => `${r.nodeId}:${r.state}`))}`);
   await sleep(1500);
 
   for (const n of nodes) expect(n.agent.child.exitCode).toBeNull(); // survived the outage
   expect(nodes.filter((n) => n.state()?.state === 'drained')).toHaveLength(2);
-  const byNode = (id: string) => new Set(cluster!.reports.filter((r) => r.nodeId === id).map((r) => r.state));
+  const byNode = (id: string) => new Set(cluster.reports.filter((r) => r.nodeId === id).map((r) => r.state));
   expect([...byNode(first.id)].sort()).toEqual(['accepted', 'drained', 'signalled', 'worker-exited']);
   expect(first.state()?.outbox).toEqual([]);
   expect(first.agent.events().some((e) => e['event'] === 'bus-reconnected' || e['event'] === 'reports-not-sent')).toBe(true);
@@ -54,5 +48,5 @@ it('an emulator restart in mid-run loses nothing and acts on nothing twice', asy
   expect(new Set(cluster.reportsOf('accepted').map((r) => r.messageId))).toEqual(new Set(['o/0', 'o/1']));
   // A completion in flight when the emulator went down may hang in the SDK until the agent's
   // watchdog (15 s) replaces the connection; then the retry completes it.
-  await waitFor(async () => (await cluster!.remaining()).length === 0, 40_000, () => 'the deferred messages to be completed');
+  await waitFor(async () => (await cluster.remaining()).length === 0, 40_000, () => 'the deferred messages to be completed');
 }, 90_000);
