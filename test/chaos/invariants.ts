@@ -107,7 +107,7 @@ export function checkSignals(bait: Bait): string[] {
 
 /**
  * Nothing left in the entity and nothing dead-lettered, except the messages of a drain that timed
- * out: those expired unread (TTL = notAfter), dead-lettered with TTLExpiredException or not yet swept.
+ * out: those expired unread (TTL = notAfter + 30 s, less than the grace before the drain times out), dead-lettered with TTLExpiredException or not yet swept.
  */
 export function checkBus(what: string, active: ServiceBusReceivedMessage[], deadLetters: ServiceBusReceivedMessage[], timedOut: string[] = []): string[] {
   const out: string[] = [];

@@ -1,4 +1,4 @@
-import type { AgentReport, ReportState } from '@workforce/worker-agent/contract';
+import { EXPIRY_MARGIN_MS, type AgentReport, type ReportState } from '@workforce/worker-agent/contract';
 import { describe, expect, it } from 'vitest';
 import { judge, REPORT_GRACE_MS } from '../../src/domain/drain-end.js';
 import type { DrainSpecWithId } from '../../src/domain/drain-plan.js';
@@ -45,5 +45,13 @@ describe('judge', () => {
   it('ends at once when every message has a final answer and too few reached the target', () => {
     const s = spec();
     expect(judge(s, progressOf(s, [report(1, 'a', 'drained'), report(2, 'b', 'expired')]), at(1000))).toMatchObject({ end: 'timed-out' });
+  });
+});
+
+describe('control message expiry and the report grace', () => {
+  it('lets untaken messages expire before a drain times out for notAfter', () => {
+    // A drain judged timed-out at notAfter + grace must not leave messages a node could still take.
+    expect(EXPIRY_MARGIN_MS).toBeGreaterThan(0);
+    expect(EXPIRY_MARGIN_MS).toBeLessThan(REPORT_GRACE_MS);
   });
 });

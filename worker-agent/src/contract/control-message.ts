@@ -150,6 +150,16 @@ export interface ControlMessageEnvelope {
   timeToLive?: number;
 }
 
+/**
+ * How long a control message outlives its `notAfter` on the bus. Agents enforce `notAfter` from
+ * the body; the margin is for the message a node already deferred (its commit point) and still
+ * has to complete: if it expired at `notAfter` exactly, an agent cut off from the bus just then
+ * would find it in the DLQ as "expired unread" although it drained the node. Shorter than the
+ * control plane's report grace (60 s), so every untaken message has expired by the time a
+ * drain times out for `notAfter`.
+ */
+export const EXPIRY_MARGIN_MS = 30_000;
+
 /** Builds the `n`th message of a drain. Pure: `now` is passed in. */
 export function controlMessageEnvelope(message: ControlMessage & { drainId: string }, n: number, now: Date): ControlMessageEnvelope {
   const envelope: ControlMessageEnvelope = {
@@ -159,7 +169,7 @@ export function controlMessageEnvelope(message: ControlMessage & { drainId: stri
     contentType: 'application/json',
   };
   if (message.notAfter !== undefined) {
-    envelope.timeToLive = Math.max(1, Date.parse(message.notAfter) - now.getTime());
+    envelope.timeToLive = Math.max(1, Date.parse(message.notAfter) - now.getTime()) + EXPIRY_MARGIN_MS;
   }
   return envelope;
 }

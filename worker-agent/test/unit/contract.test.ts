@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  EXPIRY_MARGIN_MS,
   controlMessageEnvelope,
   isExpired,
   parseAgentReport,
@@ -86,7 +87,7 @@ describe('controlMessageEnvelope', () => {
       messageId: 'd7/3',
       subject: 'graceful-downscale',
       contentType: 'application/json',
-      timeToLive: 15 * 60_000,
+      timeToLive: 15 * 60_000 + EXPIRY_MARGIN_MS,
     });
   });
 });
