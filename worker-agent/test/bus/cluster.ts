@@ -99,12 +99,17 @@ export class Cluster {
   }
 
   /** Closes the emulator (an outage) and starts it again on the same port and data directory. */
-  async restartEmulator(downMs: number): Promise<void> {
+  /**
+   * Closes the emulator and starts it again on the same port and data: after `downMs`, and, with
+   * `downUntil`, not before that holds too (a fixed pause alone races a slow, loaded machine).
+   */
+  async restartEmulator(downMs: number, downUntil?: () => boolean): Promise<void> {
     const port = this.emulator.port;
     await this.stopReports?.();
     await this.client.close();
     await this.emulator.close();
     await new Promise((r) => setTimeout(r, downMs));
+    if (downUntil) await waitFor(downUntil, 60_000, () => 'the condition to hold while the emulator is down');
     this.emulator = await startEmulator({ port, ...(this.dataDir ? { dataDir: this.dataDir } : {}) });
     this.connect();
   }

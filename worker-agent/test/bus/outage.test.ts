@@ -26,9 +26,9 @@ it('an emulator restart in mid-run loses nothing and acts on nothing twice', asy
   await waitFor(() => nodes.some((n) => n.state()?.state === 'draining'));
   const first = nodes.find((n) => n.state()?.state === 'draining')!;
 
-  // Down for 3 s: the first node's workers finish their tasks and exit meanwhile, so its
-  // `worker-exited` and `drained` reports wait in its outbox.
-  await cluster.restartEmulator(3000);
+  // Down for 3 s and until the first node's workers have finished their tasks and exited, so
+  // its `worker-exited` and `drained` reports wait in its outbox.
+  await cluster.restartEmulator(3000, () => first.state()?.state === 'drained');
   expect(first.state()?.state).toBe('drained');
   expect(first.state()?.outbox.map((i) => i.report.state)).toContain('drained');
 
