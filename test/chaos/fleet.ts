@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalQueue } from '../../worker-agent/examples/local-queue.js';
+import { defaultIntakeFlagPath } from '../../worker-agent/src/defaults.js';
 import { NodeStateStore, type NodeState } from '../../worker-agent/src/node-state.js';
 import { type Artifacts, PYTHON_WORKER, type Proc, startProcess, waitFor } from '../../worker-agent/test/helpers.js';
 import type { ChaosProxy } from './proxy.js';
@@ -25,6 +26,8 @@ export function viaProxy(connectionString: string, port: number): string {
 export class ChaosNode {
   readonly pidDir: string;
   readonly stateDir: string;
+  /** The intake flag the agent writes and the library workers read (both default to it). */
+  readonly intakeFlag: string;
   readonly queue: LocalQueue;
   readonly workers: WorkerProc[] = [];
   readonly agents: Proc[] = [];
@@ -44,6 +47,7 @@ export class ChaosNode {
   ) {
     this.pidDir = join(dir, 'pids');
     this.stateDir = join(dir, 'state');
+    this.intakeFlag = defaultIntakeFlagPath(this.pidDir, topic);
     mkdirSync(this.pidDir, { recursive: true });
     this.queue = new LocalQueue(join(dir, 'queue'));
   }

@@ -87,10 +87,23 @@ describe('makePlan', () => {
   it('is a function of the seed, and leaves a node undrained unless it overasks on purpose', () => {
     expect(makePlan(42, 10)).toEqual(makePlan(42, 10));
     expect(makePlan(42, 10)).not.toEqual(makePlan(43, 10));
+    let intakeRuns = 0;
     for (let seed = 0; seed < 200; seed++) {
       const plan = makePlan(seed, 10);
-      const normal = plan.drains.filter((d) => !d.overask).reduce((s, d) => s + d.count, 0);
+      const graceful = plan.drains.filter((d) => d.mode === 'graceful-downscale');
+      const normal = graceful.filter((d) => !d.overask).reduce((s, d) => s + d.count, 0);
       expect(normal).toBeLessThan(10);
+      // At most one intake stop, never with an overasking drain, and satisfiable however the
+      // graceful drains fall (a node holding it may still drain, not the other way round).
+      const intake = plan.drains.filter((d) => d.mode === 'do-not-accept-new-tasks');
+      expect(intake.length).toBeLessThanOrEqual(1);
+      if (intake.length === 0) continue;
+      intakeRuns++;
+      expect(graceful.some((d) => d.overask)).toBe(false);
+      expect(intake[0]!.count).toBeGreaterThanOrEqual(1);
+      expect(intake[0]!.count).toBeLessThanOrEqual(10 - normal);
     }
+    expect(intakeRuns).toBeGreaterThan(40); // about 30 % of the runs
+    expect(intakeRuns).toBeLessThan(80);
   });
 });

@@ -1,13 +1,16 @@
 // The invariants checked after every run, from what the processes left behind (state dirs, the
 // task queues' event logs, exits, the bait's signal log, the bus) against what the control plane
 // says. Each returns the violations it found, as sentences; none means the run passed.
+import { existsSync } from 'node:fs';
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
+import type { Operation } from '../../worker-agent/src/contract/control-message.js';
 import type { Bait } from './bait.js';
 import type { ChaosNode } from './fleet.js';
 
 export interface DrainOutcome {
   drainId: string;
   count: number;
+  mode: Operation;
   /** The last GET /api/drains/{id} body. */
   status: any;
   /** It asked for more nodes than the fleet had left: it must time out, with its shortfall. */
@@ -15,10 +18,16 @@ export interface DrainOutcome {
 }
 
 const FINAL = new Set(['completed', 'timed-out']);
+const INTAKE: Operation = 'do-not-accept-new-tasks';
 
-/** The nodes whose persisted state says they acted on a drain (its message in `drain`). */
-export function actedOn(nodes: ChaosNode[], drainId: string): ChaosNode[] {
-  return nodes.filter((n) => n.state()?.drain?.message.drainId === drainId);
+/** The nodes whose persisted state says they acted on a drain (its message in `drain`, or in `intake` for an intake stop). */
+export function actedOn(nodes: ChaosNode[], drainId: string, mode: Operation = 'graceful-downscale'): ChaosNode[] {
+  return nodes.filter((n) => (mode === INTAKE ? n.state()?.intake : n.state()?.drain)?.message.drainId === drainId);
+}
+
+/** The last event a worker recorded in its node's event log. */
+export function lastEvent(node: ChaosNode, workerId: string): string | undefined {
+  return node.queue.events().filter((e) => e.workerId === workerId).at(-1)?.event;
 }
 
 export function checkDrains(nodes: ChaosNode[], drains: DrainOutcome[]): string[] {
@@ -26,21 +35,27 @@ export function checkDrains(nodes: ChaosNode[], drains: DrainOutcome[]): string[
   const fleetOverasked = drains.some((d) => d.overask);
   for (const d of drains) {
     const s = d.status;
-    const acted = actedOn(nodes, d.drainId).map((n) => n.id).sort();
-    const drainedHere = actedOn(nodes, d.drainId).filter((n) => n.state()?.state === 'drained').map((n) => n.id).sort();
+    const intake = d.mode === INTAKE;
+    const acted = actedOn(nodes, d.drainId, d.mode).map((n) => n.id).sort();
+    // A drain's target: drained; an intake stop's: intake-stopped, which a node keeps for good
+    // (the chaos runs never resume) even when a graceful drain takes it afterwards.
+    const doneHere = intake ? acted : actedOn(nodes, d.drainId).filter((n) => n.state()?.state === 'drained').map((n) => n.id).sort();
+    const target = intake ? 'intake-stopped' : 'drained';
     if (!FINAL.has(s?.status)) {
       out.push(`drain ${d.drainId} did not reach a final status (status ${s?.status}; nodes acted ${acted.join(',')})`);
       continue;
     }
+    if (s.mode !== d.mode) out.push(`drain ${d.drainId} was posted as ${d.mode} but its status says mode ${s.mode}`);
     const reported = Object.values((s.progress?.nodes ?? {}) as Record<string, { nodeId: string; state: string }>)
-      .filter((p) => p.state === 'drained')
+      .filter((p) => p.state === target)
       .map((p) => p.nodeId)
       .sort();
     if (s.status === 'completed' && acted.length !== d.count) out.push(`drain ${d.drainId} completed but ${acted.length} nodes acted on it (want ${d.count}): ${acted.join(',')}`);
     if (acted.length > d.count) out.push(`drain ${d.drainId}: ${acted.length} nodes acted on a drain of ${d.count}: ${acted.join(',')}`);
-    if (s.status === 'completed' && drainedHere.length !== d.count) out.push(`drain ${d.drainId} completed but ${drainedHere.length} nodes are drained for it: ${drainedHere.join(',')}`);
-    if (reported.join(',') !== drainedHere.join(',')) out.push(`drain ${d.drainId} status names drained [${reported.join(',')}] but the nodes' state says [${drainedHere.join(',')}]`);
-    if (s.counts?.drained !== reported.length) out.push(`drain ${d.drainId} counts.drained ${s.counts?.drained} but progress lists ${reported.length}`);
+    if (s.status === 'completed' && doneHere.length !== d.count) out.push(`drain ${d.drainId} completed but ${doneHere.length} nodes are ${target} for it: ${doneHere.join(',')}`);
+    if (reported.join(',') !== doneHere.join(',')) out.push(`drain ${d.drainId} status names ${target} [${reported.join(',')}] but the nodes' state says [${doneHere.join(',')}]`);
+    const countedThere = intake ? s.counts?.intakeStopped : s.counts?.drained;
+    if (countedThere !== reported.length) out.push(`drain ${d.drainId} counts.${intake ? 'intakeStopped' : 'drained'} ${countedThere} but progress lists ${reported.length}`);
     if (s.counts?.shortfall !== Math.max(0, d.count - (s.counts?.done ?? 0))) out.push(`drain ${d.drainId} shortfall ${s.counts?.shortfall} is not ${d.count} - done ${s.counts?.done}`);
     if (s.status === 'timed-out' && !fleetOverasked) out.push(`drain ${d.drainId} timed out (shortfall ${s.counts?.shortfall}, outcome: ${s.outcome}) although enough nodes were able to act`);
     if ((s.anomalies ?? []).length > 0) out.push(`drain ${d.drainId} anomalies: ${JSON.stringify(s.anomalies)}`);
@@ -48,21 +63,47 @@ export function checkDrains(nodes: ChaosNode[], drains: DrainOutcome[]): string[
   return out;
 }
 
-/** Each message acted on by one node; a node acting on a drain signalled its workers and they exited; others untouched. */
-export function checkNodes(nodes: ChaosNode[], drainIds: string[]): string[] {
+/**
+ * Each message acted on by one node. A node acting on a drain signalled its workers and they
+ * exited. A node holding an intake stop (and no drain) is `intake-stopped`, its flag is up, and its
+ * workers are alive and idle: the legacy ones got their intake signal (SIGUSR1), the library ones
+ * (declaring none) only read the flag. On any node an intake stop reached, a worker starts at most
+ * one task after it (the one it may have claimed just before the flag went up). No worker of a
+ * node that no intake stop reached got an intake signal; no worker of an undrained node was asked
+ * to drain or exited.
+ */
+export function checkNodes(nodes: ChaosNode[], drains: Array<Pick<DrainOutcome, 'drainId' | 'mode'>>): string[] {
   const out: string[] = [];
   const byMessage = new Map<string, string[]>();
+  const known = (mode: Operation, drainId: string | undefined) => drains.some((d) => d.mode === mode && d.drainId === drainId);
   for (const n of nodes) {
     const st = n.state();
     if (st?.pending) out.push(`${n.id} still has a pending message ${st.pending.messageId} (${st.pending.phase})`);
     const events = n.queue.events();
     const drainRequested = new Set(events.filter((e) => e.event === 'drain-requested').map((e) => e.workerId));
-    // The runs publish graceful-downscale only: an intake signal is a signal nobody asked for.
-    for (const e of events.filter((x) => x.event === 'intake-signal')) out.push(`${n.id}: worker ${e.workerId} got an intake signal (${String(e['signal'])}) though no drain stopped intake`);
-    const mid = st?.drain?.messageId;
-    if (mid) byMessage.set(mid, [...(byMessage.get(mid) ?? []), n.id]);
-    if (st?.drain && !drainIds.includes(st.drain.message.drainId ?? '')) out.push(`${n.id} acted on unknown drain message ${mid}`);
+    const intakeSignals = events.filter((e) => e.event === 'intake-signal');
+    for (const acted of [st?.drain, st?.intake]) if (acted) byMessage.set(acted.messageId, [...(byMessage.get(acted.messageId) ?? []), n.id]);
+    if (st?.drain && !known('graceful-downscale', st.drain.message.drainId)) out.push(`${n.id} acted on unknown drain message ${st.drain.messageId} (${st.drain.operation})`);
+    if (st?.intake && !known(INTAKE, st.intake.message.drainId)) out.push(`${n.id} acted on unknown intake-stop message ${st.intake.messageId} (${st.intake.operation})`);
+
+    if (st?.intake) {
+      const mid = st.intake.messageId;
+      for (const flag of new Set([n.intakeFlag, ...st.intake.flags])) if (!existsSync(flag)) out.push(`${n.id} acted on intake stop ${mid} but its intake flag ${flag} is not there`);
+      const since = Date.parse(st.intake.acceptedAt);
+      for (const w of n.workers) {
+        const late = events.filter((e) => e.workerId === w.workerId && e.event === 'started' && e.at > since);
+        if (late.length > 1) out.push(`${n.id}: worker ${w.workerId} started ${late.length} tasks after the intake stop ${mid} at ${st.intake.acceptedAt} (${late.map((e) => e.taskId).join(',')})`);
+        // Signalled before any drain could reach the node (it acts on one message at a time).
+        const signals = intakeSignals.filter((e) => e.workerId === w.workerId);
+        if (w.kind === 'legacy' && signals.length === 0) out.push(`${n.id} acted on intake stop ${mid} but legacy worker ${w.workerId} never got its intake signal (SIGUSR1)`);
+        if (w.kind !== 'legacy') for (const e of signals) out.push(`${n.id}: worker ${w.workerId} declared no intake signal but got one (${String(e['signal'])})`);
+      }
+    } else {
+      for (const e of intakeSignals) out.push(`${n.id}: worker ${e.workerId} got an intake signal (${String(e['signal'])}) though no intake stop reached its node`);
+    }
+
     if (st?.drain) {
+      const mid = st.drain.messageId;
       if (st.state !== 'drained') out.push(`${n.id} acted on ${mid} but is ${st.state}, not drained`);
       for (const w of n.workers) {
         if (!drainRequested.has(w.workerId)) out.push(`${n.id} drained but worker ${w.workerId} was never asked to drain`);
@@ -70,10 +111,15 @@ export function checkNodes(nodes: ChaosNode[], drainIds: string[]): string[] {
         if (code !== 0) out.push(`${n.id} drained but worker ${w.workerId} ${code === null ? `has not exited (signal ${w.proc.child.signalCode})` : `exited with ${code}`}`);
       }
     } else {
-      if (st && st.state !== 'active') out.push(`${n.id} acted on nothing but is ${st.state}`);
+      const expected = st?.intake ? 'intake-stopped' : 'active';
+      if (st && st.state !== expected) out.push(`${n.id} ${st.intake ? `acted on intake stop ${st.intake.messageId} only` : 'acted on nothing'} but is ${st.state}, not ${expected}`);
       for (const w of n.workers) {
         if (drainRequested.has(w.workerId)) out.push(`${n.id} acted on no drain but worker ${w.workerId} was asked to drain`);
-        if (w.proc.child.exitCode !== null || w.proc.child.signalCode !== null) out.push(`${n.id} acted on no drain but worker ${w.workerId} exited (${w.proc.child.exitCode ?? w.proc.child.signalCode})`);
+        const exited = w.proc.child.exitCode !== null || w.proc.child.signalCode !== null;
+        if (exited) out.push(`${n.id} acted on no drain${st?.intake ? ` (intake stop ${st.intake.messageId} only)` : ''} but worker ${w.workerId} exited (${w.proc.child.exitCode ?? w.proc.child.signalCode})`);
+        if (!st?.intake || exited) continue;
+        const last = lastEvent(n, w.workerId);
+        if (last !== 'idle') out.push(`${n.id} intake-stopped but worker ${w.workerId} is not idle (its last event: ${last})`);
       }
     }
   }

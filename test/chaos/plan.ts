@@ -1,5 +1,6 @@
 // What one seed does: the fleet, the drains and the faults, all drawn from the seed before the
 // run starts, so that a seed replays the same plan (process timing still varies).
+import type { Operation } from '../../worker-agent/src/contract/control-message.js';
 import { CRASH_POINTS } from '../../worker-agent/src/crash-points.js';
 import type { StaleKind } from './bait.js';
 import type { WorkerKind } from './fleet.js';
@@ -32,8 +33,11 @@ export interface NodePlan {
 export interface Plan {
   seed: number;
   nodes: NodePlan[];
-  /** `overask`: takes all drains together to N or N+1 nodes; such a run gives every drain no deadline and a short ackTimeout, and a drain left short must time out with its shortfall. */
-  drains: Array<{ at: number; count: number; overask?: boolean }>;
+  /**
+   * `mode`: graceful drains, and in some runs one intake stop (`do-not-accept-new-tasks`).
+   * `overask`: takes all graceful drains together to N or N+1 nodes; such a run gives every drain no deadline and a short ackTimeout, and a drain left short must time out with its shortfall.
+   */
+  drains: Array<{ at: number; count: number; mode: Operation; overask?: boolean }>;
   faults: Fault[];
   /** Faults happen in [0, windowMs) after the first drain is posted. */
   windowMs: number;
@@ -66,12 +70,20 @@ export function makePlan(seed: number, nodeCount: number): Plan {
   const drainCount = rng.int(1, 3);
   for (let d = 0; d < drainCount && left > 0; d++) {
     const count = d === drainCount - 1 ? rng.int(1, left) : rng.int(1, Math.max(1, Math.floor(left / 2)));
-    drains.push({ at: d === 0 ? 0 : rng.int(0, 4_000), count });
+    drains.push({ at: d === 0 ? 0 : rng.int(0, 4_000), count, mode: 'graceful-downscale' });
     left -= count;
   }
 
   // Sometimes one more drain that cannot be satisfied: its shortfall must be reported truthfully.
-  if (rng.chance(0.15)) drains.push({ at: rng.int(0, 4_000), count: left + rng.int(1, 2), overask: true });
+  if (rng.chance(0.15)) drains.push({ at: rng.int(0, 4_000), count: left + rng.int(1, 2), mode: 'graceful-downscale', overask: true });
+  // Otherwise, in about a third of the runs, one intake stop at a random moment among them.
+  // An agent acts on an intake stop only while `active` (node-state.ts canActOn) and on a graceful
+  // drain while `active` or `intake-stopped`: a node may take the intake stop and later drain,
+  // never the other way round, and never two intake stops. However the messages fall, at least
+  // N - (graceful nodes) nodes stay able to take the intake stop, so a count up to that is always
+  // satisfiable (it leaves a node untouched unless the graceful drains took N - 1). Not in a run
+  // that overasks: there, graceful drains may take every node before the intake stop is taken.
+  else if (rng.chance(0.35)) drains.push({ at: rng.int(0, 4_000), count: rng.int(1, Math.max(1, left)), mode: 'do-not-accept-new-tasks' });
 
   const faults: Fault[] = [];
   const at = () => rng.int(0, windowMs - 1);

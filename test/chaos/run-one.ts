@@ -12,7 +12,7 @@ import { Bait } from './bait.js';
 import { ChaosControlPlane } from './control-plane.js';
 import { EmulatorProcess } from './emulator-process.js';
 import { ChaosNode } from './fleet.js';
-import { checkBus, checkDrains, checkNodes, checkSignals, checkTasks, type DrainOutcome } from './invariants.js';
+import { checkBus, checkDrains, checkNodes, checkSignals, checkTasks, lastEvent, type DrainOutcome } from './invariants.js';
 import { LOCK_MS, makePlan, type Fault, type Plan } from './plan.js';
 import { ChaosProxy } from './proxy.js';
 
@@ -94,7 +94,14 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
     // Drains and faults on one timeline.
     t0 = Date.now();
     step(`fleet up: ${nodes.map((n, i) => `${n.id}[${plan.nodes[i]!.workers.join('+')}${plan.nodes[i]!.crashAt ? ` crash@${plan.nodes[i]!.crashAt}` : ''}${plan.nodes[i]!.stale.length ? ` stale:${plan.nodes[i]!.stale.join('+')}` : ''}]`).join(' ')}`);
-    const drains: Array<DrainOutcome & { posted?: Promise<{ deadline: string; notAfter: string }> }> = plan.drains.map((d, i) => ({ drainId: `chaos-${seed}-d${i}`, count: d.count, status: undefined, ...(d.overask && { overask: true }) }));
+    // Graceful drains are chaos-<seed>-d<i>, the intake stop chaos-<seed>-i<i>.
+    const drains: Array<DrainOutcome & { posted?: Promise<{ deadline?: string; notAfter: string }> }> = plan.drains.map((d, i) => ({
+      drainId: `chaos-${seed}-${d.mode === 'graceful-downscale' ? 'd' : 'i'}${i}`,
+      count: d.count,
+      mode: d.mode,
+      status: undefined,
+      ...(d.overask && { overask: true }),
+    }));
     const timeline: Array<Promise<void>> = [];
     // A step that never ends (a restart that hangs) is a finding, not a reason to wait forever.
     const bounded = (what: string, p: Promise<void>) =>
@@ -115,15 +122,17 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
       );
     plan.drains.forEach((d, i) => {
       const drain = drains[i]!;
-      let resolvePosted!: (v: { deadline: string; notAfter: string }) => void;
+      let resolvePosted!: (v: { deadline?: string; notAfter: string }) => void;
       drain.posted = new Promise((r) => (resolvePosted = r));
       at(d.at, async () => {
         // In a run that overasks, every drain has no deadline (nobody is killed) and a short
         // ackTimeout: which drains fall short depends on who takes which message first, and each
         // must end soon after its surplus messages expire (notAfter + the control plane's grace).
-        const times = plan.drains.some((x) => x.overask) ? { ackTimeout: '8s' } : { gracePeriod: '10m', ackTimeout: '5m' };
-        const res = await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, count: d.count, ...times, reason: `chaos seed ${seed}` }, 60_000);
-        step(`POST drain ${drain.drainId} count ${d.count}${d.overask ? ' (overasking: all drains together ask for N or N+1 nodes)' : ''} → ${res.status}`);
+        // An intake stop has no deadline (it kills nothing).
+        const intake = d.mode === 'do-not-accept-new-tasks';
+        const times = plan.drains.some((x) => x.overask) ? { ackTimeout: '8s' } : intake ? { ackTimeout: '5m' } : { gracePeriod: '10m', ackTimeout: '5m' };
+        const res = await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, mode: d.mode, count: d.count, ...times, reason: `chaos seed ${seed}` }, 60_000);
+        step(`POST ${intake ? 'intake stop' : 'drain'} ${drain.drainId} count ${d.count}${d.overask ? ' (overasking: all drains together ask for N or N+1 nodes)' : ''} → ${res.status}`);
         if (res.status !== 202 && res.status !== 409) violations.push(`POST drain ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
         const spec = res.body?.spec ?? res.body ?? {};
         resolvePosted({ deadline: spec.deadline, notAfter: spec.notAfter });
@@ -188,7 +197,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
           const drain = drains[f.drain]!;
           const spec = await drain.posted!;
           await emulatorRestarting;
-          const envelope = controlMessageEnvelope({ operation: 'graceful-downscale', drainId: drain.drainId, deadline: spec.deadline, notAfter: spec.notAfter, replyTo: REPORTS_QUEUE }, f.n, new Date());
+          const envelope = controlMessageEnvelope({ operation: drain.mode, drainId: drain.drainId, ...(spec.deadline !== undefined && { deadline: spec.deadline }), notAfter: spec.notAfter, replyTo: REPORTS_QUEUE }, f.n, new Date());
           const sb = new ServiceBusClient(emulator.connectionString);
           try {
             await sb.createSender(topic).sendMessages(envelope);
@@ -219,24 +228,29 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
       step(`drain ${d.drainId}: ${d.status?.status} (${d.status?.outcome ?? ''})`);
     }
 
-    // Let acting nodes' workers finish their task and exit, then give a wrongly released message
-    // time to act again before looking.
+    // Let acting nodes' workers finish their task and exit (drain) or go idle (intake stop only),
+    // then give a wrongly released message time to act again before looking.
     // Restarted agents recover first (a pending message is rolled back or committed).
     const settleUntil = Date.now() + 45_000;
     const unsettled = () =>
-      nodes.filter(
-        (n) =>
-          n.state()?.pending !== undefined ||
+      nodes.filter((n) => {
+        const st = n.state();
+        return (
+          st?.pending !== undefined ||
           !n.agentListening() ||
-          (n.state()?.drain !== undefined && (n.state()?.state !== 'drained' || n.liveWorkers().length > 0)),
-      );
+          (st?.drain !== undefined && (st.state !== 'drained' || n.liveWorkers().length > 0)) ||
+          (st?.intake !== undefined && st.drain === undefined && n.liveWorkers().some((w) => lastEvent(n, w.workerId) !== 'idle'))
+        );
+      });
     while (Date.now() < settleUntil && unsettled().length > 0) await sleep(100);
     if (unsettled().length > 0) step(`still unsettled after 45 s: ${unsettled().map((n) => n.id).join(',')}`);
     await sleep(LOCK_MS + 1_500);
     step('settled');
+    const held = nodes.filter((n) => n.state()?.intake);
+    if (held.length > 0) step(`intake stops held by ${held.map((n) => `${n.id}${n.state()?.drain ? ' (then drained)' : ''}[${n.workers.map((w) => `${w.kind}:${lastEvent(n, w.workerId)}`).join(',')}]`).join(' ')}`);
 
     violations.push(...checkDrains(nodes, drains));
-    violations.push(...checkNodes(nodes, drains.map((d) => d.drainId)));
+    violations.push(...checkNodes(nodes, drains));
     violations.push(...checkTasks(nodes));
     violations.push(...checkSignals(bait));
 
