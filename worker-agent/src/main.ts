@@ -22,7 +22,6 @@ import { createLogger } from './log.js';
 import { type NodeState, NodeStateStore } from './node-state.js';
 import { scanWorkers } from './pid-files/registry.js';
 import { sendSignal } from './signals.js';
-import { exitLike, runWrapped } from './wrapper.js';
 
 type Env = Record<string, string | undefined>;
 export const VERSION = '0.1.0';
@@ -109,6 +108,8 @@ async function listen(args: readonly string[], env: Env): Promise<number> {
 async function run(args: readonly string[], env: Env): Promise<number> {
   const { values, rest } = parseFlags(args, RUN_FLAGS, true);
   const config = parseRunConfig(env, values, rest);
+  // Loaded only here: `listen` needs neither the wrapper nor child_process.
+  const { exitLike, runWrapped } = await import('./wrapper.js');
   const exit = await runWrapped(config, env, createLogger(config.logLevel));
   exitLike(exit);
 }

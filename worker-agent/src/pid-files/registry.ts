@@ -37,7 +37,8 @@ export function scanWorkers(dir: string, options: ScanOptions, ctx: VerifyContex
     if (worker.topic === undefined || worker.topic === options.topic) scan.mine.push(worker);
     else scan.others.push(worker);
   }
-  scan.mine.sort((a, b) => a.workerId.localeCompare(b.workerId));
+  // Code-unit order, not localeCompare: a collation loads ICU's data (+3 MiB RSS in the agent).
+  scan.mine.sort((a, b) => (a.workerId < b.workerId ? -1 : a.workerId > b.workerId ? 1 : 0));
   return scan;
 }
 

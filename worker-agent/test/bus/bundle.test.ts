@@ -1,6 +1,6 @@
 // The single-file bundle, copied to a folder outside the repository (no node_modules anywhere
 // above it), runs `version`, `status`, `run` and `listen` with nothing installed.
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expect, it } from 'vitest';
 import { PACKAGE_ROOT, startProcess, tempDir } from '../helpers.js';
@@ -50,4 +50,25 @@ it('names a missing variable and exits 2', async () => {
   const proc = startProcess(process.execPath, [agent, 'listen'], { WORKFORCE_CONTROL_TOPIC_NAME: 't', WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE: '', WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: '' }, folder);
   expect((await proc.exited).code).toBe(2);
   expect(proc.output()).toContain('WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE (--namespace) or WORKFORCE_BACK_CHANNEL_CONNECTION_STRING (--connection-string) is required');
+});
+
+it('carries @azure/identity compressed and loads it only for a credential', async () => {
+  const source = readFileSync(clusters.built.agent, 'utf8');
+  expect(source).not.toContain('ManagedIdentityCredential'); // not parsed with the agent's code
+  const packed = /Buffer\.from\("([A-Za-z0-9+/=]+)", ?"base64"\)/.exec(source)?.[1];
+  expect(packed).toBeDefined();
+  // What the bundle does on first use, in a fresh process with nothing installed.
+  const folder = tempDir('wf-image-');
+  const probe = join(folder, 'probe.cjs');
+  writeFileSync(
+    probe,
+    `const code = require('node:zlib').brotliDecompressSync(Buffer.from(${JSON.stringify(packed)}, 'base64')).toString('utf8');
+const m = { exports: {} };
+require('node:vm').runInThisContext(require('node:module').wrap(code)).call(m.exports, m.exports, require, m, __filename, __dirname);
+const credential = new m.exports.DefaultAzureCredential();
+process.stdout.write(typeof credential.getToken);`,
+  );
+  const proc = startProcess(process.execPath, [probe], { NODE_PATH: '' }, folder);
+  expect(await proc.exited).toEqual({ code: 0, signal: null });
+  expect(proc.output()).toBe('function');
 });
