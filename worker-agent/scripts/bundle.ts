@@ -9,7 +9,7 @@
 //   string inside a function that runs only when a credential is created; with a connection
 //   string it is never decompressed or parsed (idle `listen`: RSS −5 MiB).
 
-import { type Plugin, build } from 'esbuild';
+import { type BuildOptions, type Plugin, build } from 'esbuild';
 import { chmodSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -18,7 +18,7 @@ import { brotliCompressSync, constants } from 'node:zlib';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_BUNDLE = join(root, 'dist', 'workforce-agent.cjs');
 
-const common = {
+const common: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node20',
@@ -30,7 +30,7 @@ const common = {
   minify: true,
   sourcemap: false,
   logLevel: 'warning',
-} as const;
+};
 
 /** @azure/identity as one CommonJS module (node built-ins are its only requires). */
 async function identityModule(): Promise<string> {
@@ -40,7 +40,7 @@ async function identityModule(): Promise<string> {
     write: false,
     legalComments: 'eof', // the licences travel inside the embedded module
   });
-  const code = result.outputFiles[0]?.text;
+  const code = result.outputFiles?.[0]?.text;
   if (!code) throw new Error('empty @azure/identity bundle');
   return code;
 }

@@ -111,7 +111,7 @@ async function run(args: readonly string[], env: Env): Promise<number> {
   // Loaded only here: `listen` needs neither the wrapper nor child_process.
   const { exitLike, runWrapped } = await import('./wrapper.js');
   const exit = await runWrapped(config, env, createLogger(config.logLevel));
-  exitLike(exit);
+  return exitLike(exit);
 }
 
 function loadState(config: LocalConfig): NodeState | undefined {
