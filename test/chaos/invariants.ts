@@ -92,7 +92,7 @@ export function checkNodes(nodes: ChaosNode[], drains: Array<Pick<DrainOutcome, 
       const since = Date.parse(st.intake.acceptedAt);
       for (const w of n.workers) {
         const late = events.filter((e) => e.workerId === w.workerId && e.event === 'started' && e.at > since);
-        if (late.length > 1) out.push(`${n.id}: worker ${w.workerId} started ${late.length} tasks after the intake stop ${mid} at ${st.intake.acceptedAt} (${late.map((e) => e.taskId).join(',')})`);
+        if (late.length > 1) out.push(`${n.id}: worker ${w.workerId} started ${late.length} tasks after the intake stop ${mid} at ${st.intake.acceptedAt} (${late.slice(0, 5).map((e) => e.taskId).join(',')}${late.length > 5 ? ',…' : ''})`);
         // Signalled before any drain could reach the node (it acts on one message at a time).
         const signals = intakeSignals.filter((e) => e.workerId === w.workerId);
         if (w.kind === 'legacy' && signals.length === 0) out.push(`${n.id} acted on intake stop ${mid} but legacy worker ${w.workerId} never got its intake signal (SIGUSR1)`);
