@@ -247,7 +247,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
     await sleep(LOCK_MS + 1_500);
     step('settled');
     const held = nodes.filter((n) => n.state()?.intake);
-    if (held.length > 0) step(`intake stops held by ${held.map((n) => `${n.id}${n.state()?.drain ? ' (then drained)' : ''}[${n.workers.map((w) => `${w.kind}:${lastEvent(n, w.workerId)}`).join(',')}]`).join(' ')}`);
+    if (held.length > 0) step(`intake stops held by ${held.map((n) => `${n.id}${n.state()?.drain ? ' (then drained)' : ''}${n.agents.length > 1 ? ` (${n.agents.length} agents)` : ''}[${n.workers.map((w) => `${w.kind}:${lastEvent(n, w.workerId)}`).join(',')}]`).join(' ')}`);
 
     violations.push(...checkDrains(nodes, drains));
     violations.push(...checkNodes(nodes, drains));
