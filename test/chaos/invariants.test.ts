@@ -74,8 +74,8 @@ const status = (mode: string, states: Record<string, string>, count: number) => 
     anomalies: [],
   };
 };
-const withStatus = (intake: Record<string, string>): DrainOutcome[] => [
-  { ...drains[0]!, status: status('do-not-accept-new-tasks', intake, 2) },
+const withStatus = (intake: Record<string, string>, count = 2): DrainOutcome[] => [
+  { ...drains[0]!, count, status: status('do-not-accept-new-tasks', intake, count) },
   { ...drains[1]!, status: status('graceful-downscale', { b: 'drained' }, 1) },
 ];
 
@@ -84,11 +84,14 @@ describe('intake-stop invariants', () => {
     node('a', { intake: 1, workers: [idleNode, idleLegacy] }),
     node('b', { intake: 2, drain: 1, workers: [drainedAfterIntake('legacy'), drainedAfterIntake('node')] }),
     node('c', { workers: [busy] }),
+    // Its agent died between signalling and recording, and signalled again after the restart.
+    node('r', { intake: 3, workers: [{ ...idleLegacy, events: [...idleLegacy.events, ['intake-signal', 6_000, { signal: 'SIGUSR1' }]] }] }),
   ];
 
   it('accept a run where the intake stop held and one of its nodes drained afterwards', () => {
-    expect(checkNodes(good(), drains)).toEqual([]);
-    expect(checkDrains(good(), withStatus({ a: 'intake-stopped', b: 'intake-stopped' }))).toEqual([]);
+    const intake3 = [{ ...drains[0]!, count: 3 }, drains[1]!];
+    expect(checkNodes(good(), intake3)).toEqual([]);
+    expect(checkDrains(good(), withStatus({ a: 'intake-stopped', b: 'intake-stopped', r: 'intake-stopped' }, 3))).toEqual([]);
     expect(checkTasks(good())).toEqual([]);
   });
 

@@ -25,9 +25,13 @@ export function actedOn(nodes: ChaosNode[], drainId: string, mode: Operation = '
   return nodes.filter((n) => (mode === INTAKE ? n.state()?.intake : n.state()?.drain)?.message.drainId === drainId);
 }
 
-/** The last event a worker recorded in its node's event log. */
+/**
+ * The last event a worker recorded in its node's event log, leaving out intake signals: an agent
+ * killed between sending them and recording them sends them again after its restart (README of
+ * the agent, "signals"), and an idle legacy worker records the repeated SIGUSR1 (seed 3001).
+ */
 export function lastEvent(node: ChaosNode, workerId: string): string | undefined {
-  return node.queue.events().filter((e) => e.workerId === workerId).at(-1)?.event;
+  return node.queue.events().filter((e) => e.workerId === workerId && e.event !== 'intake-signal').at(-1)?.event;
 }
 
 export function checkDrains(nodes: ChaosNode[], drains: DrainOutcome[]): string[] {
