@@ -25,11 +25,30 @@ export function problem(code: string, status: number, title: string, detail: str
   return { code, status, title, detail, ...(field !== undefined && { field }) };
 }
 
-/** The one place unknown errors become answers: configuration errors name the setting. */
+/** Seconds a caller should wait before retrying when a backend of the app is briefly unavailable. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * A failure a retry can cure: the Durable backend answered 502/503/504 (its client says so only in
+ * the message; a host that is restarting answers 503) or the connection to it failed.
+ */
+export function isTransient(err: unknown): boolean {
+  const e = err as { message?: unknown; code?: unknown } | undefined;
+  if (typeof e?.code === 'string' && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code)) return true;
+  return /unexpected status code: 50[234]\b/.test(String(e?.message ?? ''));
+}
+
+/** The one place unknown errors become answers: configuration errors name the setting, transient ones say when to retry. */
 export function unexpected(err: unknown, context: InvocationContext, what: string): HttpResponseInit {
   if (err instanceof ConfigError) {
     context.error(err.message);
     return problemResponse(problem('Misconfigured', 500, 'The app is misconfigured', err.message, err.setting));
+  }
+  if (isTransient(err)) {
+    const message = String((err as Error)?.message ?? err).split('\n')[0];
+    context.warn(`${what} failed, transiently: ${message}`);
+    const answer = problemResponse(problem('Unavailable', 503, 'Briefly unavailable', `${what} failed because a backend of the app is briefly unavailable (${message}); retry in ${RETRY_AFTER_SECONDS} s`));
+    return { ...answer, headers: { ...(answer.headers as Record<string, string>), 'retry-after': String(RETRY_AFTER_SECONDS) } };
   }
   context.error(`${what} failed`, err);
   const message = String((err as Error)?.message ?? err).split('\n')[0];
