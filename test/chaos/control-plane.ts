@@ -38,7 +38,11 @@ export class ChaosControlPlane {
     await this.start();
   }
 
-  /** One API call; retried while the host is restarting or unreachable (up to `timeoutMs`). */
+  /**
+   * One API call; retried while the host is restarting or unreachable, or answers 503 (the API's
+   * "briefly unavailable, retry after Retry-After", since 321bb13: a POST caught by a host restart,
+   * finding 6), up to `timeoutMs`.
+   */
   async api(method: string, route: string, body?: unknown, timeoutMs = 30_000): Promise<{ status: number; body: any }> {
     const until = Date.now() + timeoutMs;
     for (;;) {
@@ -51,6 +55,11 @@ export class ChaosControlPlane {
           signal: AbortSignal.timeout(10_000),
         });
         const text = await res.text();
+        if (res.status === 503 && Date.now() < until) {
+          const retryAfterMs = Math.min(Number(res.headers.get('retry-after') ?? '1') * 1000 || 1000, 5_000);
+          await new Promise((r) => setTimeout(r, retryAfterMs));
+          continue;
+        }
         return { status: res.status, body: text ? JSON.parse(text) : undefined };
       } catch (err) {
         if (Date.now() > until) throw err;
