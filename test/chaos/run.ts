@@ -5,13 +5,6 @@
 import { removeTempDirs, killAll } from '../../worker-agent/test/helpers.js';
 import { runOne, type RunResult } from './run-one.js';
 
-/** The plan resent a control message after restarting the emulator (the duplicate waits for the restart). */
-function duplicateAfterRestart(r: RunResult): boolean {
-  const restart = r.plan.faults.find((f) => f.kind === 'restart-emulator');
-  const dup = r.plan.faults.find((f) => f.kind === 'duplicate');
-  return !!restart && !!dup && restart.at <= dup.at;
-}
-
 function intSetting(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -39,7 +32,6 @@ for (let i = 0; i < runs; i++) {
     `${r.ok ? 'PASS' : 'FAIL'} seed ${seed} ${(r.ms / 1000).toFixed(1)} s: drains ${p.drains.map((d) => (d.mode === 'do-not-accept-new-tasks' ? `intake ${d.count}` : d.count)).join('+')}, faults ${p.faults.map((f) => f.kind).join(',') || 'none'}, crash hooks ${p.nodes.filter((n) => n.crashAt).length}`,
   );
   if (!r.ok) {
-    if (duplicateAfterRestart(r)) console.log(`  (known cause: a duplicate was sent after an emulator restart, and the emulator keeps duplicate-detection history in memory only)`);
     for (const v of r.violations) console.log(`  ✗ ${v}`);
     for (const s of r.steps) console.log(`    ${s}`);
   }
@@ -51,9 +43,7 @@ const failed = results.filter((r) => !r.ok);
 const longest = results.reduce((a, b) => (b.ms > a.ms ? b : a));
 console.log(`\nchaos: ${results.length} runs, ${results.length - failed.length} passed, ${failed.length} failed (${nodes} nodes each)`);
 if (failed.length > 0) {
-  const known = failed.filter(duplicateAfterRestart);
   console.log(`failed seeds: ${failed.map((r) => r.seed).join(' ')}`);
-  console.log(`  of which a duplicate after an emulator restart: ${known.map((r) => r.seed).join(' ') || 'none'}; others: ${failed.filter((r) => !known.includes(r)).map((r) => r.seed).join(' ') || 'none'}`);
 }
 console.log(`longest run: seed ${longest.seed}, ${(longest.ms / 1000).toFixed(1)} s; total ${(results.reduce((s, r) => s + r.ms, 0) / 1000).toFixed(0)} s`);
 process.exit(failed.length > 0 ? 1 : 0);
