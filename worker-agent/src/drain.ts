@@ -14,7 +14,8 @@
 //   deferred with our stamp → we committed: continue at 3;
 //   anything else (still active, gone, stamped by another node) → we did not: forget it.
 // Only the owner completes a deferred message, and only after step 4, so "gone" can never
-// hide our own commit.
+// hide our own commit. Step 5 ends only when the message is gone: one that is still deferred
+// with our stamp but cannot be received (locked by a late receive) is tried again later.
 
 import type { BusMessage, ControlBus } from './bus.js';
 import { OWNER_PROPERTY } from './bus.js';
@@ -241,7 +242,17 @@ export class Drainer {
 
     const completed = await this.ctx.bus.completeDeferred(pending.sequenceNumber);
     crashPoint(config.crashAt, 'after-complete');
-    if (!completed) log.debug('deferred-already-completed', { messageId: pending.messageId });
+    if (!completed) {
+      // "Not found" also answers a receive of a deferred message that is locked, for example by
+      // the receive of an earlier agent of this node that reached the bus late (chaos finding 7).
+      // Still deferred with our stamp, it is ours to complete: fail, and the listener tries
+      // again after a back-off, instead of forgetting a message nobody else will complete.
+      const peeked = await this.ctx.bus.peek(pending.sequenceNumber);
+      if (peeked?.state === 'deferred' && peeked.applicationProperties[OWNER_PROPERTY] === config.nodeId) {
+        throw new Error(`deferred message ${pending.messageId} (sequence number ${pending.sequenceNumber}) is still ours but locked; completing it again later`);
+      }
+      log.debug('deferred-already-completed', { messageId: pending.messageId });
+    }
     delete this.state.pending;
     this.ctx.save();
     this.ctx.changed();

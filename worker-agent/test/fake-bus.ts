@@ -24,6 +24,8 @@ export class FakeBus implements ControlBus {
   private waiters: Array<() => void> = [];
   /** Make the next calls of a method throw (an outage). */
   failing = new Set<keyof ControlBus>();
+  /** Deferred messages that someone else's receive holds locked: receiving them finds nothing (as Service Bus answers MessageNotFound). */
+  lockedDeferred = new Set<string>();
 
   send(body: unknown, messageId?: string): StoredMessage {
     const m: StoredMessage = { messageId, sequenceNumber: String(++this.seq), body, deliveryCount: 0, state: 'active', applicationProperties: {} };
@@ -102,7 +104,7 @@ export class FakeBus implements ControlBus {
   async completeDeferred(sequenceNumber: string): Promise<boolean> {
     this.check('completeDeferred');
     const m = this.messages.find((x) => x.sequenceNumber === sequenceNumber);
-    if (!m || m.state !== 'deferred') return false;
+    if (!m || m.state !== 'deferred' || this.lockedDeferred.has(sequenceNumber)) return false;
     m.state = 'completed';
     this.settlements.push(`complete-deferred:${sequenceNumber}`);
     return true;

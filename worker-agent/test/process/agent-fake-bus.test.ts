@@ -275,6 +275,25 @@ describe('recovery of a message left pending by a crash', () => {
     await waitFor(() => node.agent.snapshot().state === 'drained', 10_000);
     expect(bus.messages[1]?.state).toBe('active'); // a draining node never takes a second message
   });
+
+  it('completes its deferred message once a late receive of an earlier agent lets go of it, instead of forgetting it', async () => {
+    // Chaos finding 7: receiving the deferred message found nothing because another receive held
+    // it locked; the agent took that for "already completed" and the message stayed deferred.
+    const config = nodeConfig();
+    const bus = new FakeBus();
+    const m = bus.send(bytes({ operation: 'graceful-downscale', drainId: 'r' }), 'r/0');
+    Object.assign(m, { state: 'deferred', applicationProperties: { 'workforce-owner': config.nodeId } });
+    bus.lockedDeferred.add(m.sequenceNumber);
+    const node = await startNode({ config, bus, state: pendingState(config, m.sequenceNumber) });
+    await waitFor(() => node.agent.snapshot().state === 'drained');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(node.agent.snapshot().pending?.phase).toBe('committed'); // still tracked
+    expect(m.state).toBe('deferred');
+    bus.lockedDeferred.delete(m.sequenceNumber); // the lock goes (expiry, or its holder settles it)
+    await waitFor(() => node.agent.snapshot().pending === undefined, 15_000);
+    expect(m.state).toBe('completed');
+    expect(bus.states().filter((s) => s === 'accepted')).toHaveLength(1);
+  });
 });
 
 describe('lifecycle', () => {
