@@ -87,6 +87,11 @@ class FunctionsHost implements Host {
   #sbFns = new Map<string, ServiceBusFunction>();
   #closing: Promise<void> | undefined;
   #origin = '';
+  /** HTTP function invocations in flight, and who waits for them to end (close). */
+  #httpInFlight = 0;
+  #httpIdle: Array<() => void> = [];
+  /** Set when close() reaches the durable engine: until then, its webhook still serves. */
+  #engineStopping = false;
 
   constructor(opts: HostOptions, config: AppConfig) {
     this.#opts = opts;
@@ -245,12 +250,15 @@ class FunctionsHost implements Host {
       // The request's own Host header, as the real host sees it (status URLs handed back use it).
       const url = new URL(req.url ?? '/', req.headers.host && URL.canParse(`http://${req.headers.host}`) ? `http://${req.headers.host}` : this.#origin);
       const pathname = url.pathname;
-      if (this.state !== 'running') {
+      const webhook = pathname.toLowerCase().startsWith(`${WEBHOOK_PATH}/`);
+      // While closing, as Azure drains an instance: no new invocations, but the invocations in
+      // flight finish, and the Durable calls they make (start, raise, status) still work.
+      if (this.state !== 'running' && !(this.state === 'closing' && webhook && !this.#engineStopping)) {
         throw new HostError('HostUnavailable', `The host is ${this.state}`, 503);
       }
       const body = await readBody(req);
       const prefix = this.#config.routePrefix ? `/${this.#config.routePrefix}` : '';
-      if (pathname.toLowerCase().startsWith(`${WEBHOOK_PATH}/`)) {
+      if (webhook) {
         this.#requireKey(req, url, [this.keys.durableTask, this.keys.master], 'the durable task extension key or the master key');
         await handleDurableApi(
           this.#engine,
@@ -273,7 +281,12 @@ class FunctionsHost implements Host {
         return;
       }
       if (prefix === '' || pathname.toLowerCase() === prefix || pathname.toLowerCase().startsWith(`${prefix}/`)) {
-        await this.#api(req, res, url, pathname.slice(prefix.length), body);
+        this.#httpInFlight++;
+        try {
+          await this.#api(req, res, url, pathname.slice(prefix.length), body);
+        } finally {
+          if (--this.#httpInFlight === 0) for (const idle of this.#httpIdle.splice(0)) idle();
+        }
         return;
       }
       throw new HostError('NotFound', `Nothing is served at ${pathname}`, 404);
@@ -376,6 +389,8 @@ class FunctionsHost implements Host {
     };
     await step('timers', () => this.#timers.stop());
     await step('Service Bus triggers', () => this.#serviceBus?.stop());
+    await step('HTTP invocations in flight', () => (this.#httpInFlight === 0 ? undefined : new Promise<void>((resolve) => this.#httpIdle.push(resolve))));
+    this.#engineStopping = true;
     await step('durable engine', () => this.#engine?.stop());
     await step('HTTP server', async () => {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));

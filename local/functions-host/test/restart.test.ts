@@ -68,4 +68,22 @@ describe('host restart on the same data dir', () => {
     expect(done.output.greeting).toBe('Hello after sleep');
     expect(done.output.sleptMs).toBe(3_600_000);
   });
+
+  it('lets an HTTP invocation in flight finish when it closes, Durable calls included, and refuses new ones', async () => {
+    const clock = new ManualClock(new Date('2030-06-01T12:00:00Z'));
+    const first = await start(clock);
+    // In flight for 800 ms, then it starts an orchestration through its durable client.
+    const inFlight = fetch(`${first.url}/api/slow-start/waiter/drain-1?delayMs=800`, { method: 'POST' });
+    await new Promise((r) => setTimeout(r, 200));
+    const closing = first.close();
+    const refused = await fetch(`${first.url}/api/orchestrators/waiter/late-1`, { method: 'POST' }).catch(() => undefined);
+    const answer = await inFlight;
+    await closing;
+    expect(answer.status).toBe(202); // not the 500 of a Durable call refused with 503
+    if (refused) expect(refused.status).toBe(503); // or the connection was already closed
+    const second = await start(clock);
+    expect((await status(second, 'drain-1')).runtimeStatus).toBe('Running');
+    expect((await getJson(`${second.url}/api/status/late-1`)).status).toBe(404);
+  });
 });
+

@@ -140,6 +140,20 @@ app.http('startOrchestration', {
   },
 });
 
+// Starts an orchestration after a pause: an invocation still in flight when the host closes.
+app.http('slowStart', {
+  route: 'slow-start/{name}/{instanceId}',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  extraInputs: [clientInput],
+  handler: async (req, context) => {
+    await new Promise((resolve) => setTimeout(resolve, Number(req.query.get('delayMs') ?? 500)));
+    const client = df.getClient(context);
+    const instanceId = await client.startNew(req.params.name, { instanceId: req.params.instanceId });
+    return client.createCheckStatusResponse(req, instanceId);
+  },
+});
+
 app.http('orchestrationStatus', {
   route: 'status/{instanceId}',
   methods: ['GET'],
