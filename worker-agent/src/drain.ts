@@ -304,13 +304,21 @@ export class Drainer {
    * operation (none if it declared none) and records it. Returns the new records.
    */
   private signal(acted: ActedMessage, operation: Operation, workers: VerifiedWorker[]): WorkerRecord[] {
-    const added: WorkerRecord[] = [];
-    for (const worker of workers) {
-      const startTime = worker.verification.stat.startTime;
-      if (acted.workers.some((r) => r.pid === worker.pid && r.startTime === startTime)) continue;
-      const signal = worker.signals[operation];
-      const record: WorkerRecord = { workerId: worker.workerId, pid: worker.pid, startTime, signal };
+    const fresh = workers
+      .filter((w) => !acted.workers.some((r) => r.pid === w.pid && r.startTime === w.verification.stat.startTime))
+      .map((worker) => ({ worker, record: { workerId: worker.workerId, pid: worker.pid, startTime: worker.verification.stat.startTime, signal: worker.signals[operation] } as WorkerRecord }));
+    // ai4s-jobq takes a second SIGUSR2 as a hard stop (the task in flight is lost), so a legacy
+    // worker is signalled at most once: its record is written before its signal, and a crash in
+    // between leaves it unsignalled (`status` shows it) rather than signalled twice after the
+    // restart. Our libraries ignore a repeated signal, so other workers need no extra write.
+    const once = fresh.filter(({ worker, record }) => worker.format === 'legacy' && record.signal !== null);
+    if (once.length > 0) {
+      for (const { record } of once) acted.workers.push(record);
+      this.ctx.save();
+    }
+    for (const { worker, record } of fresh) {
       const at = this.ctx.now().toISOString();
+      const signal = worker.signals[operation];
       if (signal !== null) {
         try {
           if (sendSignal(worker.pid, signal, this.ctx.log) === 'sent') record.signalledAt = at;
@@ -319,9 +327,9 @@ export class Drainer {
           this.ctx.log.error('signal-failed', { pid: worker.pid, signal, error: (err as Error).message });
         }
       }
-      acted.workers.push(record);
-      added.push(record);
+      if (!once.some((o) => o.record === record)) acted.workers.push(record);
     }
+    const added = fresh.map((f) => f.record);
     if (added.length) {
       this.ctx.log.info('workers-signalled', { messageId: acted.messageId, operation, workers: added.map((r) => `${r.workerId}:${r.pid}:${r.signal ?? '-'}`), mono: process.hrtime.bigint().toString() });
     }

@@ -7,7 +7,8 @@ finishes the task in flight and exits; while the node's intake is stopped it sta
 
 ``--legacy`` writes an integer PID file with O_EXCL (as ai4s-jobq's PidFile does) to
 ``JOBQ_PID_DIR`` and handles SIGUSR2 (graceful downscale) and SIGUSR1 (stop taking tasks)
-itself, without this library.
+itself, without this library. Like ai4s-jobq, it takes a second SIGUSR2 as a hard stop: it
+exits at once (status 3), abandoning the task in flight, so a repeated drain signal shows.
 """
 
 import argparse
@@ -68,6 +69,9 @@ def main():
 
         def on_usr2(signum, frame):
             queue.record("drain-requested", worker_id, signal="SIGUSR2")
+            if state["drain"]:
+                queue.record("hard-stop", worker_id, signal="SIGUSR2")
+                os._exit(3)
             state["drain"] = True
 
         def on_usr1(signum, frame):

@@ -71,6 +71,28 @@ describe.each(CRASH_POINTS)('kill -9 at %s', (point) => {
   });
 });
 
+it('an ai4s-jobq worker gets its SIGUSR2 once even when the agent dies right after signalling (a second one is its hard stop)', async () => {
+  const cluster = await clusters.start({ lockDurationMs: LOCK_MS });
+  const node = await cluster.addNode(['legacy'], { env: { WORKFORCE_AGENT_CRASH_AT: 'after-signal' }, tasks: 1, taskMs: 1500 });
+  const crashes: string[] = [];
+  const stop = supervise(node, 0, crashes);
+  try {
+    await waitFor(() => node.queue.events().some((e) => e.event === 'started'));
+    await cluster.publish([{ body: { operation: 'graceful-downscale', drainId: 'l' }, messageId: 'l/0' }]);
+    await waitFor(() => crashes.length > 0, 15_000, () => 'the agent to die after signalling');
+    await waitFor(() => node.state()?.state === 'drained', 30_000, () => `the node to drain; state ${JSON.stringify(node.state()?.state)}`);
+    const worker = node.workers[0]!;
+    expect(await worker.exited).toEqual({ code: 0, signal: null }); // finished its task, then exited
+    expect(node.queue.events().filter((e) => e.event === 'drain-requested')).toHaveLength(1);
+    expect(node.queue.events().some((e) => e.event === 'hard-stop')).toBe(false);
+    expect(node.queue.events().filter((e) => e.event === 'finished')).toHaveLength(1);
+    // Recorded before its signal; the agent died before it could note the time it was sent.
+    expect(node.state()?.drain?.workers).toMatchObject([{ signal: 'SIGUSR2' }]);
+  } finally {
+    stop();
+  }
+});
+
 it('a node restarted long after its crash finds its message taken by another node and acts on nothing', async () => {
   const cluster = await clusters.start({ lockDurationMs: LOCK_MS });
   const victim = await cluster.addNode(['node'], { env: { WORKFORCE_AGENT_CRASH_AT: 'after-state-write' } });
