@@ -1,4 +1,4 @@
-import type { AgentReport } from '@workforce/worker-agent/contract';
+import { EXPIRY_MARGIN_MS, type AgentReport } from '@workforce/worker-agent/contract';
 import { describe, expect, it } from 'vitest';
 import { drainMessages, type DrainSpecWithId } from '../../src/domain/drain-plan.js';
 import { applyReport, newProgress } from '../../src/domain/drain-progress.js';
@@ -30,11 +30,11 @@ describe('summarize', () => {
 });
 
 describe('drainMessages', () => {
-  it('numbers the messages <drainId>/<n> and carries the drain, with a TTL to notAfter', () => {
+  it('numbers the messages <drainId>/<n> and carries the drain, with a TTL to notAfter plus the expiry margin', () => {
     const messages = drainMessages({ ...spec, count: 3 }, 'workforce-reports', new Date('2030-01-01T00:00:00.000Z'));
     expect(messages.map((m) => m.messageId)).toEqual(['d/1', 'd/2', 'd/3']);
     expect(messages[0]).toMatchObject({
-      subject: 'graceful-downscale', contentType: 'application/json', timeToLive: 15 * 60_000,
+      subject: 'graceful-downscale', contentType: 'application/json', timeToLive: 15 * 60_000 + EXPIRY_MARGIN_MS,
       body: { operation: 'graceful-downscale', drainId: 'd', deadline: spec.deadline, notAfter: spec.notAfter, reason: 'nightly', requestedBy: 'ops', replyTo: 'workforce-reports' },
     });
   });
