@@ -313,7 +313,7 @@ export class Drainer {
     // restart. Our libraries ignore a repeated signal, so other workers need no extra write.
     const once = fresh.filter(({ worker, record }) => worker.format === 'legacy' && record.signal !== null);
     if (once.length > 0) {
-      for (const { record } of once) acted.workers.push(record);
+      acted.workers.push(...once.map((o) => o.record));
       this.ctx.save();
     }
     for (const { worker, record } of fresh) {
@@ -327,8 +327,8 @@ export class Drainer {
           this.ctx.log.error('signal-failed', { pid: worker.pid, signal, error: (err as Error).message });
         }
       }
-      if (!once.some((o) => o.record === record)) acted.workers.push(record);
     }
+    acted.workers.push(...fresh.filter((f) => !once.includes(f)).map((f) => f.record));
     const added = fresh.map((f) => f.record);
     if (added.length) {
       this.ctx.log.info('workers-signalled', { messageId: acted.messageId, operation, workers: added.map((r) => `${r.workerId}:${r.pid}:${r.signal ?? '-'}`), mono: process.hrtime.bigint().toString() });
