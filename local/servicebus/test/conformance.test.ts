@@ -178,6 +178,47 @@ describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
     await receiver.completeMessage(again!);
   });
 
+  // rhea, under both the SDK and the emulator, folded the second of two settlements flushed
+  // together into the first one's outcome (fixed by scripts/patch-rhea.mjs at install).
+  it('keeps each outcome when neighbouring messages are settled in the same tick', async () => {
+    const q = queue();
+    await client.createSender(q).sendMessages(['complete', 'abandon', 'dead-letter', 'defer'].map((body) => ({ body })));
+    const receiver = client.createReceiver(q);
+    const [completed, abandoned, deadLettered, deferred] = await receiveAll(receiver, 4);
+    expect(deferred!.body).toBe('defer');
+    await Promise.all([
+      receiver.completeMessage(completed!),
+      receiver.abandonMessage(abandoned!),
+      receiver.deadLetterMessage(deadLettered!, { deadLetterReason: 'Test' }),
+      receiver.deferMessage(deferred!),
+    ]);
+    const [again] = await receiveAll(receiver, 1);
+    expect(again).toMatchObject({ body: 'abandon', deliveryCount: 1 });
+    await receiver.completeMessage(again!);
+    const [later] = await receiver.receiveDeferredMessages(deferred!.sequenceNumber!);
+    expect(later!.body).toBe('defer');
+    await receiver.completeMessage(later!);
+    const dlq = client.createReceiver(q, { subQueueType: 'deadLetter' });
+    const [dead] = await receiveAll(dlq, 1);
+    expect(dead).toMatchObject({ body: 'dead-letter', deadLetterReason: 'Test' });
+    await dlq.completeMessage(dead!);
+    expect(emulator.catalogue.getQueue(q)!.messageCount).toBe(0);
+  });
+
+  it('answers each of two settlements in the same tick with its own outcome', async () => {
+    const q = queue({ lockDurationMs: 2000 });
+    await client.createSender(q).sendMessages([{ body: 'expires' }, { body: 'valid' }]);
+    const receiver = client.createReceiver(q, { maxAutoLockRenewalDurationInMs: 0 });
+    const [expired] = await receiveAll(receiver, 1);
+    await sleep(1200);
+    const [valid] = await receiveAll(receiver, 1);
+    await sleep(1200); // the first lock is gone (2.4 s), the second holds (1.2 s)
+    // In delivery order, so that the two answers are neighbours that rhea would fold together.
+    const [lost, ok] = await Promise.allSettled([receiver.completeMessage(expired!), receiver.completeMessage(valid!)]);
+    expect(ok.status).toBe('fulfilled');
+    expect(lost.status === 'rejected' && await errorCode(Promise.reject(lost.reason))).toBe('MessageLockLost');
+  });
+
   it('dead-letters after maxDeliveryCount with MaxDeliveryCountExceeded', async () => {
     const q = queue({ maxDeliveryCount: 2 });
     await client.createSender(q).sendMessages({ body: 'poison' });
