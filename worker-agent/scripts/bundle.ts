@@ -10,7 +10,7 @@
 //   string it is never decompressed or parsed (idle `listen`: RSS −5 MiB).
 
 import { type BuildOptions, type Plugin, build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
@@ -69,12 +69,31 @@ module.exports = m.exports;
   };
 }
 
+/**
+ * Refuses to bundle a rhea whose disposition writer still folds different outcomes together
+ * (the agent could then complete a control message it meant to give back): the repository's
+ * `postinstall` (scripts/patch-rhea.mjs) fixes it.
+ */
+function fixedRheaOnly(): Plugin {
+  return {
+    name: 'fixed-rhea-only',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]rhea[\\/]lib[\\/]session\.js$/ }, (args) => {
+        if (readFileSync(args.path, 'utf8').includes('(first !== last && !message.are_outcomes_equivalent')) {
+          throw new Error(`${args.path} has rhea's disposition merge bug: run \`node scripts/patch-rhea.mjs\` at the repository root (npm install does)`);
+        }
+        return undefined; // esbuild loads it as usual
+      });
+    },
+  };
+}
+
 export async function bundle(outfile = DEFAULT_BUNDLE, entry = join(root, 'src', 'cli.ts')): Promise<string> {
   await build({
     ...common,
     entryPoints: [entry],
     outfile,
-    plugins: [embeddedIdentity(await identityModule())],
+    plugins: [embeddedIdentity(await identityModule()), fixedRheaOnly()],
     legalComments: 'eof',
     banner: { js: '#!/usr/bin/env node' },
   });
