@@ -189,7 +189,7 @@ describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
     await Promise.all([
       receiver.completeMessage(completed!),
       receiver.abandonMessage(abandoned!),
-      receiver.deadLetterMessage(deadLettered!, { deadLetterReason: 'Test' }),
+      receiver.deadLetterMessage(deadLettered!, { deadLetterReason: 'Test', deadLetterErrorDescription: 'same tick' }),
       receiver.deferMessage(deferred!),
     ]);
     const [again] = await receiveAll(receiver, 1);
