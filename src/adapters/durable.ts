@@ -10,9 +10,10 @@ function isNotFound(err: unknown): boolean {
   return /HTTP 404|No instance with ID/.test(String((err as Error)?.message ?? err));
 }
 
-export async function findDrain(client: DurableClient, drainId: string): Promise<DurableOrchestrationStatus | undefined> {
+/** The drain's status, without its input (which carries every node once the drain has run a while) unless asked. */
+export async function findDrain(client: DurableClient, drainId: string, opts: { showInput?: boolean } = {}): Promise<DurableOrchestrationStatus | undefined> {
   try {
-    return await client.getStatus(drainId, { showInput: false });
+    return await client.getStatus(drainId, { showInput: opts.showInput ?? false });
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;

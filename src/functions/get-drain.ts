@@ -4,7 +4,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import { findDrain } from '../adapters/durable.js';
 import { validateDrainId } from '../domain/drain-request.js';
-import { drainView } from '../http/drain-view.js';
+import { drainView, needsInput } from '../http/drain-view.js';
 import { problem, problemResponse, unexpected } from '../http/problem-response.js';
 import { DRAIN_ORCHESTRATOR } from './drain-orchestrator.js';
 
@@ -12,10 +12,13 @@ export async function getDrain(request: HttpRequest, context: InvocationContext)
   const id = validateDrainId(request.params.id ?? '');
   if (!id.ok) return problemResponse(id.problem);
   try {
-    const status = await findDrain(df.getClient(context), id.value);
+    const client = df.getClient(context);
+    let status = await findDrain(client, id.value);
     if (!status || status.name !== DRAIN_ORCHESTRATOR) {
       return problemResponse(problem('DrainNotFound', 404, 'Drain not found', `no drain with id ${id.value}`, 'id'));
     }
+    // A drain not yet started by its orchestration (Pending) shows who asked, for what and why from its input.
+    if (needsInput(status)) status = (await findDrain(client, id.value, { showInput: true })) ?? status;
     return { status: 200, jsonBody: drainView(status, { full: true }) };
   } catch (err) {
     return unexpected(err, context, `reading drain ${id.value}`);

@@ -33,6 +33,11 @@ function summaryFromInput(status: DurableOrchestrationStatus): DrainSummary | un
   }
 }
 
+/** True while the drain can only be shown from its input: no custom status yet, no output. */
+export function needsInput(status: DurableOrchestrationStatus): boolean {
+  return !isObj(status.customStatus) && !(String(status.runtimeStatus) === 'Completed' && isObj(status.output));
+}
+
 export function drainView(status: DurableOrchestrationStatus, opts: { full: boolean }): DrainView {
   const runtimeStatus = String(status.runtimeStatus);
   const custom = isObj(status.customStatus) ? (status.customStatus as unknown as DrainSummary) : undefined;

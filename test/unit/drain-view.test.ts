@@ -1,6 +1,6 @@
 import type { DurableOrchestrationStatus } from 'durable-functions';
 import { describe, expect, it } from 'vitest';
-import { drainView } from '../../src/http/drain-view.js';
+import { drainView, needsInput } from '../../src/http/drain-view.js';
 
 const spec = {
   drainId: 'd-1', topic: 'eu-west', mode: 'graceful-downscale', count: 2, requestedAt: '2026-11-25T22:00:00.000Z',
@@ -23,6 +23,15 @@ describe('drainView', () => {
       requestedBy: 'schedule:nightly', reason: 'nightly', deadline: spec.deadline,
       counts: { requested: 2, done: 0, shortfall: 2 }, nodes: [],
     });
+  });
+
+  // GET reads the status without its input (it carries every node later on) and asks again with
+  // it only when needed: before this, a drain polled while Pending showed no request (CI stop 9).
+  it('needs the input only until the first custom status or the output', () => {
+    expect(needsInput(status({ input: null }))).toBe(true);
+    expect(needsInput(status({ runtimeStatus: 'Running' as never, customStatus: { status: 'running' } }))).toBe(false);
+    expect(needsInput(status({ runtimeStatus: 'Completed' as never, output: { summary: {} } }))).toBe(false);
+    expect(drainView(status({ input: null }), { full: true }).topic).toBeUndefined();
   });
 
   it('prefers the custom status once there is one, and names a failure', () => {
