@@ -45,6 +45,7 @@ const DOCUMENTED_2XX: Array<[RegExp, string, number[]]> = [
   [/^\/api\/drains\/[^/]+\/workers$/, 'GET', [200]],
   [/^\/api\/topics$/, 'GET', [200]],
   [/^\/api\/dashboard(\/[a-z0-9-]+\.(html|css|js|svg))?$/, 'GET', [200]],
+  [/^\/$/, 'GET', [200]], // the host's landing page, as on Azure (reached by `/api/..`)
 ];
 // The anonymous dashboard (`/api/dashboard/{*file}`) is fuzzed with the random routes: an unknown
 // file is a problem+json 404 like any other.
