@@ -111,6 +111,19 @@ describe('bad input', () => {
     await stillServes();
   });
 
+  it('closes a connection whose frame announces billions of zero-width array elements, without decoding them', async () => {
+    // Found by the AMQP fuzz test: rhea built one value per announced element, out of no bytes,
+    // until the heap ran out (the whole emulator died with it).
+    const header = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x00, 0x01, 0x00, 0x00]);
+    const nulls = Buffer.from([0xf0, 0x00, 0x00, 0x00, 0x05, 0xc0, 0x00, 0x00, 0x00, 0x40]); // array32: 3 billion × null
+    const list = Buffer.concat([Buffer.from([0xd0, 0x00, 0x00, 0x00, 4 + nulls.length, 0x00, 0x00, 0x00, 0x01]), nulls]);
+    const body = Buffer.concat([Buffer.from([0x00, 0x53, 0x10]), list]); // an open performative holding it
+    const frameHeader = Buffer.from([0x00, 0x00, 0x00, 8 + body.length, 0x02, 0x00, 0x00, 0x00]);
+    await rawExchange(Buffer.concat([header, frameHeader, body]));
+    expect(emulator.state).toBe('running');
+    await stillServes();
+  });
+
   it('keeps serving after a disposition whose range spans every delivery id', async () => {
     const client = new ServiceBusClient(emulator.connectionString);
     await client.createSender(queue).sendMessages({ body: 'to settle', messageId: 'wide-range' });

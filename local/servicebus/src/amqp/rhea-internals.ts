@@ -1,7 +1,53 @@
 // The few places where the emulator reaches into rhea's internals, kept together. Each patch is
 // applied to one server-side object (a session or a link), never to rhea's shared prototypes,
-// so that an SDK running in the same process (tests) is unaffected.
+// so that an SDK running in the same process (tests) is unaffected. The one exception is the
+// decoder bound below: rhea builds its decoder per frame, out of reach of a per-connection patch,
+// and the bound refuses only encodings that no peer sends.
 import rhea, { type Sender, type Session } from 'rhea';
+
+interface DecoderType {
+  width: number;
+}
+interface Reader {
+  buffer: Buffer;
+  position: number;
+  read_array_items(n: number, type: DecoderType): unknown[];
+  read_n(n: number): unknown[];
+}
+
+const BOUNDED = Symbol.for('workforce.servicebus-emulator.bounded-decoder');
+
+/**
+ * rhea decodes an array by reading as many elements as its header announces. Elements of a
+ * zero-width type (null, true, false, 0, the empty list) take no bytes, so a 30-byte frame that
+ * announces 3 billion of them makes it build 3 billion values and run out of heap (found by the
+ * AMQP fuzz test); types rhea reads as raw slices behave alike past the end of the frame. Every
+ * element of a real encoding takes at least one byte, or a zero-width one fits many to a frame
+ * only in encodings nobody sends, so a count above the bytes left is refused as a decode error:
+ * rhea then closes that connection, and the emulator serves on.
+ */
+export function boundDecodedCounts(): void {
+  const reader = (rhea as unknown as { types: { Reader: { prototype: Reader & { [BOUNDED]?: true } } } }).types.Reader.prototype;
+  if (reader[BOUNDED]) return;
+  reader[BOUNDED] = true;
+  const check = (r: Reader, n: number, width: number): void => {
+    const left = r.buffer.length - r.position;
+    if (n * Math.max(width, 1) <= left) return;
+    const error = new Error(`an AMQP array or list announces ${n} elements in ${left} bytes`);
+    error.name = 'ProtocolError'; // what rhea answers by closing the connection
+    throw error;
+  };
+  const readArrayItems = reader.read_array_items;
+  reader.read_array_items = function (n, type) {
+    check(this, n, type.width);
+    return readArrayItems.call(this, n, type);
+  };
+  const readN = reader.read_n;
+  reader.read_n = function (n) {
+    check(this, n, 1);
+    return readN.call(this, n);
+  };
+}
 
 /**
  * rhea decodes format-0 messages before handing them over, which loses the exact bytes and the

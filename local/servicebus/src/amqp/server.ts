@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import rhea, { type Container } from 'rhea';
 import type { Logger } from '../log.js';
 import { guardFrameSizes } from './frame-guard.js';
+import { boundDecodedCounts } from './rhea-internals.js';
 
 export interface ListenOptions {
   port: number;
@@ -29,6 +30,7 @@ export class AmqpServer {
     private readonly logger: Logger,
     private readonly connectionOptions: ConnectionOptions,
   ) {
+    boundDecodedCounts();
     this.container = rhea.create_container({ id: 'servicebus-emulator' });
     this.container.sasl_server_mechanisms.enable_anonymous();
     // A protocol error on one connection must never reach the default 'error' handler,
