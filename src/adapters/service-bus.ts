@@ -1,7 +1,7 @@
 // Thin adapter over @azure/service-bus: one client per worker process, built from the config.
 
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
-import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
+import { ServiceBusClient, isServiceBusError, type ServiceBusMessage } from '@azure/service-bus';
 import type { ControlMessageEnvelope } from '@workforce/worker-agent/contract';
 import type { ServiceBusAccess } from '../config.js';
 
@@ -58,6 +58,24 @@ export async function publishBatches(client: ServiceBusClient, topic: string, en
     return batches;
   } finally {
     await sender.close();
+  }
+}
+
+/**
+ * Whether the topic exists, asked the way the publish will use it: a sender link, which Service
+ * Bus refuses with MessagingEntityNotFound for a topic that does not exist (no management rights
+ * needed). `undefined` when the bus could not tell within `timeoutMs` or failed otherwise: the
+ * caller goes on, and the publish activity's retries deal with a bus that is briefly away.
+ */
+export async function topicExists(client: ServiceBusClient, topic: string, timeoutMs = 5_000): Promise<boolean | undefined> {
+  const sender = client.createSender(topic);
+  try {
+    await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(timeoutMs) });
+    return true;
+  } catch (err) {
+    return isServiceBusError(err) && err.code === 'MessagingEntityNotFound' ? false : undefined;
+  } finally {
+    await sender.close().catch(() => {});
   }
 }
 

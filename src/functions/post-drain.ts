@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { startDrainOnce } from '../adapters/durable.js';
+import { serviceBusClient, topicExists } from '../adapters/service-bus.js';
+import { config } from '../config.js';
 import { parseDrainRequest } from '../domain/drain-request.js';
 import { jsonBody, problem, problemResponse, unexpected } from '../http/problem-response.js';
 import { drainUrls } from '../http/urls.js';
@@ -22,6 +24,12 @@ export async function postDrain(request: HttpRequest, context: InvocationContext
   const who = parsed.value.requestedBy ?? requester(request);
   const spec = { ...parsed.value, drainId: parsed.value.drainId ?? randomUUID(), ...(who !== undefined && { requestedBy: who }) };
   try {
+    // A drain on a topic that does not exist could only fail once its publish retries ran out.
+    if ((await topicExists(serviceBusClient(config().serviceBus), spec.topic)) === false) {
+      return problemResponse(
+        problem('TopicNotFound', 404, 'Topic not found', `no topic ${spec.topic} on the Service Bus namespace: create it with PUT /api/topics/${spec.topic}`, 'topic'),
+      );
+    }
     const { started } = await startDrainOnce(df.getClient(context), spec);
     if (!started) {
       return problemResponse(problem('DrainExists', 409, 'Drain exists', `a drain with id ${spec.drainId} already exists; choose another drainId or omit it`, 'drainId'));

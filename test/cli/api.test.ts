@@ -195,9 +195,19 @@ describe('workforce against the local control plane', () => {
     expect((await cli(['status', drainId], env)).code).toBe(EXIT.timedOut);
   });
 
+  it('a drain on a topic that does not exist is refused at once, saying how to create it', async () => {
+    const r = await cli(['drain', 'cli-never-provisioned', '--count', '1', '--wait'], env);
+    expect(r.code).toBe(EXIT.refused);
+    expect(r.stderr).toContain('no topic cli-never-provisioned');
+    expect(r.stderr).toContain('PUT /api/topics/cli-never-provisioned');
+  });
+
   it('a drain whose messages cannot be published fails: --wait exits 1 and says why', async () => {
-    // Topic never provisioned: the publish activity fails on every retry (2 s, 4 s, … on the host's clock).
-    const r = await cli(['drain', 'cli-never-provisioned', '--count', '1', '--wait', '--interval', '100ms'], env, {
+    // The topic takes messages of 1 KB at most and this drain's is larger: the publish activity
+    // fails on every retry (2 s, 4 s, … on the host's clock).
+    cp.bus.emulator.catalogue.putTopic('cli-tiny-messages', { maxMessageSizeInBytes: 1_024 });
+    const long = ['--reason', 'r'.repeat(1_000), '--requested-by', 'q'.repeat(1_000)];
+    const r = await cli(['drain', 'cli-tiny-messages', '--count', '1', ...long, '--wait', '--interval', '100ms'], env, {
       onSleep: async () => {
         await cp.clock.advance(30_000);
       },

@@ -56,9 +56,21 @@ describe('a drain whose messages cannot be published', () => {
     await cp?.close();
   });
 
+  it('answers 404 TopicNotFound, and starts nothing, for a topic that does not exist', async () => {
+    const res = await cp.api('POST', 'topics/never-provisioned/drains', { count: 1, drainId: 'on-no-topic' });
+    expect(res.status).toBe(404);
+    expect(res.contentType).toContain('application/problem+json');
+    expect(res.body).toMatchObject({ code: 'TopicNotFound', field: 'topic', detail: expect.stringContaining('PUT /api/topics/never-provisioned') });
+    expect((await cp.api('GET', 'drains/on-no-topic')).status).toBe(404);
+  });
+
   it('ends as failed, naming the cause, once the publish retries are used up', async () => {
-    // No PUT first: the topic does not exist, so every publish attempt fails for real.
-    const { drainId } = (await cp.api('POST', 'topics/never-provisioned/drains', { count: 1 })).body as { drainId: string };
+    // The topic exists (the check before starting passes) but takes messages of 1 KB at most, and
+    // this drain's message is larger (1,000 characters each of reason and requester), so every publish attempt fails for real.
+    cp.bus.emulator.catalogue.putTopic('tiny-messages', { maxMessageSizeInBytes: 1_024 });
+    const posted = await cp.api('POST', 'topics/tiny-messages/drains', { count: 1, reason: 'r'.repeat(1_000), requestedBy: 'q'.repeat(1_000) });
+    expect(posted.status).toBe(202);
+    const { drainId } = posted.body as { drainId: string };
     const drain = async () => (await cp.api('GET', `drains/${drainId}`)).body;
     const done = await waitFor(async () => {
       await cp.clock.advance(10_000); // the retry back-off runs on durable timers, driven by the manual clock
@@ -66,6 +78,6 @@ describe('a drain whose messages cannot be published', () => {
       return d.status !== 'running' && d;
     }, 'the drain to fail', 60_000);
     expect(done).toMatchObject({ status: 'failed', runtimeStatus: 'Completed', counts: { requested: 1, shortfall: 1 } });
-    expect(done.outcome).toMatch(/^publishing failed after 5 attempts: .*never-provisioned/);
+    expect(done.outcome).toMatch(/^publishing failed after 5 attempts: .*control message \S+\/1 is larger than a whole batch \(1024 bytes\)/);
   });
 });
