@@ -69,7 +69,9 @@ export class Cluster {
   ) {}
 
   static async start(built: Artifacts, options: EntityOptions & { dataDir?: string } = {}): Promise<Cluster> {
-    const emulator = await startEmulator({ port: 0, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+    // AMQP only: the agents need nothing else, and a restart on the same port would otherwise
+    // bind the default AMQPS and ARM ports (5671, 5443), which parallel test runs share.
+    const emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
     const cluster = new Cluster(emulator, built, options.dataDir);
     emulator.catalogue.putTopic(cluster.topic, { requiresDuplicateDetection: options.requiresDuplicateDetection ?? false });
     emulator.catalogue.putSubscription(cluster.topic, 'shutdown', {
@@ -110,7 +112,7 @@ export class Cluster {
     await this.emulator.close();
     await new Promise((r) => setTimeout(r, downMs));
     if (downUntil) await waitFor(downUntil, 60_000, () => 'the condition to hold while the emulator is down');
-    this.emulator = await startEmulator({ port, ...(this.dataDir ? { dataDir: this.dataDir } : {}) });
+    this.emulator = await startEmulator({ port, armPort: false, amqpsPort: false, ...(this.dataDir ? { dataDir: this.dataDir } : {}) });
     this.connect();
   }
 
