@@ -14,9 +14,7 @@ import {
   ServiceBusClient,
   isServiceBusError,
 } from '@azure/service-bus';
-import { ServiceBusMessageImpl } from '@azure/service-bus/dist-esm/src/serviceBusMessage.js';
 import Long from 'long';
-import { message as amqpMessage } from 'rhea-promise';
 import type { BusConfig } from './config.js';
 import type { AgentReport } from './contract/report.js';
 import { reportKey } from './contract/report.js';
@@ -176,7 +174,6 @@ export class ServiceBusControlBus implements ControlBus {
   }
 
   async prepare(reportQueues: readonly string[]): Promise<void> {
-    warmReceivePath();
     try {
       await this.op('prepare', async (c) => {
         // A batch needs the link's maximum message size, so creating one opens the link.
@@ -210,40 +207,13 @@ export class ServiceBusControlBus implements ControlBus {
 
 /**
  * A Service Bus sequence number in decimal. Long's own toString divides through its WebAssembly
- * module (~0.4 ms on the first call of a fresh agent, on the hot path); a sequence number below
+ * module (0.4 ms on the first call in a CPU profile of a fresh agent, on the hot path); one below
  * 2^53 (every one in practice) is exact as a double.
  */
 function decimal(sequenceNumber: Long | undefined): string {
   if (sequenceNumber === undefined) return '';
   const n = sequenceNumber.toNumber();
   return Number.isSafeInteger(n) ? String(n) : sequenceNumber.toString();
-}
-
-/**
- * Runs, without any effect, the code that turns a received AMQP transfer into the SDK's message
- * and ours: rhea's message decoder, the SDK's ServiceBusMessageImpl (fromRheaMessage), decimal().
- * An agent receives one message in its life, so otherwise the drain pays for compiling that code
- * (V8 compiles a function on its first call): ~1 ms of publish → receive. Run once, at start-up.
- * Also run after every empty receive (every 30 s, to keep V8 from flushing it as old bytecode
- * after 5 major GCs without a call), it made the idle agent page in 3.5 MiB more of the node
- * binary (measured; V8's tiering up, presumably), so it is not. Best effort: a failure only
- * leaves the code cold.
- */
-export function warmReceivePath(): void {
-  try {
-    const encoded = amqpMessage.encode({
-      message_id: 'warm-up/0',
-      content_type: 'application/json',
-      subject: 'graceful-downscale',
-      message_annotations: { 'x-opt-sequence-number': 1, 'x-opt-enqueued-time': new Date(0), 'x-opt-locked-until': new Date(0) },
-      application_properties: { 'workforce-owner': 'warm-up' },
-      body: amqpMessage.data_section(Buffer.from('{"operation":"graceful-downscale"}')),
-    });
-    const raw = new ServiceBusMessageImpl(amqpMessage.decode(encoded), { tag: Buffer.alloc(16) }, true, 'peekLock', true, false);
-    decimal(raw.sequenceNumber);
-  } catch {
-    /* cold, not wrong */
-  }
 }
 
 function sender(c: Connection, queue: string): ServiceBusSender {
