@@ -77,12 +77,16 @@ function eventsOf(node: Node, workerId: string): string[] {
 describe('graceful-downscale', () => {
   it('signals each verified worker with its declared signal, lets the task in flight finish, and reports drained', async () => {
     const node = await startNode();
-    for (let i = 0; i < 6; i++) node.queue.enqueue(`t${i}`, 300);
     startWorker(node, 'node', 'n1');
     startWorker(node, 'python', 'p1');
     startWorker(node, 'legacy', 'l1');
     await registered(node, 'n1', 'p1', 'l1');
-    await waitFor(() => node.queue.events().filter((e) => e.event === 'started').length === 3);
+    // Queued once all three poll, and long enough that each is still on its first task when the
+    // drain arrives, however loaded the machine (300 ms tasks queued before the workers started
+    // let a fast worker finish one and take the next first).
+    for (let i = 0; i < 3; i++) node.queue.enqueue(`t${i}`, 2_000);
+    await waitFor(() => node.queue.events().filter((e) => e.event === 'started').length >= 3);
+    for (let i = 3; i < 6; i++) node.queue.enqueue(`t${i}`, 300); // no worker takes these: they drain
 
     node.bus.send(bytes({ operation: 'graceful-downscale' }), 'd1/0');
     await waitFor(() => node.agent.snapshot().state === 'drained', 15_000);
