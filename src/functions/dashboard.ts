@@ -31,9 +31,12 @@ const notFound = (file: string): HttpResponseInit =>
   problemResponse(problem('NotFound', 404, 'Not found', `the dashboard has no file ${JSON.stringify(file.slice(0, 100))}; open /api/dashboard`));
 
 export async function dashboard(request: HttpRequest): Promise<HttpResponseInit> {
-  // The last segment only, so /api/dashboard/ and /api/dashboard resolve relative links alike.
-  const file = (request.params.file ?? '').split('/').pop() || 'index.html';
-  if (!FILE.test(file)) return notFound(file);
+  // The page's links (`dashboard/app.js`) are relative to /api/dashboard; opened as
+  // /api/dashboard/ they ask for dashboard/dashboard/app.js, which is served too. Nothing else is.
+  const asked = request.params.file ?? '';
+  const parts = asked.split('/').filter(Boolean);
+  const file = parts.length === 0 ? 'index.html' : parts.length === 1 || (parts.length === 2 && parts[0] === 'dashboard') ? parts.at(-1)! : '';
+  if (!FILE.test(file)) return notFound(asked);
   try {
     const body = await readFile(path.join(DIR, file));
     return {

@@ -34,6 +34,12 @@ describe('dashboard in Chromium', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/html/);
     expect((await fetch(`${cp.host.url}/api/dashboard/../../drains`)).status).not.toBe(200);
+    // The page and its assets, from /api/dashboard and from /api/dashboard/; nothing at other paths.
+    for (const ok of ['/', '/app.js', '/dashboard/app.js']) expect((await fetch(`${cp.host.url}/api/dashboard${ok}`)).status, ok).toBe(200);
+    for (const no of ['/x/app.js', '/dashboard/dashboard/app.js', '/nope.html']) {
+      const r = await fetch(`${cp.host.url}/api/dashboard${no}`);
+      expect([r.status, r.headers.get('content-type')], no).toEqual([404, 'application/problem+json']);
+    }
     const page = await chrome.browser.newPage();
     await page.goto(`${cp.host.url}/api/dashboard`);
     await page.locator('#key-form').waitFor({ state: 'visible' });

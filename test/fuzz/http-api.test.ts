@@ -180,8 +180,9 @@ function check(c: Case, a: Answer): string | undefined {
   if (a.status >= 500) return `answered ${a.status}`;
   if (a.status >= 200 && a.status < 300) {
     if (c.expect === 'invalid') return `answered ${a.status} to an invalid request`;
-    // As the host routes it: dot segments resolved (WHATWG URL), empty segments and a trailing slash skipped.
-    const pathOnly = new URL(c.path, 'http://host').pathname.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+    // As the host routes it: dot segments resolved (WHATWG URL), each segment percent-decoded (so
+    // %2F is a slash), empty segments and a trailing slash skipped.
+    const pathOnly = new URL(c.path, 'http://host').pathname.replace(/%2f/gi, '/').replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
     const documented = DOCUMENTED_2XX.find(([re, m]) => re.test(pathOnly) && m === c.method);
     if (!documented || !documented[2].includes(a.status)) return `answered an undocumented ${a.status}`;
     return undefined;
