@@ -16,6 +16,11 @@ import { fileURLToPath } from 'node:url';
 const BUGGY = '(first !== last && !message.are_outcomes_equivalent(last.state, delivery.state))';
 const FIXED = '(delivery !== first && !message.are_outcomes_equivalent(last.state, delivery.state))';
 
+/** Whether a copy of rhea's session.js still has the bug. */
+export function hasMergeBug(source) {
+  return source.includes(BUGGY);
+}
+
 /** Every copy of rhea's session.js in the install tree (the hoisted one and any nested ones). */
 export function findRheaSessions(root) {
   const found = [];
@@ -35,7 +40,8 @@ export function findRheaSessions(root) {
     }
   };
   visit(join(root, 'node_modules'));
-  for (const workspace of ['local/servicebus', 'local/functions-host', 'worker-agent']) visit(join(root, workspace, 'node_modules'));
+  const { workspaces = [] } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  for (const workspace of workspaces) visit(join(root, workspace, 'node_modules'));
   return found;
 }
 
@@ -46,7 +52,7 @@ export function patchRhea(root) {
     const source = readFileSync(file, 'utf8');
     if (source.includes(FIXED)) {
       results.push({ file, state: 'fixed' });
-    } else if (source.includes(BUGGY)) {
+    } else if (hasMergeBug(source)) {
       writeFileSync(file, source.replace(BUGGY, FIXED));
       results.push({ file, state: 'patched' });
     } else {

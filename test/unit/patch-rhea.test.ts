@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM script without type declarations
 import { patchRhea } from '../../scripts/patch-rhea.mjs';
 
 const LINE = "if ((first !== last && !message.are_outcomes_equivalent(last.state, delivery.state)) || last.settled !== delivery.settled) {";
@@ -14,6 +13,7 @@ describe('scripts/patch-rhea.mjs (postinstall)', () => {
   const tree = (copies: Record<string, string>): string => {
     const root = mkdtempSync(join(tmpdir(), 'patch-rhea-'));
     dirs.push(root);
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ workspaces: ['local/servicebus', 'worker-agent'] }));
     for (const [dir, source] of Object.entries(copies)) {
       mkdirSync(join(root, dir, 'lib'), { recursive: true });
       writeFileSync(join(root, dir, 'lib', 'session.js'), source);
@@ -27,12 +27,12 @@ describe('scripts/patch-rhea.mjs (postinstall)', () => {
       'node_modules/@azure/core-amqp/node_modules/rhea': LINE,
       'local/servicebus/node_modules/rhea': LINE,
     });
-    const first = patchRhea(root) as { file: string; state: string }[];
+    const first = patchRhea(root);
     expect(first.map((r) => r.state)).toEqual(['patched', 'patched', 'patched']);
     const fixed = readFileSync(join(root, 'node_modules/rhea/lib/session.js'), 'utf8');
     expect(fixed).toContain('(delivery !== first && !message.are_outcomes_equivalent(last.state, delivery.state))');
     expect(fixed).not.toContain('first !== last');
-    expect((patchRhea(root) as { state: string }[]).map((r) => r.state)).toEqual(['fixed', 'fixed', 'fixed']);
+    expect(patchRhea(root).map((r) => r.state)).toEqual(['fixed', 'fixed', 'fixed']);
   });
 
   it('fails, naming the file, when rhea changed shape', () => {

@@ -14,6 +14,7 @@ import { chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
+import { hasMergeBug } from '../../scripts/patch-rhea.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_BUNDLE = join(root, 'dist', 'workforce-agent.cjs');
@@ -79,7 +80,7 @@ function fixedRheaOnly(): Plugin {
     name: 'fixed-rhea-only',
     setup(b) {
       b.onLoad({ filter: /[\\/]rhea[\\/]lib[\\/]session\.js$/ }, (args) => {
-        if (readFileSync(args.path, 'utf8').includes('(first !== last && !message.are_outcomes_equivalent')) {
+        if (hasMergeBug(readFileSync(args.path, 'utf8'))) {
           throw new Error(`${args.path} has rhea's disposition merge bug: run \`node scripts/patch-rhea.mjs\` at the repository root (npm install does)`);
         }
         return undefined; // esbuild loads it as usual
