@@ -35,7 +35,8 @@ export async function dashboard(request: HttpRequest): Promise<HttpResponseInit>
   // /api/dashboard/ they ask for dashboard/dashboard/app.js, which is served too. Nothing else is.
   const asked = request.params.file ?? '';
   const parts = asked.split('/').filter(Boolean);
-  const file = parts.length === 0 ? 'index.html' : parts.length === 1 || (parts.length === 2 && parts[0] === 'dashboard') ? parts.at(-1)! : '';
+  if (parts.length === 2 && parts[0] === 'dashboard') parts.shift();
+  const file = parts.length === 0 ? 'index.html' : parts.length === 1 ? parts[0]! : '';
   if (!FILE.test(file)) return notFound(asked);
   try {
     const body = await readFile(path.join(DIR, file));
