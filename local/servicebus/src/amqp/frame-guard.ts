@@ -11,7 +11,8 @@ export function guardFrameSizes(
   onViolation: (size: number) => void,
 ): void {
   let skip = 0; // bytes of the current frame's body still to pass over
-  let head = Buffer.alloc(0); // a protocol or frame header split across chunks
+  const head = Buffer.alloc(HEADER); // a protocol or frame header split across chunks
+  let have = 0; // bytes of it received so far
   let violated = false;
   socket.on('data', (chunk: Buffer) => {
     let i = 0;
@@ -22,14 +23,24 @@ export function guardFrameSizes(
         i += n;
         continue;
       }
-      const take = Math.min(HEADER - head.length, chunk.length - i);
-      head = Buffer.concat([head, chunk.subarray(i, i + take)]);
-      i += take;
-      if (head.length < HEADER) return;
-      const isProtocolHeader = head.toString('latin1', 0, 4) === 'AMQP';
-      const size = head.readUInt32BE(0);
-      head = Buffer.alloc(0);
-      if (isProtocolHeader) continue; // AMQP or SASL header: no size
+      // Read the header from the chunk itself when it is all there (the usual case).
+      let buf = chunk;
+      let at = i;
+      if (have > 0 || chunk.length - i < HEADER) {
+        const take = Math.min(HEADER - have, chunk.length - i);
+        chunk.copy(head, have, i, i + take);
+        have += take;
+        i += take;
+        if (have < HEADER) return;
+        have = 0;
+        buf = head;
+        at = 0;
+      } else {
+        i += HEADER;
+      }
+      // AMQP or SASL protocol header ("AMQP" + 4 bytes): no size.
+      if (buf[at] === 0x41 && buf[at + 1] === 0x4d && buf[at + 2] === 0x51 && buf[at + 3] === 0x50) continue;
+      const size = buf.readUInt32BE(at);
       if (size < HEADER || size > maxFrameSize) {
         violated = true;
         onViolation(size);

@@ -1,7 +1,7 @@
 // The broker: enqueue (with duplicate detection, scheduling, topic fan-out), delivery to
 // competing consumers, peek-lock with timer-driven lock expiry, settlement, dead-lettering and
 // TTL expiry. It holds the working state in memory and records each change in the store.
-import { randomUUID } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { entityNotFound, invalidRequest, lockLost, messageNotFound, messageTooLarge } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MessageRecord, MessageStore } from '../store/store.js';
@@ -273,9 +273,7 @@ export class Broker {
 
   private lock(m: BrokerMessage, owner: string, now: number): Lock {
     const sq = this.sq(m);
-    const token = Buffer.alloc(16);
-    const tokenString = randomUUID();
-    Buffer.from(tokenString.replace(/-/g, ''), 'hex').copy(token);
+    const { token, tokenString } = newLockToken();
     const duration = sq.settings.lockDurationMs;
     const lock: Lock = { token, tokenString, lockedUntil: now + duration, timer: undefined, owner };
     lock.timer = setTimeout(() => this.lockExpired(m, lock), duration);
@@ -496,6 +494,24 @@ export class Broker {
     for (const m of this.locks.values()) clearTimeout(m.lock?.timer);
     this.locks.clear();
   }
+}
+
+/** Random bytes for lock tokens, drawn 16 at a time. */
+let entropy = Buffer.alloc(0);
+let entropyAt = 0;
+
+/** A new lock token: a random (version 4) UUID, as bytes in standard order and as a string. */
+function newLockToken(): { token: Buffer; tokenString: string } {
+  if (entropyAt + 16 > entropy.length) {
+    entropy = randomFillSync(Buffer.allocUnsafe(4096));
+    entropyAt = 0;
+  }
+  const token = Buffer.from(entropy.subarray(entropyAt, entropyAt + 16));
+  entropyAt += 16;
+  token[6] = (token[6]! & 0x0f) | 0x40;
+  token[8] = (token[8]! & 0x3f) | 0x80;
+  const h = token.toString('hex');
+  return { token, tokenString: `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}` };
 }
 
 function nextConsumer(sq: Subqueue): Consumer | undefined {
