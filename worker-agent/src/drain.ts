@@ -3,7 +3,8 @@
 //   receive (peek-lock) ─ validate ─ dedupe ─ expiry ─ can this node act?
 //     no  → abandon (the listener then pauses receiving: no hot loop)
 //     yes → 1. persist `pending: accepting` with the message       (node state file)
-//           2. defer the message, stamping `workforce-owner=<node>` (THE COMMIT POINT, on the bus)
+//           2. defer the message, stamping `workforce-owner=<node>` (THE COMMIT POINT, on the bus);
+//              while it is on the wire, scan the PID files and build the records of step 4
 //           3. signal the workers (an intake stop raises its flag first)
 //           4. persist: `committed`, the new node state, who was signalled, the reports
 //           5. receive the deferred message and complete it; persist `pending` gone
@@ -35,6 +36,7 @@ import type { Logger } from './log.js';
 import {
   type ActedMessage,
   type NodeState,
+  type OutboxItem,
   type PendingMessage,
   type WorkerRecord,
   canActOn,
@@ -50,6 +52,14 @@ import { killProcessGroup, sendSignal } from './signals.js';
 export type Outcome = 'acted' | 'released' | 'duplicate' | 'expired' | 'invalid';
 
 type VerifiedWorker = RegisteredWorker & { verification: { status: 'verified' } };
+
+/** The records of accepting a message, built while its defer is on the wire. */
+interface Acceptance {
+  workers: VerifiedWorker[];
+  acted: ActedMessage;
+  accepted: OutboxItem;
+  at: Date;
+}
 
 /** The agent's intake flag and every one the workers declared. */
 function flagPaths(own: string, workers: RegisteredWorker[]): string[] {
@@ -134,16 +144,22 @@ export class Drainer {
     crashPoint(config.crashAt, 'after-state-write');
     const t1 = process.hrtime.bigint();
     const deferred = bus.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
-    let workers: VerifiedWorker[] | undefined;
+    deferred.catch(() => {}); // awaited below; a rejection meanwhile is not "unhandled"
+    // While the defer is on the wire: scan the PID files and build the records of the commit,
+    // so that its answer is followed by the signals and little else. The SDK hands the
+    // disposition to rhea a few promise jobs later and rhea writes it on the next tick: wait
+    // for that first, or a synchronous scan here would hold the disposition back.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    let prepared: Acceptance | undefined;
     try {
-      workers = this.scan(); // while the defer is on the wire
+      prepared = this.acceptance(this.state.pending, this.scan());
     } catch {
       // commit() scans again, and reports what fails there
     }
     await deferred;
     crashPoint(config.crashAt, 'after-defer');
     this.timings = { persistUs: Number(t1 - t0) / 1e3, deferUs: Number(process.hrtime.bigint() - t1) / 1e3 };
-    await this.commit(this.state.pending, workers);
+    await this.commit(this.state.pending, prepared);
     return 'acted';
   }
 
@@ -183,39 +199,49 @@ export class Drainer {
     this.ctx.save();
   }
 
+  /**
+   * What accepting `pending` records: the acted message and the `accepted` report. Changes
+   * nothing, so it can be built before the commit is known.
+   */
+  private acceptance(pending: PendingMessage, workers: VerifiedWorker[]): Acceptance {
+    const now = this.ctx.now();
+    const acted: ActedMessage = {
+      messageId: pending.messageId,
+      sequenceNumber: pending.sequenceNumber,
+      operation: pending.operation,
+      message: pending.message,
+      replyTo: pending.replyTo,
+      acceptedAt: now.toISOString(),
+      flags: flagPaths(this.ctx.config.intakeFlag, workers),
+      workers: [],
+    };
+    const accepted = makeReport(this.state, subjectOfActed(acted), 'accepted', workers.map(toWorkerReport), now);
+    return { workers, acted, accepted, at: now };
+  }
+
   /** Steps 3–5: idempotent, so recovery can run it again from any point. */
-  private async commit(pending: PendingMessage, scanned?: VerifiedWorker[]): Promise<void> {
+  private async commit(pending: PendingMessage, prepared?: Acceptance): Promise<void> {
     const { config, log } = this.ctx;
     const tc = process.hrtime.bigint();
-    const scan = scanned ?? this.scan();
+    const scan = prepared?.workers ?? this.scan();
     const first = pending.phase === 'accepting';
     if (first) {
       // The commit happened on the bus (step 2); this records it, in memory first: the write
       // below follows the signals. A crash before that write is recovered like one before
       // this point: the pending message is still `accepting`, the peek finds our stamp.
-      const now = this.ctx.now();
-      const acted: ActedMessage = {
-        messageId: pending.messageId,
-        sequenceNumber: pending.sequenceNumber,
-        operation: pending.operation,
-        message: pending.message,
-        replyTo: pending.replyTo,
-        acceptedAt: now.toISOString(),
-        flags: flagPaths(config.intakeFlag, scan),
-        workers: [],
-      };
+      const { acted, accepted, at } = prepared ?? this.acceptance(pending, scan);
       if (pending.operation === 'graceful-downscale') {
-        transition(this.state, 'draining', now);
+        transition(this.state, 'draining', at);
         this.state.drain = acted;
       } else {
-        transition(this.state, 'intake-stopped', now);
+        transition(this.state, 'intake-stopped', at);
         this.state.intake = acted;
         // The flag goes up before the intake signals, so a worker that gets one already sees it.
         this.writeFlags(acted);
       }
       pending.phase = 'committed';
       remember(this.state, pending.messageId);
-      this.enqueue(subjectOfActed(acted), 'accepted', scan.map(toWorkerReport));
+      this.state.outbox.push(accepted);
     }
     const acted = this.actedFor(pending);
     const ts = process.hrtime.bigint();
