@@ -1,6 +1,7 @@
 // `npm run bench -w worker-agent` (root: `npm run bench:agent`). Prints figures; asserts nothing.
 //
-// 1. publish → SIGTERM observed in the worker, p50/p99 over 200 drains: the time from just
+// 1. publish → SIGTERM observed in the worker, p50/p99 over 200 drains (BENCH_TRACE=1: each one
+//    with its stages), then the p50 of each stage from the agent's log: the time from just
 //    before `sendMessages` to the worker's SIGTERM handler, both read from CLOCK_MONOTONIC
 //    (process.hrtime), which all processes of the machine share. Every drain needs a node that
 //    has not drained yet, so a pool of agents (each with one worker) is kept topped up.
@@ -8,12 +9,16 @@
 // 3. An idle agent: RSS and CPU time over 60 s (BENCH_IDLE_SECONDS to change).
 // 4. Start-up: spawn → `listening` (module load + Service Bus connection), and spawn → exit of `version`.
 //
-// The emulator runs in this process; agents and workers are separate processes (the bundle).
+// The emulator is a process of its own (its CLI, in memory), as Service Bus is a service of its
+// own: publishing, polling the workers' files and the broker's work do not share one event
+// loop. Agents and workers are separate processes (the bundle).
 
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { ServiceBusClient } from '@azure/service-bus';
-import { type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
 import { LocalQueue } from '../examples/local-queue.js';
 import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../test/helpers.js';
 
@@ -29,8 +34,39 @@ interface Node {
   queue: LocalQueue;
 }
 
+/** The Service Bus emulator's CLI as a child process, with every entity of the benchmark. */
+interface Emulator {
+  connectionString: string;
+  close(): Promise<void>;
+}
+
+const TOPICS = ['bench-latency', 'bench-fleet', 'bench-idle', 'bench-startup'];
+
+async function startEmulatorProcess(dir: string): Promise<Emulator> {
+  const config = join(dir, 'entities.json');
+  writeFileSync(config, JSON.stringify({ queues: TOPICS.map((t) => ({ name: `${t}-reports` })), topics: TOPICS.map((name) => ({ name, subscriptions: [{ name: 'shutdown' }] })) }));
+  const cli = fileURLToPath(new URL('../../local/servicebus/src/cli.ts', import.meta.url));
+  const args = ['--import', 'tsx', '--conditions', 'source', cli, '--port', '0', '--arm-port', 'off', '--amqps-port', 'off', '--config', config, '--log-level', 'info'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const connectionString = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const entry = JSON.parse(line) as { msg?: string; connectionString?: string };
+      if (entry.msg === 'ready' && entry.connectionString) resolve(entry.connectionString);
+    });
+    child.once('exit', (code) => reject(new Error(`the emulator exited (${code}) before it was ready`)));
+  });
+  return {
+    connectionString,
+    close: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 let sequence = 0;
-function nodeEnv(em: RunningEmulator, topic: string, reports: string, dir: string, id: string): Record<string, string> {
+function nodeEnv(em: Emulator, topic: string, reports: string, dir: string, id: string): Record<string, string> {
   return {
     WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: em.connectionString,
     WORKFORCE_CONTROL_TOPIC_NAME: topic,
@@ -38,12 +74,12 @@ function nodeEnv(em: RunningEmulator, topic: string, reports: string, dir: strin
     WORKFORCE_PID_DIR: join(dir, 'pids'),
     WORKFORCE_STATE_DIR: join(dir, 'state'),
     WORKFORCE_NODE_ID: id,
-    WORKFORCE_LOG_LEVEL: process.env['BENCH_TRACE'] ? 'debug' : 'info',
+    WORKFORCE_LOG_LEVEL: 'info',
     ...(process.env['BENCH_AGENT_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_AGENT_NODE_OPTIONS'] } : {}),
   };
 }
 
-async function startNode(built: Artifacts, em: RunningEmulator, topic: string, reports: string, withWorker: boolean): Promise<Node> {
+async function startNode(built: Artifacts, em: Emulator, topic: string, reports: string, withWorker: boolean): Promise<Node> {
   const dir = tempDir('wf-bench-');
   const id = `bench-${++sequence}`;
   const env = nodeEnv(em, topic, reports, dir, id);
@@ -73,14 +109,12 @@ async function stop(node: Node): Promise<void> {
   await Promise.all([node.agent.exited, node.worker?.exited]);
 }
 
-async function latency(built: Artifacts, em: RunningEmulator, client: ServiceBusClient): Promise<void> {
+async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient): Promise<void> {
   const topic = 'bench-latency';
-  em.catalogue.putTopic(topic);
-  em.catalogue.putSubscription(topic, 'shutdown', {});
-  em.catalogue.putQueue('bench-latency-reports');
   const sender = client.createSender(topic);
   await sender.sendMessages({ body: 'warm-up: invalid, dead-lettered' });
   const samples: number[] = [];
+  const stages: Record<string, number>[] = [];
   // Rounds of POOL fresh nodes (a drained node takes no second message); nodes are started
   // between measurements, never during one, so start-up CPU does not disturb the figures.
   while (samples.length < DRAINS) {
@@ -105,13 +139,19 @@ async function latency(built: Artifacts, em: RunningEmulator, client: ServiceBus
         return observed !== undefined;
       }, 30_000, () => `a worker to see drain lat/${samples.length}; agents said:\n${pool.map((n) => n.agent.output().trim().split('\n').slice(-3).join('\n')).join('\n')}`);
       samples.push(ms(observed!.mono - t0));
-      if (process.env['BENCH_TRACE']) {
-        const ev = observed!.node.agent.events();
-        const received = BigInt(String(ev.findLast((e) => e['event'] === 'message-received')?.['mono'] ?? 0));
-        const signalled = BigInt(String(ev.findLast((e) => e['event'] === 'workers-signalled')?.['mono'] ?? 0));
-        const acc = ev.findLast((e) => e['event'] === 'message-accepted');
-        console.log(`  publish→agent ${ms(received - t0).toFixed(2)} ms, agent ${ms(signalled - received).toFixed(2)} ms (${JSON.stringify(acc && { persist: acc['persistUs'], defer: acc['deferUs'], toSignal: acc['commitUs'], signalSave: acc['signalAndSaveUs'] })} µs), kill→worker ${ms(observed!.mono - signalled).toFixed(2)} ms`);
-      }
+      // Where the time went, from the agent's own log (monotonic clock, µs per step).
+      const agent = observed!.node.agent;
+      const acc = await agent.waitForEvent('message-accepted', () => true, 10_000);
+      const signalled = await agent.waitForEvent('workers-signalled', () => true, 10_000);
+      const stage = {
+        'publish → agent': ms(BigInt(String(acc['receivedMono'])) - t0),
+        'state write': Number(acc['persistUs']) / 1e3,
+        'defer round trip': Number(acc['deferUs']) / 1e3,
+        'commit → signal': Number(acc['commitUs']) / 1e3,
+        'signal → worker': ms(observed!.mono - BigInt(String(signalled['mono']))),
+      };
+      stages.push(stage);
+      if (process.env['BENCH_TRACE']) console.log(`  ${Object.entries(stage).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms`);
       pool.splice(pool.indexOf(observed!.node), 1);
       await stop(observed!.node);
       await new Promise((r) => setTimeout(r, 20));
@@ -122,14 +162,13 @@ async function latency(built: Artifacts, em: RunningEmulator, client: ServiceBus
   await sender.close();
   const sorted = [...samples].sort((a, b) => a - b);
   console.log(`publish → SIGTERM in the worker, ${samples.length} drains: p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, min ${sorted[0]?.toFixed(2)} ms, max ${sorted.at(-1)?.toFixed(2)} ms (targets: p50 ≤ 2 ms, p99 ≤ 10 ms)`);
+  const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+  console.log(`  stages, p50 each: ${Object.keys(stages[0] ?? {}).map((k) => `${k} ${median(stages.map((s) => s[k] as number)).toFixed(2)} ms`).join(', ')}`);
 }
 
-async function fleet(built: Artifacts, em: RunningEmulator, client: ServiceBusClient): Promise<void> {
+async function fleet(built: Artifacts, em: Emulator, client: ServiceBusClient): Promise<void> {
   const topic = 'bench-fleet';
   const reportsQueue = 'bench-fleet-reports';
-  em.catalogue.putTopic(topic);
-  em.catalogue.putSubscription(topic, 'shutdown', {});
-  em.catalogue.putQueue(reportsQueue);
   const started = Date.now();
   const nodes: Node[] = [];
   for (let i = 0; i < FLEET; i += 10) {
@@ -176,10 +215,7 @@ function rss(pid: number): { total: number; anon: number; file: number } {
   return { total: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
 }
 
-async function idle(built: Artifacts, em: RunningEmulator): Promise<void> {
-  em.catalogue.putTopic('bench-idle');
-  em.catalogue.putSubscription('bench-idle', 'shutdown', {});
-  em.catalogue.putQueue('bench-idle-reports');
+async function idle(built: Artifacts, em: Emulator): Promise<void> {
   const node = await startNode(built, em, 'bench-idle', 'bench-idle-reports', true);
   await new Promise((r) => setTimeout(r, 2000)); // past start-up
   const ticks0 = cpuTicks(node.agent.pid);
@@ -195,9 +231,7 @@ async function idle(built: Artifacts, em: RunningEmulator): Promise<void> {
   await stop(node);
 }
 
-async function startup(built: Artifacts, em: RunningEmulator): Promise<void> {
-  em.catalogue.putTopic('bench-startup');
-  em.catalogue.putSubscription('bench-startup', 'shutdown', {});
+async function startup(built: Artifacts, em: Emulator): Promise<void> {
   const listening: number[] = [];
   const version: number[] = [];
   for (let i = 0; i < 10; i++) {
@@ -207,7 +241,7 @@ async function startup(built: Artifacts, em: RunningEmulator): Promise<void> {
     version.push(performance.now() - t);
     const dir = tempDir('wf-bench-');
     t = performance.now();
-    const agent = startProcess(process.execPath, [built.agent, 'listen'], nodeEnv(em, 'bench-startup', 'unused', dir, `startup-${i}`));
+    const agent = startProcess(process.execPath, [built.agent, 'listen'], nodeEnv(em, 'bench-startup', 'bench-startup-reports', dir, `startup-${i}`));
     await agent.waitForEvent('listening', () => true, 30_000);
     listening.push(performance.now() - t);
     agent.kill('SIGTERM');
@@ -220,13 +254,13 @@ async function startup(built: Artifacts, em: RunningEmulator): Promise<void> {
 async function main(): Promise<void> {
   console.log(`workforce-agent benchmark (node ${process.version}, bundle, emulator on loopback)`);
   const built = await buildArtifacts();
-  const em = await startEmulator({ port: 0 });
+  const em = await startEmulatorProcess(tempDir('wf-bench-emulator-'));
   const client = new ServiceBusClient(em.connectionString);
   try {
     const idleRun = idle(built, em); // runs alongside: it measures one process's own CPU time
     await startup(built, em);
-    await latency(built, em, client);
-    await fleet(built, em, client);
+    if (DRAINS > 0) await latency(built, em, client);
+    if (FLEET > 0) await fleet(built, em, client);
     await idleRun;
   } finally {
     await client.close();
