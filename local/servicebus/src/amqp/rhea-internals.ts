@@ -3,7 +3,7 @@
 // so that an SDK running in the same process (tests) is unaffected. The one exception is the
 // decoder bound below: rhea builds its decoder per frame, out of reach of a per-connection patch,
 // and the bound refuses only encodings that no peer sends.
-import rhea, { type Sender, type Session } from 'rhea';
+import rhea, { type Connection, type Sender, type Session } from 'rhea';
 
 interface DecoderType {
   width: number;
@@ -69,6 +69,21 @@ export function receiveRawTransfers(session: Session): void {
   incoming.on_transfer = function (frame, receiver) {
     if (!frame.performative.message_format) frame.performative.message_format = RAW_FORMAT_0;
     original.call(this, frame, receiver);
+  };
+}
+
+/**
+ * Calls `done` after each of the connection's processing rounds (rhea's `_process`, which writes
+ * the frames that the events of a tick produced). The server writes a connection's frames then,
+ * rather than at the end of the tick: a transfer to a receiver goes out before the emulator
+ * encodes the sender's disposition on another connection.
+ */
+export function afterEachProcessingRound(connection: Connection, done: () => void): void {
+  const c = connection as unknown as { _process(): void };
+  const round = c._process;
+  c._process = function () {
+    round.call(this);
+    done();
   };
 }
 

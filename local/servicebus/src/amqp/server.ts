@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import rhea, { type Container } from 'rhea';
 import type { Logger } from '../log.js';
 import { guardFrameSizes } from './frame-guard.js';
-import { boundDecodedCounts } from './rhea-internals.js';
+import { afterEachProcessingRound, boundDecodedCounts } from './rhea-internals.js';
 
 export interface ListenOptions {
   port: number;
@@ -42,7 +42,7 @@ export class AmqpServer {
   listen(options: ListenOptions): Promise<number> {
     const accept = (socket: net.Socket) => {
       this.sockets.add(socket);
-      const written = coalesceWrites(socket);
+      const writes = coalesceWrites(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => socket.destroy());
       const connection = this.container.create_connection({
@@ -53,7 +53,8 @@ export class AmqpServer {
       } as never);
       try {
         (connection as unknown as { accept(s: net.Socket): void }).accept(socket);
-        acknowledgePromptly(socket, connection, written);
+        afterEachProcessingRound(connection, writes.flush);
+        acknowledgePromptly(socket, connection, writes);
         guardFrameSizes(socket, this.connectionOptions.maxFrameSize, (size) => {
           this.logger.warn('connection dropped: frame size out of bounds', { size, maxFrameSize: this.connectionOptions.maxFrameSize });
           socket.destroy();
@@ -93,16 +94,16 @@ export class AmqpServer {
 
 /**
  * rhea writes each frame with its own `socket.write`. Gathering the frames of one processing
- * round (a transfer and a disposition, say) and writing them at the end of the tick as one
- * buffer sends them as one segment, and TCP_NODELAY sends it at once: neither Nagle's algorithm
- * nor the peer's delayed ACK then holds a frame back (which cost ~10-40 ms per message). One
- * plain write is also cheaper than corking the socket and writing a vector.
+ * round (a transfer and a disposition, say) and writing them as one buffer sends them as one
+ * segment, and TCP_NODELAY sends it at once: neither Nagle's algorithm nor the peer's delayed
+ * ACK then holds a frame back (which cost ~10-40 ms per message). One plain write is also
+ * cheaper than corking the socket and writing a vector. `flush` writes what is gathered; it runs
+ * at the end of each rhea processing round, and at the end of the tick for any other write.
  */
-function coalesceWrites(socket: net.Socket): { count: number } {
+function coalesceWrites(socket: net.Socket): { count: number; flush(): void } {
   socket.setNoDelay(true);
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
   const end = socket.end.bind(socket) as (...args: unknown[]) => net.Socket;
-  const written = { count: 0 };
   let pending: Buffer[] = [];
   const flush = () => {
     const chunks = pending;
@@ -110,6 +111,7 @@ function coalesceWrites(socket: net.Socket): { count: number } {
     pending = [];
     if (!socket.destroyed) write(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
   };
+  const written = { count: 0, flush };
   socket.write = ((chunk: unknown, ...rest: unknown[]) => {
     written.count++;
     if (!Buffer.isBuffer(chunk) || rest.length > 0) {
