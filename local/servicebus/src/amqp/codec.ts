@@ -267,23 +267,21 @@ class AmqpPayload implements MessagePayload {
     return this.find(SECTION.messageAnnotations);
   }
 
+  /**
+   * The fields correlation filters match. When the properties and application properties hold
+   * only primitive values, rhea decodes them without error, so the decoding waits until a filter
+   * reads a field (a subscription with only `true` or `false` rules never does); otherwise it
+   * happens now, and a section rhea cannot decode fails the send, as always.
+   */
   filterView(): FilterView {
     if (this.filterCache) return this.filterCache;
     const props = this.find(SECTION.properties);
     const app = this.find(SECTION.applicationProperties);
-    const p = props ? (rheaMessage.decode(this.raw.subarray(props.start, props.end)) as Record<string, unknown>) : {};
-    const a = app ? (rheaMessage.decode(this.raw.subarray(app.start, app.end)) as Record<string, unknown>) : {};
-    this.filterCache = {
-      messageId: this.messageId,
-      correlationId: asString(p.correlation_id),
-      to: asString(p.to),
-      replyTo: asString(p.reply_to),
-      subject: asString(p.subject),
-      sessionId: asString(p.group_id),
-      replyToSessionId: asString(p.reply_to_group_id),
-      contentType: asString(p.content_type),
-      applicationProperties: (a.application_properties as Record<string, unknown> | undefined) ?? {},
-    };
+    const simple =
+      (!props || plainElements(this.raw, props.valueStart, props.end, false, false)) &&
+      (!app || plainElements(this.raw, app.valueStart, app.end, true, false));
+    const decode = () => decodeFilterView(this.raw, this.messageId, props, app);
+    this.filterCache = simple ? new DeferredFilterView(this.messageId, decode) : decode();
     return this.filterCache;
   }
 
@@ -319,6 +317,60 @@ class AmqpPayload implements MessagePayload {
   private bodyStart(): number {
     const s = this.sections.find((x) => x.code >= SECTION.applicationProperties);
     return s ? s.start : this.raw.length;
+  }
+}
+
+function decodeFilterView(raw: Buffer, messageId: string, props: Section | undefined, app: Section | undefined): FilterView {
+  const p = props ? decodeSection(raw, props) : {};
+  const a = app ? decodeSection(raw, app) : {};
+  return {
+    messageId,
+    correlationId: asString(p.correlation_id),
+    to: asString(p.to),
+    replyTo: asString(p.reply_to),
+    subject: asString(p.subject),
+    sessionId: asString(p.group_id),
+    replyToSessionId: asString(p.reply_to_group_id),
+    contentType: asString(p.content_type),
+    applicationProperties: (a.application_properties as Record<string, unknown> | undefined) ?? {},
+  };
+}
+
+/** A filter view decoded when a field is first read. */
+class DeferredFilterView implements FilterView {
+  private decoded: FilterView | undefined;
+
+  constructor(
+    readonly messageId: string,
+    private readonly decode: () => FilterView,
+  ) {}
+
+  private get view(): FilterView {
+    return (this.decoded ??= this.decode());
+  }
+  get correlationId() {
+    return this.view.correlationId;
+  }
+  get to() {
+    return this.view.to;
+  }
+  get replyTo() {
+    return this.view.replyTo;
+  }
+  get subject() {
+    return this.view.subject;
+  }
+  get sessionId() {
+    return this.view.sessionId;
+  }
+  get replyToSessionId() {
+    return this.view.replyToSessionId;
+  }
+  get contentType() {
+    return this.view.contentType;
+  }
+  get applicationProperties() {
+    return this.view.applicationProperties;
   }
 }
 
@@ -451,9 +503,9 @@ const MAX_PLAIN_DEPTH = 16;
  * lists and maps, and which fill it exactly, ending at `end`. rhea decodes such a value without
  * surprises, so its fields may be read from the bytes. Anything else (described values, arrays,
  * unknown codes, sizes or counts that do not add up) gives undefined: the caller then lets rhea
- * decode it.
+ * decode it. Without `nested`, the elements must be primitives.
  */
-function plainElements(buf: Buffer, pos: number, end: number, map: boolean): number[] | undefined {
+function plainElements(buf: Buffer, pos: number, end: number, map: boolean, nested = true): number[] | undefined {
   const c = buf[pos];
   let count: number;
   let first: number;
@@ -480,7 +532,7 @@ function plainElements(buf: Buffer, pos: number, end: number, map: boolean): num
       if (k !== 0xa1 && k !== 0xa3 && k !== 0xb1 && k !== 0xb3) return undefined;
     }
     starts.push(at);
-    at = plainEnd(buf, at, end, 0);
+    at = plainEnd(buf, at, end, nested ? 0 : MAX_PLAIN_DEPTH);
     if (at < 0) return undefined;
   }
   return at === end ? starts : undefined;
