@@ -154,7 +154,7 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
       if (process.env['BENCH_TRACE']) console.log(`  ${Object.entries(stage).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms`);
       pool.splice(pool.indexOf(observed!.node), 1);
       await stop(observed!.node);
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100)); // the killed node's links close before the next drain
     }
     await Promise.all(pool.map(stop));
     process.stdout.write(`  … ${samples.length} drains\n`);
