@@ -1,7 +1,7 @@
 // A small record rewritten in place, that survives a crash of the process at any point: two
 // slot files written in turn, each holding one line
 //
-//   {"generation":7,"crc32":…}<TAB><record>
+//   {"generation":7,"sha256":"…"}<TAB><record>
 //
 // The valid slot with the higher generation holds the record. A write always goes to the other
 // slot, so a write cut short by a crash leaves a slot that fails its checksum and, next to it,
@@ -13,6 +13,7 @@
 // Rewriting an existing file in place reaches the page cache in tens of microseconds. No
 // fsync: the record must survive the process, not the kernel (see atomic-file.ts).
 
+import { createHash } from 'node:crypto';
 import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from './atomic-file.js';
@@ -63,10 +64,9 @@ export class TwoSlotFile {
       }
     }
     const slots = this.slots!;
-    const [newest, other] = slots[0].generation > slots[1].generation ? [slots[0], slots[1]] : [slots[1], slots[0]];
+    const [newest, other] = slots[0].generation >= slots[1].generation ? [slots[0], slots[1]] : [slots[1], slots[0]];
     const generation = newest.generation + 1;
-    const bytes = Buffer.from(record);
-    const line = Buffer.concat([Buffer.from(`${JSON.stringify({ generation, crc32: crc32(bytes) })}\t`), bytes, NEWLINE]);
+    const line = Buffer.from(`${JSON.stringify({ generation, sha256: sha256(record) })}\t${record}\n`);
     if (other.size === 0 && newest.size === 0) ensureDir(this.dir);
     writeInPlace(other, line);
     other.generation = generation;
@@ -106,32 +106,17 @@ function readSlot(path: string): { slot: Slot; record?: string } {
   const tab = text.indexOf('\t');
   if (end < 0 || tab < 0 || tab > end) return { slot };
   const record = text.slice(tab + 1, end);
-  let header: { generation?: unknown; crc32?: unknown };
+  let header: { generation?: unknown; sha256?: unknown };
   try {
     header = JSON.parse(text.slice(0, tab)) as typeof header;
   } catch {
     return { slot };
   }
-  if (!Number.isSafeInteger(header.generation) || (header.generation as number) < 1 || header.crc32 !== crc32(Buffer.from(record))) return { slot };
+  if (!Number.isSafeInteger(header.generation) || (header.generation as number) < 1 || header.sha256 !== sha256(record)) return { slot };
   slot.generation = header.generation as number;
   return { slot, record };
 }
 
-const NEWLINE = Buffer.from('\n');
-
-/**
- * CRC-32 (IEEE 802.3, as zlib's): it only has to tell a torn write from a whole one. In
- * JavaScript because node:crypto's first hash after an idle spell costs ~0.1–0.5 ms here, on
- * the hot path (and node:zlib has crc32 only from Node 22).
- */
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
-
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c;
-});

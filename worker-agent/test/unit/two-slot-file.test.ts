@@ -112,7 +112,7 @@ describe('NodeStateStore', () => {
 
   it('refuses damaged slots with an error that names them', () => {
     const dir = tempDir('wf-state-');
-    writeFileSync(join(dir, 'node-state.1'), '{"generation":1,"crc32":0}\t{}\n');
+    writeFileSync(join(dir, 'node-state.1'), '{"generation":1,"sha256":"00"}\t{}\n');
     expect(() => new NodeStateStore(dir).read()).toThrow(/node-state\.1 is damaged.*move/);
   });
 });
