@@ -2,15 +2,15 @@
 // persisted in the state directory before the agent acts, with the message being handled
 // (`pending`), the messages acted on, and the reports not yet known to be sent (`outbox`).
 //
-// Written in place to two slot files in turn (two-slot-file.ts), without fsync: the state must
-// survive a crash of the agent process at any point, and a write in the page cache does.
+// Writes replace the file atomically (temporary file + rename) without fsync: the state must
+// survive a crash of the agent process, and a write in the page cache does (see atomic-file.ts).
 
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDir, writeFileAtomic } from './atomic-file.js';
 import type { ControlMessage, Operation } from './contract/control-message.js';
 import type { AgentReport } from './contract/report.js';
 import { AgentError, errnoCode } from './errors.js';
-import { SlotsCorrupt, TwoSlotFile } from './two-slot-file.js';
 
 export const NODE_STATES = ['active', 'intake-stopped', 'draining', 'drained'] as const;
 export type NodeStateName = (typeof NODE_STATES)[number];
@@ -121,40 +121,31 @@ export function remember(state: NodeState, messageId: string): void {
 }
 
 export class NodeStateStore {
-  private readonly file: TwoSlotFile;
-  /** Where agents before the two slots kept the state (one JSON file, replaced by rename). */
-  private readonly legacyPath: string;
-  private legacyGone = false;
+  readonly path: string;
+  private dirMade = false;
 
   constructor(readonly dir: string) {
-    this.file = new TwoSlotFile(dir, 'node-state');
-    this.legacyPath = join(dir, 'node-state.json');
+    this.path = join(dir, 'node-state.json');
   }
 
   /** The persisted state, or undefined when there is none yet. */
   read(): NodeState | undefined {
-    let text: string | undefined;
-    let where = this.file.paths.join(' and ');
+    let text: string;
     try {
-      text = this.file.read();
+      text = readFileSync(this.path, 'utf8');
     } catch (err) {
-      if (err instanceof SlotsCorrupt) throw new AgentError('StateCorrupt', `${err.message}; move ${where} away to start afresh`);
+      if (errnoCode(err) === 'ENOENT') return undefined;
       throw err;
-    }
-    if (text === undefined) {
-      text = readLegacy(this.legacyPath);
-      where = this.legacyPath;
-      if (text === undefined) return undefined;
     }
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new AgentError('StateCorrupt', `${where} holds no JSON (${(err as Error).message}); move it away to start afresh`);
+      throw new AgentError('StateCorrupt', `${this.path} is not JSON (${(err as Error).message}); move it away to start afresh`);
     }
     const s = value as Partial<NodeState>;
     if (s.version !== 1 || !NODE_STATES.includes(s.state as NodeStateName) || !Array.isArray(s.seen) || !Array.isArray(s.outbox)) {
-      throw new AgentError('StateCorrupt', `${where} holds no version 1 node state; move it away to start afresh`);
+      throw new AgentError('StateCorrupt', `${this.path} is not a version 1 node state; move it away to start afresh`);
     }
     return s as NodeState;
   }
@@ -163,25 +154,14 @@ export class NodeStateStore {
     const state = this.read();
     if (state === undefined) return initialState(nodeId, topic, now);
     if (state.topic !== topic) {
-      throw new AgentError('StateCorrupt', `the state in ${this.dir} belongs to topic ${state.topic}, not ${topic}: give each topic its own state directory`);
+      throw new AgentError('StateCorrupt', `${this.path} belongs to topic ${state.topic}, not ${topic}: give each topic its own state directory`);
     }
     return state;
   }
 
   save(state: NodeState): void {
-    this.file.write(JSON.stringify(state));
-    if (!this.legacyGone) {
-      rmSync(this.legacyPath, { force: true }); // the slots hold it now
-      this.legacyGone = true;
-    }
-  }
-}
-
-function readLegacy(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
+    if (!this.dirMade) ensureDir(this.dir);
+    this.dirMade = true;
+    writeFileAtomic(this.path, `${JSON.stringify(state)}\n`);
   }
 }
