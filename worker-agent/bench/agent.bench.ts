@@ -8,6 +8,8 @@
 // 2. 100 nodes drained by one 100-message batch: time until all reported `accepted` (and `drained`).
 // 3. An idle agent: RSS and CPU time over 60 s (BENCH_IDLE_SECONDS to change).
 // 4. Start-up: spawn → `listening` (module load + Service Bus connection), and spawn → exit of `version`.
+// To compare builds (another commit's `npm run bundle -w worker-agent`):
+//   BENCH_COMPARE_BUNDLE=/tmp/old.cjs[,/tmp/other.cjs] BENCH_FLEET=0 npm run bench:agent
 //
 // The emulator is a process of its own (its CLI, in memory), as Service Bus is a service of its
 // own: publishing, polling the workers' files and the broker's work do not share one event
@@ -26,9 +28,16 @@ const DRAINS = Number(process.env['BENCH_DRAINS'] ?? 200);
 const FLEET = Number(process.env['BENCH_FLEET'] ?? 100);
 const IDLE_SECONDS = Number(process.env['BENCH_IDLE_SECONDS'] ?? 60);
 const POOL = Number(process.env['BENCH_POOL'] ?? 20);
+// Builds of the agent to compare (bundle files, comma-separated; BENCH_BUNDLE replaces the one
+// built from this tree): the latency pools mix them, so every build drains under the same
+// machine noise, and the latency figures are printed for each. Figures of separate runs on this
+// shared machine differ by more than most changes do.
+const COMPARE = process.env['BENCH_COMPARE_BUNDLE'];
 
 interface Node {
   id: string;
+  /** The bundle the agent runs. */
+  build: string;
   agent: Proc;
   worker?: Proc;
   queue: LocalQueue;
@@ -79,7 +88,7 @@ function nodeEnv(em: Emulator, topic: string, reports: string, dir: string, id: 
   };
 }
 
-async function startNode(built: Artifacts, em: Emulator, topic: string, reports: string, withWorker: boolean): Promise<Node> {
+async function startNode(built: Artifacts, em: Emulator, topic: string, reports: string, withWorker: boolean, bundle = built.agent): Promise<Node> {
   const dir = tempDir('wf-bench-');
   const id = `bench-${++sequence}`;
   const env = nodeEnv(em, topic, reports, dir, id);
@@ -89,9 +98,9 @@ async function startNode(built: Artifacts, em: Emulator, topic: string, reports:
     worker = startProcess(process.execPath, [built.nodeWorker, '--queue', queue.dir, '--topic', topic, '--worker-id', `${id}-w`, '--idle-poll-ms', '1000'], { WORKFORCE_PID_DIR: env['WORKFORCE_PID_DIR'] });
     await waitFor(() => queue.events().some((e) => e.event === 'registered'), 30_000);
   }
-  const agent = startProcess(process.execPath, [built.agent, 'listen'], env);
+  const agent = startProcess(process.execPath, [bundle, 'listen'], env);
   await agent.waitForEvent('listening', () => true, 60_000);
-  return { id, agent, queue, ...(worker ? { worker } : {}) };
+  return { id, build: bundle, agent, queue, ...(worker ? { worker } : {}) };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -113,13 +122,13 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
   const topic = 'bench-latency';
   const sender = client.createSender(topic);
   await sender.sendMessages({ body: 'warm-up: invalid, dead-lettered' });
-  const samples: number[] = [];
-  const stages: Record<string, number>[] = [];
+  const samples: { build: string; ms: number; stages: Record<string, number> }[] = [];
+  const builds = [process.env['BENCH_BUNDLE'] ?? built.agent, ...(COMPARE ? COMPARE.split(',') : [])];
   // Rounds of POOL fresh nodes (a drained node takes no second message); nodes are started
   // between measurements, never during one, so start-up CPU does not disturb the figures.
   while (samples.length < DRAINS) {
     const pool: Node[] = [];
-    for (let i = 0; i < POOL; i += 4) pool.push(...(await Promise.all(Array.from({ length: Math.min(4, POOL - i) }, () => startNode(built, em, topic, 'bench-latency-reports', true)))));
+    for (let i = 0; i < POOL; i += 4) pool.push(...(await Promise.all(Array.from({ length: Math.min(4, POOL - i) }, (_, j) => startNode(built, em, topic, 'bench-latency-reports', true, builds[(i + j) % builds.length])))));
     await new Promise((r) => setTimeout(r, 500));
     if (process.env['BENCH_WARM']) {
       // Each node first acts on an intake stop (its code paths run once), then drains.
@@ -138,20 +147,20 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
         }
         return observed !== undefined;
       }, 30_000, () => `a worker to see drain lat/${samples.length}; agents said:\n${pool.map((n) => n.agent.output().trim().split('\n').slice(-3).join('\n')).join('\n')}`);
-      samples.push(ms(observed!.mono - t0));
-      // Where the time went, from the agent's own log (monotonic clock, µs per step).
+      // Where the time went, from the agent's own log (monotonic clock, µs per step; a build
+      // from before the agent logged its receive time has no first stage).
       const agent = observed!.node.agent;
       const acc = await agent.waitForEvent('message-accepted', () => true, 10_000);
       const signalled = await agent.waitForEvent('workers-signalled', () => true, 10_000);
-      const stage = {
-        'publish → agent': ms(BigInt(String(acc['receivedMono'])) - t0),
+      const stages = {
+        'publish → agent': acc['receivedMono'] === undefined ? NaN : ms(BigInt(String(acc['receivedMono'])) - t0),
         'state write': Number(acc['persistUs']) / 1e3,
         'defer round trip': Number(acc['deferUs']) / 1e3,
         'commit → signal': Number(acc['commitUs']) / 1e3,
         'signal → worker': ms(observed!.mono - BigInt(String(signalled['mono']))),
       };
-      stages.push(stage);
-      if (process.env['BENCH_TRACE']) console.log(`  ${Object.entries(stage).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms`);
+      samples.push({ build: observed!.node.build, ms: ms(observed!.mono - t0), stages });
+      if (process.env['BENCH_TRACE']) console.log(`  ${ms(observed!.mono - t0).toFixed(2)} ms: ${Object.entries(stages).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms${COMPARE ? ` (${observed!.node.build})` : ''}`);
       pool.splice(pool.indexOf(observed!.node), 1);
       await stop(observed!.node);
       await new Promise((r) => setTimeout(r, 100)); // the killed node's links close before the next drain
@@ -160,10 +169,14 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
     process.stdout.write(`  … ${samples.length} drains\n`);
   }
   await sender.close();
-  const sorted = [...samples].sort((a, b) => a - b);
-  console.log(`publish → SIGTERM in the worker, ${samples.length} drains: p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, min ${sorted[0]?.toFixed(2)} ms, max ${sorted.at(-1)?.toFixed(2)} ms (targets: p50 ≤ 2 ms, p99 ≤ 10 ms)`);
-  const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
-  console.log(`  stages, p50 each: ${Object.keys(stages[0] ?? {}).map((k) => `${k} ${median(stages.map((s) => s[k] as number)).toFixed(2)} ms`).join(', ')}`);
+  for (const build of builds) {
+    const mine = samples.filter((s) => s.build === build);
+    const sorted = mine.map((s) => s.ms).sort((a, b) => a - b);
+    const of = COMPARE ? ` (${build})` : '';
+    console.log(`publish → SIGTERM in the worker, ${sorted.length} drains: p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, min ${sorted[0]?.toFixed(2)} ms, max ${sorted.at(-1)?.toFixed(2)} ms (targets: p50 ≤ 2 ms, p99 ≤ 10 ms)${of}`);
+    const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+    if (mine.length > 0) console.log(`  stages, p50 each: ${Object.keys(mine[0]!.stages).map((k) => `${k} ${median(mine.map((s) => s.stages[k]!)).toFixed(2)} ms`).join(', ')}${of}`);
+  }
 }
 
 async function fleet(built: Artifacts, em: Emulator, client: ServiceBusClient): Promise<void> {
