@@ -58,7 +58,6 @@ interface Acceptance {
   workers: VerifiedWorker[];
   acted: ActedMessage;
   accepted: OutboxItem;
-  at: Date;
 }
 
 /** The agent's intake flag and every one the workers declared. */
@@ -205,7 +204,7 @@ export class Drainer {
 
   /**
    * What accepting `pending` records: the acted message and the `accepted` report. Changes
-   * nothing, so it can be built before the commit is known.
+   * nothing, so it can be built before the commit is known (commit() stamps the time).
    */
   private acceptance(pending: PendingMessage, workers: VerifiedWorker[]): Acceptance {
     const now = this.ctx.now();
@@ -220,7 +219,7 @@ export class Drainer {
       workers: [],
     };
     const accepted = makeReport(this.state, subjectOfActed(acted), 'accepted', workers.map(toWorkerReport), now);
-    return { workers, acted, accepted, at: now };
+    return { workers, acted, accepted };
   }
 
   /** Steps 3–5: idempotent, so recovery can run it again from any point. */
@@ -233,7 +232,11 @@ export class Drainer {
       // The commit happened on the bus (step 2); this records it, in memory first: the write
       // below follows the signals. A crash before that write is recovered like one before
       // this point: the pending message is still `accepting`, the peek finds our stamp.
-      const { acted, accepted, at } = prepared ?? this.acceptance(pending, scan);
+      const { acted, accepted } = prepared ?? this.acceptance(pending, scan);
+      // Accepted now, when the bus answered: the defer can take seconds on a slow link, and
+      // what a worker does until then happens before the intake stop or the drain.
+      const at = this.ctx.now();
+      acted.acceptedAt = accepted.report.at = at.toISOString();
       if (pending.operation === 'graceful-downscale') {
         transition(this.state, 'draining', at);
         this.state.drain = acted;

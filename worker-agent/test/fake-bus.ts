@@ -26,6 +26,9 @@ export class FakeBus implements ControlBus {
   failing = new Set<keyof ControlBus>();
   /** Deferred messages that someone else's receive holds locked: receiving them finds nothing (as Service Bus answers MessageNotFound). */
   lockedDeferred = new Set<string>();
+  /** How long the answer to a defer takes (a slow link), and when each answer arrived (epoch ms). */
+  deferAnswerMs = 0;
+  readonly deferAnsweredAt: number[] = [];
 
   send(body: unknown, messageId?: string): StoredMessage {
     const m: StoredMessage = { messageId, sequenceNumber: String(++this.seq), body, deliveryCount: 0, state: 'active', applicationProperties: {} };
@@ -83,6 +86,8 @@ export class FakeBus implements ControlBus {
     m.state = 'deferred';
     Object.assign(m.applicationProperties, properties);
     this.settlements.push(`defer:${message.sequenceNumber}`);
+    if (this.deferAnswerMs > 0) await new Promise((r) => setTimeout(r, this.deferAnswerMs));
+    this.deferAnsweredAt.push(Date.now());
   }
 
   async deadLetter(message: BusMessage, reason: string, description: string): Promise<void> {

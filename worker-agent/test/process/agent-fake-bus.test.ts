@@ -197,6 +197,18 @@ describe('do-not-accept-new-tasks', () => {
     expect(node.bus.states()).toEqual(['accepted', 'intake-stopped', 'resumed']);
     expect(eventsOf(node, 'quiet').concat(eventsOf(node, 'loud'))).toContain('resumed');
   });
+  it('stamps the intake stop with the time the bus answered the defer, not the time it was sent', async () => {
+    // Until the answer the node has not accepted anything, and its workers rightly go on taking
+    // tasks: a stamp from before a slow answer would date their tasks after the intake stop.
+    const node = await startNode();
+    node.bus.deferAnswerMs = 300;
+    node.bus.send(bytes({ operation: 'do-not-accept-new-tasks', drainId: 'i2' }), 'i2/0');
+    await waitFor(() => node.agent.snapshot().state === 'intake-stopped');
+    const answered = node.bus.deferAnsweredAt[0]!;
+    expect(Date.parse(node.agent.snapshot().intake!.acceptedAt)).toBeGreaterThanOrEqual(answered);
+    await waitFor(() => node.bus.states().includes('accepted'));
+    expect(Date.parse(node.bus.reports.find((r) => r.report.state === 'accepted')!.report.at)).toBeGreaterThanOrEqual(answered);
+  });
 });
 
 describe('messages this node must not act on', () => {
