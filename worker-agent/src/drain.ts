@@ -353,6 +353,14 @@ export class Drainer {
       const at = this.ctx.now().toISOString();
       const signal = worker.signals[operation];
       if (signal !== null) {
+        // The scan verified this process before the defer was answered, which a slow link can
+        // delay by seconds: make sure the PID is still that process right before signalling it.
+        const stat = readProcStat(worker.pid);
+        if (!isLive(stat) || stat.startTime !== record.startTime) {
+          record.exitedAt = at;
+          this.ctx.log.warn('signal-target-gone', { pid: worker.pid, signal, ...(isLive(stat) ? { reason: 'the PID now belongs to another process' } : {}) });
+          continue;
+        }
         try {
           if (sendSignal(worker.pid, signal, this.ctx.log) === 'sent') record.signalledAt = at;
           else record.exitedAt = at;
