@@ -4,7 +4,7 @@
 //     no  → abandon (the listener then pauses receiving: no hot loop)
 //     yes → 1. persist `pending: accepting` with the message       (node state file)
 //           2. defer the message, stamping `workforce-owner=<node>` (THE COMMIT POINT, on the bus);
-//              while it is on the wire, scan the PID files and build the records of step 4
+//              while it is on the wire, scan the PID files
 //           3. signal the workers (an intake stop raises its flag first)
 //           4. persist: `committed`, the new node state, who was signalled, the reports
 //           5. receive the deferred message and complete it; persist `pending` gone
@@ -36,7 +36,6 @@ import type { Logger } from './log.js';
 import {
   type ActedMessage,
   type NodeState,
-  type OutboxItem,
   type PendingMessage,
   type WorkerRecord,
   canActOn,
@@ -45,20 +44,13 @@ import {
 } from './node-state.js';
 import { removeIfUnchanged } from './pid-files/store.js';
 import { type RegisteredWorker, scanWorkers } from './pid-files/registry.js';
-import { isLive, readProcStat } from './proc.js';
+import { type ProcStat, isLive, readProcStat } from './proc.js';
 import { type ReportSubject, type Reporter, makeReport } from './reports.js';
 import { killProcessGroup, sendSignal } from './signals.js';
 
 export type Outcome = 'acted' | 'released' | 'duplicate' | 'expired' | 'invalid';
 
 type VerifiedWorker = RegisteredWorker & { verification: { status: 'verified' } };
-
-/** The records of accepting a message, built while its defer is on the wire. */
-interface Acceptance {
-  workers: VerifiedWorker[];
-  acted: ActedMessage;
-  accepted: OutboxItem;
-}
 
 /** The agent's intake flag and every one the workers declared. */
 function flagPaths(own: string, workers: RegisteredWorker[]): string[] {
@@ -148,21 +140,20 @@ export class Drainer {
     const t1 = process.hrtime.bigint();
     const deferred = bus.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
     deferred.catch(() => {}); // awaited below; a rejection meanwhile is not "unhandled"
-    // While the defer is on the wire: scan the PID files and build the records of the commit,
-    // so that its answer is followed by the signals and little else. The SDK hands the
-    // disposition to rhea a few promise jobs later and rhea writes it on the next tick: wait
-    // for that first, or a synchronous scan here would hold the disposition back.
+    // While the defer is on the wire: scan the PID files. The SDK hands the disposition to
+    // rhea a few promise jobs later and rhea writes it on the next tick: wait for that first,
+    // or a synchronous scan here would hold the disposition back.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    let prepared: Acceptance | undefined;
+    let workers: VerifiedWorker[] | undefined;
     try {
-      prepared = this.acceptance(this.state.pending, this.scan());
+      workers = this.scan();
     } catch {
       // commit() scans again, and reports what fails there
     }
     await deferred;
     crashPoint(config.crashAt, 'after-defer');
     this.timings = { receivedMono: received.toString(), persistUs: Number(t1 - t0) / 1e3, deferUs: Number(process.hrtime.bigint() - t1) / 1e3 };
-    await this.commit(this.state.pending, prepared);
+    await this.commit(this.state.pending, workers);
     return 'acted';
   }
 
@@ -202,53 +193,41 @@ export class Drainer {
     this.ctx.save();
   }
 
-  /**
-   * What accepting `pending` records: the acted message and the `accepted` report. Changes
-   * nothing, so it can be built before the commit is known (commit() stamps the time).
-   */
-  private acceptance(pending: PendingMessage, workers: VerifiedWorker[]): Acceptance {
-    const now = this.ctx.now();
-    const acted: ActedMessage = {
-      messageId: pending.messageId,
-      sequenceNumber: pending.sequenceNumber,
-      operation: pending.operation,
-      message: pending.message,
-      replyTo: pending.replyTo,
-      acceptedAt: now.toISOString(),
-      flags: flagPaths(this.ctx.config.intakeFlag, workers),
-      workers: [],
-    };
-    const accepted = makeReport(this.state, subjectOfActed(acted), 'accepted', workers.map(toWorkerReport), now);
-    return { workers, acted, accepted };
-  }
-
   /** Steps 3–5: idempotent, so recovery can run it again from any point. */
-  private async commit(pending: PendingMessage, prepared?: Acceptance): Promise<void> {
+  private async commit(pending: PendingMessage, scanned?: VerifiedWorker[]): Promise<void> {
     const { config, log } = this.ctx;
     const tc = process.hrtime.bigint();
-    const scan = prepared?.workers ?? this.scan();
+    const scan = scanned ?? this.scan();
     const first = pending.phase === 'accepting';
     if (first) {
       // The commit happened on the bus (step 2); this records it, in memory first: the write
       // below follows the signals. A crash before that write is recovered like one before
       // this point: the pending message is still `accepting`, the peek finds our stamp.
-      const { acted, accepted } = prepared ?? this.acceptance(pending, scan);
       // Accepted now, when the bus answered: the defer can take seconds on a slow link, and
       // what a worker does until then happens before the intake stop or the drain.
-      const at = this.ctx.now();
-      acted.acceptedAt = accepted.report.at = at.toISOString();
+      const now = this.ctx.now();
+      const acted: ActedMessage = {
+        messageId: pending.messageId,
+        sequenceNumber: pending.sequenceNumber,
+        operation: pending.operation,
+        message: pending.message,
+        replyTo: pending.replyTo,
+        acceptedAt: now.toISOString(),
+        flags: flagPaths(config.intakeFlag, scan),
+        workers: [],
+      };
       if (pending.operation === 'graceful-downscale') {
-        transition(this.state, 'draining', at);
+        transition(this.state, 'draining', now);
         this.state.drain = acted;
       } else {
-        transition(this.state, 'intake-stopped', at);
+        transition(this.state, 'intake-stopped', now);
         this.state.intake = acted;
         // The flag goes up before the intake signals, so a worker that gets one already sees it.
         this.writeFlags(acted);
       }
       pending.phase = 'committed';
       remember(this.state, pending.messageId);
-      this.state.outbox.push(accepted);
+      this.enqueue(subjectOfActed(acted), 'accepted', scan.map(toWorkerReport));
     }
     const acted = this.actedFor(pending);
     const ts = process.hrtime.bigint();
@@ -356,7 +335,7 @@ export class Drainer {
         // The scan verified this process before the defer was answered, which a slow link can
         // delay by seconds: make sure the PID is still that process right before signalling it.
         const stat = readProcStat(worker.pid);
-        if (!isLive(stat) || stat.startTime !== record.startTime) {
+        if (!isSameProcess(record, stat)) {
           record.exitedAt = at;
           this.ctx.log.warn('signal-target-gone', { pid: worker.pid, signal, ...(isLive(stat) ? { reason: 'the PID now belongs to another process' } : {}) });
           continue;
@@ -396,8 +375,7 @@ export class Drainer {
     const now = this.ctx.now();
     for (const record of acted.workers) {
       if (record.exitedAt !== undefined) continue;
-      const stat = readProcStat(record.pid);
-      if (isLive(stat) && stat.startTime === record.startTime) continue;
+      if (isSameProcess(record)) continue;
       record.exitedAt = now.toISOString();
       this.enqueue(subjectOfActed(acted), 'worker-exited', [{ workerId: record.workerId, pid: record.pid }]);
       this.ctx.log.info('worker-exited', { workerId: record.workerId, pid: record.pid });
@@ -427,8 +405,7 @@ export class Drainer {
     const killed: WorkerReport[] = [];
     for (const record of acted.workers) {
       if (record.exitedAt !== undefined) continue;
-      const stat = readProcStat(record.pid);
-      if (!isLive(stat) || stat.startTime !== record.startTime) continue;
+      if (!isSameProcess(record)) continue;
       try {
         if (killProcessGroup(record.pid, this.ctx.log).result === 'sent') {
           record.escalatedAt = now;
@@ -479,6 +456,11 @@ export function resumeIntake(state: NodeState, now: Date, log: Logger): boolean 
   state.outbox.push(makeReport(state, subjectOfActed(acted), 'resumed', [], now, 'intake resumed locally'));
   log.info('intake-resumed', { messageId: acted.messageId });
   return true;
+}
+
+/** Whether the recorded worker's PID is still that process: alive, with the start time recorded. */
+function isSameProcess(record: Pick<WorkerRecord, 'pid' | 'startTime'>, stat: ProcStat | undefined = readProcStat(record.pid)): boolean {
+  return isLive(stat) && stat.startTime === record.startTime;
 }
 
 function toWorkerReport(w: RegisteredWorker): WorkerReport {
