@@ -1,15 +1,14 @@
 // The Service Bus emulator as a child process (its CLI, from source) with a data directory, so
 // that it can be killed (-9 or TERM) and started again on the same state. Entities come from a
 // config file applied on every start.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { type EmulatorChildProcess, spawnEmulator } from '@workforce/servicebus-emulator';
 import { ROOT } from '../support/control-plane.js';
 
 // CHAOS_EMULATOR_ROOT: run the emulator of another checkout (e.g. `git archive <commit>`, with a
 // node_modules link), to tell an emulator regression from a finding of the rest of the system.
-const CLI = join(process.env.CHAOS_EMULATOR_ROOT ?? ROOT, 'local', 'servicebus', 'src', 'cli.ts');
+const EMULATOR_ROOT = process.env.CHAOS_EMULATOR_ROOT ?? ROOT;
 
 export interface Entities {
   topic: string;
@@ -20,12 +19,10 @@ export interface Entities {
 }
 
 export class EmulatorProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<unknown> = Promise.resolve();
+  private running: EmulatorChildProcess | undefined;
   port = 0;
   connectionString = '';
   restarts = 0;
-  private log = '';
 
   constructor(
     private readonly dataDir: string,
@@ -54,32 +51,16 @@ export class EmulatorProcess {
   }
 
   async start(): Promise<void> {
-    const args = ['--import', 'tsx', '--conditions', 'source', CLI, '--port', '0', '--arm-port', 'off', '--amqps-port', 'off', '--data', this.dataDir, '--config', this.configFile(), '--log-level', 'info'];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    this.exited = new Promise((r) => child.once('exit', r));
-    child.stderr!.on('data', (d) => (this.log = (this.log + String(d)).slice(-4000)));
-    this.connectionString = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`emulator not ready after 60 s: ${this.log}`)), 60_000);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        this.log = (this.log + line + '\n').slice(-4000);
-        try {
-          const entry = JSON.parse(line) as { msg?: string; connectionString?: string };
-          if (entry.msg === 'ready' && entry.connectionString) {
-            clearTimeout(timer);
-            resolve(entry.connectionString);
-          }
-        } catch {
-          // not a log line
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`emulator exited (${code}) before ready: ${this.log}`));
-      });
+    this.running = undefined;
+    const running = await spawnEmulator({
+      cli: EMULATOR_ROOT,
+      args: ['--port', '0', '--arm-port', 'off', '--amqps-port', 'off', '--data', this.dataDir, '--log-level', 'info'],
+      config: this.configFile(),
+      cwd: ROOT,
     });
-    this.port = Number(/Endpoint=sb:\/\/[^:;/]+:(\d+)/.exec(this.connectionString)?.[1]);
-    if (!this.port) throw new Error(`no port in ${this.connectionString}`);
+    this.running = running;
+    this.connectionString = running.connectionString;
+    this.port = running.port;
   }
 
   /** Stops the emulator (SIGKILL: no clean shutdown; SIGTERM: a clean one) and starts it again. */
@@ -91,11 +72,10 @@ export class EmulatorProcess {
   }
 
   async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-    await this.exited;
+    await this.running?.stop(signal);
   }
 
   recentLog(): string {
-    return this.log;
+    return this.running?.output().slice(-4000) ?? '';
   }
 }

@@ -5,3 +5,5 @@ export { EmulatorError, isEmulatorError, toEmulatorError } from './errors.js';
 export type { EmulatorErrorCode } from './errors.js';
 export type { Logger, LogLevel } from './log.js';
 export { jsonLogger, silentLogger } from './log.js';
+export { emulatorCliPath, spawnEmulator } from './child-process.js';
+export type { EmulatorChildProcess, EmulatorReadyLine, SpawnEmulatorOptions } from './child-process.js';
