@@ -40,9 +40,10 @@ it('an emulator restart in mid-run loses nothing and acts on nothing twice', asy
   const others = nodes.filter((n) => n !== first);
 
   // Down for 3 s, and until (a) the first node's workers have finished their tasks and exited,
-  // so its `worker-exited` and `drained` reports wait in its outbox, (b) it tried to send them
-  // and failed, and (c) each other node's receive loop failed. Each of these comes within the
-  // agent's watchdog (15 s, 45 s for a receive) even if the SDK's call hangs.
+  // so its `worker-exited` and `drained` reports wait in its outbox, (b) a send of its reports
+  // failed, so only the outbox's own retry can deliver them, and (c) each other node's receive
+  // loop failed. (b) and (c) come within the agent's watchdogs (15 s; 45 s for a receive) even
+  // if an SDK call hangs.
   const downAt = new Date().toISOString();
   const seenOutage = (n: TestNode) => eventsOf(n, n === first ? 'reports-not-sent' : 'bus-error', downAt).length > 0;
   await cluster.restartEmulator(3000, () => first.state()?.state === 'drained' && nodes.every(seenOutage));
