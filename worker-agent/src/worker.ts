@@ -67,6 +67,17 @@ export class DrainRequested extends Error {
   }
 }
 
+/**
+ * A worker is told to drain once in its life. The first AbortController aborted in a process
+ * loads Node's event dispatch (~0.3 ms, more than the rest of the signal handler): do that now,
+ * at registration, rather than between the signal and the worker noticing it.
+ */
+function warmUpDrainPath(): void {
+  const controller = new AbortController();
+  controller.signal.addEventListener('abort', () => {});
+  controller.abort(new DrainRequested('SIGTERM'));
+}
+
 export function registerWorker(options: RegisterWorkerOptions): WorkerRegistration {
   const env = options.env ?? process.env;
   if (typeof options.topic !== 'string' || options.topic === '') throw new TypeError('registerWorker: topic is required');
@@ -107,6 +118,7 @@ export function registerWorker(options: RegisterWorkerOptions): WorkerRegistrati
     const event = { signal: sig, at: new Date() };
     for (const handler of intakeHandlers) handler(event);
   };
+  warmUpDrainPath();
   const listeners: Array<[SignalName, () => void]> = [];
   if (options.handleSignals !== false) {
     if (graceful) listeners.push([graceful, () => requestDrain(graceful)]);
