@@ -15,10 +15,12 @@
 // - long (64-bit integers of the Service Bus SDK) compiles a WebAssembly module when it is
 //   loaded, for a faster multiply/divide: that pages in V8's WebAssembly compiler (RSS +1.7 MiB).
 //   Without it long uses its plain JavaScript arithmetic (its documented fallback; same results).
-// - the SDK's link setup formats the next token renewal time with Date#toString for a verbose
-//   log line, even when that log is off: the local time zone's name comes from ICU's time zone
-//   and locale data embedded in the binary (RSS +1 MiB). It is now formatted only when the
-//   SDK's verbose log is on (the line itself is unchanged).
+// - the SDK formats dates with Date#toString for verbose log lines, even when that log is off:
+//   the local time zone's name comes from ICU's time zone and locale data embedded in the binary.
+//   Its link setup does it for the next token renewal (idle RSS +1 MiB); its lock renewer does it
+//   twice for every message received, on the hot path (the first one in a process loads the
+//   time zone: ~1 ms before the agent sees its message). They are now formatted only when the
+//   SDK's verbose log is on (the lines themselves are unchanged).
 
 import { type BuildOptions, type Plugin, build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
@@ -121,6 +123,18 @@ const IDLE_EDITS: SourceEdit[] = [
     find: 'new Date(Date.now() + this._tokenTimeout).toString()',
     replace: '(this._logger.verbose.enabled ? new Date(Date.now() + this._tokenTimeout).toString() : "")',
   },
+  {
+    // @azure/service-bus LockRenewer#start: `… is locked until ${bMessage.lockedUntilUtc.toString()}.`
+    file: /[\\/]@azure[\\/]service-bus[\\/].*[\\/]autoLockRenewer\.js$/,
+    find: '${bMessage.lockedUntilUtc.toString()}',
+    replace: '${logger.verbose.enabled ? bMessage.lockedUntilUtc.toString() : ""}',
+  },
+  {
+    // the same method: `… total autolockrenew duration … is: ${totalAutoLockRenewDurationDate.toString()}`
+    file: /[\\/]@azure[\\/]service-bus[\\/].*[\\/]autoLockRenewer\.js$/,
+    find: '${totalAutoLockRenewDurationDate.toString()}',
+    replace: '${logger.verbose.enabled ? totalAutoLockRenewDurationDate.toString() : ""}',
+  },
 ];
 
 /** Applies IDLE_EDITS (see the top of this file); refuses to bundle a dependency that no longer has the line. */
@@ -130,15 +144,21 @@ function idleCosts(edits: readonly SourceEdit[] = IDLE_EDITS): Plugin {
     setup(b) {
       const applied = new Set<SourceEdit>();
       b.onStart(() => applied.clear());
-      for (const edit of edits) {
-        b.onLoad({ filter: edit.file }, (args) => {
-          const source = readFileSync(args.path, 'utf8');
-          const at = source.indexOf(edit.find);
-          if (at < 0 || source.indexOf(edit.find, at + 1) >= 0) {
-            throw new Error(`${args.path}: expected \`${edit.find}\` exactly once (a new version of the dependency? see IDLE_EDITS in worker-agent/scripts/bundle.ts)`);
+      // One loader per file pattern: esbuild stops at the first onLoad that returns contents.
+      const byFile = new Map<string, SourceEdit[]>();
+      for (const edit of edits) byFile.set(edit.file.source, [...(byFile.get(edit.file.source) ?? []), edit]);
+      for (const group of byFile.values()) {
+        b.onLoad({ filter: group[0]!.file }, (args) => {
+          let source = readFileSync(args.path, 'utf8');
+          for (const edit of group) {
+            const at = source.indexOf(edit.find);
+            if (at < 0 || source.indexOf(edit.find, at + 1) >= 0) {
+              throw new Error(`${args.path}: expected \`${edit.find}\` exactly once (a new version of the dependency? see IDLE_EDITS in worker-agent/scripts/bundle.ts)`);
+            }
+            applied.add(edit);
+            source = source.slice(0, at) + edit.replace + source.slice(at + edit.find.length);
           }
-          applied.add(edit);
-          return { contents: source.slice(0, at) + edit.replace + source.slice(at + edit.find.length), loader: 'js' };
+          return { contents: source, loader: 'js' };
         });
       }
       b.onEnd((result) => {
