@@ -97,11 +97,15 @@ export const BENCHES: Bench[] = [
       const fleet = match(out, /(\d+) nodes, one \d+-message batch: all accepted after (\d+) ms, all drained after (\d+) ms/);
       const start = match(out, /spawn → listening (\d+) ms; spawn → exit of `version` (\d+) ms/);
       const stages = match(out, /stages, p50 each: (.+)/);
+      const machine = match(out, /floor, this machine, idle processes: loopback TCP round trip p50 (\d+) µs, p99 \d+ µs; kill\(\) → another process's signal handler p50 (\d+) µs/);
+      const sdk = match(out, /floor, @azure\/service-bus through the emulator, warm, .*?: sendMessages → receiveMessages\(1\) returns p50 ([\d.]+) ms, p99 [\d.]+ ms; deferMessage round trip p50 ([\d.]+) ms/);
       const mb = (mib: string | undefined) => num(mib) * 1.048576; // MiB → MB
       return [
         judged(`publish → SIGTERM in the worker, p50 (${sig?.[1] ?? '?'} drains)`, num(sig?.[2]), 'ms', '≤ 2 ms', (v) => v <= 2, 2),
         judged(`publish → SIGTERM in the worker, p99 (${sig?.[1] ?? '?'} drains)`, num(sig?.[3]), 'ms', '≤ 10 ms', (v) => v <= 10, 2),
         info('where the time goes (p50 of each stage)', stages?.[1]),
+        info('floor without the agent: SDK → emulator → SDK, warm (p50)', sdk ? `send → receive ${sdk[1]} ms, defer round trip ${sdk[2]} ms` : undefined, 'none: context for the p50 target'),
+        info('floor without the agent: this machine, idle processes (p50)', machine ? `loopback TCP round trip ${machine[1]} µs, kill() → signal handler ${machine[2]} µs` : undefined, 'none: context for the p50 target (a drain wakes five processes in turn)'),
         judged(`idle agent RSS, at the start of ${idle?.[1] ?? '?'} s idle (${idle?.[4] ?? '?'} MiB)`, idle ? mb(idle[4]) : undefined, 'MB', '≤ 50 MB', (v) => v <= 50, 1),
         judged(`idle agent RSS, after ${idle?.[1] ?? '?'} s idle (${idle?.[5] ?? '?'} MiB)`, idle ? mb(idle[5]) : undefined, 'MB', '≤ 50 MB', (v) => v <= 50, 1),
         ...(priv ? [info('idle agent RSS after the idle period: private / file-backed (shared with every Node process)', `${priv[1]} MiB / ${priv[2]} MiB`, 'the issue sets no separate target')] : []),

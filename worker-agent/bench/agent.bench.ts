@@ -8,6 +8,7 @@
 // 2. 100 nodes drained by one 100-message batch: time until all reported `accepted` (and `drained`).
 // 3. An idle agent: RSS and CPU time over 60 s (BENCH_IDLE_SECONDS to change).
 // 4. Start-up: spawn → `listening` (module load + Service Bus connection), and spawn → exit of `version`.
+// 5. The floor under 1. on this machine, without the agent (floor.ts; BENCH_FLOOR=0 skips it).
 // To compare builds (another commit's `npm run bundle -w worker-agent`):
 //   BENCH_COMPARE_BUNDLE=/tmp/old.cjs[,/tmp/other.cjs] BENCH_FLEET=0 npm run bench:agent
 //
@@ -22,6 +23,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ServiceBusClient } from '@azure/service-bus';
 import { LocalQueue } from '../examples/local-queue.js';
+import { floor } from './floor.js';
 import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../test/helpers.js';
 
 const DRAINS = Number(process.env['BENCH_DRAINS'] ?? 200);
@@ -49,7 +51,7 @@ interface Emulator {
   close(): Promise<void>;
 }
 
-const TOPICS = ['bench-latency', 'bench-fleet', 'bench-idle', 'bench-startup'];
+const TOPICS = ['bench-latency', 'bench-fleet', 'bench-idle', 'bench-startup', 'bench-floor'];
 
 async function startEmulatorProcess(dir: string): Promise<Emulator> {
   const config = join(dir, 'entities.json');
@@ -275,6 +277,7 @@ async function main(): Promise<void> {
   try {
     const idleRun = idle(built, em); // runs alongside: it measures one process's own CPU time
     await startup(built, em);
+    if (process.env['BENCH_FLOOR'] !== '0') await floor(client, 'bench-floor');
     if (DRAINS > 0) await latency(built, em, client);
     if (FLEET > 0) await fleet(built, em, client);
     await idleRun;
