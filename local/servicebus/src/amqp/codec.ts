@@ -305,13 +305,25 @@ class AmqpPayload implements MessagePayload {
     }
     for (const [k, v] of Object.entries(changes)) {
       if (v === undefined || v === null) continue;
-      keep.push(str(k), encodeTyped(v));
+      keep.push(str(k), typeof v === 'string' ? str(v) : encodeTyped(v));
       count += 2;
     }
     const newApp = section(SECTION.applicationProperties, 0xd1, count, keep);
-    const before = this.raw.subarray(0, app ? app.start : this.bodyStart());
-    const after = this.raw.subarray(app ? app.end : this.bodyStart());
-    return parsePayload(Buffer.concat([before, newApp, after]));
+    const from = app ? app.start : this.bodyStart();
+    const to = app ? app.end : from;
+    const raw = Buffer.concat([this.raw.subarray(0, from), newApp, this.raw.subarray(to)]);
+    // Only the application properties changed: the other sections move, and the message id and
+    // envelope stay what they were (no need to parse the new bytes again).
+    const shift = newApp.length - (to - from);
+    const sections: Section[] = [];
+    for (const s of this.sections) {
+      if (s.end <= from && s !== app) sections.push(s);
+      else if (s === app) continue;
+      else sections.push({ code: s.code, start: s.start + shift, valueStart: s.valueStart + shift, end: s.end + shift });
+    }
+    const at = sections.findIndex((s) => s.start > from);
+    sections.splice(at < 0 ? sections.length : at, 0, { code: SECTION.applicationProperties, start: from, valueStart: from + 3, end: from + newApp.length });
+    return new AmqpPayload(raw, sections, this.messageId, this);
   }
 
   private bodyStart(): number {

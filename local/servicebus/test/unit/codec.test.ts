@@ -93,6 +93,38 @@ describe('message codec', () => {
     expect(amqp.decode(r.raw)).toMatchObject({ application_properties: { x: 'y' }, body: 'b' });
   });
 
+  it('gives a copy with changed application properties that reads as its bytes parsed afresh', () => {
+    const messages = [
+      { message_id: 'id', application_properties: { keep: 1, replace: 'old' }, body: 'b' },
+      { message_id: 'id', body: 'b' },
+      { message_id: 'id', application_properties: { a: 1 } },
+      { message_id: 'id' },
+      {
+        durable: true,
+        ttl: 5000,
+        message_id: 'id',
+        subject: 's',
+        message_annotations: { 'x-opt-partition-key': 'p' },
+        application_properties: { a: 'x', replace: 2 },
+        body: amqp.data_section(Buffer.from('bytes')),
+        footer: { f: 'g' },
+      },
+    ];
+    const changes = [{ replace: 'new', added: 'x'.repeat(300) }, { n: 42, when: new Date(0), 'ü': 'é' }, { gone: null }];
+    for (const m of messages) {
+      for (const c of changes) {
+        const copy = parsePayload(encode(m)).withApplicationProperties(c) as ReturnType<typeof parsePayload>;
+        const fresh = parsePayload(copy.raw);
+        expect((copy as unknown as { sections: unknown }).sections).toEqual(splitSections(copy.raw));
+        expect(encodeForDelivery(broker(copy))).toEqual(encodeForDelivery(broker(fresh)));
+        expect(copy.filterView().applicationProperties).toEqual(fresh.filterView().applicationProperties);
+        expect([copy.messageId, copy.ttlMs, copy.scheduledEnqueueTime]).toEqual([fresh.messageId, fresh.ttlMs, fresh.scheduledEnqueueTime]);
+        // and once more, from the copy's own idea of where its sections are
+        expect(copy.withApplicationProperties({ z: 'z' }).raw).toEqual(fresh.withApplicationProperties({ z: 'z' }).raw);
+      }
+    }
+  });
+
   it('splits a batch into its messages', () => {
     const one = encode({ message_id: '1', body: 'a' });
     const two = encode({ message_id: '2', body: 'b' });
