@@ -21,6 +21,8 @@ import {
   outcomes,
   outgoingSlots,
   boundDispositionRanges,
+  sendNow,
+  writeNow,
   receiveRawTransfers,
   remoteAttach,
 } from './rhea-internals.js';
@@ -61,6 +63,13 @@ type LinkRole =
   | { kind: 'receive'; consumer: LinkConsumer }
   | { kind: 'reply' };
 
+/** Connections that got a delivery while a sender's transfer was being handled. */
+interface Outbox {
+  connections: Connection[] | undefined;
+  /** The sender's connection, in the middle of reading. */
+  from: Connection | undefined;
+}
+
 class LinkConsumer implements Consumer {
   private sent = 0;
   private tag = 0;
@@ -72,6 +81,7 @@ class LinkConsumer implements Consumer {
     readonly subqueue: Subqueue,
     readonly owner: string,
     readonly receiveAndDelete: boolean,
+    private readonly outbox: Outbox,
   ) {}
 
   credit(): number {
@@ -81,9 +91,13 @@ class LinkConsumer implements Consumer {
 
   deliver(m: BrokerMessage): void {
     const tag = deliveryTag(m) ?? Buffer.from(String(this.tag++));
-    const delivery = this.link.send(encodeForDelivery(m), tag, 0);
+    const bytes = encodeForDelivery(m);
+    const connections = this.outbox.connections;
+    const now = connections && this.link.connection !== this.outbox.from ? sendNow(this.link, tag, bytes) : undefined;
+    const delivery = now ?? this.link.send(bytes, tag, 0);
     this.sent++;
     if (m.lock) this.tokens.set(delivery, m.lock.tokenString);
+    connections?.push(this.link.connection);
   }
 
   /** Answers a drain request: the credit left is used up, and a flow with `drain` goes out. */
@@ -102,13 +116,17 @@ export class ServiceBusAdapter {
   private readonly connections = new WeakMap<Connection, ConnectionState>();
   private readonly roles = new WeakMap<object, LinkRole>();
   private nextConnection = 1;
+  private readonly outbox: Outbox = { connections: undefined, from: undefined };
+  /** Listeners of the events on a message's path, by the kind of link that emits them. */
+  private readonly linkEvents: Record<'sender' | 'receiver', Array<[string, (ctx: EventContext) => void]>> = { sender: [], receiver: [] };
 
   constructor(
     container: Container,
     private readonly options: AdapterOptions,
   ) {
-    const on = (event: string, handler: (ctx: EventContext) => void) =>
-      container.on(event, (ctx: EventContext) => {
+    const guard =
+      (event: string, handler: (ctx: EventContext) => void) =>
+      (ctx: EventContext): void => {
         try {
           handler(ctx);
         } catch (e) {
@@ -117,7 +135,12 @@ export class ServiceBusAdapter {
           const link = ctx.sender ?? ctx.receiver;
           link?.close(toEmulatorError(e).toAmqpError());
         }
-      });
+      };
+    const on = (event: string, handler: (ctx: EventContext) => void) => {
+      const guarded = guard(event, handler);
+      container.on(event, guarded);
+      return guarded;
+    };
     on('session_open', (ctx) => {
       if (!ctx.session) return;
       receiveRawTransfers(ctx.session);
@@ -125,13 +148,17 @@ export class ServiceBusAdapter {
     });
     on('receiver_open', (ctx) => this.onIncomingLink(ctx.connection, ctx.receiver!));
     on('sender_open', (ctx) => this.onOutgoingLink(ctx.connection, ctx.sender!));
-    on('message', (ctx) => this.onTransfer(ctx));
-    on('sender_flow', (ctx) => this.onFlow(ctx.sender!));
-    on('sendable', (ctx) => this.onFlow(ctx.sender!));
-    on('accepted', (ctx) => this.onOutcome(ctx, { kind: 'complete' }));
-    on('released', (ctx) => this.onOutcome(ctx, { kind: 'abandon' }));
-    on('modified', (ctx) => this.onModified(ctx));
-    on('rejected', (ctx) => this.onRejected(ctx));
+    // The events of a message's path are also listened to on each attached link (see
+    // `listenOnLink`); the container's listeners serve the links that have none.
+    this.linkEvents.receiver.push(['message', on('message', (ctx) => this.onTransfer(ctx))]);
+    this.linkEvents.sender.push(
+      ['sender_flow', on('sender_flow', (ctx) => this.onFlow(ctx.sender!))],
+      ['sendable', on('sendable', (ctx) => this.onFlow(ctx.sender!))],
+      ['accepted', on('accepted', (ctx) => this.onOutcome(ctx, { kind: 'complete' }))],
+      ['released', on('released', (ctx) => this.onOutcome(ctx, { kind: 'abandon' }))],
+      ['modified', on('modified', (ctx) => this.onModified(ctx))],
+      ['rejected', on('rejected', (ctx) => this.onRejected(ctx))],
+    );
     on('sender_close', (ctx) => this.onLinkClosed(ctx.connection, ctx.sender!));
     on('receiver_close', (ctx) => this.onLinkClosed(ctx.connection, ctx.receiver!));
     on('connection_close', (ctx) => this.onConnectionGone(ctx.connection));
@@ -182,6 +209,7 @@ export class ServiceBusAdapter {
       const target = this.options.broker.sendTarget(address);
       localAttach(link).max_message_size = this.options.broker.maxMessageSize(target);
       this.roles.set(link, { kind: 'send', address });
+      this.listenOnLink(link, this.linkEvents.receiver);
     } catch (e) {
       this.refuse(link, e, state, address);
     }
@@ -210,13 +238,22 @@ export class ServiceBusAdapter {
       if (remote.source?.filter && 'com.microsoft:session-filter' in remote.source.filter) throw notImplemented('Receiving from sessions');
       const sq = this.options.broker.subqueue(address);
       localAttach(link).max_message_size = this.options.broker.maxMessageSize(sq);
-      const consumer = new LinkConsumer(link, sq, state.id, remote.snd_settle_mode === 1);
+      const consumer = new LinkConsumer(link, sq, state.id, remote.snd_settle_mode === 1, this.outbox);
       this.roles.set(link, { kind: 'receive', consumer });
+      this.listenOnLink(link, this.linkEvents.sender);
       state.consumers.add(consumer);
       this.options.broker.addConsumer(sq, consumer);
     } catch (e) {
       this.refuse(link, e, state, address);
     }
+  }
+
+  /**
+   * rhea offers a link's events to the link, then its session, its connection and the container;
+   * a listener on the link spares the other three on every message.
+   */
+  private listenOnLink(link: Sender | Receiver, events: Array<[string, (ctx: EventContext) => void]>): void {
+    for (const [event, listener] of events) link.on(event as never, listener);
   }
 
   /** Throws `MessagingEntityNotFound` unless `entity` is a queue, topic or subscription. */
@@ -274,10 +311,14 @@ export class ServiceBusAdapter {
       if (format === BATCH_FORMAT) payloads = splitBatch(raw).map(parsePayload);
       else if (format === 0) payloads = [parsePayload(raw)];
       else throw invalidRequest(`Message format ${format} is not supported.`);
+      this.outbox.connections = [];
+      this.outbox.from = delivery.link.connection;
       broker.send(target, payloads);
     } catch (e) {
       if (!delivery.remote_settled) delivery.reject(toEmulatorError(e).toAmqpError());
       return;
+    } finally {
+      this.sendDeliveries(delivery.link.connection);
     }
     if (delivery.remote_settled) return;
     // Settle only once the message is durable.
@@ -285,6 +326,19 @@ export class ServiceBusAdapter {
       if (error) delivery.reject(toEmulatorError(error).toAmqpError());
       else delivery.accept();
     });
+  }
+
+  /**
+   * The deliveries that a send produced go out now, in one write per receiver's connection,
+   * rather than at the end of the tick after the sender's settlement and whatever else the tick
+   * holds. The sender's own connection is in the middle of reading: it is left to rhea.
+   */
+  private sendDeliveries(from: Connection): void {
+    const connections = this.outbox.connections;
+    this.outbox.connections = undefined;
+    this.outbox.from = undefined;
+    if (!connections) return;
+    for (const connection of connections) if (connection !== from) writeNow(connection);
   }
 
   private onCbsRequest(state: ConnectionState, request: ReturnType<typeof amqpMessage.decode>): void {

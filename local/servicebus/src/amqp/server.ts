@@ -5,7 +5,7 @@ import tls from 'node:tls';
 import rhea, { type Container } from 'rhea';
 import type { Logger } from '../log.js';
 import { guardFrameSizes } from './frame-guard.js';
-import { afterEachProcessingRound, boundDecodedCounts } from './rhea-internals.js';
+import { afterEachProcessingRound, boundDecodedCounts, readTransfersDirectly } from './rhea-internals.js';
 
 export interface ListenOptions {
   port: number;
@@ -54,6 +54,7 @@ export class AmqpServer {
       try {
         (connection as unknown as { accept(s: net.Socket): void }).accept(socket);
         afterEachProcessingRound(connection, writes.flush);
+        readTransfersDirectly(connection);
         acknowledgePromptly(socket, connection, writes);
         guardFrameSizes(socket, this.connectionOptions.maxFrameSize, (size) => {
           this.logger.warn('connection dropped: frame size out of bounds', { size, maxFrameSize: this.connectionOptions.maxFrameSize });

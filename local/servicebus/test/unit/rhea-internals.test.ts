@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { boundDispositionRanges } from '../../src/amqp/rhea-internals.js';
+import { boundDispositionRanges, transferFrame } from '../../src/amqp/rhea-internals.js';
 
 /** A session shaped as rhea's: each side holds its unsettled deliveries contiguously by id. */
 function fakeSession(ids: number[]) {
@@ -47,5 +47,28 @@ describe('boundDispositionRanges', () => {
     boundDispositionRanges(empty.session as never);
     empty.session.outgoing.on_disposition({ first: 0, last: 0xffffffff });
     expect([...seen, ...empty.seen]).toEqual([]);
+  });
+});
+
+describe('transferFrame', () => {
+  it("writes the bytes rhea's frame encoder writes for an unsettled transfer", () => {
+    const frames = createRequire(import.meta.url)('rhea/lib/frames.js') as {
+      transfer(fields: Record<string, unknown>): unknown;
+      amqp_frame(channel: number, performative: unknown, payload: Buffer): unknown;
+      write_frame(frame: unknown): Buffer;
+    };
+    const payload = Buffer.from('the message');
+    for (const channel of [0, 1, 300, 65535]) {
+      for (const handle of [0, 1, 255, 256, 0xffffffff]) {
+        for (const id of [0, 7, 255, 256, 70000, 0xffffffff]) {
+          for (const tag of [Buffer.alloc(16, 9), Buffer.from('12'), Buffer.alloc(0), Buffer.alloc(255, 1)]) {
+            const rhea = frames.write_frame(
+              frames.amqp_frame(channel, frames.transfer({ handle, message_format: 0, delivery_id: id, delivery_tag: tag, settled: false, more: false }), payload),
+            );
+            expect(transferFrame(channel, handle, id, tag, payload)).toEqual(rhea);
+          }
+        }
+      }
+    }
   });
 });
