@@ -16,12 +16,10 @@
 // own: publishing, polling the workers' files and the broker's work do not share one event
 // loop. Agents and workers are separate processes (the bundle).
 
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { ServiceBusClient } from '@azure/service-bus';
+import { spawnEmulator } from '@workforce/servicebus-emulator';
 import { LocalQueue } from '../examples/local-queue.js';
 import { floor } from './floor.js';
 import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../test/helpers.js';
@@ -53,25 +51,16 @@ interface Emulator {
 
 const TOPICS = ['bench-latency', 'bench-fleet', 'bench-idle', 'bench-startup', 'bench-floor'];
 
-async function startEmulatorProcess(dir: string): Promise<Emulator> {
-  const config = join(dir, 'entities.json');
-  writeFileSync(config, JSON.stringify({ queues: TOPICS.map((t) => ({ name: `${t}-reports` })), topics: TOPICS.map((name) => ({ name, subscriptions: [{ name: 'shutdown' }] })) }));
-  const cli = fileURLToPath(new URL('../../local/servicebus/src/cli.ts', import.meta.url));
-  const args = ['--import', 'tsx', '--conditions', 'source', cli, '--port', '0', '--arm-port', 'off', '--amqps-port', 'off', '--config', config, '--log-level', 'info'];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const connectionString = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const entry = JSON.parse(line) as { msg?: string; connectionString?: string };
-      if (entry.msg === 'ready' && entry.connectionString) resolve(entry.connectionString);
-    });
-    child.once('exit', (code) => reject(new Error(`the emulator exited (${code}) before it was ready`)));
+async function startEmulatorProcess(): Promise<Emulator> {
+  const em = await spawnEmulator({
+    args: ['--port', '0', '--arm-port', 'off', '--amqps-port', 'off', '--log-level', 'info'],
+    config: { queues: TOPICS.map((t) => ({ name: `${t}-reports` })), topics: TOPICS.map((name) => ({ name, subscriptions: [{ name: 'shutdown' }] })) },
+    stderr: 'inherit',
   });
   return {
-    connectionString,
+    connectionString: em.connectionString,
     close: async () => {
-      child.kill('SIGTERM');
-      await exited;
+      await em.stop('SIGTERM');
     },
   };
 }
@@ -272,7 +261,7 @@ async function startup(built: Artifacts, em: Emulator): Promise<void> {
 async function main(): Promise<void> {
   console.log(`workforce-agent benchmark (node ${process.version}, bundle, emulator on loopback)`);
   const built = await buildArtifacts();
-  const em = await startEmulatorProcess(tempDir('wf-bench-emulator-'));
+  const em = await startEmulatorProcess();
   const client = new ServiceBusClient(em.connectionString);
   try {
     const idleRun = idle(built, em); // runs alongside: it measures one process's own CPU time
