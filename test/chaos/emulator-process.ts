@@ -74,8 +74,4 @@ export class EmulatorProcess {
   async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     await this.running?.stop(signal);
   }
-
-  recentLog(): string {
-    return this.running?.output().slice(-4000) ?? '';
-  }
 }
