@@ -117,16 +117,13 @@ export class ServiceBusAdapter {
   private readonly roles = new WeakMap<object, LinkRole>();
   private nextConnection = 1;
   private readonly outbox: Outbox = { connections: undefined, from: undefined };
-  /** Listeners of the events on a message's path, by the kind of link that emits them. */
-  private readonly linkEvents: Record<'sender' | 'receiver', Array<[string, (ctx: EventContext) => void]>> = { sender: [], receiver: [] };
 
   constructor(
     container: Container,
     private readonly options: AdapterOptions,
   ) {
-    const guard =
-      (event: string, handler: (ctx: EventContext) => void) =>
-      (ctx: EventContext): void => {
+    const on = (event: string, handler: (ctx: EventContext) => void) =>
+      container.on(event, (ctx: EventContext) => {
         try {
           handler(ctx);
         } catch (e) {
@@ -135,12 +132,7 @@ export class ServiceBusAdapter {
           const link = ctx.sender ?? ctx.receiver;
           link?.close(toEmulatorError(e).toAmqpError());
         }
-      };
-    const on = (event: string, handler: (ctx: EventContext) => void) => {
-      const guarded = guard(event, handler);
-      container.on(event, guarded);
-      return guarded;
-    };
+      });
     on('session_open', (ctx) => {
       if (!ctx.session) return;
       receiveRawTransfers(ctx.session);
@@ -148,17 +140,13 @@ export class ServiceBusAdapter {
     });
     on('receiver_open', (ctx) => this.onIncomingLink(ctx.connection, ctx.receiver!));
     on('sender_open', (ctx) => this.onOutgoingLink(ctx.connection, ctx.sender!));
-    // The events of a message's path are also listened to on each attached link (see
-    // `listenOnLink`); the container's listeners serve the links that have none.
-    this.linkEvents.receiver.push(['message', on('message', (ctx) => this.onTransfer(ctx))]);
-    this.linkEvents.sender.push(
-      ['sender_flow', on('sender_flow', (ctx) => this.onFlow(ctx.sender!))],
-      ['sendable', on('sendable', (ctx) => this.onFlow(ctx.sender!))],
-      ['accepted', on('accepted', (ctx) => this.onOutcome(ctx, { kind: 'complete' }))],
-      ['released', on('released', (ctx) => this.onOutcome(ctx, { kind: 'abandon' }))],
-      ['modified', on('modified', (ctx) => this.onModified(ctx))],
-      ['rejected', on('rejected', (ctx) => this.onRejected(ctx))],
-    );
+    on('message', (ctx) => this.onTransfer(ctx));
+    on('sender_flow', (ctx) => this.onFlow(ctx.sender!));
+    on('sendable', (ctx) => this.onFlow(ctx.sender!));
+    on('accepted', (ctx) => this.onOutcome(ctx, { kind: 'complete' }));
+    on('released', (ctx) => this.onOutcome(ctx, { kind: 'abandon' }));
+    on('modified', (ctx) => this.onModified(ctx));
+    on('rejected', (ctx) => this.onRejected(ctx));
     on('sender_close', (ctx) => this.onLinkClosed(ctx.connection, ctx.sender!));
     on('receiver_close', (ctx) => this.onLinkClosed(ctx.connection, ctx.receiver!));
     on('connection_close', (ctx) => this.onConnectionGone(ctx.connection));
@@ -209,7 +197,6 @@ export class ServiceBusAdapter {
       const target = this.options.broker.sendTarget(address);
       localAttach(link).max_message_size = this.options.broker.maxMessageSize(target);
       this.roles.set(link, { kind: 'send', address });
-      this.listenOnLink(link, this.linkEvents.receiver);
     } catch (e) {
       this.refuse(link, e, state, address);
     }
@@ -240,20 +227,11 @@ export class ServiceBusAdapter {
       localAttach(link).max_message_size = this.options.broker.maxMessageSize(sq);
       const consumer = new LinkConsumer(link, sq, state.id, remote.snd_settle_mode === 1, this.outbox);
       this.roles.set(link, { kind: 'receive', consumer });
-      this.listenOnLink(link, this.linkEvents.sender);
       state.consumers.add(consumer);
       this.options.broker.addConsumer(sq, consumer);
     } catch (e) {
       this.refuse(link, e, state, address);
     }
-  }
-
-  /**
-   * rhea offers a link's events to the link, then its session, its connection and the container;
-   * a listener on the link spares the other three on every message.
-   */
-  private listenOnLink(link: Sender | Receiver, events: Array<[string, (ctx: EventContext) => void]>): void {
-    for (const [event, listener] of events) link.on(event as never, listener);
   }
 
   /** Throws `MessagingEntityNotFound` unless `entity` is a queue, topic or subscription. */
