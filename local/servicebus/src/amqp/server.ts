@@ -141,7 +141,8 @@ const EMPTY_FRAME = Buffer.from([0, 0, 0, 8, 2, 0, 0, 0]);
  * with an empty frame carries the ACK at once.
  */
 function acknowledgePromptly(socket: net.Socket, connection: { is_open(): boolean }, written: { count: number }): void {
-  socket.on('data', () => {
+  // Before rhea's listener: what rhea writes while it reads the segment counts as an answer.
+  socket.prependListener('data', () => {
     const before = written.count;
     setImmediate(() => {
       if (written.count === before && connection.is_open() && socket.writable) socket.write(EMPTY_FRAME);
