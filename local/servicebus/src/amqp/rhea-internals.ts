@@ -1,8 +1,11 @@
 // The few places where the emulator reaches into rhea's internals, kept together. Each patch is
-// applied to one server-side object (a session or a link), never to rhea's shared prototypes,
-// so that an SDK running in the same process (tests) is unaffected. The one exception is the
-// decoder bound below: rhea builds its decoder per frame, out of reach of a per-connection patch,
-// and the bound refuses only encodings that no peer sends.
+// applied to one server-side object (a connection, its transport, a session or a link), never to
+// rhea's shared prototypes, so that an SDK running in the same process (tests) is unaffected. The
+// one exception is the decoder bound below: rhea builds its decoder per frame, out of reach of a
+// per-connection patch, and the bound refuses only encodings that no peer sends. `sendNow` and
+// `readTransfersDirectly` repeat, for the common case, what rhea 3.0.5 does at those points
+// (session.js: `Outgoing.send`/`process`, `Incoming.on_transfer`): a new rhea must be checked
+// against them; the tests compare their frame bytes with rhea's.
 import rhea, { type Connection, type Sender, type Session } from 'rhea';
 
 interface DecoderType {
