@@ -42,7 +42,7 @@ it('an emulator restart in mid-run loses nothing and acts on nothing twice', asy
   // Down for 3 s, and until (a) the first node's workers have finished their tasks and exited,
   // so its `worker-exited` and `drained` reports wait in its outbox, (b) a send of its reports
   // failed, so only the outbox's own retry can deliver them, and (c) each other node's receive
-  // loop failed. (b) and (c) come within the agent's watchdogs (15 s; 45 s for a receive) even
+  // loop failed. (b) and (c) come within the agent's watchdogs (15 s; a receive's wait + 15 s) even
   // if an SDK call hangs.
   const downAt = new Date().toISOString();
   const seenOutage = (n: TestNode) => eventsOf(n, n === first ? 'reports-not-sent' : 'bus-error', downAt).length > 0;
@@ -52,8 +52,9 @@ it('an emulator restart in mid-run loses nothing and acts on nothing twice', asy
 
   // After the outage, two new messages: each remaining node must take one (so both receive
   // loops came back), and no node may take a second one. A receive call that hung when the
-  // connection dropped is cut only by its watchdog (the 30 s receive wait + 15 s), so a node may
-  // stay deaf for up to 45 s after the outage began.
+  // connection dropped is cut only by its watchdog (a receive's wait + 15 s: 20 s for the first
+  // one on a connection, which opens the link), so a node may stay deaf for up to 20 s after
+  // the outage began.
   await cluster.publish([
     { body: { operation: 'graceful-downscale', drainId: 'o' }, messageId: 'o/1' },
     { body: { operation: 'graceful-downscale', drainId: 'o' }, messageId: 'o/2' },
