@@ -328,6 +328,7 @@ export class Drainer {
       acted.workers.push(...once.map((o) => o.record));
       this.ctx.save();
     }
+    let firstSignalMono: bigint | undefined; // when the first kill() began (logged: the benchmark's "signal → worker")
     for (const { worker, record } of fresh) {
       const at = this.ctx.now().toISOString();
       const signal = worker.signals[operation];
@@ -341,6 +342,7 @@ export class Drainer {
           continue;
         }
         try {
+          firstSignalMono ??= process.hrtime.bigint();
           if (sendSignal(worker.pid, signal, this.ctx.log) === 'sent') record.signalledAt = at;
           else record.exitedAt = at;
         } catch (err) {
@@ -351,7 +353,7 @@ export class Drainer {
     acted.workers.push(...fresh.filter((f) => !once.includes(f)).map((f) => f.record));
     const added = fresh.map((f) => f.record);
     if (added.length) {
-      this.ctx.log.info('workers-signalled', { messageId: acted.messageId, operation, workers: added.map((r) => `${r.workerId}:${r.pid}:${r.signal ?? '-'}`), mono: process.hrtime.bigint().toString() });
+      this.ctx.log.info('workers-signalled', { messageId: acted.messageId, operation, workers: added.map((r) => `${r.workerId}:${r.pid}:${r.signal ?? '-'}`), mono: (firstSignalMono ?? process.hrtime.bigint()).toString() });
     }
     return added;
   }
