@@ -1,60 +1,30 @@
 // Black-box durability: the CLI runs as a child process with --data; it is killed with SIGKILL in
 // the middle of work and restarted on the same directory. Nothing accepted may be lost, nothing
 // completed may come back, and messages locked by the dead process become available again.
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator } from '../src/index.js';
+import { type EmulatorChildProcess, spawnEmulator, startEmulator } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../../..');
 const cli = join(here, '../src/cli.ts');
 
-interface Child {
-  process: ChildProcessWithoutNullStreams;
-  connectionString: string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+const children: EmulatorChildProcess[] = [];
 
-const children: Child[] = [];
-
-/** Starts the CLI and resolves with the connection string from its `ready` line. */
-async function startCli(args: string[]): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions', 'source', cli, ...args], { cwd: repoRoot });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += String(d)));
-  const connectionString = await new Promise<string>((resolveReady, reject) => {
-    const lines = createInterface({ input: child.stdout });
-    const timer = setTimeout(() => reject(new Error(`the emulator did not report ready; stderr: ${stderr}`)), 30_000);
-    lines.on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; connectionString?: string };
-        if (entry.msg === 'ready' && entry.connectionString) {
-          clearTimeout(timer);
-          resolveReady(entry.connectionString);
-        }
-      } catch {
-        // not a log line
-      }
-    });
-    void exited.then(({ code }) => reject(new Error(`the emulator exited (${code}) before ready; stderr: ${stderr}`)));
-  });
-  const c = { process: child, connectionString, exited };
-  children.push(c);
-  return c;
+/** Starts the CLI and resolves once its `ready` line gave the connection string. */
+async function startCli(args: string[]): Promise<EmulatorChildProcess> {
+  const child = await spawnEmulator({ cli, args, cwd: repoRoot });
+  children.push(child);
+  return child;
 }
 
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-    await c.exited;
-  }
+  for (const c of children.splice(0)) await c.stop('SIGKILL');
 });
 
 const args = (dir: string) => ['--port', '0', '--arm-port', 'off', '--amqps-port', 'off', '--auto-create', '--data', dir];
@@ -78,7 +48,7 @@ describe('kill -9 and restart on the same --data directory', () => {
       const lockedByDeadProcess = got.slice(7, 12).map((m) => m.body);
       // got[7..11] stay locked: the process dies holding them.
 
-      first.process.kill('SIGKILL');
+      first.child.kill('SIGKILL');
       expect((await first.exited).signal).toBe('SIGKILL');
       await client.close().catch(() => {});
 
@@ -140,7 +110,7 @@ describe('kill -9 and restart on the same --data directory', () => {
         }
       });
       await new Promise((r) => setTimeout(r, 1500));
-      first.process.kill('SIGKILL');
+      first.child.kill('SIGKILL');
       await first.exited;
       stop = true;
       await Promise.all(senders);
@@ -183,9 +153,9 @@ describe('kill -9 and restart on the same --data directory', () => {
   it('exits cleanly on SIGTERM, and refuses a bad flag with a message naming it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-term-'));
     try {
-      const child = await startCli(args(dir));
-      child.process.kill('SIGTERM');
-      expect(await child.exited).toEqual({ code: 0, signal: null });
+      const emulator = await startCli(args(dir));
+      emulator.child.kill('SIGTERM');
+      expect(await emulator.exited).toEqual({ code: 0, signal: null });
 
       const bad = spawn(process.execPath, ['--import', 'tsx', '--conditions', 'source', cli, '--port', 'seventy'], { cwd: repoRoot });
       let stderr = '';
