@@ -22,6 +22,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import { spawnEmulator } from '@workforce/servicebus-emulator';
 import { LocalQueue } from '../examples/local-queue.js';
 import { floor } from './floor.js';
+import { percentile } from './percentile.js';
 import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../test/helpers.js';
 
 const DRAINS = Number(process.env['BENCH_DRAINS'] ?? 200);
@@ -94,11 +95,6 @@ async function startNode(built: Artifacts, em: Emulator, topic: string, reports:
   return { id, build: bundle, agent, queue, ...(worker ? { worker } : {}) };
 }
 
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] as number;
-}
-
 function ms(ns: bigint | number): number {
   return Number(ns) / 1e6;
 }
@@ -168,8 +164,7 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
     const sorted = mine.map((s) => s.ms).sort((a, b) => a - b);
     const of = COMPARE ? ` (${build})` : '';
     console.log(`publish → SIGTERM in the worker, ${sorted.length} drains: p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, min ${sorted[0]?.toFixed(2)} ms, max ${sorted.at(-1)?.toFixed(2)} ms (targets: p50 ≤ 2 ms, p99 ≤ 10 ms)${of}`);
-    const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
-    if (mine.length > 0) console.log(`  stages, p50 each: ${Object.keys(mine[0]!.stages).map((k) => `${k} ${median(mine.map((s) => s.stages[k]!)).toFixed(2)} ms`).join(', ')}${of}`);
+    if (mine.length > 0) console.log(`  stages, p50 each: ${Object.keys(mine[0]!.stages).map((k) => `${k} ${percentile(mine.map((s) => s.stages[k]!), 50).toFixed(2)} ms`).join(', ')}${of}`);
   }
 }
 

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { type Socket, connect } from 'node:net';
 import type { ServiceBusClient } from '@azure/service-bus';
+import { percentile } from './percentile.js';
 
 const SAMPLES = 100;
 const WARM_UP = 10;
@@ -19,7 +20,6 @@ const GAP_MS = 50;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const since = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
-const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((q / 100) * xs.length) - 1)] as number;
 
 // An echo server that also writes the CLOCK_MONOTONIC time at which its SIGUSR2 handler runs.
 const PEER = `
@@ -68,8 +68,8 @@ async function machineFloor(): Promise<void> {
       if (i >= WARM_UP) signal.push(Number(handled - t0) / 1e3);
     }
     console.log(
-      `floor, this machine, idle processes: loopback TCP round trip p50 ${p(rtt, 50).toFixed(0)} µs, p99 ${p(rtt, 99).toFixed(0)} µs; ` +
-        `kill() → another process's signal handler p50 ${p(signal, 50).toFixed(0)} µs, p99 ${p(signal, 99).toFixed(0)} µs (${SAMPLES} each, ${GAP_MS} ms apart)`,
+      `floor, this machine, idle processes: loopback TCP round trip p50 ${percentile(rtt, 50).toFixed(0)} µs, p99 ${percentile(rtt, 99).toFixed(0)} µs; ` +
+        `kill() → another process's signal handler p50 ${percentile(signal, 50).toFixed(0)} µs, p99 ${percentile(signal, 99).toFixed(0)} µs (${SAMPLES} each, ${GAP_MS} ms apart)`,
     );
   } finally {
     peer.kill('SIGKILL');
@@ -101,8 +101,8 @@ async function serviceBusFloor(client: ServiceBusClient, topic: string): Promise
     await sender.close();
   }
   console.log(
-    `floor, @azure/service-bus through the emulator, warm, ${SAMPLES} messages ${GAP_MS} ms apart: sendMessages → receiveMessages(1) returns p50 ${p(receive, 50).toFixed(2)} ms, p99 ${p(receive, 99).toFixed(2)} ms; ` +
-      `deferMessage round trip p50 ${p(defer, 50).toFixed(2)} ms, p99 ${p(defer, 99).toFixed(2)} ms`,
+    `floor, @azure/service-bus through the emulator, warm, ${SAMPLES} messages ${GAP_MS} ms apart: sendMessages → receiveMessages(1) returns p50 ${percentile(receive, 50).toFixed(2)} ms, p99 ${percentile(receive, 99).toFixed(2)} ms; ` +
+      `deferMessage round trip p50 ${percentile(defer, 50).toFixed(2)} ms, p99 ${percentile(defer, 99).toFixed(2)} ms`,
   );
 }
 
