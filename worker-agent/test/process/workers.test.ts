@@ -46,7 +46,9 @@ describe.each<Kind>(['node', 'python'])('%s example worker', (kind) => {
     expect(queue.pending()).toEqual(['t0']);
     expect(worker.child.exitCode).toBeNull();
     unlinkSync(flag);
-    await waitFor(() => queue.done().includes('t0'));
+    // The worker moves the task to done, then records `finished`: wait for the record.
+    await waitFor(() => queue.events().some((e) => e.event === 'finished'));
+    expect(queue.done()).toContain('t0');
     expect(queue.events().map((e) => e.event)).toEqual(['registered', 'idle', 'resumed', 'started', 'finished']);
   });
 });
