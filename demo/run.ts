@@ -1,15 +1,13 @@
-// `npm run demo`: the local system (Service Bus emulator + Functions host serving this app, as
-// `npm start` runs them) plus a small fleet: 3 topics × 4 nodes, each a real agent with a Node and
-// a Python example worker taking tasks. Prints what to type next; Ctrl-C stops everything.
+// `npm run demo`: the local system (scripts/local-system.ts, as `npm start` runs it) plus a small
+// fleet: 3 topics × 4 nodes, each a real agent with a Node and a Python example worker taking tasks. Prints what to type next; Ctrl-C stops everything.
 // State lives in .data/demo (DEMO_DATA_DIR) and starts fresh on every run. DEMO_TOPICS (comma
 // separated) and DEMO_NODES_PER_TOPIC size the fleet; PORT, SERVICEBUS_*_PORT as for `npm start`.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { silentLogger, startHost, type Host } from '@workforce/functions-host';
-import { startEmulator, type RunningEmulator } from '@workforce/servicebus-emulator';
-import { REPORTS_QUEUE } from '../src/config.js';
+import { silentLogger } from '@workforce/functions-host';
+import { startLocalSystem, type LocalSystem } from '../scripts/local-system.js';
 import { followEvents } from './events.js';
 import { ROOT, startFleet, stopFleet, type FleetNode } from './fleet.js';
 
@@ -25,8 +23,7 @@ const port = (name: string, fallback: number): number => {
 };
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-let emulator: RunningEmulator | undefined;
-let host: Host | undefined;
+let system: LocalSystem | undefined;
 let nodes: FleetNode[] = [];
 let stopEvents = () => {};
 
@@ -36,31 +33,16 @@ async function main(): Promise<void> {
   rmSync(DATA, { recursive: true, force: true });
   const python = spawnSync('python3', ['--version']).status === 0;
 
-  emulator = await startEmulator({
-    port: port('SERVICEBUS_PORT', 5672),
-    amqpsPort: port('SERVICEBUS_AMQPS_PORT', 5671),
-    armPort: port('SERVICEBUS_ARM_PORT', 5443),
-    dataDir: path.join(DATA, 'servicebus'),
-  });
-  emulator.catalogue.putQueue(REPORTS_QUEUE, { maxDeliveryCount: 5, lockDurationMs: 60_000, deadLetteringOnMessageExpiration: true, defaultMessageTimeToLiveMs: 7 * 86_400_000 });
-  const caFile = path.join(DATA, 'ca.pem');
-  writeFileSync(caFile, emulator.caCertificate ?? '');
-  host = await startHost({
+  system = await startLocalSystem({
     appDir: ROOT,
-    port: port('PORT', 7071),
-    dataDir: path.join(DATA, 'functions-host'),
+    dataDir: DATA,
+    ports: { amqp: port('SERVICEBUS_PORT', 5672), amqps: port('SERVICEBUS_AMQPS_PORT', 5671), arm: port('SERVICEBUS_ARM_PORT', 5443) },
+    httpPort: port('PORT', 7071),
+    functionKey: KEY,
     logger: silentLogger(),
-    settings: {
-      ServiceBusConnection: emulator.connectionString,
-      AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
-      SERVICEBUS_RESOURCE_GROUP: 'local',
-      SERVICEBUS_NAMESPACE: 'local',
-      SERVICEBUS_ARM_ENDPOINT: emulator.armEndpoint!,
-      SERVICEBUS_ARM_CA_FILE: caFile,
-      SERVICEBUS_ARM_CREDENTIAL: 'emulator',
-      FUNCTIONS_HOST_FUNCTION_KEY: KEY,
-    },
   });
+  const { host } = system;
+  const { emulator } = system.bus;
   const api = host.url.replace('127.0.0.1', 'localhost');
   for (const topic of TOPICS) {
     const res = await fetch(`${host.url}/api/topics/${topic}`, { method: 'PUT', headers: { 'x-functions-key': KEY } });
@@ -104,8 +86,7 @@ async function stop(code: number): Promise<void> {
   stopEvents();
   log('\nStopping the fleet…');
   await stopFleet(nodes).catch((e: unknown) => process.stderr.write(`stopping the fleet: ${String(e)}\n`));
-  await host?.close().catch((e: unknown) => process.stderr.write(`closing the host: ${String(e)}\n`));
-  await emulator?.close().catch((e: unknown) => process.stderr.write(`closing the emulator: ${String(e)}\n`));
+  await system?.close();
   process.exit(code);
 }
 process.once('SIGINT', () => void stop(0));

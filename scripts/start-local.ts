@@ -1,15 +1,14 @@
-// `npm start`: the whole control plane on this machine. Starts the Service Bus emulator (state
-// in .data/servicebus) with the reports queue, then the local Functions host serving this app
-// (built to dist/ by the npm script) on http://localhost:7071, and prints what operators and
-// agents need. Ctrl-C stops both.
+// `npm start`: the whole control plane on this machine (scripts/local-system.ts): the Service Bus
+// emulator (state in .data/servicebus) with the reports queue, and the local Functions host
+// serving this app (built to dist/ by the npm script) on http://localhost:7071. Prints what
+// operators and agents need. Ctrl-C stops both.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { consoleLogger, startHost } from '@workforce/functions-host';
-import { startEmulator } from '@workforce/servicebus-emulator';
-import { REPORTS_QUEUE } from '../src/config.js';
+import { consoleLogger } from '@workforce/functions-host';
+import { startLocalSystem } from './local-system.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = path.join(ROOT, '.data');
@@ -35,32 +34,16 @@ async function main(): Promise<void> {
   if (!existsSync(path.join(ROOT, 'dist', 'src', 'functions'))) {
     throw new Error('dist/src/functions is missing: run `npm run build` first');
   }
-  const emulator = await startEmulator({
-    port: port('SERVICEBUS_PORT', 5672),
-    amqpsPort: port('SERVICEBUS_AMQPS_PORT', 5671),
-    armPort: port('SERVICEBUS_ARM_PORT', 5443),
-    dataDir: path.join(DATA, 'servicebus'),
-  });
-  // The reports trigger listens from the start; topics are provisioned with PUT /api/topics/{topic}.
-  emulator.catalogue.putQueue(REPORTS_QUEUE, { maxDeliveryCount: 5, lockDurationMs: 60_000, deadLetteringOnMessageExpiration: true, defaultMessageTimeToLiveMs: 7 * 86_400_000 });
-  const caFile = path.join(DATA, 'servicebus', 'tls', 'cert.pem');
-
-  const host = await startHost({
+  const system = await startLocalSystem({
     appDir: ROOT,
-    port: port('PORT', 7071),
-    dataDir: path.join(DATA, 'functions-host'),
+    dataDir: DATA,
+    ports: { amqp: port('SERVICEBUS_PORT', 5672), amqps: port('SERVICEBUS_AMQPS_PORT', 5671), arm: port('SERVICEBUS_ARM_PORT', 5443) },
+    httpPort: port('PORT', 7071),
+    functionKey: localFunctionKey(),
     logger: consoleLogger(),
-    settings: {
-      FUNCTIONS_HOST_FUNCTION_KEY: localFunctionKey(),
-      ServiceBusConnection: emulator.connectionString,
-      AZURE_SUBSCRIPTION_ID: process.env.AZURE_SUBSCRIPTION_ID ?? '00000000-0000-0000-0000-000000000000',
-      SERVICEBUS_RESOURCE_GROUP: process.env.SERVICEBUS_RESOURCE_GROUP ?? 'local',
-      SERVICEBUS_NAMESPACE: process.env.SERVICEBUS_NAMESPACE ?? 'local',
-      SERVICEBUS_ARM_ENDPOINT: emulator.armEndpoint!,
-      SERVICEBUS_ARM_CA_FILE: caFile,
-      SERVICEBUS_ARM_CREDENTIAL: 'emulator',
-    },
   });
+  const { host, bus } = system;
+  const { emulator, caFile } = bus;
   const api = host.url.replace('127.0.0.1', 'localhost');
   const key = host.keys.function;
   process.stdout.write(`
@@ -82,15 +65,8 @@ Agents on this machine:
 Ctrl-C stops.
 `);
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await host.close().catch((e: unknown) => process.stderr.write(`closing the host: ${String(e)}\n`));
-    await emulator.close().catch((e: unknown) => process.stderr.write(`closing the emulator: ${String(e)}\n`));
-  };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void system.close());
+  process.once('SIGTERM', () => void system.close());
 }
 
 main().catch((err: unknown) => {

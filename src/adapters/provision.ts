@@ -21,14 +21,19 @@ export async function provisionTopic(settings: ArmSettings, topic: string): Prom
       SHUTDOWN_SUBSCRIPTION_PROPERTIES,
     ),
   );
-  outcomes.push(
-    await getOrCreate(
-      'queue',
-      REPORTS_QUEUE,
-      () => arm.queues.get(rg, ns, REPORTS_QUEUE),
-      () => arm.queues.createOrUpdate(rg, ns, REPORTS_QUEUE, REPORTS_QUEUE_PROPERTIES),
-      REPORTS_QUEUE_PROPERTIES,
-    ),
-  );
+  outcomes.push(await provisionReportsQueue(settings));
   return outcomes;
+}
+
+/** The reports queue alone: every topic's agents report there (`npm start` creates it up front). */
+export async function provisionReportsQueue(settings: ArmSettings): Promise<EntityOutcome> {
+  const arm = armClient(settings);
+  const { resourceGroup: rg, namespace: ns } = settings;
+  return getOrCreate(
+    'queue',
+    REPORTS_QUEUE,
+    () => arm.queues.get(rg, ns, REPORTS_QUEUE),
+    () => arm.queues.createOrUpdate(rg, ns, REPORTS_QUEUE, REPORTS_QUEUE_PROPERTIES),
+    REPORTS_QUEUE_PROPERTIES,
+  );
 }

@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServiceBusClient } from '@azure/service-bus';
-import { ManualClock, silentLogger, startHost, type Host } from '@workforce/functions-host';
-import { startEmulator, type RunningEmulator } from '@workforce/servicebus-emulator';
-import { REPORTS_QUEUE } from '../../src/config.js';
+import { ManualClock, silentLogger, type Host } from '@workforce/functions-host';
+import type { RunningEmulator } from '@workforce/servicebus-emulator';
+import { startLocalBus, startLocalSystem } from '../../scripts/local-system.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const FUNCTION_KEY = 'test-function-key';
@@ -37,36 +37,17 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
-export async function startBus(dataDir?: string): Promise<Emulator> {
-  const emulator = await startEmulator({ port: 0, ...(dataDir && { dataDir }) });
-  // The reports trigger listens from the start, as in Azure after provisioning.
-  emulator.catalogue.putQueue(REPORTS_QUEUE, { maxDeliveryCount: 5, lockDurationMs: 60_000, deadLetteringOnMessageExpiration: true, defaultMessageTimeToLiveMs: 7 * 86_400_000 });
-  const dir = tempDir('workforce-ca-');
-  const caFile = path.join(dir, 'cert.pem');
-  writeFileSync(caFile, emulator.caCertificate ?? '');
+/** The emulator in memory, with the reports queue (scripts/local-system.ts). */
+export async function startBus(): Promise<Emulator> {
+  const dir = tempDir('workforce-bus-');
+  const bus = await startLocalBus({ dataDir: dir, inMemory: true });
   return {
-    emulator,
-    caFile,
+    emulator: bus.emulator,
+    caFile: bus.caFile,
     async close() {
-      await emulator.close();
+      await bus.close();
       rmSync(dir, { recursive: true, force: true });
     },
-  };
-}
-
-export function appSettings(bus: Emulator, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    ServiceBusConnection: bus.emulator.connectionString,
-    AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000',
-    SERVICEBUS_RESOURCE_GROUP: 'workforce-rg',
-    SERVICEBUS_NAMESPACE: 'workforce-ns',
-    SERVICEBUS_ARM_ENDPOINT: bus.emulator.armEndpoint!,
-    SERVICEBUS_ARM_CA_FILE: bus.caFile,
-    SERVICEBUS_ARM_CREDENTIAL: 'emulator',
-    FUNCTIONS_HOST_FUNCTION_KEY: FUNCTION_KEY,
-    // The worker runs our TypeScript sources; workspace packages resolve to theirs too.
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=source`.trim(),
-    ...extra,
   };
 }
 
@@ -86,23 +67,24 @@ export interface ControlPlane {
 }
 
 export async function startControlPlane(opts: { clock?: ManualClock; schedules?: unknown; settings?: Record<string, string> } = {}): Promise<ControlPlane> {
-  const bus = await startBus();
   const clock = opts.clock ?? new ManualClock(new Date());
   const appDir = sourceAppDir({ schedules: opts.schedules });
   const dataDir = tempDir('workforce-host-');
-  const hostOptions = () => ({
+  const system = await startLocalSystem({
     appDir,
-    port: 0,
-    clock,
     dataDir,
-    settings: appSettings(bus, opts.settings),
-    logger: process.env.WORKFORCE_TEST_LOGS ? undefined : silentLogger(),
+    inMemory: true,
+    functionKey: FUNCTION_KEY,
+    clock,
+    // The worker runs our TypeScript sources; workspace packages resolve to theirs too.
+    settings: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=source`.trim(), ...opts.settings },
+    ...(!process.env.WORKFORCE_TEST_LOGS && { logger: silentLogger() }),
   });
-  let host = await startHost(hostOptions());
+  const bus: Emulator = { emulator: system.bus.emulator, caFile: system.bus.caFile, close: () => system.bus.close() };
   const sb = new ServiceBusClient(bus.emulator.connectionString);
   const plane: ControlPlane = {
     get host() {
-      return host;
+      return system.host;
     },
     clock,
     clockStart: clock.now(),
@@ -111,7 +93,7 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
     appDir,
     dataDir,
     async api(method, route, body, key = FUNCTION_KEY) {
-      const res = await fetch(`${host.url}/api/${route}`, {
+      const res = await fetch(`${system.host.url}/api/${route}`, {
         method,
         headers: { 'content-type': 'application/json', ...(key !== null && { 'x-functions-key': key }) },
         ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
@@ -125,14 +107,10 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
       }
       return { status: res.status, body: parsed, contentType: res.headers.get('content-type') };
     },
-    async restart() {
-      await host.close();
-      host = await startHost(hostOptions());
-    },
+    restart: () => system.restartHost(),
     async close() {
       await sb.close().catch(() => {});
-      await host.close().catch(() => {});
-      await bus.close().catch(() => {});
+      await system.close();
       for (const dir of [appDir, dataDir]) rmSync(dir, { recursive: true, force: true });
     },
   };

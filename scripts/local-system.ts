@@ -1,0 +1,129 @@
+// The control plane on this machine, the one way `npm start`, the demo and the tests run it: the
+// Service Bus emulator, the reports queue provisioned through the emulator's ARM endpoint by the
+// app's own provisioning code (so its settings are those of src/domain/entities.ts, as in Azure),
+// and the local Functions host serving the app with the settings that point it at the emulator.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startHost, type Clock, type Host, type Logger } from '@workforce/functions-host';
+import { startEmulator, type RunningEmulator } from '@workforce/servicebus-emulator';
+import { provisionReportsQueue } from '../src/adapters/provision.js';
+import type { ArmSettings } from '../src/config.js';
+
+/** ARM names of the local namespace; any values do, the emulator has one namespace. */
+const LOCAL_ARM = { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'local', namespace: 'local' } as const;
+
+export interface LocalBusOptions {
+  /** Holds `servicebus/` (the emulator's SQLite state, unless `inMemory`) and `servicebus-ca.pem`. */
+  dataDir: string;
+  /** Keep the emulator's messages in memory (tests): nothing survives a restart. */
+  inMemory?: boolean;
+  /** 0 picks a free port; each defaults to 0. */
+  ports?: { amqp?: number; amqps?: number; arm?: number };
+}
+
+export interface LocalBus {
+  readonly emulator: RunningEmulator;
+  /** The PEM the ARM client must trust for the emulator's endpoint. */
+  readonly caFile: string;
+  readonly arm: ArmSettings;
+  close(): Promise<void>;
+}
+
+/** The emulator, with the reports queue the reports trigger listens on from the start. */
+export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus> {
+  const ports = options.ports ?? {};
+  mkdirSync(options.dataDir, { recursive: true });
+  const emulator = await startEmulator({
+    port: ports.amqp ?? 0,
+    amqpsPort: ports.amqps ?? 0,
+    armPort: ports.arm ?? 0,
+    ...(!options.inMemory && { dataDir: path.join(options.dataDir, 'servicebus') }),
+  });
+  try {
+    if (emulator.armEndpoint === undefined || emulator.caCertificate === undefined) {
+      throw new Error('the emulator started without its ARM endpoint');
+    }
+    const caFile = path.join(options.dataDir, 'servicebus-ca.pem');
+    writeFileSync(caFile, emulator.caCertificate);
+    const arm: ArmSettings = { ...LOCAL_ARM, endpoint: emulator.armEndpoint, caCertificate: emulator.caCertificate, credential: 'emulator' };
+    await provisionReportsQueue(arm);
+    return { emulator, caFile, arm, close: () => emulator.close() };
+  } catch (err) {
+    await emulator.close().catch(() => {});
+    throw err;
+  }
+}
+
+/** App settings that point the Function app at a local bus. */
+export function localAppSettings(bus: LocalBus, functionKey: string): Record<string, string> {
+  return {
+    ServiceBusConnection: bus.emulator.connectionString,
+    AZURE_SUBSCRIPTION_ID: bus.arm.subscriptionId,
+    SERVICEBUS_RESOURCE_GROUP: bus.arm.resourceGroup,
+    SERVICEBUS_NAMESPACE: bus.arm.namespace,
+    SERVICEBUS_ARM_ENDPOINT: bus.arm.endpoint!,
+    SERVICEBUS_ARM_CA_FILE: bus.caFile,
+    SERVICEBUS_ARM_CREDENTIAL: 'emulator',
+    FUNCTIONS_HOST_FUNCTION_KEY: functionKey,
+  };
+}
+
+export interface LocalSystemOptions extends LocalBusOptions {
+  /** The Function app's folder (host.json, package.json `main`). */
+  appDir: string;
+  functionKey: string;
+  /** The host's HTTP port; 0 (the default) picks a free one. */
+  httpPort?: number;
+  clock?: Clock;
+  logger?: Logger;
+  /** More app settings, or overrides of the local ones. */
+  settings?: Record<string, string>;
+}
+
+export interface LocalSystem {
+  readonly bus: LocalBus;
+  /** The running host (a new object after `restartHost`). */
+  readonly host: Host;
+  /** Restarts the host on the same data folder: durable state survives. */
+  restartHost(): Promise<void>;
+  /** Closes the host, then the bus. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
+  const bus = await startLocalBus(options);
+  const hostOptions = {
+    appDir: options.appDir,
+    port: options.httpPort ?? 0,
+    dataDir: path.join(options.dataDir, 'functions-host'),
+    settings: { ...localAppSettings(bus, options.functionKey), ...options.settings },
+    ...(options.clock && { clock: options.clock }),
+    ...(options.logger && { logger: options.logger }),
+  };
+  let host: Host;
+  try {
+    host = await startHost(hostOptions);
+  } catch (err) {
+    await bus.close().catch(() => {});
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    bus,
+    get host() {
+      return host;
+    },
+    async restartHost() {
+      await host.close();
+      host = await startHost(hostOptions);
+    },
+    close() {
+      closing ??= (async () => {
+        await host.close().catch((e: unknown) => process.stderr.write(`closing the Functions host: ${String(e)}\n`));
+        await bus.close().catch((e: unknown) => process.stderr.write(`closing the Service Bus emulator: ${String(e)}\n`));
+      })();
+      return closing;
+    },
+  };
+}
