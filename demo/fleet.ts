@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { LocalQueue } from '../worker-agent/examples/local-queue.js';
+import { bundleExampleWorker } from '../worker-agent/scripts/bundle-example.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const AGENT = path.join(ROOT, 'worker-agent', 'bin', 'workforce-agent.js');
@@ -33,16 +33,6 @@ export interface FleetNode {
   processes: Array<{ name: string; child: ChildProcess }>;
 }
 
-/** Bundles the Node example worker (TypeScript) once, as it would ship. */
-async function bundleWorker(dir: string): Promise<string> {
-  const out = path.join(dir, 'node-worker.mjs');
-  await build({
-    entryPoints: [path.join(ROOT, 'worker-agent', 'examples', 'node', 'worker.ts')],
-    outfile: out, bundle: true, platform: 'node', target: 'node20', format: 'esm', conditions: ['source'], logLevel: 'warning',
-  });
-  return out;
-}
-
 function spawnLogged(command: string, args: string[], env: Record<string, string>, log: string): ChildProcess {
   const fd = openSync(log, 'a');
   return spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
@@ -51,7 +41,7 @@ function spawnLogged(command: string, args: string[], env: Record<string, string
 export async function startFleet(opts: FleetOptions): Promise<FleetNode[]> {
   mkdirSync(opts.dir, { recursive: true });
   if (!existsSync(path.join(ROOT, 'worker-agent', 'dist', 'cli.js'))) throw new Error('worker-agent is not built: run `npm install` (or `npm run build`) first');
-  const nodeWorker = await bundleWorker(opts.dir);
+  const nodeWorker = await bundleExampleWorker(path.join(opts.dir, 'node-worker.mjs'));
   const nodes: FleetNode[] = [];
   for (const topic of opts.topics) {
     for (let i = 1; i <= opts.nodesPerTopic; i++) {

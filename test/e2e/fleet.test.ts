@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArtifacts, Node, type Artifacts } from '../support/fleet.js';
+import { buildArtifacts, isRunning, Node, type Artifacts } from '../support/fleet.js';
 import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
@@ -53,9 +53,9 @@ describe('a drain of 2 on a fleet of 5 real nodes', () => {
         expect(finished).toEqual(started);
         expect(node.queue.running()).toEqual([]);
       } else {
-        expect(node.worker.running()).toBe(true);
+        expect(isRunning(node.worker)).toBe(true);
       }
     }
-    expect(nodes.filter((n) => n.worker.running())).toHaveLength(3);
+    expect(nodes.filter((n) => isRunning(n.worker))).toHaveLength(3);
   });
 });

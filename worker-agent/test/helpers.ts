@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { bundle } from '../scripts/bundle.js';
+import { bundleExampleWorker } from '../scripts/bundle-example.js';
 
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const PYTHON_WORKER = join(PACKAGE_ROOT, 'examples', 'python', 'worker.py');
@@ -35,17 +35,7 @@ export function buildArtifacts(): Promise<Artifacts> {
   artifacts ??= (async () => {
     const dir = tempDir('wf-build-');
     const agent = await bundle(join(dir, 'workforce-agent.cjs'));
-    const nodeWorker = join(dir, 'node-worker.mjs');
-    await build({
-      entryPoints: [join(PACKAGE_ROOT, 'examples', 'node', 'worker.ts')],
-      outfile: nodeWorker,
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'esm',
-      conditions: ['source'],
-      logLevel: 'warning',
-    });
+    const nodeWorker = await bundleExampleWorker(join(dir, 'node-worker.mjs'));
     return { agent, nodeWorker };
   })();
   return artifacts;
