@@ -1,5 +1,7 @@
-import type { RetryOptionsWire } from './history.js';
-import type { RetryState } from './store.js';
+// Retries of activities and sub-orchestrations, which the engine runs as DurableTask.Core does.
+
+import { EventType, type HistoryEvent, type RetryOptionsWire } from './history.js';
+import type { EngineState, RetryState } from './store.js';
 
 /**
  * Delay before the next attempt, as DurableTask.Core's RetryInterceptor computes it:
@@ -16,4 +18,24 @@ export function retryDelay(options: RetryOptionsWire, attemptsMade: number): num
 export function retryExpired(state: RetryState, now: number): boolean {
   const timeout = state.options.retryTimeoutInMilliseconds;
   return !!timeout && timeout > 0 && now - state.firstAttemptAt >= timeout;
+}
+
+export type RetryPhase = 'failed' | 'timer' | 'done';
+
+/**
+ * The retried call an event belongs to, and where it leaves it: its attempt failed, the timer
+ * before the next attempt fired, or it succeeded. An event after which the library allocates a
+ * sequence number of its own (a failure, or a timer with attempts left) ends an episode's batch.
+ */
+export function retryFor(eng: EngineState, e: HistoryEvent): { key: string; r: RetryState; phase: RetryPhase } | undefined {
+  for (const [key, r] of Object.entries(eng.retries)) {
+    if ((e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed) && e.TaskScheduledId === r.currentId) {
+      return { key, r, phase: 'failed' };
+    }
+    if (e.EventType === EventType.TimerFired && e.TimerId === r.timerId) return { key, r, phase: 'timer' };
+    if ((e.EventType === EventType.TaskCompleted || e.EventType === EventType.SubOrchestrationInstanceCompleted) && e.TaskScheduledId === r.currentId) {
+      return { key, r, phase: 'done' };
+    }
+  }
+  return undefined;
 }
