@@ -110,7 +110,7 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
   const sender = client.createSender(topic);
   await sender.sendMessages({ body: 'warm-up: invalid, dead-lettered' });
   const samples: { build: string; ms: number; stages: Record<string, number> }[] = [];
-  const builds = [process.env['BENCH_BUNDLE'] ?? built.agent, ...(COMPARE ? COMPARE.split(',') : [])];
+  const builds = [built.agent, ...(COMPARE ? COMPARE.split(',') : [])];
   // Rounds of POOL fresh nodes (a drained node takes no second message); nodes are started
   // between measurements, never during one, so start-up CPU does not disturb the figures.
   while (samples.length < DRAINS) {
@@ -163,7 +163,7 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
     const mine = samples.filter((s) => s.build === build);
     const sorted = mine.map((s) => s.ms).sort((a, b) => a - b);
     const of = COMPARE ? ` (${build})` : '';
-    console.log(`publish → SIGTERM in the worker, ${sorted.length} drains: p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, min ${sorted[0]?.toFixed(2)} ms, max ${sorted.at(-1)?.toFixed(2)} ms (targets: p50 ≤ 2 ms, p99 ≤ 10 ms)${of}`);
+    console.log(`publish → SIGTERM in the worker, ${sorted.length} drains: p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms, min ${sorted[0]?.toFixed(2)} ms, max ${sorted.at(-1)?.toFixed(2)} ms (guards: p50 ≤ 10 ms, p99 ≤ 25 ms)${of}`);
     if (mine.length > 0) console.log(`  stages, p50 each: ${Object.keys(mine[0]!.stages).map((k) => `${k} ${percentile(mine.map((s) => s.stages[k]!), 50).toFixed(2)} ms`).join(', ')}${of}`);
   }
 }
@@ -227,7 +227,7 @@ async function idle(built: Artifacts, em: Emulator): Promise<void> {
   const rss1 = rss(node.agent.pid);
   console.log(
     `idle agent over ${IDLE_SECONDS} s: CPU ${cpuMs} ms (${((cpuMs / (IDLE_SECONDS * 1000)) * 100).toFixed(3)} %); ` +
-      `RSS ${rss0.total.toFixed(1)} → ${rss1.total.toFixed(1)} MiB (target ≤ 50 MB), of which private ${rss1.anon.toFixed(1)} MiB ` +
+      `RSS ${rss0.total.toFixed(1)} → ${rss1.total.toFixed(1)} MiB (guard after the idle period: ≤ 50 MiB), of which private ${rss1.anon.toFixed(1)} MiB ` +
       `and file-backed ${rss1.file.toFixed(1)} MiB (the node binary's pages, shared with every Node process)`,
   );
   await stop(node);
@@ -255,7 +255,8 @@ async function startup(built: Artifacts, em: Emulator): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(`workforce-agent benchmark (node ${process.version}, bundle, emulator on loopback)`);
-  const built = await buildArtifacts();
+  const tree = await buildArtifacts();
+  const built = { ...tree, agent: process.env['BENCH_BUNDLE'] ?? tree.agent }; // every part measures BENCH_BUNDLE when set
   const em = await startEmulatorProcess();
   const client = new ServiceBusClient(em.connectionString);
   try {

@@ -9,18 +9,10 @@
 //   string inside a function that runs only when a credential is created; with a connection
 //   string it is never decompressed or parsed (idle `listen`: RSS −5 MiB).
 //
-// Pages of the node binary count too: an idle agent's RSS is mostly /usr/bin/node's file pages,
-// mapped 64 KiB at a time around each page touched. Two dependencies touch large parts of it
-// that `listen` has no use for; `idleCosts` below rewrites the two lines, at bundle time:
-// - long (64-bit integers of the Service Bus SDK) compiles a WebAssembly module when it is
-//   loaded, for a faster multiply/divide: that pages in V8's WebAssembly compiler (RSS +1.7 MiB).
-//   Without it long uses its plain JavaScript arithmetic (its documented fallback; same results).
-// - the SDK formats dates with Date#toString for verbose log lines, even when that log is off:
-//   the local time zone's name comes from ICU's time zone and locale data embedded in the binary.
-//   Its link setup does it for the next token renewal (idle RSS +1 MiB); its lock renewer does it
-//   twice for every message received, on the hot path (the first one in a process loads the
-//   time zone: ~1 ms before the agent sees its message). They are now formatted only when the
-//   SDK's verbose log is on (the lines themselves are unchanged).
+// Dependencies are bundled as they are published: no edits of their source (each bundle-time
+// edit once saved an idle agent 0.7 MiB or less, measured in 2026-12, and each was one more
+// thing to check on every upgrade). The one patched dependency is rhea, fixed at install (root
+// README, "A patched dependency"); the bundle refuses an unfixed copy.
 
 import { type BuildOptions, type Plugin, build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
@@ -102,80 +94,12 @@ function fixedRheaOnly(): Plugin {
   };
 }
 
-/** One exact edit of a dependency's source at bundle time; the build fails if the text is not there once. */
-interface SourceEdit {
-  file: RegExp;
-  find: string;
-  replace: string;
-}
-
-const IDLE_EDITS: SourceEdit[] = [
-  {
-    // long/index.js: `wasm = new WebAssembly.Instance(new WebAssembly.Module(…), {}).exports;`
-    // inside a try; `null && …` keeps the fallback (wasm === null) and lets esbuild drop the module.
-    file: /[\\/]node_modules[\\/]long[\\/](umd[\\/])?index\.js$/,
-    find: 'wasm = new WebAssembly.Instance(',
-    replace: 'wasm = null && new WebAssembly.Instance(',
-  },
-  {
-    // @azure/service-bus LinkEntity#_ensureTokenRenewal: the last argument of `this._logger.verbose(…)`.
-    file: /[\\/]@azure[\\/]service-bus[\\/].*[\\/]linkEntity\.js$/,
-    find: 'new Date(Date.now() + this._tokenTimeout).toString()',
-    replace: '(this._logger.verbose.enabled ? new Date(Date.now() + this._tokenTimeout).toString() : "")',
-  },
-  {
-    // @azure/service-bus LockRenewer#start: `… is locked until ${bMessage.lockedUntilUtc.toString()}.`
-    file: /[\\/]@azure[\\/]service-bus[\\/].*[\\/]autoLockRenewer\.js$/,
-    find: '${bMessage.lockedUntilUtc.toString()}',
-    replace: '${logger.verbose.enabled ? bMessage.lockedUntilUtc.toString() : ""}',
-  },
-  {
-    // the same method: `… total autolockrenew duration … is: ${totalAutoLockRenewDurationDate.toString()}`
-    file: /[\\/]@azure[\\/]service-bus[\\/].*[\\/]autoLockRenewer\.js$/,
-    find: '${totalAutoLockRenewDurationDate.toString()}',
-    replace: '${logger.verbose.enabled ? totalAutoLockRenewDurationDate.toString() : ""}',
-  },
-];
-
-/** Applies IDLE_EDITS (see the top of this file); refuses to bundle a dependency that no longer has the line. */
-function idleCosts(edits: readonly SourceEdit[] = IDLE_EDITS): Plugin {
-  return {
-    name: 'idle-costs',
-    setup(b) {
-      const applied = new Set<SourceEdit>();
-      b.onStart(() => applied.clear());
-      // One loader per file pattern: esbuild stops at the first onLoad that returns contents.
-      const byFile = new Map<string, SourceEdit[]>();
-      for (const edit of edits) byFile.set(edit.file.source, [...(byFile.get(edit.file.source) ?? []), edit]);
-      for (const group of byFile.values()) {
-        b.onLoad({ filter: group[0]!.file }, (args) => {
-          let source = readFileSync(args.path, 'utf8');
-          for (const edit of group) {
-            const at = source.indexOf(edit.find);
-            if (at < 0 || source.indexOf(edit.find, at + 1) >= 0) {
-              throw new Error(`${args.path}: expected \`${edit.find}\` exactly once (a new version of the dependency? see IDLE_EDITS in worker-agent/scripts/bundle.ts)`);
-            }
-            applied.add(edit);
-            source = source.slice(0, at) + edit.replace + source.slice(at + edit.find.length);
-          }
-          return { contents: source, loader: 'js' };
-        });
-      }
-      b.onEnd((result) => {
-        if (result.errors.length > 0) return;
-        const missing = edits.filter((e) => !applied.has(e));
-        if (missing.length > 0) throw new Error(`no module matched ${missing.map((e) => e.file).join(', ')} (see IDLE_EDITS in worker-agent/scripts/bundle.ts)`);
-      });
-    },
-  };
-}
-
 export async function bundle(outfile = DEFAULT_BUNDLE, entry = join(root, 'src', 'cli.ts')): Promise<string> {
   await build({
     ...common,
     entryPoints: [entry],
     outfile,
-    plugins: [embeddedIdentity(await identityModule()), fixedRheaOnly(), idleCosts()],
+    plugins: [embeddedIdentity(await identityModule()), fixedRheaOnly()],
     legalComments: 'eof',
     banner: { js: '#!/usr/bin/env node' },
   });
