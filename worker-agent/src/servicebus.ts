@@ -48,8 +48,8 @@ interface Connection {
  * How long the first receive on a connection waits for a message. The SDK opens the receiver
  * link inside that call, and a link caught opening by a connection drop never settles
  * (amqp/rhea-promise#109): only the watchdog, wait + 15 s, frees the agent. A short first
- * wait keeps that at 20 s instead of 45 s (test/bus/outage.test.ts, whose outage begins as the
- * agents start, hit it in about one run in five); the receives after it wait the full time.
+ * wait keeps an agent that starts during an outage deaf for 20 s instead of 45 s; the
+ * receives after it wait the full time.
  */
 const FIRST_RECEIVE_WAIT_MS = 5000;
 
