@@ -21,6 +21,7 @@ import { isIntakeStopped } from './intake-flag.js';
 import { createLogger } from './log.js';
 import { type NodeState, NodeStateStore } from './node-state.js';
 import { scanWorkers } from './pid-files/registry.js';
+import { printable, terminalSafeJson } from './printable.js';
 import { sendSignal } from './signals.js';
 
 type Env = Record<string, string | undefined>;
@@ -149,7 +150,7 @@ function status(args: readonly string[], env: Env, out: (s: string) => void): nu
     invalidPidFiles: scan.invalid.map((i) => ({ path: i.path, error: i.error.message })),
   };
   if (values.json) {
-    out(`${JSON.stringify(report, null, 2)}\n`);
+    out(`${terminalSafeJson(JSON.stringify(report, null, 2))}\n`);
     return 0;
   }
   const lines = [
@@ -179,7 +180,8 @@ function status(args: readonly string[], env: Env, out: (s: string) => void): nu
     );
   }
   for (const i of report.invalidPidFiles) lines.push(`  invalid: ${i.path}: ${i.error}`);
-  out(`${lines.join('\n')}\n`);
+  // Every line carries text others wrote (message reason, worker ids, file names): escaped.
+  out(`${lines.map(printable).join('\n')}\n`);
   return 0;
 }
 
