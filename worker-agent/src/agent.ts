@@ -104,9 +104,12 @@ export class Agent extends EventEmitter<AgentEvents> {
     const save = () => this.store.save(this.state);
     this.reporter = new Reporter({
       bus: this.bus,
+      queue: config.reportsQueue,
+      limits: config.outbox,
       state: () => this.state,
       save,
       log: this.log,
+      now: this.now,
       onSent: (reports) => this.emit('reports', reports),
     });
     this.drainer = new Drainer({
