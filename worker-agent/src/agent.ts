@@ -17,6 +17,7 @@ import { type Logger, createLogger } from './log.js';
 import { type NodeState, NodeStateStore, canActOnAnything } from './node-state.js';
 import { bootId, isLive, ownStartTime, readProcStat } from './proc.js';
 import { Reporter } from './reports.js';
+import { StateWriter } from './state-writer.js';
 import { BackoffPoller, PidDirWatcher } from './watch.js';
 
 export type AgentStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed';
@@ -50,6 +51,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private state!: NodeState;
   private bus!: ControlBus;
   private reporter!: Reporter;
+  private writer!: StateWriter;
   private drainer!: Drainer;
   private listener!: Listener;
   private watcher!: PidDirWatcher;
@@ -101,7 +103,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.status = 'closed';
       throw err;
     }
-    const save = () => this.store.save(this.state);
+    this.writer = new StateWriter(this.store, () => this.state, this.log);
+    const save = () => void this.writer.save();
     this.reporter = new Reporter({
       bus: this.bus,
       queue: config.reportsQueue,
@@ -117,6 +120,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       bus: this.bus,
       state: this.state,
       save,
+      saveOrThrow: () => this.writer.saveOrThrow(),
       reporter: this.reporter,
       log: this.log,
       now: this.now,
@@ -254,7 +258,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     await step('watcher', () => this.watcher.close());
     await step('reports', () => this.reporter.close(CLOSE_FLUSH_MS));
-    await step('state', () => this.store.save(this.state));
+    await step('state', () => this.writer.close());
     // Bounded: closing a link that is still opening can wait for the SDK's own timeouts.
     await step('bus', () => Promise.race([this.bus.close(), new Promise((r) => setTimeout(r, CLOSE_BUS_MS).unref())]));
     await step('lock', () => releaseLock(this.lockPath));

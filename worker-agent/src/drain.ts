@@ -64,7 +64,10 @@ export interface DrainContext {
   >;
   bus: ControlBus;
   state: NodeState;
+  /** Persists the node state; never throws (a failed write is logged and retried). */
   save: () => void;
+  /** Persists the node state or throws: the write before the commit point. */
+  saveOrThrow: () => void;
   reporter: Reporter;
   log: Logger;
   now: () => Date;
@@ -139,7 +142,15 @@ export class Drainer {
       receivedAt: this.ctx.now().toISOString(),
     };
     const t0 = process.hrtime.bigint();
-    this.ctx.save();
+    try {
+      this.ctx.saveOrThrow();
+    } catch (err) {
+      // Nothing is acted on that was not recorded first: the message goes back for another node.
+      delete this.state.pending;
+      log.warn('message-not-accepted', { messageId, why: 'the node state cannot be written', error: (err as Error).message });
+      await bus.abandon(msg);
+      return 'released';
+    }
     crashPoint(config.crashAt, 'after-state-write');
     const t1 = process.hrtime.bigint();
     const deferred = bus.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
