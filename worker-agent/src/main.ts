@@ -79,7 +79,8 @@ export async function main(argv: readonly string[], env: Env, out = (s: string) 
   } catch (err) {
     const e = toAgentError(err);
     process.stderr.write(`workforce-agent: ${e.message}${e.code === 'ConfigInvalid' ? '\n(see workforce-agent help ' + (command ?? '') + ')' : ''}\n`);
-    return e.code === 'ConfigInvalid' ? 2 : 1;
+    // 125: `run` did not start its command (wrapper.ts), as `env` and `timeout` report their own failures.
+    return e.code === 'ConfigInvalid' ? 2 : e.code === 'SpawnFailed' ? 125 : 1;
   }
 }
 
