@@ -88,15 +88,27 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async doStart(): Promise<void> {
     this.status = 'starting';
     const { config } = this;
-    ensureDir(config.stateDir);
-    acquireLock(this.lockPath);
+    // Start-up needs a writable state directory: the lock keeps a second agent off it, and a
+    // message is never taken without a record of it. (A running agent outlives a failing disk.)
+    const unwritable = (err: unknown) =>
+      err instanceof AgentError ? err : new AgentError('Internal', `cannot write the state directory ${config.stateDir}: ${(err as Error).message}`, { cause: err });
+    try {
+      ensureDir(config.stateDir);
+      acquireLock(this.lockPath);
+    } catch (err) {
+      throw unwritable(err);
+    }
     try {
       this.state = this.store.load(config.nodeId, config.topic, this.now());
       if (this.state.nodeId !== config.nodeId) {
         this.log.warn('node-id-changed', { was: this.state.nodeId, now: config.nodeId });
         this.state.nodeId = config.nodeId;
       }
-      this.store.save(this.state);
+      try {
+        this.store.save(this.state);
+      } catch (err) {
+        throw unwritable(err);
+      }
       this.bus = this.deps.bus ?? (await this.createBus());
     } catch (err) {
       releaseLock(this.lockPath);

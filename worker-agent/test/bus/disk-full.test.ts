@@ -7,8 +7,8 @@ import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NodeState, NodeStateStore } from '../../src/node-state.js';
-import { tempDir, waitFor } from '../helpers.js';
-import { useClusters } from './cluster.js';
+import { startProcess, tempDir, waitFor } from '../helpers.js';
+import { TestNode, useClusters } from './cluster.js';
 
 const clusters = useClusters();
 
@@ -97,5 +97,17 @@ describe.runIf(process.getuid?.() === 0).each(['full', 'read-only'] as const)('a
     await waitFor(() => disk.state()?.state === 'drained', 20_000);
     expect(node.drainRequested()).toEqual(node.workerIds);
     await waitFor(() => cluster.reportsOf('drained').length === 1);
+  });
+});
+
+describe.runIf(process.getuid?.() === 0)('an agent started on a full state directory', () => {
+  it('exits 1 naming the directory (it cannot take its lock, nor record a message)', async () => {
+    const cluster = await clusters.start();
+    const disk = smallDisk();
+    disk.breakIt('full');
+    const node = new TestNode(cluster, 'full', { WORKFORCE_STATE_DIR: disk.stateDir });
+    const agent = startProcess(process.execPath, [cluster.built.agent, 'listen'], node.agentEnv());
+    expect((await agent.exited).code).toBe(1);
+    expect(agent.output()).toContain(`workforce-agent: cannot write the state directory ${disk.stateDir}: ENOSPC`);
   });
 });
