@@ -305,7 +305,12 @@ export class Drainer {
         continue;
       }
       log.warn('pid-file-stale', { path: worker.entry.path, pid: worker.pid, status: worker.verification.status, reason: worker.verification.reason });
-      removeIfUnchanged(worker.entry);
+      try {
+        removeIfUnchanged(worker.entry);
+      } catch (err) {
+        // A read-only or failing PID directory: the file stays, and is judged stale again next time.
+        log.warn('pid-file-not-removed', { path: worker.entry.path, error: (err as Error).message });
+      }
     }
     return verified;
   }

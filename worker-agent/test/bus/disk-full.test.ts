@@ -3,10 +3,12 @@
 // deadline's SIGKILL, the reports) without a crash, the failed write is logged once and retried
 // until it succeeds; a message it cannot record first is not taken at all.
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type NodeState, NodeStateStore } from '../../src/node-state.js';
+import { writePidFile } from '../../src/pid-files/store.js';
+import { bootId } from '../../src/proc.js';
 import { startProcess, tempDir, waitFor } from '../helpers.js';
 import { TestNode, useClusters } from './cluster.js';
 
@@ -109,5 +111,31 @@ describe.runIf(process.getuid?.() === 0)('an agent started on a full state direc
     const agent = startProcess(process.execPath, [cluster.built.agent, 'listen'], node.agentEnv());
     expect((await agent.exited).code).toBe(1);
     expect(agent.output()).toContain(`workforce-agent: cannot write the state directory ${disk.stateDir}: ENOSPC`);
+  });
+});
+
+describe.runIf(process.getuid?.() === 0)('a read-only PID directory', () => {
+  it('does not stop a drain: a stale PID file that cannot be removed is logged and left', async () => {
+    const cluster = await clusters.start();
+    const node = new TestNode(cluster, 'ro-pids', {});
+    cluster.nodes.push(node);
+    mkdirSync(node.pidDir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'tmpfs', node.pidDir]);
+    mounts.push(node.pidDir);
+    node.startWorker('node', 'w0');
+    await node.waitRegistered();
+    const gone = startProcess('true', []);
+    await gone.exited;
+    writePidFile(node.pidDir, { pid: gone.pid, startTime: 1, bootId: bootId(), topic: cluster.topic, workerId: 'gone', signals: {} });
+    await node.startAgent();
+    execFileSync('mount', ['-o', 'remount,ro', node.pidDir]);
+
+    await cluster.publish([{ body: { operation: 'graceful-downscale', drainId: 'ro' }, messageId: 'ro/0' }]);
+    await waitFor(() => node.state()?.state === 'drained', 20_000);
+    expect(node.drainRequested()).toEqual(['w0']);
+    const notRemoved = await node.agent.waitForEvent('pid-file-not-removed');
+    expect(String(notRemoved['error'])).toMatch(/EROFS/);
+    await waitFor(() => cluster.reportsOf('drained').length === 1);
+    expect(node.agent.child.exitCode).toBeNull();
   });
 });
