@@ -63,8 +63,8 @@ describe.runIf(process.getuid?.() === 0).each(['full', 'read-only'] as const)('a
     await cluster.publish([{ body: { operation: 'graceful-downscale', drainId: 'disk', deadline }, messageId: 'disk/0' }]);
     await waitFor(() => disk.state()?.state === 'draining' && disk.state()?.pending === undefined);
 
-    disk.breakIt(how); // 6 s before the deadline; should a loaded machine pass it first, the
-    // writes that fail are the later ones (worker exit, drained), which crashed the agent alike
+    // Broken well before the deadline (6 s after the publish), so the escalation's own write fails.
+    disk.breakIt(how);
     await node.agent.waitForEvent('drain-escalated', undefined, 20_000);
     await waitFor(() => cluster.reportsOf('drained').length === 1, 20_000, () => `a drained report; got ${cluster.reports.map((r) => r.state).join(',')}`);
     expect(cluster.reportsOf('escalated')[0]?.workers.map((w) => w.signal)).toEqual(['SIGKILL']);
