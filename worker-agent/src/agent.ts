@@ -17,6 +17,7 @@ import { type Logger, createLogger } from './log.js';
 import { type NodeState, NodeStateStore, canActOnAnything } from './node-state.js';
 import { bootId, isLive, ownStartTime, readProcStat } from './proc.js';
 import { Reporter } from './reports.js';
+import { StateWriter } from './state-writer.js';
 import { BackoffPoller, PidDirWatcher } from './watch.js';
 
 export type AgentStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed';
@@ -50,6 +51,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private state!: NodeState;
   private bus!: ControlBus;
   private reporter!: Reporter;
+  private writer!: StateWriter;
   private drainer!: Drainer;
   private listener!: Listener;
   private watcher!: PidDirWatcher;
@@ -86,27 +88,43 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async doStart(): Promise<void> {
     this.status = 'starting';
     const { config } = this;
-    ensureDir(config.stateDir);
-    acquireLock(this.lockPath);
+    // Start-up needs a writable state directory: the lock keeps a second agent off it, and a
+    // message is never taken without a record of it. (A running agent outlives a failing disk.)
+    const unwritable = (err: unknown) =>
+      err instanceof AgentError ? err : new AgentError('Internal', `cannot write the state directory ${config.stateDir}: ${(err as Error).message}`, { cause: err });
+    try {
+      ensureDir(config.stateDir);
+      acquireLock(this.lockPath);
+    } catch (err) {
+      throw unwritable(err);
+    }
     try {
       this.state = this.store.load(config.nodeId, config.topic, this.now());
       if (this.state.nodeId !== config.nodeId) {
         this.log.warn('node-id-changed', { was: this.state.nodeId, now: config.nodeId });
         this.state.nodeId = config.nodeId;
       }
-      this.store.save(this.state);
+      try {
+        this.store.save(this.state);
+      } catch (err) {
+        throw unwritable(err);
+      }
       this.bus = this.deps.bus ?? (await this.createBus());
     } catch (err) {
       releaseLock(this.lockPath);
       this.status = 'closed';
       throw err;
     }
-    const save = () => this.store.save(this.state);
+    this.writer = new StateWriter(this.store, () => this.state, this.log);
+    const save = () => void this.writer.save();
     this.reporter = new Reporter({
       bus: this.bus,
+      queue: config.reportsQueue,
+      limits: config.outbox,
       state: () => this.state,
       save,
       log: this.log,
+      now: this.now,
       onSent: (reports) => this.emit('reports', reports),
     });
     this.drainer = new Drainer({
@@ -114,6 +132,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       bus: this.bus,
       state: this.state,
       save,
+      saveOrThrow: () => this.writer.saveOrThrow(),
       reporter: this.reporter,
       log: this.log,
       now: this.now,
@@ -251,7 +270,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     await step('watcher', () => this.watcher.close());
     await step('reports', () => this.reporter.close(CLOSE_FLUSH_MS));
-    await step('state', () => this.store.save(this.state));
+    await step('state', () => this.writer.close());
     // Bounded: closing a link that is still opening can wait for the SDK's own timeouts.
     await step('bus', () => Promise.race([this.bus.close(), new Promise((r) => setTimeout(r, CLOSE_BUS_MS).unref())]));
     await step('lock', () => releaseLock(this.lockPath));

@@ -9,6 +9,7 @@ import { type CrashPoint, CRASH_POINTS, isCrashPoint } from './crash-points.js';
 import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from './defaults.js';
 import { AgentError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { DEFAULT_OUTBOX_MAX, DEFAULT_OUTBOX_TTL_MS, type OutboxLimits } from './outbox.js';
 import { type SignalName, isDeclarableSignal, isValidWorkerId } from './pid-files/format.js';
 
 type Env = Record<string, string | undefined>;
@@ -33,6 +34,8 @@ export interface ListenConfig extends LocalConfig {
   readonly reportsQueue: string;
   /** How long a message the node cannot act on keeps this agent from receiving (doubling). */
   readonly releaseBackoffMs: { readonly min: number; readonly max: number };
+  /** Bounds of the reports outbox (outbox.ts). */
+  readonly outbox: OutboxLimits;
   /** Lock renewal while a message is being handled. */
   readonly maxLockRenewalMs: number;
   /** Test hook, see crash-points.ts. */
@@ -64,7 +67,9 @@ export const SETTINGS = {
   clientId: { flag: 'client-id', env: ['AZURE_CLIENT_ID'], kind: 'string', help: 'client id of the user-assigned managed identity' },
   topic: { flag: 'topic', env: ['WORKFORCE_CONTROL_TOPIC_NAME'], kind: 'string', help: 'control topic (required)' },
   subscription: { flag: 'subscription', env: ['WORKFORCE_CONTROL_SUBSCRIPTION_NAME'], kind: 'string', help: `subscription on the topic (default ${DEFAULT_SUBSCRIPTION})` },
-  reportsQueue: { flag: 'reports-queue', env: ['WORKFORCE_REPORTS_QUEUE_NAME'], kind: 'string', help: `queue for reports when a message has no replyTo (default ${DEFAULT_REPLY_TO})` },
+  reportsQueue: { flag: 'reports-queue', env: ['WORKFORCE_REPORTS_QUEUE_NAME'], kind: 'string', help: `the one queue reports go to; a message's replyTo naming another is ignored (default ${DEFAULT_REPLY_TO})` },
+  outboxTtlMs: { flag: 'outbox-ttl-ms', env: ['WORKFORCE_OUTBOX_TTL_MS'], kind: 'string', help: `a report not sent within this time is dropped (default ${DEFAULT_OUTBOX_TTL_MS}: 24 h)` },
+  outboxMax: { flag: 'outbox-max', env: ['WORKFORCE_OUTBOX_MAX'], kind: 'string', help: `most reports waiting to be sent; the oldest are dropped beyond it (default ${DEFAULT_OUTBOX_MAX})` },
   pidDir: { flag: 'pid-dir', env: ['WORKFORCE_PID_DIR', 'JOBQ_PID_DIR'], kind: 'string', help: 'directory of worker PID files (default $TMPDIR/workforce/pids)' },
   nodeId: { flag: 'node-id', env: ['WORKFORCE_NODE_ID'], kind: 'string', help: 'this node in reports (default: host name)' },
   stateDir: { flag: 'state-dir', env: ['WORKFORCE_STATE_DIR'], kind: 'string', help: 'agent state directory (default $XDG_STATE_HOME/workforce-agent/<topic>)' },
@@ -228,6 +233,8 @@ export const LISTEN_FLAGS: SettingName[] = [
   'clientId',
   'subscription',
   'reportsQueue',
+  'outboxTtlMs',
+  'outboxMax',
   'releaseBackoffMaxMs',
   'crashAt',
 ];
@@ -267,6 +274,7 @@ export function parseListenConfig(env: Env, flags: Values): ListenConfig {
     subscription: entityName(r, 'subscription', DEFAULT_SUBSCRIPTION),
     reportsQueue: entityName(r, 'reportsQueue', DEFAULT_REPLY_TO),
     releaseBackoffMs: Object.freeze({ min: Math.min(1000, max), max }),
+    outbox: Object.freeze({ ttlMs: r.integer('outboxTtlMs', DEFAULT_OUTBOX_TTL_MS, 1000), max: r.integer('outboxMax', DEFAULT_OUTBOX_MAX, 1) }),
     maxLockRenewalMs: 5 * 60_000,
     ...(crashAt !== undefined ? { crashAt } : {}),
   };

@@ -64,7 +64,10 @@ export interface DrainContext {
   >;
   bus: ControlBus;
   state: NodeState;
+  /** Persists the node state; never throws (a failed write is logged and retried). */
   save: () => void;
+  /** Persists the node state or throws: the write before the commit point. */
+  saveOrThrow: () => void;
   reporter: Reporter;
   log: Logger;
   now: () => Date;
@@ -96,7 +99,7 @@ export class Drainer {
     if (!parsed.ok) {
       const description = parsed.error.message;
       log.warn('message-invalid', { messageId, sequenceNumber: msg.sequenceNumber, field: parsed.error.field, reason: description });
-      const subject: ReportSubject = { messageId, replyTo: config.reportsQueue, ...bestEffortDrainId(msg.body) };
+      const subject: ReportSubject = { messageId, ...bestEffortDrainId(msg.body) };
       this.enqueue(subject, 'rejected', [], `${INVALID_CONTROL_MESSAGE}: ${description}`);
       this.ctx.save();
       await bus.deadLetter(msg, INVALID_CONTROL_MESSAGE, description);
@@ -109,7 +112,11 @@ export class Drainer {
       await bus.complete(msg);
       return 'duplicate';
     }
-    const subject = subjectOf(messageId, message, config.reportsQueue);
+    if (message.replyTo !== undefined && message.replyTo !== config.reportsQueue) {
+      // A sender may not pick where this agent sends: its reports go to its own queue only.
+      log.warn('reply-to-ignored', { messageId, replyTo: message.replyTo, reportsQueue: config.reportsQueue });
+    }
+    const subject = subjectOf(messageId, message);
     if (isExpired(message, this.ctx.now())) {
       log.info('message-expired', { messageId, notAfter: message.notAfter });
       remember(this.state, messageId);
@@ -130,12 +137,20 @@ export class Drainer {
       sequenceNumber: msg.sequenceNumber,
       operation: message.operation,
       message,
-      replyTo: subject.replyTo,
+      replyTo: config.reportsQueue,
       phase: 'accepting',
       receivedAt: this.ctx.now().toISOString(),
     };
     const t0 = process.hrtime.bigint();
-    this.ctx.save();
+    try {
+      this.ctx.saveOrThrow();
+    } catch (err) {
+      // Nothing is acted on that was not recorded first: the message goes back for another node.
+      delete this.state.pending;
+      log.warn('message-not-accepted', { messageId, why: 'the node state cannot be written', error: (err as Error).message });
+      await bus.abandon(msg);
+      return 'released';
+    }
     crashPoint(config.crashAt, 'after-state-write');
     const t1 = process.hrtime.bigint();
     const deferred = bus.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
@@ -166,7 +181,7 @@ export class Drainer {
     if (parsed.ok) isExpired(parsed.value, this.ctx.now());
     const { config } = this.ctx;
     scanWorkers(config.pidDir, { topic: config.topic, legacyConvention: config.legacySignals });
-    makeReport(this.state, { messageId: 'warm-up', replyTo: config.reportsQueue }, 'accepted', [], this.ctx.now());
+    makeReport(this.state, { messageId: 'warm-up' }, 'accepted', [], this.ctx.now());
     sendSignal(process.pid, 0);
     readProcStat(process.pid);
   }
@@ -211,7 +226,7 @@ export class Drainer {
         sequenceNumber: pending.sequenceNumber,
         operation: pending.operation,
         message: pending.message,
-        replyTo: pending.replyTo,
+        replyTo: config.reportsQueue,
         acceptedAt: now.toISOString(),
         flags: flagPaths(config.intakeFlag, scan),
         workers: [],
@@ -290,7 +305,12 @@ export class Drainer {
         continue;
       }
       log.warn('pid-file-stale', { path: worker.entry.path, pid: worker.pid, status: worker.verification.status, reason: worker.verification.reason });
-      removeIfUnchanged(worker.entry);
+      try {
+        removeIfUnchanged(worker.entry);
+      } catch (err) {
+        // A read-only or failing PID directory: the file stays, and is judged stale again next time.
+        log.warn('pid-file-not-removed', { path: worker.entry.path, error: (err as Error).message });
+      }
     }
     return verified;
   }
@@ -434,7 +454,7 @@ export class Drainer {
   }
 
   private enqueue(subject: ReportSubject, state: Parameters<typeof makeReport>[2], workers: WorkerReport[], reason?: string): void {
-    this.state.outbox.push(makeReport(this.state, subject, state, workers, this.ctx.now(), reason));
+    this.ctx.reporter.enqueue(makeReport(this.state, subject, state, workers, this.ctx.now(), reason));
   }
 }
 
@@ -455,7 +475,7 @@ export function resumeIntake(state: NodeState, now: Date, log: Logger): boolean 
   }
   transition(state, 'active', now);
   delete state.intake;
-  state.outbox.push(makeReport(state, subjectOfActed(acted), 'resumed', [], now, 'intake resumed locally'));
+  state.outbox.push({ queue: acted.replyTo, report: makeReport(state, subjectOfActed(acted), 'resumed', [], now, 'intake resumed locally') });
   log.info('intake-resumed', { messageId: acted.messageId });
   return true;
 }
@@ -469,8 +489,8 @@ function toWorkerReport(w: RegisteredWorker): WorkerReport {
   return { workerId: w.workerId, pid: w.pid };
 }
 
-function subjectOf(messageId: string, message: ControlMessage, defaultQueue: string): ReportSubject {
-  const subject: ReportSubject = { messageId, replyTo: message.replyTo ?? defaultQueue };
+function subjectOf(messageId: string, message: ControlMessage): ReportSubject {
+  const subject: ReportSubject = { messageId };
   if (message.drainId !== undefined) subject.drainId = message.drainId;
   if (message.reason !== undefined) subject.reason = message.reason;
   if (message.requestedBy !== undefined) subject.requestedBy = message.requestedBy;
@@ -478,7 +498,7 @@ function subjectOf(messageId: string, message: ControlMessage, defaultQueue: str
 }
 
 function subjectOfActed(acted: ActedMessage): ReportSubject {
-  return subjectOf(acted.messageId, acted.message, acted.replyTo);
+  return subjectOf(acted.messageId, acted.message);
 }
 
 /** An invalid message may still name its drain; the report carries it if so. */

@@ -21,6 +21,7 @@ import { isIntakeStopped } from './intake-flag.js';
 import { createLogger } from './log.js';
 import { type NodeState, NodeStateStore } from './node-state.js';
 import { scanWorkers } from './pid-files/registry.js';
+import { printable, terminalSafeJson } from './printable.js';
 import { sendSignal } from './signals.js';
 
 type Env = Record<string, string | undefined>;
@@ -78,7 +79,8 @@ export async function main(argv: readonly string[], env: Env, out = (s: string) 
   } catch (err) {
     const e = toAgentError(err);
     process.stderr.write(`workforce-agent: ${e.message}${e.code === 'ConfigInvalid' ? '\n(see workforce-agent help ' + (command ?? '') + ')' : ''}\n`);
-    return e.code === 'ConfigInvalid' ? 2 : 1;
+    // 125: `run` did not start its command (wrapper.ts), as `env` and `timeout` report their own failures.
+    return e.code === 'ConfigInvalid' ? 2 : e.code === 'SpawnFailed' ? 125 : 1;
   }
 }
 
@@ -149,7 +151,7 @@ function status(args: readonly string[], env: Env, out: (s: string) => void): nu
     invalidPidFiles: scan.invalid.map((i) => ({ path: i.path, error: i.error.message })),
   };
   if (values.json) {
-    out(`${JSON.stringify(report, null, 2)}\n`);
+    out(`${terminalSafeJson(JSON.stringify(report, null, 2))}\n`);
     return 0;
   }
   const lines = [
@@ -179,7 +181,8 @@ function status(args: readonly string[], env: Env, out: (s: string) => void): nu
     );
   }
   for (const i of report.invalidPidFiles) lines.push(`  invalid: ${i.path}: ${i.error}`);
-  out(`${lines.join('\n')}\n`);
+  // Every line carries text others wrote (message reason, worker ids, file names): escaped.
+  out(`${lines.map(printable).join('\n')}\n`);
   return 0;
 }
 

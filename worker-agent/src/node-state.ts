@@ -42,7 +42,7 @@ export interface ActedMessage {
   sequenceNumber: string;
   operation: Operation;
   message: ControlMessage;
-  /** Where reports about it go. */
+  /** Where reports about it go: the configured reports queue (a message cannot choose). */
   replyTo: string;
   acceptedAt: string;
   /** Intake flag files written for it (the agent's own and the workers' declared ones). */
@@ -84,6 +84,7 @@ export interface NodeState {
 }
 
 export interface OutboxItem {
+  /** The configured reports queue when it was queued; reports are sent to the current one. */
   queue: string;
   report: AgentReport;
 }

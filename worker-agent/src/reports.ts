@@ -1,15 +1,17 @@
 // Reports, at least once: a report enters the outbox in the same state write as the change it
 // reports, and leaves it only after Service Bus accepted it. A crash in between re-sends it at
-// start-up; consumers deduplicate (reportKey).
+// start-up; consumers deduplicate (reportKey). Reports go to the configured reports queue only:
+// a message's `replyTo` cannot send them anywhere else (drain.ts). The outbox is bounded
+// (outbox.ts).
 
 import type { ControlBus } from './bus.js';
 import type { AgentReport, ReportState, WorkerReport } from './contract/report.js';
 import type { Logger } from './log.js';
 import type { NodeState, OutboxItem } from './node-state.js';
+import { type OutboxLimits, boundOutbox } from './outbox.js';
 
 export interface ReportSubject {
   messageId: string;
-  replyTo: string;
   drainId?: string;
   reason?: string;
   requestedBy?: string;
@@ -22,7 +24,7 @@ export function makeReport(
   workers: WorkerReport[],
   now: Date,
   reason?: string,
-): OutboxItem {
+): AgentReport {
   const report: AgentReport = {
     messageId: subject.messageId,
     nodeId: state.nodeId,
@@ -35,20 +37,26 @@ export function makeReport(
   const why = reason ?? subject.reason;
   if (why !== undefined) report.reason = why;
   if (subject.requestedBy !== undefined) report.requestedBy = subject.requestedBy;
-  return { queue: subject.replyTo, report };
+  return report;
 }
 
 export interface ReporterDeps {
   bus: ControlBus;
+  /** The one queue reports go to (configured; never taken from a message). */
+  queue: string;
+  limits: OutboxLimits;
   state: () => NodeState;
   /** Persists the state (after reports left the outbox). */
   save: () => void;
   log: Logger;
+  now: () => Date;
   onSent?: (reports: AgentReport[]) => void;
 }
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
+/** Reports per send: a batch must fit one Service Bus message batch (256 KB on Standard). */
+const SEND_CHUNK = 25;
 
 export class Reporter {
   private running: Promise<void> | undefined;
@@ -59,6 +67,13 @@ export class Reporter {
 
   constructor(private readonly deps: ReporterDeps) {}
 
+  /** Puts a report in the outbox, within its bounds. The caller persists and flushes. */
+  enqueue(report: AgentReport): void {
+    const state = this.deps.state();
+    state.outbox.push({ queue: this.deps.queue, report });
+    state.outbox = boundOutbox(state.outbox, this.deps.limits, this.deps.now(), this.deps.log);
+  }
+
   /** Sends what is in the outbox; concurrent calls coalesce. Never rejects. */
   flush(): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -66,41 +81,50 @@ export class Reporter {
       this.again = true;
       return this.running;
     }
-    this.running = this.drainOutbox().finally(() => {
-      this.running = undefined;
-    });
+    this.running = this.drainOutbox()
+      .catch((err: unknown) => {
+        // Not a bus error (those are retried below): a bug. Logged; the next flush tries again.
+        this.deps.log.error('reports-flush-failed', { error: err instanceof Error ? err.message : String(err) });
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
   }
 
   private async drainOutbox(): Promise<void> {
     do {
       this.again = false;
-      const outbox = this.deps.state().outbox;
-      if (outbox.length === 0) return;
-      const byQueue = new Map<string, OutboxItem[]>();
-      for (const item of outbox) byQueue.set(item.queue, [...(byQueue.get(item.queue) ?? []), item]);
-      const sent = new Set<OutboxItem>();
-      for (const [queue, items] of byQueue) {
+      const state = this.deps.state();
+      const bounded = boundOutbox(state.outbox, this.deps.limits, this.deps.now(), this.deps.log);
+      let changed = bounded.length !== state.outbox.length;
+      state.outbox = bounded;
+      const sent: OutboxItem[] = [];
+      // Everything goes to the configured queue, whatever an older state file recorded.
+      const { queue } = this.deps;
+      for (let i = 0; i < bounded.length; i += SEND_CHUNK) {
+        const items = bounded.slice(i, i + SEND_CHUNK);
         try {
-          await this.deps.bus.sendReports(queue, items.map((i) => i.report));
-          for (const item of items) sent.add(item);
-          this.deps.log.debug('reports-sent', { queue, reports: items.map((i) => `${i.report.messageId}:${i.report.state}`) });
+          await this.deps.bus.sendReports(queue, items.map((item) => item.report));
+          sent.push(...items);
+          this.deps.log.debug('reports-sent', { queue, reports: items.map((item) => `${item.report.messageId}:${item.report.state}`) });
         } catch (err) {
-          this.deps.log.warn('reports-not-sent', { queue, count: items.length, error: (err as Error).message, retryInMs: this.retryMs });
+          this.deps.log.warn('reports-not-sent', { queue, count: bounded.length - i, error: (err as Error).message, retryInMs: this.retryMs });
           this.scheduleRetry();
+          break;
         }
       }
-      if (sent.size > 0) {
-        const state = this.deps.state();
-        state.outbox = state.outbox.filter((item) => !sent.has(item));
-        this.deps.save();
+      if (sent.length > 0) {
+        const current = this.deps.state();
+        current.outbox = current.outbox.filter((item) => !sent.includes(item));
         this.retryMs = RETRY_MIN_MS;
-        this.deps.onSent?.([...sent].map((i) => i.report));
+        changed = true;
       }
+      if (changed) this.deps.save();
+      if (sent.length > 0) this.deps.onSent?.(sent.map((item) => item.report));
       if (this.retryTimer) return;
     } while (this.again);
   }
-
   private scheduleRetry(): void {
     if (this.retryTimer || this.closed) return;
     const delay = this.retryMs;

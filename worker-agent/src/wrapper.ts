@@ -6,11 +6,23 @@
 // worker and a deadline's SIGKILL reaches its process group; this wrapper only observes the
 // exit. The command runs in its own process group, so that SIGKILL spares the wrapper, which
 // then reports the exit status like any other.
+//
+// It refuses to start the command (exit status RUN_REFUSED, as `env` and `timeout` use 125 for
+// their own failures) rather than run it in a way the agent cannot drain or that leaks:
+// - when the PID file cannot be written: an unregistered worker is never drained;
+// - when it is PID 1 of its PID namespace: orphans would be re-parented to it, and Node cannot
+//   reap them (it has no waitpid(-1); libuv waits for its own children only), so they would
+//   stay zombies. Run it under an init that reaps (`docker run --init`, tini, dumb-init).
 
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { constants } from 'node:os';
+import { ensureDir } from './atomic-file.js';
 import type { RunConfig } from './config.js';
+import { AgentError } from './errors.js';
 import type { Logger } from './log.js';
 import { type PidFileRecord, type SignalName } from './pid-files/format.js';
 import { pidFilePath, removeOwnPidFile, writePidFile } from './pid-files/store.js';
@@ -20,13 +32,46 @@ import { sendSignal } from './signals.js';
 /** Forwarded to the command, as tini does (Node cannot catch SIGKILL/SIGSTOP; faults are not forwarded). */
 export const FORWARDED_SIGNALS: SignalName[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM', 'SIGCONT'];
 
+/** Exit status of `run` when it does not start the command, or stops it at once (see above). */
+export const RUN_REFUSED = 125;
+
 export interface ChildExit {
   code: number | null;
   signal: NodeJS.Signals | null;
 }
 
-/** Runs the command to completion; resolves with how it ended. Never rejects for the child's sake. */
+/** Why the command must not be started, as an AgentError (SpawnFailed); checked before spawning. */
+export function checkCanRun(config: RunConfig, pid = process.pid): void {
+  if (pid === 1) {
+    throw new AgentError(
+      'SpawnFailed',
+      'run is PID 1 of its PID namespace, and Node cannot reap the orphaned processes an init must reap (they would stay zombies): ' +
+        'start it under an init that does, e.g. `docker run --init`, or `tini -- workforce-agent run …`',
+    );
+  }
+  // A file of a PID file's size, created where the PID file will go, then removed: the same
+  // directory, permissions and free space. Hidden (`.`), so no agent ever reads it as a worker.
+  const probe = join(config.pidDir, `.run-probe-${randomUUID()}`);
+  try {
+    ensureDir(config.pidDir);
+    const fd = openSync(probe, 'wx', 0o600);
+    try {
+      writeSync(fd, Buffer.alloc(512, 0x20));
+    } finally {
+      closeSync(fd);
+      unlinkSync(probe);
+    }
+  } catch (err) {
+    throw new AgentError('SpawnFailed', `cannot register the command: the PID file cannot be written in ${config.pidDir} (${(err as Error).message}); not starting it, as the agent would never drain it`, { cause: err });
+  }
+}
+
+/**
+ * Runs the command to completion; resolves with how it ended. Never rejects for the child's
+ * sake; throws (SpawnFailed) before starting it when checkCanRun says no.
+ */
 export function runWrapped(config: RunConfig, env: Record<string, string | undefined>, log: Logger): Promise<ChildExit> {
+  checkCanRun(config);
   return new Promise((resolvePromise) => {
     const [file, ...args] = config.command as [string, ...string[]];
     const child = spawn(file, args, {
@@ -71,7 +116,17 @@ export function runWrapped(config: RunConfig, env: Record<string, string | undef
         signals: { 'graceful-downscale': config.gracefulSignal, 'do-not-accept-new-tasks': config.intakeSignal },
         intakeFile: config.intakeFlag,
       };
-      pidFile = writePidFile(config.pidDir, record);
+      try {
+        pidFile = writePidFile(config.pidDir, record);
+      } catch (err) {
+        // The check above passed a moment ago (the disk filled since): stop the command now,
+        // before it does any work, rather than let it run undrainable.
+        log.error('pid-file-not-written', { path: pidFilePath(config.pidDir, workerId), error: (err as Error).message, pid });
+        sendSignal(-pid, 'SIGKILL', log);
+        for (const [sig, fn] of forwarders) process.off(sig, fn);
+        child.once('exit', () => resolvePromise({ code: RUN_REFUSED, signal: null }));
+        return;
+      }
       log.debug('pid-file-written', { path: pidFile, pid });
     } else {
       pidFile = pidFilePath(config.pidDir, workerId);

@@ -1,5 +1,6 @@
 // `workforce-agent run`: black-box, against the bundled agent and real child processes.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readProcStat } from '../../src/proc.js';
@@ -81,5 +82,52 @@ describe('workforce-agent run', () => {
     const proc = startProcess(process.execPath, [built.agent, 'run', '--', 'true'], { WORKFORCE_CONTROL_TOPIC_NAME: '' });
     expect((await proc.exited).code).toBe(2);
     expect(proc.output()).toContain('WORKFORCE_CONTROL_TOPIC_NAME (--topic) is required');
+  });
+});
+
+describe('workforce-agent run refuses to start a command it cannot look after', () => {
+  // The command leaves a mark when it runs: a refused one must leave none.
+  function markingCommand(dir: string): { marker: string; command: string[] } {
+    const marker = join(dir, 'ran');
+    return { marker, command: ['sh', '-c', `echo ran > ${marker}`] };
+  }
+
+  it('does not start the command when its PID file cannot be written (125, the directory named)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'not-a-dir'), '');
+    const pidDir = join(dir, 'not-a-dir', 'pids');
+    const { marker, command } = markingCommand(dir);
+    const proc = run(pidDir, ['--', ...command]);
+    expect((await proc.exited).code).toBe(125);
+    expect(proc.output()).toContain(`cannot register the command: the PID file cannot be written in ${pidDir}`);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  // Mounting a tmpfs and unshare need root; CI runs as root, as the agent does in production.
+  describe.runIf(process.getuid?.() === 0)('as root', () => {
+    it('does not start the command when the PID directory is read-only (EROFS)', async () => {
+      const pidDir = tempDir();
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,ro', 'tmpfs', pidDir]);
+      const { marker, command } = markingCommand(tempDir());
+      try {
+        const proc = run(pidDir, ['--', ...command]);
+        expect((await proc.exited).code).toBe(125);
+        expect(proc.output()).toMatch(/PID file cannot be written .*EROFS/);
+        expect(existsSync(marker)).toBe(false);
+      } finally {
+        execFileSync('umount', ['-l', pidDir]);
+      }
+    });
+
+    it('does not start the command as PID 1 of a PID namespace, where its orphans would stay zombies', async () => {
+      const pidDir = tempDir();
+      const { marker, command } = markingCommand(tempDir());
+      const proc = startProcess('unshare', ['-pf', '--mount-proc', process.execPath, built.agent, 'run', '--topic', 'eu', '--pid-dir', pidDir, '--', ...command]);
+      expect((await proc.exited).code).toBe(125);
+      expect(proc.output()).toContain('run is PID 1 of its PID namespace');
+      expect(proc.output()).toContain('tini');
+      expect(existsSync(marker)).toBe(false);
+      expect(readdirSync(pidDir)).toEqual([]);
+    });
   });
 });

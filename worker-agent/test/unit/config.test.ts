@@ -24,8 +24,13 @@ describe('listen configuration', () => {
       stateDir: '/home/u/.local/state/workforce-agent/eu-west',
       intakeFlag: '/run/jobq/eu-west.intake-stopped',
       legacySignals: true,
+      outbox: { ttlMs: 86_400_000, max: 500 },
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('bounds the reports outbox as configured', () => {
+    expect(listen({ ...base, WORKFORCE_OUTBOX_TTL_MS: '60000' }, ['--outbox-max', '20']).outbox).toEqual({ ttlMs: 60_000, max: 20 });
   });
 
   it('prefers WORKFORCE_PID_DIR over JOBQ_PID_DIR, and flags over both', () => {
@@ -56,6 +61,8 @@ describe('listen configuration', () => {
     [{ ...base, WORKFORCE_AGENT_CRASH_AT: 'sometime' }, [], /WORKFORCE_AGENT_CRASH_AT \(--crash-at\) must be one of/],
     [{ ...base, WORKFORCE_RELEASE_BACKOFF_MAX_MS: '-1' }, [], /WORKFORCE_RELEASE_BACKOFF_MAX_MS.*integer ≥ 1/],
     [{ ...base, WORKFORCE_NODE_ID: 'a b' }, [], /WORKFORCE_NODE_ID \(--node-id\)/],
+    [{ ...base, WORKFORCE_OUTBOX_TTL_MS: '10' }, [], /WORKFORCE_OUTBOX_TTL_MS \(--outbox-ttl-ms\) must be an integer ≥ 1000/],
+    [{ ...base, WORKFORCE_OUTBOX_MAX: '0' }, [], /WORKFORCE_OUTBOX_MAX \(--outbox-max\) must be an integer ≥ 1/],
     [base, ['--frobnicate'], /unknown option --frobnicate/],
     [base, ['--topic'], /--topic needs a value/],
     [base, ['--topic='], /--topic must not be empty/],
