@@ -6,15 +6,16 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDir } from './atomic-file.js';
 import type { ControlBus } from './bus.js';
 import type { ListenConfig } from './config.js';
 import type { AgentReport } from './contract/report.js';
 import { Drainer } from './drain.js';
+import { checkPidDir, ensureOwnDir } from './directories.js';
 import { AgentError, errnoCode } from './errors.js';
+import { ensureIntakeDir } from './intake-flag.js';
 import { Listener } from './listener.js';
 import { type Logger, createLogger } from './log.js';
-import { type NodeState, NodeStateStore, canActOnAnything } from './node-state.js';
+import { type NodeState, NodeStateStore, STATE_DIR, canActOnAnything } from './node-state.js';
 import { bootId, isLive, ownStartTime, readProcStat } from './proc.js';
 import { Reporter } from './reports.js';
 import { BackoffPoller, PidDirWatcher } from './watch.js';
@@ -86,7 +87,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async doStart(): Promise<void> {
     this.status = 'starting';
     const { config } = this;
-    ensureDir(config.stateDir);
+    // Checked before anything is written: the directories it owns, and the one it shares.
+    ensureOwnDir(config.stateDir, STATE_DIR);
+    ensureIntakeDir(config.intakeFlag);
+    checkPidDir(config.pidDir);
     acquireLock(this.lockPath);
     try {
       this.state = this.store.load(config.nodeId, config.topic, this.now());
@@ -101,7 +105,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       this.status = 'closed';
       throw err;
     }
-    const save = () => this.store.save(this.state);
+    const save = (options?: { durable?: boolean }) => this.store.save(this.state, options);
     this.reporter = new Reporter({
       bus: this.bus,
       state: () => this.state,
