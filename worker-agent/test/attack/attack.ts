@@ -103,10 +103,10 @@ export interface Witness {
 }
 
 /** A root process that records the signals it gets. `code` runs after the recorder is set up. */
-export async function startWitness(dir: string, name: string, options: { detached?: boolean; code?: string } = {}): Promise<Witness> {
+export async function startWitness(dir: string, name: string, options: { detached?: boolean; code?: string; env?: Record<string, string> } = {}): Promise<Witness> {
   const log = join(dir, `${name}.signals`);
   writeFileSync(log, '');
-  const proc = startProcess(process.execPath, ['-e', RECORD_SIGNALS + (options.code ?? '')], { SIGNAL_LOG: log }, undefined, { detached: options.detached ?? false });
+  const proc = startProcess(process.execPath, ['-e', RECORD_SIGNALS + (options.code ?? '')], { ...options.env, SIGNAL_LOG: log }, undefined, { detached: options.detached ?? false });
   await waitFor(() => proc.output().includes('ready'), 15_000, () => `witness ${name}: ${proc.output()}`);
   return {
     proc,
