@@ -25,7 +25,7 @@ function euid(): number {
 
 /**
  * Creates `dir` (0755) if missing and checks that it is the agent's own. `what` names it in the
- * error: `intake directory (WORKFORCE_INTAKE_FLAG / --intake-flag)`.
+ * error, e.g. `state directory (WORKFORCE_STATE_DIR / --state-dir)`.
  */
 export function ensureOwnDir(dir: string, what: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
