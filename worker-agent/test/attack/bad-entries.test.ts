@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sleep, waitFor } from '../helpers.js';
 import { useClusters } from '../bus/cluster.js';
-import { asNobody, eventsNamed, exposedNode, startWitness, victimDir } from './attack.js';
+import { asNobody, eventsNamed, exposedNode, snapshot, startWitness, victimDir } from './attack.js';
 
 const clusters = useClusters();
 
@@ -27,6 +27,7 @@ describe.runIf(process.getuid?.() === 0)('bad entries in the PID directory', () 
     const victim = victimDir();
     const rootPidFile = join(victim.dir, 'daemon.pid');
     writeFileSync(rootPidFile, `${daemon.pid}\n`, { mode: 0o644 });
+    const before = snapshot(victim.dir);
     asNobody(`cd ${node.pidDir} && ROOT_PID_FILE=${rootPidFile} && ${plant}`);
     node.queue.enqueue('t0', 600);
     node.startWorker('node', 'w0');
@@ -38,6 +39,7 @@ describe.runIf(process.getuid?.() === 0)('bad entries in the PID directory', () 
     expect(node.queue.done()).toEqual(['t0']);
     expect(node.state()?.drain?.workers.map((w) => w.workerId)).toEqual(['w0']);
     expect(daemon.signals()).toEqual([]);
+    expect(snapshot(victim.dir)).toEqual(before);
     const invalid = eventsNamed(node.agent, 'pid-file-invalid');
     expect(invalid).toHaveLength(1); // once, although the drain scanned the directory again and again
     expect(invalid[0]).toMatchObject({ path: join(node.pidDir, name), error: expect.stringMatching(why) });
