@@ -5,7 +5,7 @@
 // with one link (a hard link could name a file of another user) of at most 64 KiB, and is read
 // from the descriptor that was checked. Anything else is one invalid entry, never a failed scan.
 
-import { type Stats, closeSync, constants, fstatSync, openSync, readFileSync, readSync, readdirSync, lstatSync, unlinkSync } from 'node:fs';
+import { type Stats, closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../atomic-file.js';
 import { errnoCode } from '../errors.js';
@@ -140,10 +140,13 @@ export function removeIfUnchanged(entry: Pick<PidFileEntry, 'path' | 'ino'>): bo
 
 /** Removes a worker's own PID file if it still names `pid` (used at worker exit). */
 export function removeOwnPidFile(path: string, pid: number): void {
+  // Read like the agent reads it: whatever another writer of the directory put there cannot block the exit.
+  const entry = readPidFile(path);
+  if (entry === undefined || 'error' in entry) return;
+  const filePid = entry.content.format === 'json' ? entry.content.record.pid : entry.content.pid;
+  if (filePid !== pid) return;
   try {
-    const parsed = parsePidFile(readFileSync(path, 'utf8'));
-    const filePid = parsed.ok ? (parsed.value.format === 'json' ? parsed.value.record.pid : parsed.value.pid) : undefined;
-    if (filePid === pid) unlinkSync(path);
+    unlinkSync(path);
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
   }
