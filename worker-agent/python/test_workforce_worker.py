@@ -47,7 +47,7 @@ class RegisterWorkerTest(unittest.TestCase):
         self.assertEqual(record["topic"], "eu-west")
         self.assertEqual(record["workerId"], "w1")
         self.assertEqual(record["signals"], {"graceful-downscale": "SIGTERM", "do-not-accept-new-tasks": None})
-        self.assertEqual(record["intakeFile"], os.path.join(self.pid_dir, "eu-west.intake-stopped"))
+        self.assertEqual(record["intakeFile"], os.path.join(self.tmp.name, "intake", "eu-west.intake-stopped"))
 
     def test_pid_dir_falls_back_to_jobq_pid_dir(self):
         self.assertEqual(ww.default_pid_dir({"JOBQ_PID_DIR": "/x"}), "/x")
@@ -64,11 +64,16 @@ class RegisterWorkerTest(unittest.TestCase):
     def test_accepting_tasks_follows_the_intake_flag(self):
         worker = self.register(worker_id="w3")
         self.assertTrue(worker.accepting_tasks())
+        os.makedirs(os.path.dirname(worker.intake_flag))
         with open(worker.intake_flag, "w") as f:
             f.write("{}")
         self.assertFalse(worker.accepting_tasks())
         os.unlink(worker.intake_flag)
         self.assertTrue(worker.accepting_tasks())
+
+    def test_intake_flag_defaults_to_the_agents_directory_beside_the_pid_dir(self):
+        # The agent's convention (defaultIntakeFlagPath): never inside the worker-writable PID dir.
+        self.assertEqual(ww.default_intake_flag("/run/workforce/pids/", "eu west"), "/run/workforce/intake/eu_west.intake-stopped")
 
     def test_intake_flag_from_the_environment(self):
         flag = os.path.join(self.tmp.name, "flag")

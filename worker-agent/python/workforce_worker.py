@@ -64,8 +64,10 @@ def default_pid_dir(env=None):
 
 
 def default_intake_flag(pid_dir, topic):
-    """``<pid_dir>/<topic>.intake-stopped`` (the agent's default too)."""
-    return os.path.join(pid_dir, re.sub(r"[^A-Za-z0-9._-]", "_", topic) + ".intake-stopped")
+    """``<parent of pid_dir>/intake/<topic>.intake-stopped``: the agent's convention (its own
+    directory beside the PID directory, which workers read but cannot write)."""
+    parent = os.path.dirname(os.path.normpath(os.path.abspath(pid_dir)))
+    return os.path.join(parent, "intake", re.sub(r"[^A-Za-z0-9._-]", "_", topic) + ".intake-stopped")
 
 
 def _own_start_time():

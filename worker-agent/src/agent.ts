@@ -6,18 +6,19 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDir } from './atomic-file.js';
 import type { ControlBus } from './bus.js';
 import type { ListenConfig } from './config.js';
 import type { AgentReport } from './contract/report.js';
 import { Drainer } from './drain.js';
+import { checkPidDir, ensureOwnDir } from './directories.js';
 import { AgentError, errnoCode } from './errors.js';
+import { ensureIntakeDir } from './intake-flag.js';
 import { Listener } from './listener.js';
 import { type Logger, createLogger } from './log.js';
-import { type NodeState, NodeStateStore, canActOnAnything } from './node-state.js';
+import { type NodeState, NodeStateStore, STATE_DIR, canActOnAnything } from './node-state.js';
 import { bootId, isLive, ownStartTime, readProcStat } from './proc.js';
 import { Reporter } from './reports.js';
-import { StateWriter } from './state-writer.js';
+import { type SaveOptions, StateWriter } from './state-writer.js';
 import { BackoffPoller, PidDirWatcher } from './watch.js';
 
 export type AgentStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed';
@@ -88,16 +89,19 @@ export class Agent extends EventEmitter<AgentEvents> {
   private async doStart(): Promise<void> {
     this.status = 'starting';
     const { config } = this;
+    // Checked before anything is written: the directories it owns, and the one it shares.
     // Start-up needs a writable state directory: the lock keeps a second agent off it, and a
     // message is never taken without a record of it. (A running agent outlives a failing disk.)
     const unwritable = (err: unknown) =>
       err instanceof AgentError ? err : new AgentError('Internal', `cannot write the state directory ${config.stateDir}: ${(err as Error).message}`, { cause: err });
     try {
-      ensureDir(config.stateDir);
+      ensureOwnDir(config.stateDir, STATE_DIR);
       acquireLock(this.lockPath);
     } catch (err) {
       throw unwritable(err);
     }
+    ensureIntakeDir(config.intakeFlag);
+    checkPidDir(config.pidDir);
     try {
       this.state = this.store.load(config.nodeId, config.topic, this.now());
       if (this.state.nodeId !== config.nodeId) {
@@ -116,7 +120,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       throw err;
     }
     this.writer = new StateWriter(this.store, () => this.state, this.log);
-    const save = () => void this.writer.save();
+    const save = (options?: SaveOptions) => void this.writer.save(options);
     this.reporter = new Reporter({
       bus: this.bus,
       queue: config.reportsQueue,

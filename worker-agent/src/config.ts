@@ -73,7 +73,7 @@ export const SETTINGS = {
   pidDir: { flag: 'pid-dir', env: ['WORKFORCE_PID_DIR', 'JOBQ_PID_DIR'], kind: 'string', help: 'directory of worker PID files (default $TMPDIR/workforce/pids)' },
   nodeId: { flag: 'node-id', env: ['WORKFORCE_NODE_ID'], kind: 'string', help: 'this node in reports (default: host name)' },
   stateDir: { flag: 'state-dir', env: ['WORKFORCE_STATE_DIR'], kind: 'string', help: 'agent state directory (default $XDG_STATE_HOME/workforce-agent/<topic>)' },
-  intakeFlag: { flag: 'intake-flag', env: ['WORKFORCE_INTAKE_FLAG'], kind: 'string', help: 'intake flag file (default <pid-dir>/<topic>.intake-stopped)' },
+  intakeFlag: { flag: 'intake-flag', env: ['WORKFORCE_INTAKE_FLAG'], kind: 'string', help: 'intake flag file, in a directory the agent owns (default <parent of pid-dir>/intake/<topic>.intake-stopped)' },
   legacySignals: { flag: 'legacy-signals', env: ['WORKFORCE_LEGACY_SIGNALS'], kind: 'boolean', help: 'ai4s-jobq convention for integer PID files: SIGUSR2 drain, SIGUSR1 intake stop (default on; --no-legacy-signals)' },
   releaseBackoffMaxMs: { flag: 'release-backoff-max-ms', env: ['WORKFORCE_RELEASE_BACKOFF_MAX_MS'], kind: 'string', help: 'longest pause after releasing a message this node cannot act on (default 30000)' },
   logLevel: { flag: 'log-level', env: ['WORKFORCE_LOG_LEVEL'], kind: 'string', help: `${LOG_LEVELS.join(' | ')} (default info)` },

@@ -42,20 +42,14 @@ import {
   remember,
   transition,
 } from './node-state.js';
-import { removeIfUnchanged } from './pid-files/store.js';
 import { type RegisteredWorker, scanWorkers } from './pid-files/registry.js';
 import { type ProcStat, isLive, readProcStat } from './proc.js';
 import { type ReportSubject, type Reporter, makeReport } from './reports.js';
+import type { SaveOptions } from './state-writer.js';
 import { killProcessGroup, sendSignal } from './signals.js';
+import { type VerifiedWorker, WorkerScanner } from './worker-scan.js';
 
 export type Outcome = 'acted' | 'released' | 'duplicate' | 'expired' | 'invalid';
-
-type VerifiedWorker = RegisteredWorker & { verification: { status: 'verified' } };
-
-/** The agent's intake flag and every one the workers declared. */
-function flagPaths(own: string, workers: RegisteredWorker[]): string[] {
-  return [...new Set([own, ...workers.flatMap((w) => (w.intakeFile ? [w.intakeFile] : []))])];
-}
 
 export interface DrainContext {
   config: Pick<
@@ -64,8 +58,8 @@ export interface DrainContext {
   >;
   bus: ControlBus;
   state: NodeState;
-  /** Persists the node state; never throws (a failed write is logged and retried). */
-  save: () => void;
+  /** Persists the node state; never throws (a failed write is logged and retried). `durable` for the write that records a commit (step 4). */
+  save: (options?: SaveOptions) => void;
   /** Persists the node state or throws: the write before the commit point. */
   saveOrThrow: () => void;
   reporter: Reporter;
@@ -81,8 +75,11 @@ export class Drainer {
    * benchmark reads it): when it was received (CLOCK_MONOTONIC, ns) and µs per step.
    */
   private timings: Record<string, number | string> = {};
+  private readonly scanner: WorkerScanner;
 
-  constructor(private readonly ctx: DrainContext) {}
+  constructor(private readonly ctx: DrainContext) {
+    this.scanner = new WorkerScanner(ctx.config, ctx.log);
+  }
 
   private get state(): NodeState {
     return this.ctx.state;
@@ -228,7 +225,7 @@ export class Drainer {
         message: pending.message,
         replyTo: config.reportsQueue,
         acceptedAt: now.toISOString(),
-        flags: flagPaths(config.intakeFlag, scan),
+        flags: [config.intakeFlag],
         workers: [],
       };
       if (pending.operation === 'graceful-downscale') {
@@ -256,7 +253,7 @@ export class Drainer {
         signalled.map((w) => ({ workerId: w.workerId, pid: w.pid, ...(w.signal ? { signal: w.signal } : {}) })),
       );
     }
-    this.ctx.save();
+    this.ctx.save({ durable: true });
     crashPoint(config.crashAt, 'after-commit-write');
     this.timings['commitUs'] = Number(ts - tc) / 1e3;
     this.timings['signalAndSaveUs'] = Number(process.hrtime.bigint() - ts) / 1e3;
@@ -295,39 +292,22 @@ export class Drainer {
 
   /** Verified workers of this topic; stale and gone PID files are removed (DESIGN). */
   scan(): VerifiedWorker[] {
-    const { config, log } = this.ctx;
-    const scan = scanWorkers(config.pidDir, { topic: config.topic, legacyConvention: config.legacySignals });
-    for (const invalid of scan.invalid) log.warn('pid-file-invalid', { path: invalid.path, field: invalid.error.field, error: invalid.error.message });
-    const verified = [];
-    for (const worker of scan.mine) {
-      if (worker.verification.status === 'verified') {
-        verified.push(worker as VerifiedWorker);
-        continue;
-      }
-      log.warn('pid-file-stale', { path: worker.entry.path, pid: worker.pid, status: worker.verification.status, reason: worker.verification.reason });
-      try {
-        removeIfUnchanged(worker.entry);
-      } catch (err) {
-        // A read-only or failing PID directory: the file stays, and is judged stale again next time.
-        log.warn('pid-file-not-removed', { path: worker.entry.path, error: (err as Error).message });
-      }
-    }
-    return verified;
+    return this.scanner.scan();
   }
 
+  /** Raises the agent's own flag; never a path from a PID file or an older state file's list. */
   private writeFlags(acted: ActedMessage): void {
-    const now = this.ctx.now();
-    for (const path of acted.flags) {
-      try {
-        writeIntakeFlag(path, {
-          messageId: acted.messageId,
-          ...(acted.message.drainId !== undefined ? { drainId: acted.message.drainId } : {}),
-          ...(acted.message.reason !== undefined ? { reason: acted.message.reason } : {}),
-          at: now.toISOString(),
-        });
-      } catch (err) {
-        this.ctx.log.error('intake-flag-not-written', { path, error: (err as Error).message });
-      }
+    const path = this.ctx.config.intakeFlag;
+    logIgnoredFlags(acted, path, this.ctx.log);
+    try {
+      writeIntakeFlag(path, {
+        messageId: acted.messageId,
+        ...(acted.message.drainId !== undefined ? { drainId: acted.message.drainId } : {}),
+        ...(acted.message.reason !== undefined ? { reason: acted.message.reason } : {}),
+        at: this.ctx.now().toISOString(),
+      });
+    } catch (err) {
+      this.ctx.log.error('intake-flag-not-written', { path, error: (err as Error).message });
     }
   }
 
@@ -429,7 +409,7 @@ export class Drainer {
       if (record.exitedAt !== undefined) continue;
       if (!isSameProcess(record)) continue;
       try {
-        if (killProcessGroup(record.pid, this.ctx.log).result === 'sent') {
+        if (killProcessGroup(record.pid, this.scanner.protectedProcesses, this.ctx.log).result === 'sent') {
           record.escalatedAt = now;
           killed.push({ workerId: record.workerId, pid: record.pid, signal: 'SIGKILL' });
         }
@@ -446,7 +426,7 @@ export class Drainer {
 
   /** A local undo of an intake stop (`workforce-agent resume`). Returns false if not intake-stopped. */
   resume(): boolean {
-    if (this.state.pending || !resumeIntake(this.state, this.ctx.now(), this.ctx.log)) return false;
+    if (this.state.pending || !resumeIntake(this.state, this.ctx.config.intakeFlag, this.ctx.now(), this.ctx.log)) return false;
     this.ctx.save();
     void this.ctx.reporter.flush();
     this.ctx.changed();
@@ -460,24 +440,33 @@ export class Drainer {
 
 
 /**
- * Undoes an intake stop in `state`: removes the flags it wrote, back to `active`, and a
- * `resumed` report in the outbox. The caller persists. False if the node is not intake-stopped.
+ * Undoes an intake stop in `state`: removes the agent's flag (`flag`, from the configuration),
+ * back to `active`, and a `resumed` report in the outbox. The caller persists. False if the node
+ * is not intake-stopped.
  */
-export function resumeIntake(state: NodeState, now: Date, log: Logger): boolean {
+export function resumeIntake(state: NodeState, flag: string, now: Date, log: Logger): boolean {
   const acted = state.intake;
   if (state.state !== 'intake-stopped' || !acted) return false;
-  for (const path of acted.flags) {
-    try {
-      removeFlag(path);
-    } catch (err) {
-      log.error('intake-flag-not-removed', { path, error: (err as Error).message });
-    }
+  logIgnoredFlags(acted, flag, log);
+  try {
+    removeFlag(flag);
+  } catch (err) {
+    log.error('intake-flag-not-removed', { path: flag, error: (err as Error).message });
   }
   transition(state, 'active', now);
   delete state.intake;
   state.outbox.push({ queue: acted.replyTo, report: makeReport(state, subjectOfActed(acted), 'resumed', [], now, 'intake resumed locally') });
   log.info('intake-resumed', { messageId: acted.messageId });
   return true;
+}
+
+/**
+ * State files of earlier versions list the flag paths workers declared in their PID files too:
+ * a worker could name any file there, so those are logged and left alone.
+ */
+function logIgnoredFlags(acted: ActedMessage, own: string, log: Logger): void {
+  const ignored = acted.flags.filter((path) => path !== own);
+  if (ignored.length > 0) log.warn('intake-flags-ignored', { messageId: acted.messageId, paths: ignored, reason: 'listed by an earlier version from PID files; the agent writes and removes only its own flag' });
 }
 
 /** Whether the recorded worker's PID is still that process: alive, with the start time recorded. */

@@ -7,6 +7,7 @@ export type AgentErrorCode =
   | 'StateCorrupt'
   | 'StateTransitionInvalid'
   | 'PidFileInvalid'
+  | 'DirectoryUnsafe'
   | 'SignalFailed'
   | 'SpawnFailed'
   | 'BusUnavailable'

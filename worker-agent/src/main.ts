@@ -80,7 +80,7 @@ export async function main(argv: readonly string[], env: Env, out = (s: string) 
     const e = toAgentError(err);
     process.stderr.write(`workforce-agent: ${e.message}${e.code === 'ConfigInvalid' ? '\n(see workforce-agent help ' + (command ?? '') + ')' : ''}\n`);
     // 125: `run` did not start its command (wrapper.ts), as `env` and `timeout` report their own failures.
-    return e.code === 'ConfigInvalid' ? 2 : e.code === 'SpawnFailed' ? 125 : 1;
+    return e.code === 'ConfigInvalid' || e.code === 'DirectoryUnsafe' ? 2 : e.code === 'SpawnFailed' ? 125 : 1;
   }
 }
 
@@ -214,7 +214,7 @@ async function resume(args: readonly string[], env: Env, out: (s: string) => voi
     }
     throw new AgentError('Internal', `the agent (pid ${agent.pid}) did not resume within 10 s; see its log`);
   }
-  resumeIntake(state, new Date(), createLogger(config.logLevel));
+  resumeIntake(state, config.intakeFlag, new Date(), createLogger(config.logLevel));
   store.save(state);
   out(`resumed: node ${state.nodeId} is active (no agent running: the report is sent when it starts)\n`);
   return 0;

@@ -2,14 +2,16 @@
 // persisted in the state directory before the agent acts, with the message being handled
 // (`pending`), the messages acted on, and the reports not yet known to be sent (`outbox`).
 //
-// Writes replace the file atomically (temporary file + rename) without fsync: the state must
-// survive a crash of the agent process, and a write in the page cache does (see atomic-file.ts).
+// Writes replace the file atomically (temporary file + rename), without fsync except the write
+// that records a commit (`durable`, once per message acted on): the state must survive a crash
+// of the agent process, and a write in the page cache does (see atomic-file.ts).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDir, writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from './atomic-file.js';
 import type { ControlMessage, Operation } from './contract/control-message.js';
 import type { AgentReport } from './contract/report.js';
+import { ensureOwnDir } from './directories.js';
 import { AgentError, errnoCode } from './errors.js';
 
 export const NODE_STATES = ['active', 'intake-stopped', 'draining', 'drained'] as const;
@@ -45,7 +47,10 @@ export interface ActedMessage {
   /** Where reports about it go: the configured reports queue (a message cannot choose). */
   replyTo: string;
   acceptedAt: string;
-  /** Intake flag files written for it (the agent's own and the workers' declared ones). */
+  /**
+   * The intake flag written for it. Kept for state files of earlier versions, whose list also
+   * held paths that workers declared: the agent never writes or removes those (DESIGN "Intake stop").
+   */
   flags: string[];
   /** Workers signalled for it (or found with no signal to send), with their exits. */
   workers: WorkerRecord[];
@@ -121,6 +126,8 @@ export function remember(state: NodeState, messageId: string): void {
   if (state.seen.length > SEEN_LIMIT) state.seen.splice(0, state.seen.length - SEEN_LIMIT);
 }
 
+export const STATE_DIR = 'state directory (WORKFORCE_STATE_DIR / --state-dir)';
+
 export class NodeStateStore {
   readonly path: string;
   private dirMade = false;
@@ -160,9 +167,10 @@ export class NodeStateStore {
     return state;
   }
 
-  save(state: NodeState): void {
-    if (!this.dirMade) ensureDir(this.dir);
+  /** `durable`: fsync the file and the directory (the commit write). */
+  save(state: NodeState, options: { durable?: boolean } = {}): void {
+    if (!this.dirMade) ensureOwnDir(this.dir, STATE_DIR);
     this.dirMade = true;
-    writeFileAtomic(this.path, `${JSON.stringify(state)}\n`);
+    writeFileAtomic(this.path, `${JSON.stringify(state)}\n`, { durable: options.durable ?? false });
   }
 }

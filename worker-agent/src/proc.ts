@@ -6,6 +6,8 @@ export interface ProcStat {
   pid: number;
   /** Field 3: R, S, D, Z, T, … */
   state: string;
+  /** Field 4: parent process id. */
+  ppid: number;
   /** Field 5: process group id. */
   pgid: number;
   /** Field 22: start time in clock ticks after boot. */
@@ -26,10 +28,23 @@ export function readProcStat(pid: number): ProcStat | undefined {
   // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const state = rest[0];
+  const ppid = Number(rest[1]);
   const pgid = Number(rest[2]);
   const startTime = Number(rest[19]);
-  if (state === undefined || !Number.isFinite(pgid) || !Number.isFinite(startTime)) return undefined;
-  return { pid, state, pgid, startTime };
+  if (state === undefined || !Number.isFinite(ppid) || !Number.isFinite(pgid) || !Number.isFinite(startTime)) return undefined;
+  return { pid, state, ppid, pgid, startTime };
+}
+
+/** Real and effective uid of a process (the `Uid:` line of /proc/<pid>/status); undefined when gone. */
+export function readProcUids(pid: number): { real: number; effective: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  const match = /^Uid:\s+(\d+)\s+(\d+)/m.exec(text);
+  return match ? { real: Number(match[1]), effective: Number(match[2]) } : undefined;
 }
 
 /** A process that exists and has not exited (a zombie has exited; only its entry remains). */

@@ -8,6 +8,11 @@
 import type { Logger } from './log.js';
 import type { NodeState, NodeStateStore } from './node-state.js';
 
+/** `durable`: fsync the file and its directory (the write that records a commit). */
+export interface SaveOptions {
+  durable?: boolean;
+}
+
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
 
@@ -24,9 +29,9 @@ export class StateWriter {
   ) {}
 
   /** Writes the state now; when that fails, keeps it in memory and retries. Never throws. */
-  save(): boolean {
+  save(options: SaveOptions = {}): boolean {
     try {
-      this.write();
+      this.write(options);
       return true;
     } catch {
       return false;
@@ -34,8 +39,8 @@ export class StateWriter {
   }
 
   /** Writes the state now or throws (and retries in the background all the same). */
-  saveOrThrow(): void {
-    this.write();
+  saveOrThrow(options: SaveOptions = {}): void {
+    this.write(options);
   }
 
   /** Stops retrying, after one last attempt. */
@@ -47,9 +52,9 @@ export class StateWriter {
     return saved;
   }
 
-  private write(): void {
+  private write(options: SaveOptions = {}): void {
     try {
-      this.store.save(this.state());
+      this.store.save(this.state(), options);
     } catch (err) {
       this.failed(err);
       throw err;

@@ -31,7 +31,7 @@ export interface RegisterWorkerOptions {
    * `do-not-accept-new-tasks` → none (the intake flag alone).
    */
   signals?: DeclaredSignals;
-  /** Default: `WORKFORCE_INTAKE_FLAG`, else `<pidDir>/<topic>.intake-stopped`. */
+  /** Default: `WORKFORCE_INTAKE_FLAG`, else `<pidDir>/../intake/<topic>.intake-stopped` (the agent's convention). */
   intakeFlag?: string;
   /** Install handlers for the declared signals (default true). Turn off if the program has its own. */
   handleSignals?: boolean;

@@ -74,11 +74,20 @@ export interface Proc {
 
 const procs = new Set<Proc>();
 
-export function startProcess(command: string, args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Proc {
+/** `user`: run as that uid/gid (the attack tests' unprivileged attacker); `detached`: its own process group. */
+export function startProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  cwd?: string,
+  options: { user?: { uid: number; gid: number }; detached?: boolean } = {},
+): Proc {
   const child = spawn(command, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(cwd ? { cwd } : {}),
+    ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
+    ...(options.detached ? { detached: true } : {}),
   });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

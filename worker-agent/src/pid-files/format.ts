@@ -21,7 +21,7 @@ export interface PidFileRecord {
   topic: string;
   workerId: string;
   signals: DeclaredSignals;
-  /** Where this worker looks for the intake flag. */
+  /** Where this worker looks for the intake flag. Informational: the agent logs a mismatch, never writes it. */
   intakeFile?: string;
 }
 

@@ -1,11 +1,17 @@
 // Reading and writing the PID directory.
+//
+// Anyone who can write the directory can put anything there, so a file is opened without
+// following symlinks and without blocking (a FIFO would block the open), must be a regular file
+// with one link (a hard link could name a file of another user) of at most 64 KiB, and is read
+// from the descriptor that was checked. Anything else is one invalid entry, never a failed scan.
 
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { type Stats, closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../atomic-file.js';
 import { errnoCode } from '../errors.js';
-import type { ContractError } from '../contract/result.js';
+import { type ContractError, fail } from '../contract/result.js';
 import {
+  PID_FILE_INVALID,
   PID_FILE_SUFFIX,
   type PidFileContent,
   type PidFileRecord,
@@ -13,6 +19,11 @@ import {
   serializePidFile,
   workerIdFromFileName,
 } from './format.js';
+
+/** Larger files are invalid: a PID file is one short JSON object. */
+export const PID_FILE_MAX_BYTES = 64 * 1024;
+
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export interface PidFileEntry {
   path: string;
@@ -23,11 +34,15 @@ export interface PidFileEntry {
   mtimeMs: number;
   /** Identity of this version of the file, so a rewritten file is never removed by mistake. */
   ino: number;
+  /** Owner of the file: root, or the user of the process it names (verify.ts). */
+  uid: number;
 }
 
 export interface InvalidPidFile {
   path: string;
   error: ContractError;
+  /** Identity of this version of the entry (to log it once), when it could be opened. */
+  version?: string;
 }
 
 export interface PidDirListing {
@@ -60,20 +75,45 @@ export function readPidDir(dir: string): PidDirListing {
   return listing;
 }
 
+/** Reads one PID file; undefined if it vanished, an InvalidPidFile if it is not one. */
 export function readPidFile(path: string): PidFileEntry | InvalidPidFile | undefined {
-  let text: string;
-  let st: ReturnType<typeof statSync>;
+  let fd: number;
   try {
-    st = statSync(path);
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, OPEN_FLAGS);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
+    const code = errnoCode(err);
+    if (code === 'ENOENT') return undefined;
+    return invalid(path, code === 'ELOOP' ? 'a symlink (PID files are read without following links)' : `cannot be opened (${code ?? (err as Error).message})`);
   }
-  const parsed = parsePidFile(text);
-  if (!parsed.ok) return { path, error: parsed.error };
-  const fileName = path.slice(path.lastIndexOf('/') + 1);
-  return { path, workerId: workerIdFromFileName(fileName), content: parsed.value, mtimeMs: st.mtimeMs, ino: st.ino };
+  try {
+    const st = fstatSync(fd);
+    const version = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    if (!st.isFile()) return invalid(path, `not a regular file (${fileKind(st)})`, version);
+    if (st.nlink !== 1) return invalid(path, `a file with ${st.nlink} hard links`, version);
+    if (st.size > PID_FILE_MAX_BYTES) return invalid(path, `${st.size} bytes, larger than ${PID_FILE_MAX_BYTES}`, version);
+    const buffer = Buffer.alloc(st.size + 1);
+    const length = readSync(fd, buffer, 0, buffer.length, 0);
+    const parsed = parsePidFile(buffer.toString('utf8', 0, length));
+    if (!parsed.ok) return { path, error: parsed.error, version };
+    const fileName = path.slice(path.lastIndexOf('/') + 1);
+    return { path, workerId: workerIdFromFileName(fileName), content: parsed.value, mtimeMs: st.mtimeMs, ino: st.ino, uid: st.uid };
+  } catch (err) {
+    return invalid(path, `cannot be read (${errnoCode(err) ?? (err as Error).message})`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function invalid(path: string, why: string, version?: string): InvalidPidFile {
+  return { path, error: fail(PID_FILE_INVALID, 'file', why).error, ...(version !== undefined ? { version } : {}) };
+}
+
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a file';
 }
 
 export function writePidFile(dir: string, record: PidFileRecord): string {
@@ -89,7 +129,7 @@ export function writePidFile(dir: string, record: PidFileRecord): string {
  */
 export function removeIfUnchanged(entry: Pick<PidFileEntry, 'path' | 'ino'>): boolean {
   try {
-    if (statSync(entry.path).ino !== entry.ino) return false;
+    if (lstatSync(entry.path).ino !== entry.ino) return false;
     unlinkSync(entry.path);
     return true;
   } catch (err) {
@@ -100,10 +140,13 @@ export function removeIfUnchanged(entry: Pick<PidFileEntry, 'path' | 'ino'>): bo
 
 /** Removes a worker's own PID file if it still names `pid` (used at worker exit). */
 export function removeOwnPidFile(path: string, pid: number): void {
+  // Read like the agent reads it: whatever another writer of the directory put there cannot block the exit.
+  const entry = readPidFile(path);
+  if (entry === undefined || 'error' in entry) return;
+  const filePid = entry.content.format === 'json' ? entry.content.record.pid : entry.content.pid;
+  if (filePid !== pid) return;
   try {
-    const parsed = parsePidFile(readFileSync(path, 'utf8'));
-    const filePid = parsed.ok ? (parsed.value.format === 'json' ? parsed.value.record.pid : parsed.value.pid) : undefined;
-    if (filePid === pid) unlinkSync(path);
+    unlinkSync(path);
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
   }

@@ -3,8 +3,11 @@
 //   both match the file.
 // - Legacy files carry no start time: the process must have started before the file was last
 //   written (a process started later got the PID by reuse).
+// Start time and boot id are public (/proc), so they tell a reused PID from the writer's own,
+// but not a forged file from a true one: the file must also be owned by root or by the user the
+// process runs as (real and effective uid), else the process is not one its writer may claim.
 
-import { type ProcStat, bootId, bootTimeMs, isLive, processStartMs, readProcStat } from '../proc.js';
+import { type ProcStat, bootId, bootTimeMs, isLive, processStartMs, readProcStat, readProcUids } from '../proc.js';
 import type { PidFileEntry } from './store.js';
 
 /**
@@ -19,7 +22,9 @@ export type Verification =
   /** No live process has that PID any more. */
   | { status: 'gone'; reason: string }
   /** A live process has the PID, but not the one that wrote the file: the PID was reused. */
-  | { status: 'stale'; reason: string };
+  | { status: 'stale'; reason: string }
+  /** The file's owner may not claim that process (neither root nor its user): never signalled. */
+  | { status: 'untrusted'; reason: string };
 
 export interface VerifyContext {
   bootId: string;
@@ -35,6 +40,18 @@ export function entryPid(entry: Pick<PidFileEntry, 'content'>): number {
 }
 
 export function verifyEntry(entry: PidFileEntry, ctx: VerifyContext = currentVerifyContext()): Verification {
+  const verification = verifyProcess(entry, ctx);
+  if (verification.status !== 'verified' || entry.uid === 0) return verification;
+  const pid = entryPid(entry);
+  const uids = readProcUids(pid);
+  if (uids === undefined) return { status: 'gone', reason: `no live process ${pid}` };
+  if (uids.real !== entry.uid || uids.effective !== entry.uid) {
+    return { status: 'untrusted', reason: `the file is owned by uid ${entry.uid}, process ${pid} runs as uid ${uids.real} (effective ${uids.effective}): only root or the process's own user may register it` };
+  }
+  return verification;
+}
+
+function verifyProcess(entry: PidFileEntry, ctx: VerifyContext): Verification {
   const pid = entryPid(entry);
   const stat = readProcStat(pid);
   if (entry.content.format === 'json') {

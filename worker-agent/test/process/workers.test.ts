@@ -1,6 +1,6 @@
 // The worker libraries through the example workers (Node and Python): real processes, real signals.
-import { existsSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, writeFileSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalQueue } from '../../examples/local-queue.js';
 import { type Artifacts, PACKAGE_ROOT, buildArtifacts, killAll, removeTempDirs, startExampleWorker, startProcess, tempDir, waitFor } from '../helpers.js';
@@ -36,8 +36,9 @@ describe.each<Kind>(['node', 'python'])('%s example worker', (kind) => {
 
   it('stays alive and idle while the intake flag is up, and takes tasks again once it is gone', async () => {
     const queue = new LocalQueue(tempDir());
-    const pidDir = tempDir();
-    const flag = join(pidDir, 'eu.intake-stopped');
+    const pidDir = join(tempDir(), 'pids');
+    const flag = join(pidDir, '..', 'intake', 'eu.intake-stopped'); // the agent's convention
+    mkdirSync(dirname(flag), { recursive: true });
     writeFileSync(flag, '{}');
     queue.enqueue('t0', 10);
     const worker = startWorker(kind, queue.dir, pidDir, 'w2');

@@ -41,11 +41,11 @@ describe('workforce-agent run', () => {
       topic: 'eu',
       workerId: 'gpu-0',
       signals: { 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': 'SIGUSR1' },
-      intakeFile: join(pidDir, 'eu.intake-stopped'),
+      intakeFile: join(pidDir, '..', 'intake', 'eu.intake-stopped'),
     });
     expect(record['pid']).not.toBe(proc.pid); // the command, not the wrapper
     expect(readProcStat(record['pid'] as number)?.startTime).toBe(record['startTime']);
-    expect(proc.output()).toContain(`flag=${join(pidDir, 'eu.intake-stopped')}`);
+    expect(proc.output()).toContain(`flag=${join(pidDir, '..', 'intake', 'eu.intake-stopped')}`);
     // The command is the leader of its own process group (a deadline SIGKILL spares the wrapper).
     expect(readProcStat(record['pid'] as number)?.pgid).toBe(record['pid']);
   });

@@ -22,7 +22,7 @@ describe('listen configuration', () => {
       pidDir: '/run/jobq',
       nodeId: 'node-7',
       stateDir: '/home/u/.local/state/workforce-agent/eu-west',
-      intakeFlag: '/run/jobq/eu-west.intake-stopped',
+      intakeFlag: '/run/intake/eu-west.intake-stopped',
       legacySignals: true,
       outbox: { ttlMs: 86_400_000, max: 500 },
     });
@@ -80,7 +80,7 @@ describe('run configuration', () => {
   it('splits options from the command at -- or at the first non-option', () => {
     expect(run({ WORKFORCE_PID_DIR: '/p' }, ['--topic', 't', '--', 'python', '-m', 'w', '--x']).command).toEqual(['python', '-m', 'w', '--x']);
     const config = run({ WORKFORCE_CONTROL_TOPIC_NAME: 't', JOBQ_PID_DIR: '/p' }, ['--intake-signal', 'usr1', 'sleep', '--help']);
-    expect(config).toMatchObject({ command: ['sleep', '--help'], topic: 't', pidDir: '/p', gracefulSignal: 'SIGTERM', intakeSignal: 'SIGUSR1', intakeFlag: '/p/t.intake-stopped' });
+    expect(config).toMatchObject({ command: ['sleep', '--help'], topic: 't', pidDir: '/p', gracefulSignal: 'SIGTERM', intakeSignal: 'SIGUSR1', intakeFlag: '/intake/t.intake-stopped' });
   });
 
   it('rejects what it cannot honour', () => {

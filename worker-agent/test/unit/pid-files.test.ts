@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { chownSync, existsSync, linkSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +11,7 @@ import {
   writePidFile,
   removeIfUnchanged,
   type PidFileEntry,
+  PID_FILE_MAX_BYTES,
 } from '../../src/pid-files/index.js';
 import { bootId, readProcStat } from '../../src/proc.js';
 import { removeTempDirs, tempDir } from '../helpers.js';
@@ -59,6 +60,37 @@ describe('PID file format', () => {
     expect(existsSync(path)).toBe(true);
     expect(removeIfUnchanged(entryOf(dir, 'w1'))).toBe(true);
     expect(readPidDir(dir)).toEqual({ entries: [], invalid: [] });
+  });
+});
+
+describe('reading the shared directory', () => {
+  it('makes a symlink, a hard link and a file over 64 KiB invalid entries without reading through them', () => {
+    const dir = tempDir();
+    const elsewhere = join(tempDir(), 'legacy.pid');
+    writeFileSync(elsewhere, String(process.pid));
+    symlinkSync(elsewhere, join(dir, 'link.pid'));
+    linkSync(elsewhere, join(dir, 'hard.pid'));
+    writeFileSync(join(dir, 'big.pid'), ' '.repeat(PID_FILE_MAX_BYTES) + String(process.pid));
+    writeFileSync(join(dir, 'ok.pid'), String(process.pid));
+    const listing = readPidDir(dir);
+    expect(listing.entries.map((e) => e.workerId)).toEqual(['ok']);
+    const why = Object.fromEntries(listing.invalid.map((i) => [i.path.split('/').pop(), i.error.message]));
+    expect(why).toEqual({
+      'link.pid': 'a symlink (PID files are read without following links)',
+      'hard.pid': 'a file with 2 hard links',
+      'big.pid': `${PID_FILE_MAX_BYTES + String(process.pid).length} bytes, larger than ${PID_FILE_MAX_BYTES}`,
+    });
+  });
+
+  // Root only: the file must belong to another user than the process it names.
+  it.runIf(process.getuid?.() === 0)('calls a file that its owner may not claim untrusted', () => {
+    const dir = tempDir();
+    const stat = readProcStat(process.pid)!;
+    writePidFile(dir, { pid: process.pid, startTime: stat.startTime, bootId: bootId(), topic: 't', workerId: 'w', signals: {} });
+    expect(verifyEntry(entryOf(dir, 'w')).status).toBe('verified'); // root may claim any process
+    chownSync(join(dir, 'w.pid'), 65534, 65534);
+    const v = verifyEntry(entryOf(dir, 'w'));
+    expect(v).toEqual({ status: 'untrusted', reason: expect.stringMatching(/owned by uid 65534, process \d+ runs as uid 0 \(effective 0\)/) });
   });
 });
 
