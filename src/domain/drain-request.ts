@@ -2,7 +2,7 @@
 // absolute drain specification. Relative times (gracePeriod, ackTimeout) are resolved against
 // the `now` the caller passes, so orchestrations and tests stay deterministic.
 
-import { isOperation, OPERATIONS, type Operation } from '@workforce/worker-agent/contract';
+import { DRAIN_ID_RULE, isDrainId, isOperation, OPERATIONS, type Operation } from '@workforce/worker-agent/contract';
 import { parseDuration } from './durations.js';
 import { invalidField, ok, type Result } from './problem.js';
 
@@ -27,7 +27,6 @@ export interface DrainSpec {
 }
 
 const TOPIC = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9])?$/;
-const DRAIN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function validateTopicName(topic: string): Result<string> {
   return TOPIC.test(topic)
@@ -35,10 +34,9 @@ export function validateTopicName(topic: string): Result<string> {
     : invalidField('topic', `topic "${topic}" is not a valid Service Bus topic name (letters, digits, ".", "-", "_"; 1-260 characters; starting and ending with a letter or digit)`);
 }
 
+/** The contract's one drain-id pattern (the id ends up in durable URLs). */
 export function validateDrainId(drainId: string): Result<string> {
-  return DRAIN_ID.test(drainId)
-    ? ok(drainId)
-    : invalidField('drainId', `drainId "${drainId}" must be 1-64 letters, digits, ".", "-" or "_", starting with a letter or digit`);
+  return isDrainId(drainId) ? ok(drainId) : invalidField('drainId', `drainId ${JSON.stringify(drainId)} must be ${DRAIN_ID_RULE}`);
 }
 
 function instant(field: string, value: unknown, nowMs: number): Result<number> {

@@ -5,7 +5,7 @@
 
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { findDrain } from '../adapters/durable.js';
+import { findDrain, raiseDrainEvent } from '../adapters/durable.js';
 import { validateDrainId } from '../domain/drain-request.js';
 import { jsonBody, problem, problemResponse, unexpected } from '../http/problem-response.js';
 import { CANCEL_EVENT, DRAIN_ORCHESTRATOR, type CancelRequest } from './drain-orchestrator.js';
@@ -40,7 +40,7 @@ export async function cancelDrain(request: HttpRequest, context: InvocationConte
     if (!['Running', 'Pending', 'ContinuedAsNew'].includes(String(status.runtimeStatus))) {
       return problemResponse(problem('DrainEnded', 409, 'Drain already ended', `drain ${id.value} already ended (${String(status.runtimeStatus)}); there is nothing to cancel`, 'id'));
     }
-    await client.raiseEvent(id.value, CANCEL_EVENT, cancel);
+    await raiseDrainEvent(client, id.value, CANCEL_EVENT, cancel);
     context.log(`drain ${id.value}: cancel requested by ${cancel.by ?? 'unknown'}`);
     return { status: 202, jsonBody: { drainId: id.value, cancelling: true, ...drainUrls(request, id.value) } };
   } catch (err) {

@@ -11,7 +11,7 @@ import { config, REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../config.js';
 import { judge } from '../domain/drain-end.js';
 import { parseDrainInput, type DrainInput, type Published } from '../domain/drain-input.js';
 import { drainMessages, type DrainSpecWithId } from '../domain/drain-plan.js';
-import { applyReport, newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
+import { applyReport, foreignReport, newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
 import { summarize, type DrainEnd, type DrainSummary } from '../domain/drain-status.js';
 
 export const DRAIN_ORCHESTRATOR = 'drainOrchestrator';
@@ -126,7 +126,9 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
     if (winner === report) {
       timer?.cancel();
       const parsed = parseAgentReport(report.result);
-      if (parsed.ok) applyReport(progress, parsed.value);
+      const ignored = parsed.ok ? foreignReport(progress, parsed.value) : parsed.error.message;
+      if (parsed.ok && ignored === undefined) applyReport(progress, parsed.value);
+      else if (!context.df.isReplaying) context.warn(`drain ${spec.drainId}: report ignored: ${ignored}`);
       folded++;
       input.eventsFolded++;
     } else if (winner === cancel) {
