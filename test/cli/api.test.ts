@@ -171,6 +171,20 @@ describe('workforce against the local control plane', () => {
     }
   });
 
+  it('send without --not-after still sets one (15 minutes) and the TTL that goes with it', async () => {
+    await cli(['topic', 'ensure', 'cli-g'], env);
+    const before = Date.now();
+    const r = await cliProcess(['send', 'cli-g', '--operation', 'graceful-downscale', '--count', '1', '--drain-id', 'manual-2'], {
+      WORKFORCE_SERVICEBUS_CONNECTION_STRING: cp.bus.emulator.connectionString,
+    });
+    expect(r.code).toBe(0);
+    const [m] = await takeControlMessages(cp.sb, 'cli-g', 1);
+    const notAfter = Date.parse((m!.body as { notAfter: string }).notAfter);
+    expect(notAfter).toBeGreaterThanOrEqual(before + 15 * 60_000);
+    expect(notAfter).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
+    expect(m!.timeToLive).toBeLessThanOrEqual(15 * 60_000 + EXPIRY_MARGIN_MS);
+  });
+
   it('send to a topic that does not exist says to create it', async () => {
     const r = await cli(['send', 'cli-missing', '--operation', 'graceful-downscale', '--count', '1', '--connection-string', cp.bus.emulator.connectionString]);
     expect(r.code).toBe(EXIT.refused);
