@@ -99,7 +99,7 @@ function meta(d) {
   return h('p', { class: 'meta' },
     h('span', {}, d.mode),
     d.reason ? h('span', {}, `“${d.reason}”`) : null,
-    d.requestedBy ? h('span', {}, `by ${d.requestedBy}`) : null,
+    d.requestedBy ? h('span', {}, `by ${d.requestedBy}`, d.requestedFor ? h('span', { class: 'muted', title: 'as the caller said' }, ` for ${d.requestedFor}`) : null) : null,
     d.status === 'running' && d.deadline ? h('span', { class: 'deadline' }, 'deadline ', h('strong', { 'data-until': d.deadline })) : null,
     d.status === 'running' && !d.deadline && d.notAfter ? h('span', {}, 'takers until ', h('strong', { 'data-until': d.notAfter })) : null,
     d.status !== 'running' && d.finishedAt ? h('span', {}, 'ended ', h('span', { 'data-until': d.finishedAt })) : null);

@@ -22,7 +22,10 @@ export interface DrainSpec {
   /** ISO instant: a node receiving the message later does not act on it. */
   notAfter: string;
   reason?: string;
+  /** Who asked: the signed-in principal when there is one (see `requester`). */
   requestedBy?: string;
+  /** Whom the caller said it asks for, when a signed-in principal asked: a claim, kept for audit. */
+  requestedFor?: string;
   requestedAt: string;
 }
 
@@ -70,6 +73,16 @@ function text(field: string, value: unknown): Result<string | undefined> {
     return invalidField(field, `${field} must be a string of at most ${MAX_TEXT} characters`);
   }
   return ok(value);
+}
+
+/**
+ * Who asked, for the audit trail: the signed-in principal wins when there is one, and what the
+ * body claims (`requestedBy`) is kept only as `requestedFor`. Without a principal (function keys
+ * only) the claim is all there is, and it stays `requestedBy`.
+ */
+export function requester(principal: string | undefined, claimed: string | undefined): { requestedBy?: string; requestedFor?: string } {
+  if (principal === undefined || principal === '') return claimed !== undefined ? { requestedBy: claimed } : {};
+  return { requestedBy: principal, ...(claimed !== undefined && claimed !== principal && { requestedFor: claimed }) };
 }
 
 export function parseDrainRequest(topic: string, body: unknown, now: Date): Result<DrainSpec> {

@@ -32,7 +32,10 @@ export interface WithdrawInput {
   max: number;
 }
 export interface CancelRequest {
+  /** The signed-in principal, else what the caller claimed. */
   by?: string;
+  /** What the caller claimed, when a signed-in principal asked. */
+  for?: string;
   reason?: string;
 }
 export interface DrainOutput {
@@ -139,6 +142,7 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
         outcome: `cancelled${request.reason ? `: ${request.reason}` : ''}; ${withdrawn} untaken message(s) withdrawn; nodes that already took the drain keep draining`,
         withdrawn,
         ...(request.by !== undefined && { cancelledBy: request.by }),
+        ...(request.for !== undefined && { cancelledFor: request.for }),
       });
     }
     // The timer fired: judge again.
