@@ -149,6 +149,9 @@ describe('workforce against the local control plane', () => {
     const bad = await cli(['drain', 'bad topic!', '--count', '1'], env);
     expect(bad.code).toBe(EXIT.refused);
     expect(bad.stderr).toMatch(/answered 400: topic "bad topic!" is not a valid Service Bus topic name/);
+    const badId = await cli(['drain', 'cli-a', '--count', '1', '--drain-id', 'victim/terminate?reason=x&'], env);
+    expect(badId.code).toBe(EXIT.refused);
+    expect(badId.stderr).toMatch(/answered 400: drainId "victim\/terminate\?reason=x&" must be 1-64 letters, digits/);
   });
 
   it('send publishes the control plane\'s messages straight to Service Bus (ids, subject, TTL)', async () => {
