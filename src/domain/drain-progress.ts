@@ -99,7 +99,8 @@ export function foreignReport(progress: DrainProgress, report: AgentReport): str
   if (report.drainId !== progress.drainId) return `it names drain ${report.drainId ?? '(none)'}, not ${progress.drainId}`;
   const n = drainMessageNumber(progress.drainId, report.messageId);
   if (n === undefined || n > progress.requested) return `${report.messageId} is not one of the drain's ${progress.requested} message(s)`;
-  if (report.topic !== progress.topic) return `topic ${report.topic} is not the drain's topic ${progress.topic}`;
+  // Service Bus entity names are case-insensitive: an agent may spell its topic differently.
+  if (report.topic.toLowerCase() !== progress.topic.toLowerCase()) return `topic ${report.topic} is not the drain's topic ${progress.topic}`;
   return undefined;
 }
 

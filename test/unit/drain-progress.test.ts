@@ -107,6 +107,8 @@ describe('drain progress', () => {
     }
     expect(p.nodes).toEqual({});
     expect(p.anomalies).toEqual([]);
+    // Service Bus names are case-insensitive: the same topic spelled otherwise is the drain's.
+    expect(applyReport(p, report('a', 'd1/1', 'accepted', { topic: 'T' }))).toBe(true);
   });
 
   it('keeps at most count + NODE_MARGIN nodes, MAX_WORKERS_PER_NODE workers a node and MAX_ANOMALIES anomalies', () => {
