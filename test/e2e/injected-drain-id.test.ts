@@ -22,7 +22,8 @@ describe('a control message whose drainId carries a durable operation', () => {
     [cp, artifacts] = await Promise.all([startControlPlane(), buildArtifacts()]);
     expect((await cp.api('PUT', `topics/${topic}`)).status).toBe(201);
     node = new Node('inj-node', topic);
-    await node.start(artifacts, cp.bus.emulator.connectionString, 200, 300);
+    // Debug logs say when the agent's reports left it (`reports-sent`).
+    await node.start(artifacts, cp.bus.emulator.connectionString, 200, 300, { WORKFORCE_LOG_LEVEL: 'debug' });
   }, 120_000);
   afterAll(async () => {
     await node?.stop();
@@ -65,9 +66,9 @@ describe('a control message whose drainId carries a durable operation', () => {
       await sender.close();
     }
 
-    // The agent handled it (either way, its log names the message), its report left the queue,
-    // and whatever that report caused on the victim has been taken by an episode.
-    await waitFor(() => node.agent.output().includes(`${evil}/1`), 'the agent to take the message');
+    // The agent handled it and sent its report (either way), the report left the queue, and
+    // whatever it caused on the victim has been taken by an episode.
+    await waitFor(() => node.agent.output().split('\n').some((l) => l.includes('"reports-sent"') && l.includes(`${evil}/1`)), 'the agent to report on the message');
     const unhandled = () => cp.host.durable.store.messages('victim2').filter((m) => m.event.EventType === EventType.EventRaised || m.event.EventType === EventType.ExecutionTerminated);
     await waitFor(async () => (await peek(REPORTS_QUEUE)).length === 0 && unhandled().length === 0, 'the reports to be handled', 30_000);
 

@@ -47,7 +47,7 @@ export class Node {
 
   constructor(readonly id: string, readonly topic: string) {}
 
-  async start(artifacts: Artifacts, connectionString: string, tasks: number, taskMs: number): Promise<void> {
+  async start(artifacts: Artifacts, connectionString: string, tasks: number, taskMs: number, agentEnv: Record<string, string> = {}): Promise<void> {
     for (let i = 0; i < tasks; i++) this.queue.enqueue(`task-${String(i).padStart(3, '0')}`, taskMs);
     const pidDir = path.join(this.dir, 'pids');
     this.worker = start([artifacts.worker, '--queue', this.queue.dir, '--topic', this.topic, '--worker-id', `${this.id}-w0`], { WORKFORCE_PID_DIR: pidDir });
@@ -58,6 +58,7 @@ export class Node {
       WORKFORCE_PID_DIR: pidDir,
       WORKFORCE_STATE_DIR: path.join(this.dir, 'state'),
       WORKFORCE_NODE_ID: this.id,
+      ...agentEnv,
     });
     await waitFor(() => this.agent.output().includes('"listening"'), `agent of ${this.id} to listen`);
   }
