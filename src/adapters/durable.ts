@@ -1,4 +1,7 @@
-// Thin adapter over the durable client: starting a drain once, reading and listing drains.
+// Thin adapter over the durable client: starting a drain once, reading, listing and signalling
+// drains. Every call goes through here, because the client pastes instance ids into its URLs
+// as they are: each id is percent-encoded first, so no id can reach another instance's path or
+// add an operation or a query parameter (drain ids are validated too; this holds regardless).
 
 import type { DurableClient, DurableOrchestrationStatus, OrchestrationRuntimeStatus } from 'durable-functions';
 import type { DrainInput } from '../domain/drain-input.js';
@@ -10,10 +13,22 @@ function isNotFound(err: unknown): boolean {
   return /HTTP 404|No instance with ID/.test(String((err as Error)?.message ?? err));
 }
 
+/** The instance id as it goes into a management URL path segment. */
+function pathId(drainId: string): string {
+  return encodeURIComponent(drainId);
+}
+
 /** The drain's status, without its input (which carries every node once the drain has run a while) unless asked. */
-export async function findDrain(client: DurableClient, drainId: string, opts: { showInput?: boolean } = {}): Promise<DurableOrchestrationStatus | undefined> {
+export async function findDrain(
+  client: DurableClient,
+  drainId: string,
+  opts: { showInput?: boolean; showHistory?: boolean } = {},
+): Promise<DurableOrchestrationStatus | undefined> {
   try {
-    return await client.getStatus(drainId, { showInput: opts.showInput ?? false });
+    return await client.getStatus(pathId(drainId), {
+      showInput: opts.showInput ?? false,
+      ...(opts.showHistory && { showHistory: true, showHistoryOutput: true }),
+    });
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -30,15 +45,22 @@ export async function startDrainOnce(client: DurableClient, spec: DrainSpecWithI
   const existing = await findDrain(client, spec.drainId);
   if (existing) return { started: false, existing };
   const input: DrainInput = { spec, generation: 0, eventsFolded: 0 };
-  await client.startNew(DRAIN_ORCHESTRATOR, { instanceId: spec.drainId, input });
+  await client.startNew(DRAIN_ORCHESTRATOR, { instanceId: pathId(spec.drainId), input });
   return { started: true };
+}
+
+/** Raises an event on the drain's orchestration; false when there is no such instance. */
+export async function raiseDrainEvent(client: DurableClient, drainId: string, event: string, data: unknown): Promise<boolean> {
+  try {
+    await client.raiseEvent(pathId(drainId), event, data);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
 }
 
 export async function listDrains(client: DurableClient, runtimeStatus?: string[]): Promise<DurableOrchestrationStatus[]> {
   const all = await client.getStatusBy(runtimeStatus ? { runtimeStatus: runtimeStatus as OrchestrationRuntimeStatus[] } : {});
   return all.filter((s) => s.name === DRAIN_ORCHESTRATOR);
-}
-
-export function isNotFoundError(err: unknown): boolean {
-  return isNotFound(err);
 }

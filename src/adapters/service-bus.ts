@@ -28,7 +28,7 @@ function toMessage(envelope: ControlMessageEnvelope): ServiceBusMessage {
     messageId: envelope.messageId,
     subject: envelope.subject,
     contentType: envelope.contentType,
-    ...(envelope.timeToLive !== undefined && { timeToLive: envelope.timeToLive }),
+    timeToLive: envelope.timeToLive,
   };
 }
 

@@ -16,6 +16,9 @@ export interface DrainJson {
   notAfter?: string;
   reason?: string;
   requestedBy?: string;
+  requestedFor?: string;
+  cancelledBy?: string;
+  cancelledFor?: string;
   outcome?: string;
   failure?: string;
   createdTime?: string;
@@ -51,6 +54,8 @@ export interface WorkerJson {
 /** The live block: header, counts, deadline, each unfinished node with its time in state and running workers. */
 export function progressBlock(d: DrainJson, now: number, workers?: Map<string, WorkerJson[]>): string[] {
   const lines = [`drain ${d.drainId} on ${d.topic ?? '?'} (${d.mode ?? '?'}): ${d.status}`, `  ${countsLine(d)}`];
+  const asked = whoLine('requested', d.requestedBy, d.requestedFor, d.reason);
+  if (asked) lines.push(`  ${asked}`);
   if (d.status === 'running') {
     if (d.deadline) lines.push(`  deadline ${d.deadline} (${until(d.deadline, now)})`);
     else if (d.notAfter) lines.push(`  nodes may take it until ${d.notAfter} (${until(d.notAfter, now)})`);
@@ -63,8 +68,17 @@ export function progressBlock(d: DrainJson, now: number, workers?: Map<string, W
     lines.push(`  ${n.nodeId.padEnd(20)} ${n.state.padEnd(15)} for ${inState.padEnd(8)}${n.escalated ? ' (escalated)' : ''}${names ? `  ${names}` : ''}`);
   }
   if (d.outcome) lines.push(`  ${d.outcome}`);
+  const cancelled = whoLine('cancelled', d.cancelledBy, d.cancelledFor);
+  if (cancelled) lines.push(`  ${cancelled}`);
   if (d.failure) lines.push(`  failed: ${d.failure}`);
   return lines;
+}
+
+/** "requested by alice@corp (for bob, as the caller said): why"; `for` is a claim, not an identity. */
+function whoLine(what: string, by: string | undefined, forWhom: string | undefined, why?: string): string | undefined {
+  if (by === undefined && why === undefined) return undefined;
+  const who = by !== undefined ? `${what} by ${by}${forWhom !== undefined ? ` (for ${forWhom}, as the caller said)` : ''}` : what;
+  return why !== undefined ? `${who}: ${why}` : who;
 }
 
 export function drainsTable(drains: DrainJson[]): string {

@@ -8,7 +8,25 @@ const TARGET = { 'graceful-downscale': 'drained', 'do-not-accept-new-tasks': 'in
 
 const $ = (id) => document.getElementById(id);
 const TOPICS_EVERY = 5; // polls between two reads of GET /api/topics (it goes through ARM)
-const state = { key: new URLSearchParams(location.search).get('code') || localStorage.getItem(KEY_STORE) || '', drains: [], topics: [], polls: 0, details: new Map(), open: new Set() };
+
+/**
+ * The function key: kept for this tab only (sessionStorage, gone when the tab closes), and a key
+ * that came in the address (`?code=`, as Azure links to functions) is taken out of the address at
+ * once, so it stays out of the history, bookmarks, screenshots and Referer headers.
+ */
+function initialKey() {
+  localStorage.removeItem(KEY_STORE); // where earlier versions kept it, for good
+  const url = new URL(location.href);
+  const code = url.searchParams.get('code');
+  if (code !== null) {
+    url.searchParams.delete('code');
+    history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
+    if (code) sessionStorage.setItem(KEY_STORE, code);
+  }
+  return code || sessionStorage.getItem(KEY_STORE) || '';
+}
+
+const state = { key: initialKey(), drains: [], topics: [], polls: 0, details: new Map(), open: new Set() };
 
 /** Creates an element: h('div', { class: 'x' }, 'text', child). Text is never parsed as HTML. */
 function h(tag, attrs = {}, ...children) {
@@ -99,7 +117,7 @@ function meta(d) {
   return h('p', { class: 'meta' },
     h('span', {}, d.mode),
     d.reason ? h('span', {}, `“${d.reason}”`) : null,
-    d.requestedBy ? h('span', {}, `by ${d.requestedBy}`) : null,
+    d.requestedBy ? h('span', {}, `by ${d.requestedBy}`, d.requestedFor ? h('span', { class: 'muted', title: 'as the caller said' }, ` for ${d.requestedFor}`) : null) : null,
     d.status === 'running' && d.deadline ? h('span', { class: 'deadline' }, 'deadline ', h('strong', { 'data-until': d.deadline })) : null,
     d.status === 'running' && !d.deadline && d.notAfter ? h('span', {}, 'takers until ', h('strong', { 'data-until': d.notAfter })) : null,
     d.status !== 'running' && d.finishedAt ? h('span', {}, 'ended ', h('span', { 'data-until': d.finishedAt })) : null);
@@ -191,7 +209,7 @@ async function poll() {
     render();
   } catch (err) {
     if (err.auth) {
-      localStorage.removeItem(KEY_STORE);
+      sessionStorage.removeItem(KEY_STORE);
       $('key-form').hidden = false;
       $('key-error').textContent = state.key ? 'That key was refused.' : '';
       connection('needs key', 'error');
@@ -206,7 +224,7 @@ $('key-form').addEventListener('submit', (e) => {
   e.preventDefault();
   state.key = $('key').value.trim();
   state.polls = 0;
-  localStorage.setItem(KEY_STORE, state.key);
+  sessionStorage.setItem(KEY_STORE, state.key);
   poll();
 });
 setInterval(tick, 1000);

@@ -1,7 +1,7 @@
 // The drain orchestration's input: the spec, and on continue-as-new the folded state so far.
 // Validated, because an orchestration input outlives the code that wrote it.
 
-import { isOperation } from '@workforce/worker-agent/contract';
+import { isDrainId, isOperation } from '@workforce/worker-agent/contract';
 import type { DrainSpecWithId } from './drain-plan.js';
 import type { DrainProgress } from './drain-progress.js';
 
@@ -28,7 +28,7 @@ export function parseDrainInput(raw: unknown): DrainInput {
   if (!isObj(raw) || !isObj(raw.spec)) throw new Error('drain orchestration input must be { spec, ... }');
   const s = raw.spec;
   const bad = (field: string) => new Error(`drain orchestration input: spec.${field} is missing or invalid`);
-  if (typeof s.drainId !== 'string' || s.drainId === '') throw bad('drainId');
+  if (!isDrainId(s.drainId)) throw bad('drainId');
   if (typeof s.topic !== 'string' || s.topic === '') throw bad('topic');
   if (!isOperation(s.mode)) throw bad('mode');
   if (typeof s.count !== 'number' || !Number.isInteger(s.count) || s.count < 1) throw bad('count');

@@ -4,8 +4,19 @@
 // Reports arrive at least once and in any order. Each node's state only moves forward
 // (a report ranked at or below the node's current state is a duplicate or stale), which
 // deduplicates by (messageId, state) without keeping a set of everything seen.
+//
+// Reports are untrusted (any node identity can send one): a report is folded only into the
+// drain it names, only when it is about one of that drain's messages on its topic, and what one
+// drain keeps is bounded (nodes, workers per node, anomalies), so no sender can grow it at will.
 
-import type { AgentReport, Operation, ReportState, WorkerReport } from '@workforce/worker-agent/contract';
+import { drainMessageNumber, type AgentReport, type Operation, type ReportState, type WorkerReport } from '@workforce/worker-agent/contract';
+
+/** Nodes a drain keeps beyond its count: room for messages rejected by one node and taken by another. */
+export const NODE_MARGIN = 10;
+/** Workers kept per node; more are counted in an anomaly, not kept. */
+export const MAX_WORKERS_PER_NODE = 256;
+/** Anomalies kept per drain; the last one says that more were dropped. */
+export const MAX_ANOMALIES = 20;
 
 /** A node's place in a drain, as operators read it. */
 export type NodeState = 'accepted' | 'intake-stopped' | 'draining' | 'drained' | 'expired' | 'rejected' | 'resumed';
@@ -68,12 +79,41 @@ function nodeStateOf(report: ReportState): NodeState | undefined {
   }
 }
 
-function mergeWorkers(node: NodeProgress, report: AgentReport): boolean {
+/** Records an anomaly once, keeping at most MAX_ANOMALIES. */
+function note(progress: DrainProgress, text: string): void {
+  if (progress.anomalies.includes(text) || progress.anomalies.length >= MAX_ANOMALIES) return;
+  progress.anomalies.push(progress.anomalies.length === MAX_ANOMALIES - 1 ? `more than ${MAX_ANOMALIES - 1} anomalies; the rest were not kept` : text);
+}
+
+// Node ids are report data: read and write own properties only (a node called `__proto__` is a node).
+function nodeOf(progress: DrainProgress, nodeId: string): NodeProgress | undefined {
+  return Object.hasOwn(progress.nodes, nodeId) ? progress.nodes[nodeId] : undefined;
+}
+
+function setNode(progress: DrainProgress, node: NodeProgress): void {
+  Object.defineProperty(progress.nodes, node.nodeId, { value: node, enumerable: true, writable: true, configurable: true });
+}
+
+/** Why a report is not this drain's to fold (another drain, not one of its messages, another topic); undefined when it is. */
+export function foreignReport(progress: DrainProgress, report: AgentReport): string | undefined {
+  if (report.drainId !== progress.drainId) return `it names drain ${report.drainId ?? '(none)'}, not ${progress.drainId}`;
+  const n = drainMessageNumber(progress.drainId, report.messageId);
+  if (n === undefined || n > progress.requested) return `${report.messageId} is not one of the drain's ${progress.requested} message(s)`;
+  // Service Bus entity names are case-insensitive: an agent may spell its topic differently.
+  if (report.topic.toLowerCase() !== progress.topic.toLowerCase()) return `topic ${report.topic} is not the drain's topic ${progress.topic}`;
+  return undefined;
+}
+
+function mergeWorkers(progress: DrainProgress, node: NodeProgress, report: AgentReport): boolean {
   let changed = false;
   for (const worker of report.workers) {
     const known = node.workers.find((w) => w.pid === worker.pid && w.workerId === worker.workerId);
     const exited = report.state === 'worker-exited' || report.state === 'drained';
     if (!known) {
+      if (node.workers.length >= MAX_WORKERS_PER_NODE) {
+        note(progress, `node ${node.nodeId} reported more than ${MAX_WORKERS_PER_NODE} workers; the rest were not kept`);
+        continue;
+      }
       node.workers.push({ ...worker, exited });
       changed = true;
     } else if (exited && !known.exited) {
@@ -84,32 +124,34 @@ function mergeWorkers(node: NodeProgress, report: AgentReport): boolean {
   return changed;
 }
 
-/** Folds one report in. Returns false when it changed nothing (duplicate, stale or foreign). */
+/** Folds one report in. Returns false when it changed nothing (duplicate, stale, foreign or over a bound). */
 export function applyReport(progress: DrainProgress, report: AgentReport): boolean {
-  if (report.drainId !== undefined && report.drainId !== progress.drainId) return false;
+  if (foreignReport(progress, report) !== undefined) return false;
   const state = nodeStateOf(report.state);
   if (state === undefined) return false;
-  const existing = progress.nodes[report.nodeId];
+  const existing = nodeOf(progress, report.nodeId);
+  if (!existing && Object.keys(progress.nodes).length >= progress.requested + NODE_MARGIN) {
+    note(progress, `more than ${progress.requested + NODE_MARGIN} nodes reported; reports of further nodes were not kept`);
+    return false;
+  }
 
   const gaveUp = (n: NodeProgress) => n.state === 'expired' || n.state === 'rejected';
   if (existing && existing.messageId !== report.messageId && !gaveUp(existing)) {
-    const note = `node ${report.nodeId} reported ${report.state} for ${report.messageId} after acting on ${existing.messageId}`;
-    if (!progress.anomalies.includes(note)) progress.anomalies.push(note);
+    note(progress, `node ${report.nodeId} reported ${report.state} for ${report.messageId} after acting on ${existing.messageId}`);
     return false;
   }
   const owner = Object.values(progress.nodes).find(
     (n) => n.messageId === report.messageId && n.nodeId !== report.nodeId && !gaveUp(n),
   );
   if (owner && state !== 'expired' && state !== 'rejected') {
-    const note = `message ${report.messageId} acted on ${owner.nodeId} and ${report.nodeId}`;
-    if (!progress.anomalies.includes(note)) progress.anomalies.push(note);
+    note(progress, `message ${report.messageId} acted on ${owner.nodeId} and ${report.nodeId}`);
   }
 
   const fresh = !existing || existing.messageId !== report.messageId;
   const node: NodeProgress = !fresh && existing ? existing : {
     nodeId: report.nodeId, messageId: report.messageId, state, since: report.at, escalated: false, workers: [],
   };
-  progress.nodes[report.nodeId] = node;
+  setNode(progress, node);
   let changed = fresh;
   if (report.state === 'accepted' && node.acceptedAt === undefined) node.acceptedAt = report.at;
   if (report.state === 'escalated' && !node.escalated) {
@@ -124,7 +166,7 @@ export function applyReport(progress: DrainProgress, report: AgentReport): boole
   if (report.reason !== undefined && node.reason === undefined && (state === 'expired' || state === 'rejected')) {
     node.reason = report.reason;
   }
-  return mergeWorkers(node, report) || changed;
+  return mergeWorkers(progress, node, report) || changed;
 }
 
 export interface DrainCounts {

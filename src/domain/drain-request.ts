@@ -2,7 +2,7 @@
 // absolute drain specification. Relative times (gracePeriod, ackTimeout) are resolved against
 // the `now` the caller passes, so orchestrations and tests stay deterministic.
 
-import { isOperation, OPERATIONS, type Operation } from '@workforce/worker-agent/contract';
+import { DRAIN_ID_RULE, isDrainId, isOperation, OPERATIONS, type Operation } from '@workforce/worker-agent/contract';
 import { parseDuration } from './durations.js';
 import { invalidField, ok, type Result } from './problem.js';
 
@@ -22,12 +22,14 @@ export interface DrainSpec {
   /** ISO instant: a node receiving the message later does not act on it. */
   notAfter: string;
   reason?: string;
+  /** Who asked: the signed-in principal when there is one (see `requester`). */
   requestedBy?: string;
+  /** Whom the caller said it asks for, when a signed-in principal asked: a claim, kept for audit. */
+  requestedFor?: string;
   requestedAt: string;
 }
 
 const TOPIC = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9])?$/;
-const DRAIN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function validateTopicName(topic: string): Result<string> {
   return TOPIC.test(topic)
@@ -35,10 +37,9 @@ export function validateTopicName(topic: string): Result<string> {
     : invalidField('topic', `topic "${topic}" is not a valid Service Bus topic name (letters, digits, ".", "-", "_"; 1-260 characters; starting and ending with a letter or digit)`);
 }
 
+/** The contract's one drain-id pattern (the id ends up in durable URLs). */
 export function validateDrainId(drainId: string): Result<string> {
-  return DRAIN_ID.test(drainId)
-    ? ok(drainId)
-    : invalidField('drainId', `drainId "${drainId}" must be 1-64 letters, digits, ".", "-" or "_", starting with a letter or digit`);
+  return isDrainId(drainId) ? ok(drainId) : invalidField('drainId', `drainId ${JSON.stringify(drainId)} must be ${DRAIN_ID_RULE}`);
 }
 
 function instant(field: string, value: unknown, nowMs: number): Result<number> {
@@ -72,6 +73,16 @@ function text(field: string, value: unknown): Result<string | undefined> {
     return invalidField(field, `${field} must be a string of at most ${MAX_TEXT} characters`);
   }
   return ok(value);
+}
+
+/**
+ * Who asked, for the audit trail: the signed-in principal wins when there is one, and what the
+ * body claims (`requestedBy`) is kept only as `requestedFor`. Without a principal (function keys
+ * only) the claim is all there is, and it stays `requestedBy`.
+ */
+export function requester(principal: string | undefined, claimed: string | undefined): { requestedBy?: string; requestedFor?: string } {
+  if (principal === undefined || principal === '') return claimed !== undefined ? { requestedBy: claimed } : {};
+  return { requestedBy: principal, ...(claimed !== undefined && claimed !== principal && { requestedFor: claimed }) };
 }
 
 export function parseDrainRequest(topic: string, body: unknown, now: Date): Result<DrainSpec> {

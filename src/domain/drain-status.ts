@@ -26,6 +26,7 @@ export interface DrainSummary {
   status: DrainStatus;
   requestedAt: string;
   requestedBy?: string;
+  requestedFor?: string;
   reason?: string;
   deadline?: string;
   notAfter: string;
@@ -41,6 +42,7 @@ export interface DrainSummary {
   /** Messages taken back from the subscription by a cancel. */
   withdrawn?: number;
   cancelledBy?: string;
+  cancelledFor?: string;
   updatedAt: string;
   finishedAt?: string;
 }
@@ -49,6 +51,7 @@ export interface DrainEnd {
   outcome?: string;
   withdrawn?: number;
   cancelledBy?: string;
+  cancelledFor?: string;
 }
 
 function summaryOf(node: DrainProgress['nodes'][string], nowMs: number): NodeSummary {
@@ -78,6 +81,7 @@ export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: D
     status: progress.status,
     requestedAt: spec.requestedAt,
     ...(spec.requestedBy !== undefined && { requestedBy: spec.requestedBy }),
+    ...(spec.requestedFor !== undefined && { requestedFor: spec.requestedFor }),
     ...(spec.reason !== undefined && { reason: spec.reason }),
     ...(spec.deadline !== undefined && { deadline: spec.deadline }),
     notAfter: spec.notAfter,

@@ -5,10 +5,11 @@
 
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { findDrain } from '../adapters/durable.js';
-import { validateDrainId } from '../domain/drain-request.js';
+import { findDrain, raiseDrainEvent } from '../adapters/durable.js';
+import { requester, validateDrainId } from '../domain/drain-request.js';
 import { jsonBody, problem, problemResponse, unexpected } from '../http/problem-response.js';
 import { CANCEL_EVENT, DRAIN_ORCHESTRATOR, type CancelRequest } from './drain-orchestrator.js';
+import { principalOf } from '../http/principal.js';
 import { drainUrls } from '../http/urls.js';
 
 function cancelRequest(body: unknown, principal: string | undefined): CancelRequest | string {
@@ -18,8 +19,12 @@ function cancelRequest(body: unknown, principal: string | undefined): CancelRequ
   if (unknown !== undefined) return unknown;
   if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1024)) return 'reason';
   if (requestedBy !== undefined && (typeof requestedBy !== 'string' || requestedBy.length > 1024)) return 'requestedBy';
-  const by = (requestedBy as string | undefined) ?? principal;
-  return { ...(reason !== undefined && { reason: reason as string }), ...(by !== undefined && { by }) };
+  const who = requester(principal, requestedBy as string | undefined);
+  return {
+    ...(reason !== undefined && { reason: reason as string }),
+    ...(who.requestedBy !== undefined && { by: who.requestedBy }),
+    ...(who.requestedFor !== undefined && { for: who.requestedFor }),
+  };
 }
 
 export async function cancelDrain(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -27,7 +32,7 @@ export async function cancelDrain(request: HttpRequest, context: InvocationConte
   if (!id.ok) return problemResponse(id.problem);
   const body = await jsonBody(request);
   if (!body.ok) return problemResponse(body.problem);
-  const cancel = cancelRequest(body.value, request.headers.get('x-ms-client-principal-name') ?? undefined);
+  const cancel = cancelRequest(body.value, principalOf(request));
   if (typeof cancel === 'string') {
     return problemResponse(problem('InvalidField', 400, 'Invalid request', `the body may hold only "reason" and "requestedBy", strings of at most 1024 characters (problem: ${cancel || 'body'})`, cancel));
   }
@@ -40,7 +45,7 @@ export async function cancelDrain(request: HttpRequest, context: InvocationConte
     if (!['Running', 'Pending', 'ContinuedAsNew'].includes(String(status.runtimeStatus))) {
       return problemResponse(problem('DrainEnded', 409, 'Drain already ended', `drain ${id.value} already ended (${String(status.runtimeStatus)}); there is nothing to cancel`, 'id'));
     }
-    await client.raiseEvent(id.value, CANCEL_EVENT, cancel);
+    await raiseDrainEvent(client, id.value, CANCEL_EVENT, cancel);
     context.log(`drain ${id.value}: cancel requested by ${cancel.by ?? 'unknown'}`);
     return { status: 202, jsonBody: { drainId: id.value, cancelling: true, ...drainUrls(request, id.value) } };
   } catch (err) {

@@ -11,7 +11,7 @@ import { config, REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../config.js';
 import { judge } from '../domain/drain-end.js';
 import { parseDrainInput, type DrainInput, type Published } from '../domain/drain-input.js';
 import { drainMessages, type DrainSpecWithId } from '../domain/drain-plan.js';
-import { applyReport, newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
+import { applyReport, foreignReport, newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
 import { summarize, type DrainEnd, type DrainSummary } from '../domain/drain-status.js';
 
 export const DRAIN_ORCHESTRATOR = 'drainOrchestrator';
@@ -32,7 +32,10 @@ export interface WithdrawInput {
   max: number;
 }
 export interface CancelRequest {
+  /** The signed-in principal, else what the caller claimed. */
   by?: string;
+  /** What the caller claimed, when a signed-in principal asked. */
+  for?: string;
   reason?: string;
 }
 export interface DrainOutput {
@@ -126,7 +129,9 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
     if (winner === report) {
       timer?.cancel();
       const parsed = parseAgentReport(report.result);
-      if (parsed.ok) applyReport(progress, parsed.value);
+      const ignored = parsed.ok ? foreignReport(progress, parsed.value) : parsed.error.message;
+      if (parsed.ok && ignored === undefined) applyReport(progress, parsed.value);
+      else if (!context.df.isReplaying) context.warn(`drain ${spec.drainId}: report ignored: ${ignored}`);
       folded++;
       input.eventsFolded++;
     } else if (winner === cancel) {
@@ -137,6 +142,7 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
         outcome: `cancelled${request.reason ? `: ${request.reason}` : ''}; ${withdrawn} untaken message(s) withdrawn; nodes that already took the drain keep draining`,
         withdrawn,
         ...(request.by !== undefined && { cancelledBy: request.by }),
+        ...(request.for !== undefined && { cancelledFor: request.for }),
       });
     }
     // The timer fired: judge again.

@@ -8,6 +8,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { parseAgentReport } from '@workforce/worker-agent/contract';
 import * as df from 'durable-functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
+import { findDrain } from '../adapters/durable.js';
 import { parseDrainInput } from '../domain/drain-input.js';
 import { applyReport, newProgress, type DrainProgress } from '../domain/drain-progress.js';
 import { validateDrainId } from '../domain/drain-request.js';
@@ -49,12 +50,7 @@ export async function drainWorkers(request: HttpRequest, context: InvocationCont
   const id = validateDrainId(request.params.id ?? '');
   if (!id.ok) return problemResponse(id.problem);
   try {
-    let status: DurableOrchestrationStatus | undefined;
-    try {
-      status = await df.getClient(context).getStatus(id.value, { showInput: true, showHistory: true, showHistoryOutput: true });
-    } catch (err) {
-      if (!/HTTP 404|No instance with ID/.test(String((err as Error)?.message ?? err))) throw err;
-    }
+    const status = await findDrain(df.getClient(context), id.value, { showInput: true, showHistory: true });
     if (!status || status.name !== DRAIN_ORCHESTRATOR) {
       return problemResponse(problem('DrainNotFound', 404, 'Drain not found', `no drain with id ${id.value}`, 'id'));
     }

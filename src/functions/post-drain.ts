@@ -1,5 +1,6 @@
 // POST /api/topics/{topic}/drains: validates the request, starts the drain orchestration
-// (instance id = drainId) and answers 202 with the drain id and its status URLs.
+// (instance id = drainId) and answers 202 with the drain id and its status URLs. The signed-in
+// principal, when there is one, is who asked; the body's `requestedBy` is then `requestedFor`.
 
 import { randomUUID } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
@@ -7,22 +8,18 @@ import * as df from 'durable-functions';
 import { startDrainOnce } from '../adapters/durable.js';
 import { serviceBusClient, topicExists } from '../adapters/service-bus.js';
 import { config } from '../config.js';
-import { parseDrainRequest } from '../domain/drain-request.js';
+import { parseDrainRequest, requester } from '../domain/drain-request.js';
 import { jsonBody, problem, problemResponse, unexpected } from '../http/problem-response.js';
+import { principalOf } from '../http/principal.js';
 import { drainUrls } from '../http/urls.js';
-
-/** Who asked: the body's requestedBy, else the caller's principal when EasyAuth passes one. */
-function requester(request: HttpRequest): string | undefined {
-  return request.headers.get('x-ms-client-principal-name') ?? undefined;
-}
 
 export async function postDrain(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const body = await jsonBody(request);
   if (!body.ok) return problemResponse(body.problem);
   const parsed = parseDrainRequest(request.params.topic ?? '', body.value, new Date());
   if (!parsed.ok) return problemResponse(parsed.problem);
-  const who = parsed.value.requestedBy ?? requester(request);
-  const spec = { ...parsed.value, drainId: parsed.value.drainId ?? randomUUID(), ...(who !== undefined && { requestedBy: who }) };
+  const { requestedBy: claimed, ...asked } = parsed.value;
+  const spec = { ...asked, drainId: asked.drainId ?? randomUUID(), ...requester(principalOf(request), claimed) };
   try {
     // A drain on a topic that does not exist could only fail once its publish retries ran out.
     if ((await topicExists(serviceBusClient(config().serviceBus), spec.topic)) === false) {

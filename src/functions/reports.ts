@@ -1,8 +1,13 @@
 // Service Bus trigger on the reports queue: each valid agent report becomes a `report` event on
 // the orchestration whose instance id is the report's drainId.
 //
+// A report is untrusted input (any node identity can send to the queue): it can only inform the
+// progress of the drain it names, and only through that drain's orchestration, which checks it
+// against the drain (its messages, its topic) before folding it.
+//
 // - no drainId, or no such drain: logged and completed (nothing to track; a finished drain
 //   takes the event and ignores it, as the durable API answers 410 and the client succeeds).
+// - a messageId that is not one of the named drain's (`<drainId>/<n>`): logged and completed.
 // - malformed: the function throws, so the message is abandoned and, after the queue's max
 //   delivery count (5, set when provisioning), dead-lettered (`MaxDeliveryCountExceeded`). The
 //   Node.js programming model has no dead-letter action with a custom reason in GA (only the
@@ -11,8 +16,8 @@
 
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { parseAgentReport } from '@workforce/worker-agent/contract';
-import { isNotFoundError } from '../adapters/durable.js';
+import { drainMessageNumber, parseAgentReport } from '@workforce/worker-agent/contract';
+import { raiseDrainEvent } from '../adapters/durable.js';
 import { REPORTS_QUEUE, SERVICE_BUS_CONNECTION } from '../config.js';
 import { REPORT_EVENT } from './drain-orchestrator.js';
 
@@ -35,10 +40,11 @@ export async function reportReceived(message: unknown, context: InvocationContex
     context.log(`report ${messageId} from ${report.nodeId} (${report.state}) names no drain: not tracked`);
     return;
   }
-  try {
-    await df.getClient(context).raiseEvent(report.drainId, REPORT_EVENT, report);
-  } catch (err) {
-    if (!isNotFoundError(err)) throw err;
+  if (drainMessageNumber(report.drainId, report.messageId) === undefined) {
+    context.warn(`report ${messageId} from ${report.nodeId} (${report.state}) is about message ${JSON.stringify(report.messageId)}, not a message of drain ${report.drainId}: ignored`);
+    return;
+  }
+  if (!(await raiseDrainEvent(df.getClient(context), report.drainId, REPORT_EVENT, report))) {
     context.log(`report ${messageId} from ${report.nodeId} (${report.state}) is for unknown drain ${report.drainId}: not tracked`);
   }
 }

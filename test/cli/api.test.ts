@@ -149,6 +149,9 @@ describe('workforce against the local control plane', () => {
     const bad = await cli(['drain', 'bad topic!', '--count', '1'], env);
     expect(bad.code).toBe(EXIT.refused);
     expect(bad.stderr).toMatch(/answered 400: topic "bad topic!" is not a valid Service Bus topic name/);
+    const badId = await cli(['drain', 'cli-a', '--count', '1', '--drain-id', 'victim/terminate?reason=x&'], env);
+    expect(badId.code).toBe(EXIT.refused);
+    expect(badId.stderr).toMatch(/answered 400: drainId "victim\/terminate\?reason=x&" must be 1-64 letters, digits/);
   });
 
   it('send publishes the control plane\'s messages straight to Service Bus (ids, subject, TTL)', async () => {
@@ -169,6 +172,20 @@ describe('workforce against the local control plane', () => {
       expect(m.timeToLive).toBeGreaterThan(ttl - 60_000);
       expect(m.timeToLive).toBeLessThanOrEqual(10 * 60_000 + EXPIRY_MARGIN_MS);
     }
+  });
+
+  it('send without --not-after still sets one (15 minutes) and the TTL that goes with it', async () => {
+    await cli(['topic', 'ensure', 'cli-g'], env);
+    const before = Date.now();
+    const r = await cliProcess(['send', 'cli-g', '--operation', 'graceful-downscale', '--count', '1', '--drain-id', 'manual-2'], {
+      WORKFORCE_SERVICEBUS_CONNECTION_STRING: cp.bus.emulator.connectionString,
+    });
+    expect(r.code).toBe(0);
+    const [m] = await takeControlMessages(cp.sb, 'cli-g', 1);
+    const notAfter = Date.parse((m!.body as { notAfter: string }).notAfter);
+    expect(notAfter).toBeGreaterThanOrEqual(before + 15 * 60_000);
+    expect(notAfter).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
+    expect(m!.timeToLive).toBeLessThanOrEqual(15 * 60_000 + EXPIRY_MARGIN_MS);
   });
 
   it('send to a topic that does not exist says to create it', async () => {

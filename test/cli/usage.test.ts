@@ -21,6 +21,8 @@ describe('workforce: bad usage', () => {
     [['drains', '--api', 'not a url'], /--api "not a url" is not a URL/],
     [['send', 'eu-west', '--count', '1'], /--operation is required/],
     [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1'], /send needs Service Bus: pass --connection-string/],
+    // The drain id goes into the control plane's durable URLs when agents report it back.
+    [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1', '--drain-id', 'victim/terminate?reason=x&'], /--drain-id "victim\/terminate\?reason=x&" must be 1-64 letters, digits/],
   ];
   for (const [argv, message] of cases) {
     it(`${argv.join(' ')} → exit 2`, async () => {

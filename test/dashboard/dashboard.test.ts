@@ -52,6 +52,27 @@ describe('dashboard in Chromium', () => {
     await page.close();
   });
 
+  it('keeps the key for the tab only and takes ?code= out of the address at once', async () => {
+    const context = await chrome.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${cp.host.url}/api/dashboard/?code=${FUNCTION_KEY}&view=all#recent`);
+    await page.locator('#connection[data-state="live"]').waitFor();
+    // The rest of the address is left as it was.
+    expect(page.url()).toBe(`${cp.host.url}/api/dashboard/?view=all#recent`);
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+    expect(await page.evaluate(`sessionStorage.getItem('workforce.functionKey')`)).toBe(FUNCTION_KEY);
+    // A reload in the same tab goes on with the key; a new tab asks for it.
+    await page.reload();
+    await page.locator('#connection[data-state="live"]').waitFor();
+    // Nor does the back button bring it back: the entry was replaced, not added.
+    await page.goBack();
+    expect(page.url()).toBe('about:blank');
+    const other = await context.newPage();
+    await other.goto(`${cp.host.url}/api/dashboard/`);
+    await other.locator('#key-form').waitFor({ state: 'visible' });
+    await context.close();
+  });
+
   it('GET /api/topics lists the provisioned topics (function key)', async () => {
     const res = await cp.api('GET', 'topics');
     expect(res.status).toBe(200);

@@ -30,6 +30,7 @@ describe('API errors and report hygiene', () => {
     [{ count: 1, mode: 'do-not-accept-new-tasks', gracePeriod: '1h' }, 'gracePeriod'],
     [{ count: 1, colour: 'blue' }, 'colour'],
     [{ count: 1, drainId: 'has space' }, 'drainId'],
+    [{ count: 1, drainId: 'victim/terminate?reason=x&' }, 'drainId'],
   ])('answers 400 problem+json naming the field for %j', async (body, field) => {
     const res = await cp.api('POST', 'topics/eu-west/drains', body);
     expect(res.status).toBe(400);
@@ -45,6 +46,12 @@ describe('API errors and report hygiene', () => {
     const badTopic = await cp.api('PUT', 'topics/-bad-');
     expect(badTopic).toMatchObject({ status: 400, body: { field: 'topic' } });
     expect((await cp.api('GET', 'drains?status=sleeping')).body).toMatchObject({ field: 'status' });
+    // A drain id in the route is held to the same pattern (it becomes a durable instance id).
+    const evil = encodeURIComponent('victim/terminate?reason=x&');
+    for (const [method, route] of [['GET', `drains/${evil}`], ['GET', `drains/${evil}/workers`], ['POST', `drains/${evil}/cancel`]] as const) {
+      const res = await cp.api(method, route);
+      expect([res.status, res.contentType, res.body.field], route).toEqual([400, 'application/problem+json', 'drainId']);
+    }
   });
 
   it('answers 404 for an unknown drain and 409 for a drain id already used', async () => {

@@ -58,6 +58,8 @@ const INVALID: Array<[string, (r: Random) => Buffer | { value: unknown } | { seq
     const [field, value] = r.pick<[string, unknown]>([['drainId', 7], ['drainId', ''], ['reason', {}], ['requestedBy', []], ['deadline', 'tomorrow'], ['deadline', 1700000000], ['notAfter', '2099-01-01'], ['replyTo', '../etc'], ['replyTo', 5]]);
     return utf8(JSON.stringify({ operation: r.pick(['graceful-downscale', 'do-not-accept-new-tasks']), [field]: value }));
   }],
+  // It would come back in reports and go into the control plane's durable URLs.
+  ['drainId outside the pattern', (r) => utf8(JSON.stringify({ operation: 'graceful-downscale', drainId: r.pick(['victim/terminate?reason=x&', 'a/b', '../d', 'x y', '-x', 'd'.repeat(65)]) }))],
   ['huge body (reason too long)', (r) => utf8(JSON.stringify({ operation: 'graceful-downscale', reason: 'x'.repeat(r.int(1025, MAX_BODY - 100)) }))],
   ['huge body (random bytes)', (r) => r.bytes(r.int(100_000, MAX_BODY))],
   ['UTF-16LE with BOM', () => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{"operation":"graceful-downscale"}', 'utf16le')])],

@@ -19,7 +19,7 @@ export class Node {
 
   constructor(readonly id: string, readonly topic: string) {}
 
-  async start(artifacts: Artifacts, connectionString: string, tasks: number, taskMs: number): Promise<void> {
+  async start(artifacts: Artifacts, connectionString: string, tasks: number, taskMs: number, agentEnv: Record<string, string> = {}): Promise<void> {
     for (let i = 0; i < tasks; i++) this.queue.enqueue(`task-${String(i).padStart(3, '0')}`, taskMs);
     const pidDir = path.join(this.dir, 'pids');
     this.worker = startExampleWorker(artifacts, 'node', { queueDir: this.queue.dir, pidDir, topic: this.topic, workerId: `${this.id}-w0` });
@@ -30,6 +30,7 @@ export class Node {
       WORKFORCE_PID_DIR: pidDir,
       WORKFORCE_STATE_DIR: path.join(this.dir, 'state'),
       WORKFORCE_NODE_ID: this.id,
+      ...agentEnv,
     });
     await this.agent.waitForEvent('listening');
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ACK_TIMEOUT_MS, parseDrainRequest } from '../../src/domain/drain-request.js';
+import { DEFAULT_ACK_TIMEOUT_MS, parseDrainRequest, requester } from '../../src/domain/drain-request.js';
 
 const now = new Date('2026-11-25T12:00:00.000Z');
 const later = (ms: number) => new Date(now.getTime() + ms).toISOString();
@@ -56,5 +56,18 @@ describe('parseDrainRequest', () => {
   it('rejects a body that is not an object and a bad topic name', () => {
     expect(problemOf('eu-west', [1]).detail).toMatch(/JSON object/);
     expect(problemOf('-bad-', { count: 1 }).field).toBe('topic');
+  });
+});
+
+describe('requester (who asked)', () => {
+  it('takes the signed-in principal over the body, keeping the body as requestedFor', () => {
+    expect(requester('alice@corp', 'ceo@corp')).toEqual({ requestedBy: 'alice@corp', requestedFor: 'ceo@corp' });
+    expect(requester('alice@corp', 'alice@corp')).toEqual({ requestedBy: 'alice@corp' });
+    expect(requester('alice@corp', undefined)).toEqual({ requestedBy: 'alice@corp' });
+  });
+  it('without a principal, the body is all there is', () => {
+    expect(requester(undefined, 'ops')).toEqual({ requestedBy: 'ops' });
+    expect(requester('', 'ops')).toEqual({ requestedBy: 'ops' });
+    expect(requester(undefined, undefined)).toEqual({});
   });
 });

@@ -54,6 +54,19 @@ describe('reports trigger', () => {
     const report = { messageId: 'm/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at: '2026-01-01T00:00:00Z' };
     await expect(reportReceived(report, context())).resolves.toBeUndefined();
   });
+
+  it('ignores a report about a message that is not its drain\'s, without contacting anything', async () => {
+    // (The context has no durable client: reaching for it would throw.)
+    for (const messageId of ['victim/1', 'd1', 'd1/0', 'd1/x']) {
+      const report = { drainId: 'd1', messageId, nodeId: 'n', topic: 't', state: 'drained', workers: [], at: '2026-01-01T00:00:00Z' };
+      await expect(reportReceived(report, context()), messageId).resolves.toBeUndefined();
+    }
+  });
+
+  it('treats a drain id outside the pattern as a malformed report', async () => {
+    const report = { drainId: 'victim/terminate?reason=x&', messageId: 'victim/terminate?reason=x&/1', nodeId: 'n', topic: 't', state: 'drained', workers: [], at: '2026-01-01T00:00:00Z' };
+    await expect(reportReceived(report, context())).rejects.toThrow(/InvalidReport: drainId/);
+  });
 });
 
 describe('occurrenceOf (scheduled drains)', () => {

@@ -26,9 +26,10 @@ import {
   INVALID_CONTROL_MESSAGE,
   type Operation,
   decodeJsonBody,
-  isExpired,
+  expiredBecause,
   parseControlMessage,
 } from './contract/control-message.js';
+import { isDrainId } from './contract/drain-id.js';
 import type { WorkerReport } from './contract/report.js';
 import { crashPoint } from './crash-points.js';
 import { removeIntakeFlag as removeFlag, writeIntakeFlag } from './intake-flag.js';
@@ -114,10 +115,11 @@ export class Drainer {
       log.warn('reply-to-ignored', { messageId, replyTo: message.replyTo, reportsQueue: config.reportsQueue });
     }
     const subject = subjectOf(messageId, message);
-    if (isExpired(message, this.ctx.now())) {
-      log.info('message-expired', { messageId, notAfter: message.notAfter });
+    const expired = expiredBecause(message, this.ctx.now());
+    if (expired !== undefined) {
+      log.info('message-expired', { messageId, notAfter: message.notAfter, deadline: message.deadline });
       remember(this.state, messageId);
-      this.enqueue(subject, 'expired', [], `notAfter ${message.notAfter} passed before this node received it`);
+      this.enqueue(subject, 'expired', [], expired);
       this.ctx.save();
       await bus.complete(msg);
       void this.ctx.reporter.flush();
@@ -175,7 +177,7 @@ export class Drainer {
    */
   warmUp(): void {
     const parsed = parseControlMessage(new TextEncoder().encode('{"operation":"graceful-downscale","drainId":"warm-up"}'));
-    if (parsed.ok) isExpired(parsed.value, this.ctx.now());
+    if (parsed.ok) expiredBecause(parsed.value, this.ctx.now());
     const { config } = this.ctx;
     scanWorkers(config.pidDir, { topic: config.topic, legacyConvention: config.legacySignals });
     makeReport(this.state, { messageId: 'warm-up' }, 'accepted', [], this.ctx.now());
@@ -490,10 +492,10 @@ function subjectOfActed(acted: ActedMessage): ReportSubject {
   return subjectOf(acted.messageId, acted.message);
 }
 
-/** An invalid message may still name its drain; the report carries it if so. */
+/** An invalid message may still name its drain; the report carries it only if it is a valid drain id. */
 function bestEffortDrainId(body: unknown): { drainId?: string } {
   const decoded = decodeJsonBody(body);
   if (!decoded.ok || typeof decoded.value !== 'object' || decoded.value === null) return {};
   const drainId = (decoded.value as Record<string, unknown>)['drainId'];
-  return typeof drainId === 'string' && drainId !== '' ? { drainId } : {};
+  return isDrainId(drainId) ? { drainId } : {};
 }

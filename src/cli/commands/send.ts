@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { DefaultAzureCredential } from '@azure/identity';
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
-import { controlMessageEnvelope, OPERATIONS, type ControlMessage } from '@workforce/worker-agent/contract';
+import { controlMessageEnvelope, DRAIN_ID_RULE, isDrainId, OPERATIONS, type ControlMessage } from '@workforce/worker-agent/contract';
 import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
 import { parseDuration } from '../../domain/durations.js';
 import { CliError, EXIT, usageError, type ExitCode } from '../errors.js';
@@ -77,10 +77,12 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
   const operation = oneOf('operation', values.operation, OPERATIONS)!;
   const n = count('count', values.count);
   if (values.deadline !== undefined && operation !== 'graceful-downscale') throw usageError('--deadline applies to graceful-downscale only');
+  const drainId = values['drain-id'];
+  if (drainId !== undefined && !isDrainId(drainId)) throw usageError(`--drain-id ${JSON.stringify(drainId)} must be ${DRAIN_ID_RULE}`);
   const now = io.now();
-  const message: ControlMessage & { drainId: string } = {
+  const message: ControlMessage & { drainId: string; notAfter: string } = {
     operation,
-    drainId: values['drain-id'] ?? randomUUID(),
+    drainId: drainId ?? randomUUID(),
     notAfter: at('not-after', values['not-after'], now) ?? new Date(now + DEFAULT_ACK_TIMEOUT_MS).toISOString(),
     requestedBy: values['requested-by'] ?? whoami(io.env),
   };
@@ -96,7 +98,7 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
     let batch = await sender.createMessageBatch();
     for (let i = 1; i <= n; i++) {
       const e = controlMessageEnvelope(message, i, new Date(now));
-      const msg: ServiceBusMessage = { body: e.body, messageId: e.messageId, subject: e.subject, contentType: e.contentType, ...(e.timeToLive !== undefined && { timeToLive: e.timeToLive }) };
+      const msg: ServiceBusMessage = { body: e.body, messageId: e.messageId, subject: e.subject, contentType: e.contentType, timeToLive: e.timeToLive };
       if (!batch.tryAddMessage(msg)) {
         await sender.sendMessages(batch);
         batch = await sender.createMessageBatch();

@@ -1,6 +1,7 @@
 // The control message (topic → subscription `shutdown`), as docs/DESIGN.md defines it.
 // Pure: no I/O, no Azure imports, so the control plane can import it too.
 
+import { DRAIN_ID_RULE, drainMessageId, isDrainId } from './drain-id.js';
 import { type Failure, type ParseResult, fail, isFailure, ok } from './result.js';
 
 export const OPERATIONS = ['graceful-downscale', 'do-not-accept-new-tasks'] as const;
@@ -96,6 +97,10 @@ export function parseControlMessage(body: unknown): ParseResult<ControlMessage> 
     if (isFailure(text)) return text;
     if (text !== undefined) message[name] = text;
   }
+  // The drain id travels back in reports and into the control plane's durable URLs.
+  if (message.drainId !== undefined && !isDrainId(message.drainId)) {
+    return fail(INVALID_CONTROL_MESSAGE, 'drainId', `drainId ${describe(message.drainId)} must be ${DRAIN_ID_RULE}`);
+  }
   for (const name of ['deadline', 'notAfter'] as const) {
     const value = fields[name];
     if (value === undefined || value === null) continue;
@@ -136,9 +141,24 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
-/** Whether the message arrived after its `notAfter`. */
+/**
+ * Why the message must not be acted on at `now`, or undefined when it may be: its `notAfter`
+ * passed, or (graceful-downscale) its deadline already passed, which would turn the drain into
+ * an immediate SIGKILL of every worker.
+ */
+export function expiredBecause(message: ControlMessage, now: Date): string | undefined {
+  if (message.notAfter !== undefined && Date.parse(message.notAfter) < now.getTime()) {
+    return `notAfter ${message.notAfter} passed before this node received it`;
+  }
+  if (message.operation === 'graceful-downscale' && message.deadline !== undefined && Date.parse(message.deadline) <= now.getTime()) {
+    return `deadline ${message.deadline} passed before this node received it`;
+  }
+  return undefined;
+}
+
+/** Whether the message must not be acted on at `now` (see `expiredBecause`). */
 export function isExpired(message: ControlMessage, now: Date): boolean {
-  return message.notAfter !== undefined && Date.parse(message.notAfter) < now.getTime();
+  return expiredBecause(message, now) !== undefined;
 }
 
 /** The Service Bus properties our publishers set (DESIGN: messageId, subject, contentType, timeToLive). */
@@ -147,7 +167,7 @@ export interface ControlMessageEnvelope {
   messageId: string;
   subject: Operation;
   contentType: 'application/json';
-  timeToLive?: number;
+  timeToLive: number;
 }
 
 /**
@@ -160,16 +180,16 @@ export interface ControlMessageEnvelope {
  */
 export const EXPIRY_MARGIN_MS = 30_000;
 
-/** Builds the `n`th message of a drain. Pure: `now` is passed in. */
-export function controlMessageEnvelope(message: ControlMessage & { drainId: string }, n: number, now: Date): ControlMessageEnvelope {
-  const envelope: ControlMessageEnvelope = {
+/**
+ * Builds the `n`th message of a drain. Pure: `now` is passed in. Publishers always set
+ * `notAfter`: a message without one would stay actionable for as long as the bus keeps it.
+ */
+export function controlMessageEnvelope(message: ControlMessage & { drainId: string; notAfter: string }, n: number, now: Date): ControlMessageEnvelope {
+  return {
     body: message,
-    messageId: `${message.drainId}/${n}`,
+    messageId: drainMessageId(message.drainId, n),
     subject: message.operation,
     contentType: 'application/json',
+    timeToLive: Math.max(1, Date.parse(message.notAfter) - now.getTime()) + EXPIRY_MARGIN_MS,
   };
-  if (message.notAfter !== undefined) {
-    envelope.timeToLive = Math.max(1, Date.parse(message.notAfter) - now.getTime()) + EXPIRY_MARGIN_MS;
-  }
-  return envelope;
 }

@@ -2,5 +2,6 @@
 // agent and the control plane. Pure TypeScript: no I/O, no Azure imports.
 
 export * from './result.js';
+export * from './drain-id.js';
 export * from './control-message.js';
 export * from './report.js';

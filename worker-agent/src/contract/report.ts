@@ -3,8 +3,11 @@
 
 import { type Failure, type ParseResult, fail, isFailure, ok } from './result.js';
 import { parseInstant } from './control-message.js';
+import { DRAIN_ID_RULE, isDrainId } from './drain-id.js';
 
 export const INVALID_REPORT = 'InvalidReport';
+/** Longest text field a report may carry (ids, topic, reason): a report is untrusted input. */
+export const MAX_REPORT_TEXT = 1024;
 
 export const REPORT_STATES = [
   'accepted',
@@ -71,6 +74,7 @@ export function parseAgentReport(body: unknown): ParseResult<AgentReport> {
   const f = raw as Record<string, unknown>;
   for (const name of ['messageId', 'nodeId', 'topic'] as const) {
     if (typeof f[name] !== 'string' || f[name] === '') return fail(INVALID_REPORT, name, `${name} must be a non-empty string`);
+    if (f[name].length > MAX_REPORT_TEXT) return fail(INVALID_REPORT, name, `${name} is longer than ${MAX_REPORT_TEXT} characters`);
   }
   if (!isReportState(f['state'])) {
     return fail(INVALID_REPORT, 'state', `state must be one of ${REPORT_STATES.join(', ')}`);
@@ -80,6 +84,11 @@ export function parseAgentReport(body: unknown): ParseResult<AgentReport> {
   }
   for (const name of ['drainId', 'reason', 'requestedBy'] as const) {
     if (f[name] !== undefined && typeof f[name] !== 'string') return fail(INVALID_REPORT, name, `${name} must be a string`);
+    if (typeof f[name] === 'string' && f[name].length > MAX_REPORT_TEXT) return fail(INVALID_REPORT, name, `${name} is longer than ${MAX_REPORT_TEXT} characters`);
+  }
+  // The drain id becomes the durable instance id the control plane addresses.
+  if (f['drainId'] !== undefined && !isDrainId(f['drainId'])) {
+    return fail(INVALID_REPORT, 'drainId', `drainId must be ${DRAIN_ID_RULE}`);
   }
   if (!Array.isArray(f['workers'])) return fail(INVALID_REPORT, 'workers', 'workers must be an array');
   const workers: WorkerReport[] = [];
@@ -106,6 +115,7 @@ function parseWorker(value: unknown, field: string): WorkerReport | Failure {
   if (typeof value !== 'object' || value === null) return fail(INVALID_REPORT, field, `${field} must be an object`);
   const w = value as Record<string, unknown>;
   if (typeof w['workerId'] !== 'string') return fail(INVALID_REPORT, `${field}.workerId`, 'workerId must be a string');
+  if (w['workerId'].length > MAX_REPORT_TEXT) return fail(INVALID_REPORT, `${field}.workerId`, `workerId is longer than ${MAX_REPORT_TEXT} characters`);
   if (!Number.isInteger(w['pid'])) return fail(INVALID_REPORT, `${field}.pid`, 'pid must be an integer');
   const worker: WorkerReport = { workerId: w['workerId'], pid: w['pid'] as number };
   if (w['exitCode'] !== undefined) {
@@ -113,7 +123,7 @@ function parseWorker(value: unknown, field: string): WorkerReport | Failure {
     worker.exitCode = w['exitCode'] as number;
   }
   if (w['signal'] !== undefined) {
-    if (typeof w['signal'] !== 'string') return fail(INVALID_REPORT, `${field}.signal`, 'signal must be a string');
+    if (typeof w['signal'] !== 'string' || w['signal'].length > 32) return fail(INVALID_REPORT, `${field}.signal`, 'signal must be a signal name such as "SIGTERM"');
     worker.signal = w['signal'];
   }
   return worker;

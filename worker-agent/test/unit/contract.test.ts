@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   EXPIRY_MARGIN_MS,
   controlMessageEnvelope,
+  drainMessageNumber,
+  expiredBecause,
+  isDrainId,
   isExpired,
   parseAgentReport,
   parseControlMessage,
@@ -58,6 +61,10 @@ describe('parseControlMessage', () => {
     [{ operation: 'graceful-downscale', deadline: '2030-01-01T08:00:00' }, 'deadline', /time zone/],
     [{ operation: 'graceful-downscale', notAfter: 12 }, 'notAfter', /ISO-8601/],
     [{ operation: 'graceful-downscale', drainId: '' }, 'drainId', /non-empty/],
+    // Agents echo the drain id in reports; the control plane addresses a durable instance with it.
+    [{ operation: 'graceful-downscale', drainId: 'victim/terminate?reason=x&' }, 'drainId', /must be 1-64 letters, digits/],
+    [{ operation: 'graceful-downscale', drainId: '..' }, 'drainId', /must be 1-64/],
+    [{ operation: 'graceful-downscale', drainId: 'd'.repeat(65) }, 'drainId', /must be 1-64/],
     [{ operation: 'graceful-downscale', reason: 5 }, 'reason', /non-empty string/],
     [{ operation: 'graceful-downscale', replyTo: 'no spaces' }, 'replyTo', /not a valid queue/],
   ])('rejects %j naming the field', (body, field, message) => {
@@ -75,6 +82,28 @@ describe('parseControlMessage', () => {
     expect(isExpired(message, new Date('2029-12-31T23:59:59Z'))).toBe(false);
     expect(isExpired(message, new Date('2030-01-01T00:00:01Z'))).toBe(true);
     expect(isExpired({ operation: 'graceful-downscale' }, new Date())).toBe(false);
+  });
+
+  it('treats a drain whose deadline already passed as expired (acting would be an immediate SIGKILL)', () => {
+    const now = new Date('2030-01-01T00:00:00Z');
+    const late = { operation: 'graceful-downscale' as const, deadline: '2029-12-31T23:59:00.000Z', notAfter: '2030-01-01T00:10:00.000Z' };
+    expect(expiredBecause(late, now)).toBe('deadline 2029-12-31T23:59:00.000Z passed before this node received it');
+    expect(isExpired({ ...late, deadline: now.toISOString() }, now)).toBe(true);
+    expect(isExpired({ ...late, deadline: '2030-01-01T00:00:01.000Z' }, now)).toBe(false);
+    // An intake stop carries a deadline without using it.
+    expect(isExpired({ ...late, operation: 'do-not-accept-new-tasks' }, now)).toBe(false);
+  });
+});
+
+describe('drain ids', () => {
+  it('one pattern: letters, digits, . - _, up to 64, starting with a letter or digit', () => {
+    for (const id of ['d1', 'nightly-eu-20261125T2200Z', '3f2b8c1e-0d6a-4c1b-9d1e-5b7f2a9c0e11', 'a.b_c']) expect(isDrainId(id)).toBe(true);
+    for (const id of ['', '-x', '.x', 'a/b', 'a?b', 'a&b', 'a%2Fb', 'a b', 'd'.repeat(65), 7]) expect(isDrainId(id)).toBe(false);
+  });
+
+  it('numbers a drain\'s messages from 1 and recognises only its own', () => {
+    expect(drainMessageNumber('d1', 'd1/3')).toBe(3);
+    for (const id of ['d1/0', 'd1/03', 'd1/', 'd1/1/2', 'd10/1', 'd1/x', 'd2/1', 'd1']) expect(drainMessageNumber('d1', id)).toBeUndefined();
   });
 });
 
@@ -95,7 +124,7 @@ describe('controlMessageEnvelope', () => {
 describe('parseAgentReport', () => {
   const report = {
     drainId: 'd1',
-    messageId: 'd1/0',
+    messageId: 'd1/1',
     nodeId: 'n1',
     topic: 't',
     state: 'worker-exited',
@@ -111,6 +140,13 @@ describe('parseAgentReport', () => {
     const bad = parseAgentReport({ ...report, workers: [{ workerId: 'w1', pid: 'x' }] });
     expect(bad).toMatchObject({ ok: false, error: { code: 'InvalidReport', field: 'workers[0].pid' } });
     expect(parseAgentReport({ ...report, state: 'done' })).toMatchObject({ ok: false, error: { field: 'state' } });
+  });
+
+  it('refuses a drain id outside the pattern and overlong text (reports are untrusted)', () => {
+    expect(parseAgentReport({ ...report, drainId: 'victim/terminate?reason=x&' })).toMatchObject({ ok: false, error: { code: 'InvalidReport', field: 'drainId' } });
+    expect(parseAgentReport({ ...report, nodeId: 'n'.repeat(1025) })).toMatchObject({ ok: false, error: { field: 'nodeId' } });
+    expect(parseAgentReport({ ...report, reason: 'r'.repeat(1025) })).toMatchObject({ ok: false, error: { field: 'reason' } });
+    expect(parseAgentReport({ ...report, workers: [{ workerId: 'w'.repeat(1025), pid: 1 }] })).toMatchObject({ ok: false, error: { field: 'workers[0].workerId' } });
   });
 
   it('keys duplicates by message and state (and worker for exits)', () => {

@@ -1,0 +1,80 @@
+import type { AgentReport } from '@workforce/worker-agent/contract';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPORTS_QUEUE } from '../../src/config.js';
+import { REPORT_EVENT } from '../../src/functions/drain-orchestrator.js';
+import { report, sendReports } from '../support/agents.js';
+import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+
+const EVENT_RAISED = 15; // DurableTask HistoryEventType.EventRaised
+
+/**
+ * Issue #13 items 7 and 8: anyone who can send to the reports queue sends reports crafted to
+ * reach another drain, through the local host and the emulator. The victim drain keeps running
+ * and its status does not change.
+ */
+describe('forged reports on the reports queue', () => {
+  let cp: ControlPlane;
+  beforeAll(async () => {
+    cp = await startControlPlane();
+  });
+  afterAll(async () => {
+    await cp?.close();
+  });
+
+  const view = async (id: string) => {
+    const { updatedAt: _u, lastUpdatedTime: _l, ...rest } = (await cp.api('GET', `drains/${id}`)).body;
+    return rest;
+  };
+  const raisedReports = (id: string) => cp.host.durable.store.getHistory(id).filter((e) => e.EventType === EVENT_RAISED && e.Name === REPORT_EVENT).length;
+  const pendingEvents = (id: string) => cp.host.durable.store.messages(id).filter((m) => m.event.EventType === EVENT_RAISED).length;
+  /** Every report sent so far was taken off the queue (completed or dead-lettered). */
+  const queueSettled = async () => {
+    const receiver = cp.sb.createReceiver(REPORTS_QUEUE);
+    try {
+      return (await receiver.peekMessages(10)).length === 0;
+    } finally {
+      await receiver.close();
+    }
+  };
+  const deadLettered = async () => {
+    const receiver = cp.sb.createReceiver(REPORTS_QUEUE, { subQueueType: 'deadLetter' });
+    try {
+      return (await receiver.peekMessages(50)).map((m) => (m.body as AgentReport).drainId);
+    } finally {
+      await receiver.close();
+    }
+  };
+
+  it('cannot terminate, complete or otherwise change another drain', async () => {
+    await cp.api('PUT', 'topics/victim-topic');
+    const post = await cp.api('POST', 'topics/victim-topic/drains', { drainId: 'victim', count: 2, ackTimeout: '10m' });
+    expect(post.status).toBe(202);
+    // One honest report, so the status has something to lose.
+    await sendReports(cp.sb, [report('victim', 1, 'node-a', 'accepted', 'victim-topic')]);
+    await waitFor(async () => (await view('victim')).counts?.accepted === 1, 'the honest report to fold');
+    const before = await view('victim');
+    expect(before).toMatchObject({ status: 'running', runtimeStatus: 'Running' });
+
+    const forged = (over: Partial<AgentReport>): AgentReport => ({ ...report('victim', 2, 'mallory', 'drained', 'victim-topic'), ...over });
+    await sendReports(cp.sb, [
+      // The durable client pasted this id into its URL: raising an event became a terminate.
+      forged({ drainId: 'victim/terminate?reason=x&', messageId: 'victim/terminate?reason=x&/1' }),
+      // Messages the drain never published, or another drain's: they would count as drained nodes.
+      forged({ nodeId: 'm1', messageId: 'victim/3' }),
+      forged({ nodeId: 'm2', messageId: 'victim/0' }),
+      forged({ nodeId: 'm3', messageId: 'other/2' }),
+      // One of the drain's messages, reported from another topic.
+      forged({ nodeId: 'm4', topic: 'elsewhere' }),
+    ]);
+
+    // Every report was taken off the queue, and whatever reached the orchestration was taken by an episode.
+    await waitFor(async () => (await queueSettled()) && pendingEvents('victim') === 0, 'the forged reports to be handled', 40_000);
+
+    expect(cp.host.durable.store.getInstance('victim')?.status).toBe('Running');
+    expect(await view('victim')).toEqual(before);
+    // The bad id went to the dead-letter queue as a malformed report; the orchestration saw only
+    // the two that named one of its messages' shape (victim/3, and victim/2 from elsewhere).
+    expect(await deadLettered()).toEqual(['victim/terminate?reason=x&']);
+    expect(raisedReports('victim')).toBe(3);
+  });
+});
