@@ -9,6 +9,7 @@ import { handleDurableApi, durableClientData, WEBHOOK_PATH } from './durable/api
 import { DurableEngine } from './durable/engine.js';
 import { DurableStore } from './durable/store.js';
 import { HostError, sendJson, sendProblem, toError } from './errors.js';
+import { keyMatches } from './key-match.js';
 import { LanguageWorker } from './language-worker.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { authorize, HttpRouter, presentedKey, readBody, toHttpFunction, toRpcHttp, writeHttpResponse } from './triggers/http.js';
@@ -302,7 +303,7 @@ class FunctionsHost implements Host {
   #requireKey(req: IncomingMessage, url: URL, accepted: string[], what: string): void {
     const key = presentedKey(req, url);
     if (key === undefined) throw new HostError('Unauthorized', `This endpoint needs ${what} (x-functions-key header or code query parameter)`, 401);
-    if (!accepted.includes(key)) throw new HostError('Unauthorized', `The key presented is not ${what}`, 401);
+    if (!keyMatches(key, accepted)) throw new HostError('Unauthorized', `The key presented is not ${what}`, 401);
   }
 
   async #api(req: IncomingMessage, res: ServerResponse, url: URL, route: string, body: Buffer): Promise<void> {
