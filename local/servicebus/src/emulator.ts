@@ -1,7 +1,7 @@
 // Wiring: store → broker → AMQP server, in one place. `startEmulator` is the library API used by
 // tests and by the CLI.
 import { ServiceBusAdapter, serverLinkOptions } from './amqp/adapter.js';
-import { parsePayload } from './amqp/codec.js';
+import { parsePayload } from './amqp/payload.js';
 import { AmqpServer } from './amqp/server.js';
 import { Broker } from './broker/broker.js';
 import type { EntityCatalogue } from './broker/catalogue.js';

@@ -10,7 +10,9 @@ import type { Consumer, Subqueue } from '../broker/entities.js';
 import type { BrokerMessage } from '../broker/message.js';
 import { EmulatorError, invalidRequest, notImplemented, toEmulatorError, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
-import { BATCH_FORMAT, deliveryTag, encodeForDelivery, parsePayload, splitBatch } from './codec.js';
+import { deliveryTag, encodeForDelivery } from './delivery.js';
+import { parsePayload } from './payload.js';
+import { BATCH_FORMAT, splitBatch } from './sections.js';
 import { handleManagement } from './management.js';
 
 const { message: amqpMessage } = rhea;
