@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME, startEmulator, type RunningEmulator } from './emulator.js';
-import { USAGE, parseCommandLine, type EmulatorConfig } from './config.js';
+import { USAGE, parseCommandLine, type EmulatorConfig } from './command-line.js';
 import { toEmulatorError } from './errors.js';
 import { jsonLogger } from './log.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from '../../src/config.js';
+import { parseCommandLine } from '../../src/command-line.js';
 
 const defaults = { keys: [{ name: 'RootManageSharedAccessKey', key: 'SAS_KEY_VALUE' }] };
 const parse = (argv: string[], env: Record<string, string> = {}) => parseCommandLine(argv, env, defaults);
