@@ -1,3 +1,7 @@
+// The host: one class wiring the app's configuration, the language worker, the HTTP server
+// (functions, /admin, the durabletask webhooks), the timer and Service Bus triggers and the
+// Durable engine, with a state (starting, running, closing, closed), `startHost` and an
+// idempotent `close()` that drains HTTP invocations and stops each part in its own step.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,3 +1,7 @@
+// The Durable Task engine: runs orchestration episodes (replaying each orchestrator against its
+// history and turning the new actions into activities, timers and sub-orchestrations), runs
+// activities with their retry policies, and commits each step to the SQLite task hub, so that a
+// restarted host carries on where it stopped.
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { HostError } from '../errors.js';

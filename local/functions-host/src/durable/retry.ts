@@ -1,3 +1,5 @@
+// Activity and sub-orchestration retries as DurableTask.Core computes them: the delay before
+// the next attempt, and whether the retry timeout has run out.
 import type { RetryOptionsWire } from './history.js';
 import type { RetryState } from './store.js';
 

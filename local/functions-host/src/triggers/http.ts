@@ -1,3 +1,6 @@
+// HTTP triggers: a function's route, methods and auth level; the key a request presents and
+// whether it opens the function; the RPC form of a request the worker gets, and the function's
+// HTTP output written back as the response.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HostKeys } from '../config.js';
 import { sendProblem } from '../errors.js';
