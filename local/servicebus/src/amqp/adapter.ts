@@ -6,11 +6,9 @@
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import { tokenCovers, type SasKey, type VerifiedToken, verifySasToken } from '../auth/sas.js';
 import type { Broker, Settlement } from '../broker/broker.js';
-import type { Consumer, Subqueue } from '../broker/entities.js';
-import type { BrokerMessage } from '../broker/message.js';
-import { EmulatorError, invalidRequest, notImplemented, toEmulatorError, unauthorized } from '../errors.js';
+import { invalidRequest, notImplemented, toEmulatorError, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
-import { deliveryTag, encodeForDelivery } from './delivery.js';
+import { LinkConsumer } from './link-consumer.js';
 import { parsePayload } from './payload.js';
 import { BATCH_FORMAT, splitBatch } from './sections.js';
 import { handleManagement } from './management.js';
@@ -23,18 +21,6 @@ const outcomes = amqpMessage as unknown as {
   rejected(fields: { error?: { condition: string; description: string } }): { described(): unknown };
   modified(fields: { delivery_failed?: boolean; undeliverable_here?: boolean }): { described(): unknown };
 };
-
-/** A sender's flow state: rhea's typings leave it out (rhea-promise reads `credit` the same way). */
-interface FlowState {
-  credit: number;
-  delivery_count: number;
-}
-
-/** Credit granted by the peer, counted from the start of the link (constant between flows). */
-function creditLimit(sender: Sender): number {
-  const flow = sender as unknown as FlowState;
-  return flow.delivery_count + flow.credit;
-}
 
 const CBS = '$cbs';
 const MANAGEMENT_SUFFIX = '/$management';
@@ -73,49 +59,6 @@ type LinkRole =
   | { kind: 'send'; address: string }
   | { kind: 'receive'; consumer: LinkConsumer }
   | { kind: 'reply' };
-
-class LinkConsumer implements Consumer {
-  /** Deliveries sent on the link, counted as the credit limit is: from its start. */
-  private sent = 0;
-  private tag = 0;
-  /** Lock token of each unsettled delivery. */
-  readonly tokens = new WeakMap<Delivery, string>();
-
-  constructor(
-    readonly link: Sender,
-    readonly subqueue: Subqueue,
-    readonly owner: string,
-    readonly receiveAndDelete: boolean,
-  ) {}
-
-  /**
-   * rhea counts a delivery against the credit when it writes the transfer, at the end of the
-   * tick; the deliveries of this tick are counted here. `sendable()` is false once the session's
-   * buffer of unsettled deliveries is full.
-   */
-  credit(): number {
-    if (!this.link.is_open() || !this.link.sendable()) return 0;
-    return creditLimit(this.link) - this.sent;
-  }
-
-  deliver(m: BrokerMessage): void {
-    const tag = deliveryTag(m) ?? Buffer.from(String(this.tag++));
-    const delivery = this.link.send(encodeForDelivery(m), tag, 0);
-    this.sent++;
-    if (m.lock) this.tokens.set(delivery, m.lock.tokenString);
-  }
-
-  /** Answers a drain request: the credit left is used up, and a flow with `drain` goes out. */
-  drain(): void {
-    this.sent = Math.max(this.sent, creditLimit(this.link));
-    this.link.set_drained(true);
-  }
-
-  detach(reason: Error): void {
-    const error = reason instanceof EmulatorError ? reason.toAmqpError() : { condition: 'amqp:internal-error', description: reason.message };
-    this.link.close(error);
-  }
-}
 
 export class ServiceBusAdapter {
   private readonly connections = new WeakMap<Connection, ConnectionState>();
