@@ -1,47 +1,77 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The patched dependency: rhea is pinned (npm `overrides`) to the version patches/ was written
+// for, and `postinstall` (patch-package --error-on-fail) applies the patch, failing the install
+// if it no longer fits. This guard fails the tests too if the installed rhea is not the pinned,
+// patched one (another version slipped in, or the install ran with --ignore-scripts).
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { patchRhea } from '../../scripts/patch-rhea.mjs';
+import { describe, expect, it } from 'vitest';
 
-const LINE = "if ((first !== last && !message.are_outcomes_equivalent(last.state, delivery.state)) || last.settled !== delivery.settled) {";
+const root = join(import.meta.dirname, '../..');
+const json = (file: string) => JSON.parse(readFileSync(join(root, file), 'utf8')) as Record<string, unknown>;
 
-describe('scripts/patch-rhea.mjs (postinstall)', () => {
-  const dirs: string[] = [];
-  afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+/** The patches for rhea: one file, named after the exact version it fits. */
+function rheaPatch(): { version: string; text: string } {
+  const files = readdirSync(join(root, 'patches')).filter((f) => f.startsWith('rhea+'));
+  expect(files).toHaveLength(1);
+  const version = /^rhea\+(.+)\.patch$/.exec(files[0]!)![1]!;
+  return { version, text: readFileSync(join(root, 'patches', files[0]!), 'utf8') };
+}
 
-  const tree = (copies: Record<string, string>): string => {
-    const root = mkdtempSync(join(tmpdir(), 'patch-rhea-'));
-    dirs.push(root);
-    writeFileSync(join(root, 'package.json'), JSON.stringify({ workspaces: ['local/servicebus', 'worker-agent'] }));
-    for (const [dir, source] of Object.entries(copies)) {
-      mkdirSync(join(root, dir, 'lib'), { recursive: true });
-      writeFileSync(join(root, dir, 'lib', 'session.js'), source);
+/** Each file a patch changes, with the lines it adds. */
+function addedLines(patch: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let file = '';
+  for (const line of patch.split('\n')) {
+    const header = /^\+\+\+ b\/node_modules\/rhea\/(.+)$/.exec(line);
+    if (header) out.set((file = header[1]!), []);
+    else if (line.startsWith('+') && !line.startsWith('+++') && line.trim() !== '+') out.get(file)!.push(line.slice(1));
+  }
+  return out;
+}
+
+describe('rhea, pinned and patched', () => {
+  it('is pinned to the version of its patch, the only rhea installed', () => {
+    const { version } = rheaPatch();
+    expect((json('package.json').overrides as Record<string, string>).rhea).toBe(version);
+    expect(json('node_modules/rhea/package.json').version).toBe(version);
+    const lock = json('package-lock.json').packages as Record<string, { version?: string }>;
+    const copies = Object.entries(lock).filter(([path]) => /(^|\/)node_modules\/rhea$/.test(path));
+    expect(copies.map(([path, p]) => [path, p.version])).toEqual([['node_modules/rhea', version]]);
+  });
+
+  it('is installed with every line the patch adds', () => {
+    const files = addedLines(rheaPatch().text);
+    expect(files.size).toBeGreaterThan(0);
+    for (const [file, lines] of files) {
+      const source = readFileSync(join(root, 'node_modules/rhea', file), 'utf8');
+      for (const line of lines) expect(source, `${file}: ${line.trim()}`).toContain(line);
     }
-    return root;
-  };
-
-  it('fixes every copy (hoisted, nested, in a workspace), once', () => {
-    const root = tree({
-      'node_modules/rhea': LINE,
-      'node_modules/@azure/core-amqp/node_modules/rhea': LINE,
-      'local/servicebus/node_modules/rhea': LINE,
-    });
-    const first = patchRhea(root);
-    expect(first.map((r) => r.state)).toEqual(['patched', 'patched', 'patched']);
-    const fixed = readFileSync(join(root, 'node_modules/rhea/lib/session.js'), 'utf8');
-    expect(fixed).toContain('(delivery !== first && !message.are_outcomes_equivalent(last.state, delivery.state))');
-    expect(fixed).not.toContain('first !== last');
-    expect(patchRhea(root).map((r) => r.state)).toEqual(['fixed', 'fixed', 'fixed']);
   });
 
-  it('fails, naming the file, when rhea changed shape', () => {
-    const root = tree({ 'node_modules/rhea': 'function write_dispositions() { /* rewritten */ }' });
-    expect(() => patchRhea(root)).toThrow(/node_modules\/rhea\/lib\/session\.js: rhea's disposition writer changed/);
+  it('applies it after every install: postinstall runs patch-package, failing on a patch that does not fit', () => {
+    const { scripts, dependencies } = json('package.json') as { scripts: Record<string, string>; dependencies: Record<string, string> };
+    expect(scripts.postinstall).toBe('patch-package --error-on-fail --error-on-warn');
+    // A dependency, not a dev one: the Function app's own install (production) needs the fix too.
+    expect(dependencies['patch-package']).toBeDefined();
   });
 
-  it('is installed: the rhea this repository runs is fixed', () => {
-    const source = readFileSync(join(import.meta.dirname, '../../node_modules/rhea/lib/session.js'), 'utf8');
-    expect(source).toContain('(delivery !== first && !message.are_outcomes_equivalent');
+  it('fails the install, naming rhea, when rhea no longer fits its patch', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patch-rhea-'));
+    try {
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'changed-rhea', version: '0.0.0', private: true }));
+      cpSync(join(root, 'patches'), join(dir, 'patches'), { recursive: true });
+      cpSync(join(root, 'node_modules/rhea'), join(dir, 'node_modules/rhea'), { recursive: true });
+      // A rhea whose disposition writer was rewritten: the patch no longer applies, nor is it applied.
+      const session = join(dir, 'node_modules/rhea/lib/session.js');
+      const [line] = addedLines(rheaPatch().text).get('lib/session.js')!;
+      writeFileSync(session, readFileSync(session, 'utf8').replace(line!, '        if (rewritten(first, last, delivery)) {'));
+      const run = spawnSync(join(root, 'node_modules/.bin/patch-package'), ['--error-on-fail', '--error-on-warn'], { cwd: dir, encoding: 'utf8' });
+      expect(run.status).toBe(1);
+      expect(run.stdout + run.stderr).toMatch(/Failed to apply patch for package rhea/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -19,7 +19,6 @@ import { chmodSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
-import { hasMergeBug } from '../../scripts/patch-rhea.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const DEFAULT_BUNDLE = join(root, 'dist', 'workforce-agent.cjs');
@@ -75,18 +74,21 @@ module.exports = m.exports;
   };
 }
 
+/** A line that rhea's session.js has only once the repository's rhea patch is applied. */
+const RHEA_FIXED_LINE = '(delivery !== first && !message.are_outcomes_equivalent(last.state, delivery.state))';
+
 /**
  * Refuses to bundle a rhea whose disposition writer still folds different outcomes together
- * (the agent could then complete a control message it meant to give back): the repository's
- * `postinstall` (scripts/patch-rhea.mjs) fixes it.
+ * (the agent could then complete a control message it meant to give back): `npm install` at
+ * the repository root applies patches/rhea+<version>.patch (patch-package).
  */
 function fixedRheaOnly(): Plugin {
   return {
     name: 'fixed-rhea-only',
     setup(b) {
       b.onLoad({ filter: /[\\/]rhea[\\/]lib[\\/]session\.js$/ }, (args) => {
-        if (hasMergeBug(readFileSync(args.path, 'utf8'))) {
-          throw new Error(`${args.path} has rhea's disposition merge bug: run \`node scripts/patch-rhea.mjs\` at the repository root (npm install does)`);
+        if (!readFileSync(args.path, 'utf8').includes(RHEA_FIXED_LINE)) {
+          throw new Error(`${args.path} lacks the fix of rhea's disposition merge bug: run \`npm install\` at the repository root (its postinstall applies patches/rhea+<version>.patch)`);
         }
         return undefined; // esbuild loads it as usual
       });

@@ -1,3 +1,5 @@
+// The functions-host command line (`--app`, `--port`, `--hostname`, `--data-dir`, `--help`)
+// parsed into `Args`; a bad or unknown argument is a `BadArguments` error naming it.
 import { HostError } from './errors.js';
 
 export interface Args {

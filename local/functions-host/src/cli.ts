@@ -1,3 +1,6 @@
+// `functions-host`: parse the arguments, load the app's settings, start the host, print its
+// functions, URLs and keys, and close it cleanly on SIGINT or SIGTERM. Bad arguments exit 2,
+// a start-up failure (no app, port in use) exits 1 with the reason.
 import { startHost } from './host.js';
 import { loadAppConfig } from './config.js';
 import { parseArgs, type Args } from './args.js';

@@ -1,3 +1,7 @@
+// The app as the Functions host and Core Tools read it: host.json, the entry files of
+// package.json `main`, local.settings.json (Values, Host.LocalHttpPort), the route prefix, the
+// Durable hub name, the Service Bus extension's settings and the host keys; read once into an
+// immutable `AppConfig`, with `%Name%` setting references resolved as the host does.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,3 +1,5 @@
+// The host's errors: `HostError` with a stable code, an HTTP status and an actionable message,
+// normalised once from anything thrown, and written as JSON or RFC 9457 problem documents.
 import type { ServerResponse } from 'node:http';
 
 /** An error with a stable code and a message a person can act on. */

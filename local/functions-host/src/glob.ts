@@ -1,3 +1,5 @@
+// The glob patterns a v4 app's package.json `main` may hold (`*`, `**`, `?`, `{a,b}`), expanded
+// to the app's entry files in a stable order.
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 

@@ -1,3 +1,7 @@
+// The host: one class wiring the app's configuration, the language worker, the HTTP server
+// (functions, /admin, the durabletask webhooks), the timer and Service Bus triggers and the
+// Durable engine, with a state (starting, running, closing, closed), `startHost` and an
+// idempotent `close()` that drains HTTP invocations and stops each part in its own step.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +13,7 @@ import { handleDurableApi, durableClientData, WEBHOOK_PATH } from './durable/api
 import { DurableEngine } from './durable/engine.js';
 import { DurableStore } from './durable/store.js';
 import { HostError, sendJson, sendProblem, toError } from './errors.js';
+import { keyMatches } from './key-match.js';
 import { LanguageWorker } from './language-worker.js';
 import { consoleLogger, type Logger } from './logger.js';
 import { authorize, HttpRouter, presentedKey, readBody, toHttpFunction, toRpcHttp, writeHttpResponse } from './triggers/http.js';
@@ -302,7 +307,7 @@ class FunctionsHost implements Host {
   #requireKey(req: IncomingMessage, url: URL, accepted: string[], what: string): void {
     const key = presentedKey(req, url);
     if (key === undefined) throw new HostError('Unauthorized', `This endpoint needs ${what} (x-functions-key header or code query parameter)`, 401);
-    if (!accepted.includes(key)) throw new HostError('Unauthorized', `The key presented is not ${what}`, 401);
+    if (!keyMatches(key, accepted)) throw new HostError('Unauthorized', `The key presented is not ${what}`, 401);
   }
 
   async #api(req: IncomingMessage, res: ServerResponse, url: URL, route: string, body: Buffer): Promise<void> {

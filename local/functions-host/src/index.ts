@@ -1,3 +1,5 @@
+// The library API of the local Functions host: `startHost` and its types, the clocks, the app
+// configuration, errors, loggers, and the schedule, route and Durable building blocks the tests use.
 export { startHost, type Host, type HostOptions, type HostState, type FunctionInfo } from './host.js';
 export { ManualClock, RealClock, type Clock } from './clock.js';
 export { KEY_SETTINGS, loadAppConfig, type AppConfig, type HostKeys } from './config.js';

@@ -1,3 +1,7 @@
+// The host's side of the language worker: forks the worker process (through tsx when the host
+// runs from its sources), loads the app there, and sends it invocations over the IPC channel;
+// when the worker exits, its invocations in flight fail (the host then starts a new one), and
+// `stop` asks it to run the app's terminate hooks before it goes.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';

@@ -1,3 +1,4 @@
+// Where the host writes its own lines and the app's logs: the console, or nowhere (tests).
 import type { RpcLogCategory, RpcLogLevel } from './worker/protocol.js';
 
 /** Where the host writes its own lines and the app's logs. */

@@ -42,6 +42,19 @@ describe('HTTP triggers through the unmodified @azure/functions app', () => {
     expect(await (await fetch(`${host.url}/api/admin-only?code=${host.keys.master}`)).text()).toBe('secret');
   });
 
+  it('refuses keys of another length (a prefix, an extension) with 401, on functions, admin and webhooks alike', async () => {
+    const { master } = host.keys;
+    const others = [master.slice(0, -1), `${master}x`, master.slice(0, 1)];
+    for (const key of others) {
+      const headers = { 'x-functions-key': key };
+      expect((await fetch(`${host.url}/api/items/7`, { headers })).status).toBe(401);
+      expect((await fetch(`${host.url}/api/admin-only`, { headers })).status).toBe(401);
+      expect((await fetch(`${host.url}/admin/host/status`, { headers })).status).toBe(401);
+      expect((await fetch(`${host.url}/runtime/webhooks/durabletask/instances`, { headers })).status).toBe(401);
+    }
+    expect((await fetch(`${host.url}/admin/host/status`, { headers: { 'x-functions-key': master } })).status).toBe(200);
+  });
+
   it('routes by method and route constraints', async () => {
     const key = { 'x-functions-key': host.keys.function };
     const put = await fetch(`${host.url}/api/items/3`, { method: 'PUT', headers: { ...key, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'x' }) });

@@ -1,10 +1,10 @@
 // servicebus-emulator: parse arguments → configuration → start → serve until SIGTERM/SIGINT.
 // Output is one JSON object per line on stdout; the `ready` line carries the connection strings.
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME, startEmulator, type RunningEmulator } from './emulator.js';
-import { USAGE, parseCommandLine, type EmulatorConfig } from './config.js';
+import { USAGE, parseCommandLine, type EmulatorConfig } from './command-line.js';
 import { toEmulatorError } from './errors.js';
 import { jsonLogger } from './log.js';
 
@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       host: config.host,
       autoCreate: config.autoCreate,
       keys: [...config.keys],
+      allowInsecureRemote: config.allowInsecureRemote,
       logger,
       ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
       ...(config.configFile !== undefined ? { configFile: config.configFile } : {}),
@@ -81,11 +82,16 @@ async function main(): Promise<void> {
   });
 }
 
-/** A generated, unpersisted certificate is written out so that clients can be told to trust it. */
+/**
+ * A generated, unpersisted certificate is written out so that clients can be told to trust it:
+ * in a folder of our own (mkdtemp: a fresh name, mode 0700), never at a predictable /tmp path
+ * that another user could plant first.
+ */
 function writeCaFile(pem: string): string {
-  const file = join(tmpdir(), `servicebus-emulator-ca-${process.pid}.pem`);
-  writeFileSync(file, pem);
-  process.on('exit', () => rmSync(file, { force: true }));
+  const dir = mkdtempSync(join(tmpdir(), 'servicebus-emulator-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'certificate.pem');
+  writeFileSync(file, pem, { flag: 'wx', mode: 0o644 });
   return file;
 }
 

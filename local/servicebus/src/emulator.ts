@@ -1,7 +1,7 @@
 // Wiring: store → broker → AMQP server, in one place. `startEmulator` is the library API used by
 // tests and by the CLI.
 import { ServiceBusAdapter, serverLinkOptions } from './amqp/adapter.js';
-import { parsePayload } from './amqp/codec.js';
+import { parsePayload } from './amqp/payload.js';
 import { AmqpServer } from './amqp/server.js';
 import { Broker } from './broker/broker.js';
 import type { EntityCatalogue } from './broker/catalogue.js';
@@ -11,10 +11,10 @@ import { SqliteStore } from './store/sqlite.js';
 import { applyConfigFile, startTlsSurfaces, type ProvisioningOptions, type TlsSurfaces } from './arm/provisioning.js';
 import type { MessageStore } from './store/store.js';
 import type { SasKey } from './auth/sas.js';
+import { invalidConfiguration } from './errors.js';
+import { DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME, exposureRefusal, insecureExposures } from './exposure.js';
 
-/** Key name and key of the development SAS key, the same as the official emulator's. */
-export const DEVELOPMENT_KEY_NAME = 'RootManageSharedAccessKey';
-export const DEVELOPMENT_KEY = 'SAS_KEY_VALUE';
+export { DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME };
 
 export type { SasKey };
 
@@ -29,6 +29,11 @@ export interface EmulatorOptions extends ProvisioningOptions {
   autoCreate?: boolean;
   /** SAS keys accepted; default: the development key. */
   keys?: SasKey[];
+  /**
+   * Off loopback, serve the development key and the ARM endpoint (which accepts any token)
+   * anyway, with a warning; without it, `startEmulator` refuses such a `host`.
+   */
+  allowInsecureRemote?: boolean;
   logger?: Logger;
 }
 
@@ -55,6 +60,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const logger = options.logger ?? silentLogger;
   const host = options.host ?? '127.0.0.1';
   const keys = options.keys?.length ? options.keys : [{ name: DEVELOPMENT_KEY_NAME, key: DEVELOPMENT_KEY }];
+  const exposures = insecureExposures(host, keys, options.armPort !== false);
+  if (exposures.length > 0 && !options.allowInsecureRemote) throw invalidConfiguration(exposureRefusal('host', host, exposures));
+  for (const exposure of exposures) logger.warn('insecure remote access allowed', { host, exposure });
   let state: EmulatorState = 'starting';
 
   const store: MessageStore = options.dataDir ? new SqliteStore(options.dataDir, logger) : new MemoryStore();

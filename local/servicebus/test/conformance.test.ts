@@ -179,7 +179,7 @@ describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
   });
 
   // rhea, under both the SDK and the emulator, folded the second of two settlements flushed
-  // together into the first one's outcome (fixed by scripts/patch-rhea.mjs at install).
+  // together into the first one's outcome (fixed by patches/rhea+3.0.5.patch at install).
   it('keeps each outcome when neighbouring messages are settled in the same tick', async () => {
     const q = queue();
     await client.createSender(q).sendMessages(['complete', 'abandon', 'dead-letter', 'defer'].map((body) => ({ body })));

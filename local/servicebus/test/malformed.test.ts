@@ -140,7 +140,7 @@ describe('bad input', () => {
       const frames = createRequire(import.meta.url)('rhea/lib/frames.js') as { disposition(f: object): unknown };
       const session = (receiver as unknown as { session: { output(frame: unknown): void } }).session;
       session.output(frames.disposition({ role: true, first: 0, last: 0xffffffff, settled: true, state: (rhea.message as unknown as { accepted(): unknown }).accepted() }));
-      await stillServes(); // without the range clamp (unit-tested in rhea-internals.test.ts) this waits out the block
+      await stillServes(); // without the range clamp (patches/rhea+3.0.5.patch) this waits out the block
     } finally {
       connection.close();
     }

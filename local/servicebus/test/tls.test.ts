@@ -3,14 +3,16 @@
 // NODE_EXTRA_CA_CERTS in a child process.
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import rhea from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator } from '../src/index.js';
+import { generate } from 'selfsigned';
+import { spawnEmulator, startEmulator } from '../src/index.js';
 import { CertificateError, loadOrCreateCertificate } from '../src/tls/certificate.js';
 
 const run = promisify(execFile);
@@ -32,6 +34,30 @@ describe('certificate', () => {
     expect(x509.checkHost('localhost')).toBe('localhost');
     expect(certificate.caPem).toBe(certificate.certPem);
     expect(certificate.source).toBe('generated');
+  });
+
+  it('is a leaf, not a CA: trusting it trusts nothing its key might sign', async () => {
+    const x509 = new X509Certificate((await loadOrCreateCertificate()).certPem);
+    expect(x509.ca).toBe(false);
+    const persisted = new X509Certificate((await loadOrCreateCertificate({ dataDir: join(dir, 'leaf') })).certPem);
+    expect(persisted.ca).toBe(false);
+  });
+
+  it('replaces a CA certificate an earlier version left in the data directory', async () => {
+    const dataDir = join(dir, 'old-ca');
+    const old = await generate([{ name: 'commonName', value: 'old emulator CA' }], {
+      keyType: 'rsa',
+      keySize: 2048,
+      algorithm: 'sha256',
+      extensions: [{ name: 'basicConstraints', cA: true, critical: true }],
+    });
+    await mkdir(join(dataDir, 'tls'), { recursive: true });
+    await writeFile(join(dataDir, 'tls', 'cert.pem'), old.cert);
+    await writeFile(join(dataDir, 'tls', 'key.pem'), old.private);
+    expect(new X509Certificate(old.cert).ca).toBe(true);
+    const renewed = await loadOrCreateCertificate({ dataDir });
+    expect(new X509Certificate(renewed.certPem).ca).toBe(false);
+    expect(await readFile(join(dataDir, 'tls', 'cert.pem'), 'utf8')).toBe(renewed.certPem);
   });
 
   it('is kept in the data directory and reused on restart', async () => {
@@ -94,6 +120,25 @@ describe('AMQPS listener', () => {
     } finally {
       await emulator.close();
     }
+  });
+});
+
+describe('the CLI without a data directory', () => {
+  it('writes the generated certificate into a fresh 0700 folder of its own, removed when it exits', async () => {
+    const emulator = await spawnEmulator({ args: ['--port', '0'] });
+    let file: string;
+    try {
+      file = emulator.ready.caCertificateFile!;
+      expect(dirname(dirname(file))).toBe(tmpdir());
+      expect(dirname(file)).toMatch(/\/servicebus-emulator-[A-Za-z0-9]{6}$/);
+      expect((await stat(dirname(file))).mode & 0o777).toBe(0o700);
+      const x509 = new X509Certificate(await readFile(file, 'utf8'));
+      expect(x509.ca).toBe(false);
+      expect(x509.checkHost('localhost')).toBe('localhost');
+    } finally {
+      await emulator.stop('SIGTERM', 10_000);
+    }
+    expect(existsSync(dirname(file))).toBe(false);
   });
 });
 

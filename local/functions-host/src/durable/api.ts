@@ -1,3 +1,7 @@
+// The Durable Functions HTTP surface of the host: the client binding data handed to durable
+// clients (webhook URL templates carrying the system key) and the management API under
+// /runtime/webhooks/durabletask/ (start, status, list, raise event, terminate, suspend, resume,
+// purge), answered in the shapes the Durable extension uses.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HostError, sendJson as json, sendProblem } from '../errors.js';
 import type { DurableEngine } from './engine.js';

@@ -1,4 +1,5 @@
-// Retries of activities and sub-orchestrations, which the engine runs as DurableTask.Core does.
+// Retries of activities and sub-orchestrations as DurableTask.Core runs them: the delay before
+// the next attempt, whether the retry timeout has run out, and which retry an event belongs to.
 
 import { EventType, type HistoryEvent, type RetryOptionsWire } from './history.js';
 import type { EngineState, RetryState } from './store.js';

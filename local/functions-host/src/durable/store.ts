@@ -1,3 +1,6 @@
+// The task hub on SQLite: instances with their histories and engine state, each instance's
+// inbox of messages (a visibility time is how durable timers wait), and the activity work
+// queue. An orchestration episode commits in one transaction.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,10 @@
+// HTTP triggers: a function's route, methods and auth level; the key a request presents and
+// whether it opens the function; the RPC form of a request the worker gets, and the function's
+// HTTP output written back as the response.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HostKeys } from '../config.js';
 import { sendProblem } from '../errors.js';
+import { keyMatches } from '../key-match.js';
 import type { FunctionMetadata, RpcHttpCookie, RpcHttpData, RpcInvocationResponse, RpcTypedData } from '../worker/protocol.js';
 import { compileRoute, matchRoute, type CompiledRoute } from './route.js';
 
@@ -38,8 +42,7 @@ export function presentedKey(req: IncomingMessage, url: URL): string | undefined
 export function authorize(level: AuthLevel, key: string | undefined, keys: HostKeys): boolean {
   if (level === 'anonymous') return true;
   if (key === undefined) return false;
-  if (key === keys.master) return true;
-  return level === 'function' && key === keys.function;
+  return keyMatches(key, level === 'function' ? [keys.master, keys.function] : [keys.master]);
 }
 
 export class HttpRouter {

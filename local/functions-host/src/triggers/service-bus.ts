@@ -1,3 +1,6 @@
+// Service Bus triggers: a function's queue or subscription and connection (a connection string
+// or an identity-based namespace), the binding data of each message, and the receivers that
+// run the function per message in peek-lock mode (complete on success, abandon on a throw).
 import {
   ServiceBusClient,
   type ProcessErrorArgs,

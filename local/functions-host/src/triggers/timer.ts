@@ -1,3 +1,5 @@
+// Timer triggers on the host clock: each function's NCRONTAB or TimeSpan schedule, with its
+// last and next occurrence persisted so a missed occurrence fires once, past due, at start-up.
 import type Database from 'better-sqlite3';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';

@@ -1,3 +1,5 @@
+// The `@azure/functions-core` module the language worker serves to the app: registration of
+// functions and hooks, the programming model, logging, and the registry the worker reads back.
 import type {
   FunctionMetadata,
   RpcInvocationRequest,

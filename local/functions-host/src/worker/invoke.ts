@@ -1,3 +1,5 @@
+// One invocation, run as the Node.js worker runs it: the programming model's invocation model,
+// preInvocation and postInvocation hooks around the handler, and the RPC response.
 import type { CoreApiRegistry, CoreInvocationContext, FunctionCallback } from './core-api.js';
 import type { RpcInvocationRequest, RpcInvocationResponse } from './protocol.js';
 

@@ -1,33 +1,26 @@
 // The thin AMQP adapter: turns rhea events into calls on the broker, speaking the Service Bus
 // dialect ($cbs put-token, <entity>/$management, lock tokens as delivery tags, settled
-// dispositions). It holds per-connection state (accepted tokens, reply links, consumers) only.
+// dispositions). It holds per-connection state (accepted tokens, reply links, consumers) only,
+// and uses rhea through its API (with the additions of patches/rhea+3.0.5.patch: the link option
+// `decode` and `set_attach_fields`).
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import { tokenCovers, type SasKey, type VerifiedToken, verifySasToken } from '../auth/sas.js';
 import type { Broker, Settlement } from '../broker/broker.js';
-import type { Consumer, Subqueue } from '../broker/entities.js';
-import type { BrokerMessage } from '../broker/message.js';
-import { EmulatorError, invalidRequest, notImplemented, toEmulatorError, unauthorized } from '../errors.js';
+import { invalidRequest, notImplemented, toEmulatorError, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
-import { BATCH_FORMAT, deliveryTag, encodeForDelivery, parsePayload, splitBatch } from './codec.js';
+import { LinkConsumer } from './link-consumer.js';
+import { parsePayload } from './payload.js';
+import { BATCH_FORMAT, splitBatch } from './sections.js';
 import { handleManagement } from './management.js';
-import {
-  RAW_FORMAT_0,
-  answerEveryDrain,
-  completeDrain,
-  creditLimit,
-  forgetSettled,
-  isDraining,
-  localAttach,
-  outcomes,
-  outgoingSlots,
-  boundDispositionRanges,
-  sendNow,
-  writeNow,
-  receiveRawTransfers,
-  remoteAttach,
-} from './rhea-internals.js';
 
 const { message: amqpMessage } = rhea;
+
+/** Delivery outcomes (rhea exports them at runtime but not in its typings). */
+const outcomes = amqpMessage as unknown as {
+  accepted(): { described(): unknown };
+  rejected(fields: { error?: { condition: string; description: string } }): { described(): unknown };
+  modified(fields: { delivery_failed?: boolean; undeliverable_here?: boolean }): { described(): unknown };
+};
 
 const CBS = '$cbs';
 const MANAGEMENT_SUFFIX = '/$management';
@@ -39,13 +32,17 @@ export interface AdapterOptions {
   logger: Logger;
 }
 
-/** Options for server-side connections: we settle explicitly, and see `modified` as itself. */
+/**
+ * Options for server-side connections: we settle explicitly, see `modified` as itself, and get
+ * each message as the bytes it was sent as (`decode: false`), to keep it byte for byte.
+ */
 export const serverLinkOptions = {
   // Unsettled deliveries a session can hold; rhea's default (2048) is low for long-lived links.
   session_buffer_size: 32_768,
   autoaccept: false,
   autosettle: false,
   treat_modified_as_released: false,
+  decode: false,
 };
 
 interface ConnectionState {
@@ -63,60 +60,10 @@ type LinkRole =
   | { kind: 'receive'; consumer: LinkConsumer }
   | { kind: 'reply' };
 
-/** Connections that got a delivery while a sender's transfer was being handled. */
-interface Outbox {
-  connections: Connection[] | undefined;
-  /** The sender's connection, in the middle of reading. */
-  from: Connection | undefined;
-}
-
-class LinkConsumer implements Consumer {
-  private sent = 0;
-  private tag = 0;
-  /** Lock token of each unsettled delivery. */
-  readonly tokens = new WeakMap<Delivery, string>();
-
-  constructor(
-    readonly link: Sender,
-    readonly subqueue: Subqueue,
-    readonly owner: string,
-    readonly receiveAndDelete: boolean,
-    private readonly outbox: Outbox,
-  ) {}
-
-  credit(): number {
-    if (!this.link.is_open()) return 0;
-    return Math.min(creditLimit(this.link) - this.sent, outgoingSlots(this.link));
-  }
-
-  deliver(m: BrokerMessage): void {
-    const tag = deliveryTag(m) ?? Buffer.from(String(this.tag++));
-    const bytes = encodeForDelivery(m);
-    const connections = this.outbox.connections;
-    const now = connections && this.link.connection !== this.outbox.from ? sendNow(this.link, tag, bytes) : undefined;
-    const delivery = now ?? this.link.send(bytes, tag, 0);
-    this.sent++;
-    if (m.lock) this.tokens.set(delivery, m.lock.tokenString);
-    connections?.push(this.link.connection);
-  }
-
-  /** Answers a drain request: the credit left is used up, and a flow with `drain` goes out. */
-  drain(): void {
-    this.sent = Math.max(this.sent, creditLimit(this.link));
-    completeDrain(this.link);
-  }
-
-  detach(reason: Error): void {
-    const error = reason instanceof EmulatorError ? reason.toAmqpError() : { condition: 'amqp:internal-error', description: reason.message };
-    this.link.close(error);
-  }
-}
-
 export class ServiceBusAdapter {
   private readonly connections = new WeakMap<Connection, ConnectionState>();
   private readonly roles = new WeakMap<object, LinkRole>();
   private nextConnection = 1;
-  private readonly outbox: Outbox = { connections: undefined, from: undefined };
 
   constructor(
     container: Container,
@@ -133,16 +80,12 @@ export class ServiceBusAdapter {
           link?.close(toEmulatorError(e).toAmqpError());
         }
       });
-    on('session_open', (ctx) => {
-      if (!ctx.session) return;
-      receiveRawTransfers(ctx.session);
-      boundDispositionRanges(ctx.session);
-    });
     on('receiver_open', (ctx) => this.onIncomingLink(ctx.connection, ctx.receiver!));
     on('sender_open', (ctx) => this.onOutgoingLink(ctx.connection, ctx.sender!));
     on('message', (ctx) => this.onTransfer(ctx));
     on('sender_flow', (ctx) => this.onFlow(ctx.sender!));
     on('sendable', (ctx) => this.onFlow(ctx.sender!));
+    on('sender_draining', (ctx) => this.onDrain(ctx.sender!));
     on('accepted', (ctx) => this.onOutcome(ctx, { kind: 'complete' }));
     on('released', (ctx) => this.onOutcome(ctx, { kind: 'abandon' }));
     on('modified', (ctx) => this.onModified(ctx));
@@ -176,11 +119,10 @@ export class ServiceBusAdapter {
 
   /** The peer attaches a sender: we receive requests ($cbs, $management) or messages. */
   private onIncomingLink(connection: Connection, link: Receiver): void {
-    const remote = remoteAttach(link);
-    const address: string = remote.target?.address ?? '';
-    link.set_source({ address: remote.source?.address ?? undefined } as never);
+    const address: string = link.target?.address ?? '';
+    link.set_source({ address: link.source?.address ?? undefined } as never);
     link.set_target({ address });
-    localAttach(link).rcv_settle_mode = 0;
+    link.set_attach_fields({ rcv_settle_mode: 0 });
     const state = this.state(connection);
     try {
       if (address === CBS) {
@@ -195,7 +137,7 @@ export class ServiceBusAdapter {
         return;
       }
       const target = this.options.broker.sendTarget(address);
-      localAttach(link).max_message_size = this.options.broker.maxMessageSize(target);
+      link.set_attach_fields({ max_message_size: this.options.broker.maxMessageSize(target) });
       this.roles.set(link, { kind: 'send', address });
     } catch (e) {
       this.refuse(link, e, state, address);
@@ -204,14 +146,12 @@ export class ServiceBusAdapter {
 
   /** The peer attaches a receiver: we send replies, or messages from a subqueue. */
   private onOutgoingLink(connection: Connection, link: Sender): void {
-    const remote = remoteAttach(link);
-    const address: string = remote.source?.address ?? '';
-    const replyTo: string | undefined = remote.target?.address ?? undefined;
+    const address: string = link.source?.address ?? '';
+    const replyTo: string | undefined = link.target?.address ?? undefined;
     link.set_source({ address } as never);
     link.set_target({ address: replyTo } as never);
-    localAttach(link).snd_settle_mode = remote.snd_settle_mode;
-    localAttach(link).rcv_settle_mode = remote.rcv_settle_mode;
-    answerEveryDrain(link);
+    // The settle modes the peer asked for (receive-and-delete: settled deliveries).
+    link.set_attach_fields({ snd_settle_mode: link.snd_settle_mode, rcv_settle_mode: link.rcv_settle_mode });
     const state = this.state(connection);
     try {
       if (address === CBS || address.toLowerCase().endsWith(MANAGEMENT_SUFFIX)) {
@@ -222,10 +162,11 @@ export class ServiceBusAdapter {
         return;
       }
       this.authorize(state, address);
-      if (remote.source?.filter && 'com.microsoft:session-filter' in remote.source.filter) throw notImplemented('Receiving from sessions');
+      const filter = (link.source as { filter?: Record<string, unknown> | null } | undefined)?.filter;
+      if (filter && 'com.microsoft:session-filter' in filter) throw notImplemented('Receiving from sessions');
       const sq = this.options.broker.subqueue(address);
-      localAttach(link).max_message_size = this.options.broker.maxMessageSize(sq);
-      const consumer = new LinkConsumer(link, sq, state.id, remote.snd_settle_mode === 1, this.outbox);
+      link.set_attach_fields({ max_message_size: this.options.broker.maxMessageSize(sq) });
+      const consumer = new LinkConsumer(link, sq, state.id, link.snd_settle_mode === 1);
       this.roles.set(link, { kind: 'receive', consumer });
       state.consumers.add(consumer);
       this.options.broker.addConsumer(sq, consumer);
@@ -257,14 +198,13 @@ export class ServiceBusAdapter {
     const delivery = ctx.delivery!;
     const role = this.roles.get(link);
     const raw = ctx.message as unknown as Buffer;
-    const format = (ctx as unknown as { format?: number }).format;
-    const fmt = format === RAW_FORMAT_0 ? 0 : format;
+    const format = (ctx as unknown as { format?: number }).format ?? 0;
     if (!role || !Buffer.isBuffer(raw)) {
       if (!delivery.remote_settled) delivery.reject({ condition: 'amqp:not-allowed', description: 'The link is not attached.' });
       return;
     }
     if (role.kind === 'send') {
-      this.onMessageSent(role.address, raw, fmt ?? 0, delivery);
+      this.onMessageSent(role.address, raw, format, delivery);
       return;
     }
     let request: ReturnType<typeof amqpMessage.decode>;
@@ -289,14 +229,10 @@ export class ServiceBusAdapter {
       if (format === BATCH_FORMAT) payloads = splitBatch(raw).map(parsePayload);
       else if (format === 0) payloads = [parsePayload(raw)];
       else throw invalidRequest(`Message format ${format} is not supported.`);
-      this.outbox.connections = [];
-      this.outbox.from = delivery.link.connection;
       broker.send(target, payloads);
     } catch (e) {
       if (!delivery.remote_settled) delivery.reject(toEmulatorError(e).toAmqpError());
       return;
-    } finally {
-      this.sendDeliveries(delivery.link.connection);
     }
     if (delivery.remote_settled) return;
     // Settle only once the message is durable.
@@ -304,19 +240,6 @@ export class ServiceBusAdapter {
       if (error) delivery.reject(toEmulatorError(error).toAmqpError());
       else delivery.accept();
     });
-  }
-
-  /**
-   * The deliveries that a send produced go out now, in one write per receiver's connection,
-   * rather than at the end of the tick after the sender's settlement and whatever else the tick
-   * holds. The sender's own connection is in the middle of reading: it is left to rhea.
-   */
-  private sendDeliveries(from: Connection): void {
-    const connections = this.outbox.connections;
-    this.outbox.connections = undefined;
-    this.outbox.from = undefined;
-    if (!connections) return;
-    for (const connection of connections) if (connection !== from) writeNow(connection);
   }
 
   private onCbsRequest(state: ConnectionState, request: ReturnType<typeof amqpMessage.decode>): void {
@@ -368,7 +291,12 @@ export class ServiceBusAdapter {
     const role = this.roles.get(link);
     if (role?.kind !== 'receive') return;
     this.options.broker.pump(role.consumer.subqueue);
-    if (isDraining(link)) role.consumer.drain();
+  }
+
+  /** The peer asks for its credit back (after `sender_flow`, whose pump sent what was there). */
+  private onDrain(link: Sender): void {
+    const role = this.roles.get(link);
+    if (role?.kind === 'receive') role.consumer.drain();
   }
 
   private onModified(ctx: EventContext): void {
@@ -408,7 +336,6 @@ export class ServiceBusAdapter {
     broker.afterCommit((error) => {
       if (error) outcome = outcomes.rejected({ error: toEmulatorError(error).toAmqpError() }).described();
       delivery.update(true, outcome);
-      forgetSettled(delivery);
     });
   }
 

@@ -5,7 +5,9 @@ import rhea from 'rhea';
 import type { Broker, Settlement } from '../broker/broker.js';
 import type { BrokerMessage } from '../broker/message.js';
 import { invalidRequest, notImplemented, toEmulatorError } from '../errors.js';
-import { encodeForDelivery, parsePayload, uuidToString } from './codec.js';
+import { encodeForDelivery } from './delivery.js';
+import { uuidToString } from './guid.js';
+import { parsePayload } from './payload.js';
 
 const { types } = rhea;
 

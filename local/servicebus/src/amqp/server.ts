@@ -1,11 +1,11 @@
-// The AMQP listeners. One rhea container serves every listener; attaching one more (the AMQPS
-// listener) is a single `listen({ port, host, tls })` call.
-import net from 'node:net';
-import tls from 'node:tls';
+// The AMQP listeners: rhea's own (`container.listen`), one container for all of them; attaching
+// one more (the AMQPS listener) is a single `listen({ port, host, tls })` call. Around each
+// accepted socket, at the socket level only: frames gathered into one write per tick, a prompt
+// answer to segments that get none, and a guard against frames larger than we offered.
+import type net from 'node:net';
 import rhea, { type Container } from 'rhea';
 import type { Logger } from '../log.js';
 import { guardFrameSizes } from './frame-guard.js';
-import { afterEachProcessingRound, boundDecodedCounts, readTransfersDirectly } from './rhea-internals.js';
 
 export interface ListenOptions {
   port: number;
@@ -30,7 +30,6 @@ export class AmqpServer {
     private readonly logger: Logger,
     private readonly connectionOptions: ConnectionOptions,
   ) {
-    boundDecodedCounts();
     this.container = rhea.create_container({ id: 'servicebus-emulator' });
     this.container.sasl_server_mechanisms.enable_anonymous();
     // A protocol error on one connection must never reach the default 'error' handler,
@@ -40,42 +39,36 @@ export class AmqpServer {
 
   /** Starts a listener; resolves with the bound port (useful with port 0). */
   listen(options: ListenOptions): Promise<number> {
-    const accept = (socket: net.Socket) => {
+    const maxFrameSize = this.connectionOptions.maxFrameSize;
+    const server = this.container.listen({
+      ...this.connectionOptions.rhea,
+      max_frame_size: maxFrameSize,
+      // Idle timeout we ask of the client; the SDK sends empty frames well within this.
+      idle_time_out: 120_000,
+      port: options.port,
+      host: options.host,
+      ...(options.tls ? { transport: 'tls', key: options.tls.key, cert: options.tls.cert } : {}),
+    } as never) as unknown as net.Server;
+    // rhea's own listener (registered by `listen`) has set the connection up by now.
+    server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
       this.sockets.add(socket);
-      const writes = coalesceWrites(socket);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => socket.destroy());
-      const connection = this.container.create_connection({
-        ...this.connectionOptions.rhea,
-        max_frame_size: this.connectionOptions.maxFrameSize,
-        // Idle timeout we ask of the client; the SDK sends empty frames well within this.
-        idle_time_out: 120_000,
-      } as never);
-      try {
-        (connection as unknown as { accept(s: net.Socket): void }).accept(socket);
-        afterEachProcessingRound(connection, writes.flush);
-        readTransfersDirectly(connection);
-        acknowledgePromptly(socket, connection, writes);
-        guardFrameSizes(socket, this.connectionOptions.maxFrameSize, (size) => {
-          this.logger.warn('connection dropped: frame size out of bounds', { size, maxFrameSize: this.connectionOptions.maxFrameSize });
-          socket.destroy();
-        });
-      } catch (e) {
-        this.logger.warn('connection rejected', { error: String(e) });
+      const writes = coalesceWrites(socket);
+      acknowledgePromptly(socket, writes);
+      guardFrameSizes(socket, maxFrameSize, (size) => {
+        this.logger.warn('connection dropped: frame size out of bounds', { size, maxFrameSize });
         socket.destroy();
-      }
-    };
-    const server = options.tls
-      ? tls.createServer({ key: options.tls.key, cert: options.tls.cert }, accept)
-      : net.createServer(accept);
+      });
+    });
     if (options.tls) {
       // TLS handshake failures (plain TCP clients, bad certificates) are per-socket problems.
-      server.on('tlsClientError', (e) => this.logger.debug('tls client error', { error: String(e) }));
+      server.on('tlsClientError', (e: Error) => this.logger.debug('tls client error', { error: String(e) }));
     }
     this.servers.add(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port, options.host, () => {
+      server.once('listening', () => {
         server.off('error', reject);
         server.on('error', (e) => this.logger.error('listener error', { error: String(e) }));
         resolve((server.address() as net.AddressInfo).port);
@@ -98,10 +91,11 @@ export class AmqpServer {
  * round (a transfer and a disposition, say) and writing them as one buffer sends them as one
  * segment, and TCP_NODELAY sends it at once: neither Nagle's algorithm nor the peer's delayed
  * ACK then holds a frame back (which cost ~10-40 ms per message). One plain write is also
- * cheaper than corking the socket and writing a vector. `flush` writes what is gathered; it runs
- * at the end of each rhea processing round, and at the end of the tick for any other write.
+ * cheaper than corking the socket and writing a vector. What is gathered goes out at the end of
+ * the tick. `open` says whether the AMQP connection is open, as far as our own frames tell: we
+ * have sent our `open` and not yet our `close`.
  */
-function coalesceWrites(socket: net.Socket): { count: number; flush(): void } {
+function coalesceWrites(socket: net.Socket): Written {
   socket.setNoDelay(true);
   const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
   const end = socket.end.bind(socket) as (...args: unknown[]) => net.Socket;
@@ -112,9 +106,14 @@ function coalesceWrites(socket: net.Socket): { count: number; flush(): void } {
     pending = [];
     if (!socket.destroyed) write(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
   };
-  const written = { count: 0, flush };
+  const written: Written = { count: 0, open: false };
   socket.write = ((chunk: unknown, ...rest: unknown[]) => {
     written.count++;
+    if (Buffer.isBuffer(chunk)) {
+      const performative = amqpPerformative(chunk);
+      if (performative === OPEN) written.open = true;
+      else if (performative === CLOSE) written.open = false;
+    }
     if (!Buffer.isBuffer(chunk) || rest.length > 0) {
       // Not what rhea writes: keep the order, and let the socket handle it.
       flush();
@@ -131,6 +130,21 @@ function coalesceWrites(socket: net.Socket): { count: number; flush(): void } {
   return written;
 }
 
+interface Written {
+  /** Writes so far (rhea writes one frame per write). */
+  count: number;
+  /** Our `open` went out and our `close` has not. */
+  open: boolean;
+}
+
+const OPEN = 0x10;
+const CLOSE = 0x18;
+
+/** The descriptor code of an AMQP frame's performative (`0x00 0x53 code` after the 8-byte header), else -1. */
+function amqpPerformative(frame: Buffer): number {
+  return frame.length > 10 && frame[5] === 0 && frame[8] === 0x00 && frame[9] === 0x53 ? frame[10]! : -1;
+}
+
 /** An empty AMQP frame (a heartbeat). */
 const EMPTY_FRAME = Buffer.from([0, 0, 0, 8, 2, 0, 0, 0]);
 
@@ -140,12 +154,12 @@ const EMPTY_FRAME = Buffer.from([0, 0, 0, 8, 2, 0, 0, 0]);
  * its ACK by up to 40 ms, and the client's next message waits as long. Answering such a segment
  * with an empty frame carries the ACK at once.
  */
-function acknowledgePromptly(socket: net.Socket, connection: { is_open(): boolean }, written: { count: number }): void {
+function acknowledgePromptly(socket: net.Socket, written: Written): void {
   // Before rhea's listener: what rhea writes while it reads the segment counts as an answer.
   socket.prependListener('data', () => {
     const before = written.count;
     setImmediate(() => {
-      if (written.count === before && connection.is_open() && socket.writable) socket.write(EMPTY_FRAME);
+      if (written.count === before && written.open && socket.writable) socket.write(EMPTY_FRAME);
     });
   });
 }

@@ -1,6 +1,8 @@
 // The broker: enqueue (with duplicate detection, scheduling, topic fan-out), delivery to
 // competing consumers, peek-lock with timer-driven lock expiry, settlement, dead-lettering and
 // TTL expiry. It holds the working state in memory and records each change in the store.
+// One file of ~540 lines on purpose: every transition of a message's state is here, so that
+// locks, settlements and timers read together.
 import { randomFillSync } from 'node:crypto';
 import { entityNotFound, invalidRequest, lockLost, messageNotFound, messageTooLarge } from '../errors.js';
 import type { Logger } from '../log.js';

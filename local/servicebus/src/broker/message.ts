@@ -1,5 +1,5 @@
 // What the broker knows about a message. The broker never parses AMQP itself: the AMQP layer
-// turns bytes into a `MessagePayload` (see src/amqp/codec.ts) and back.
+// turns bytes into a `MessagePayload` (see src/amqp/payload.ts) and back.
 
 import type { CorrelationFilter } from './catalogue.js';
 

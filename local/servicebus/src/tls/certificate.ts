@@ -1,7 +1,9 @@
 // The certificate of the emulator's TLS listeners (ARM endpoint, AMQPS): the one given with
 // --cert/--key, or a self-signed one for localhost/127.0.0.1/::1, persisted in the data
 // directory (when there is one) so that clients that were told to trust it keep trusting it
-// across restarts. The certificate is its own CA: trusting `caPem` is all a client needs.
+// across restarts. A generated certificate is a self-signed leaf (CA:false): trusting `caPem`
+// is all a client needs, and a client that trusts it trusts only these three names, never a
+// certificate someone else signs with the key.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ export interface TlsCertificate {
   certPem: string;
   /** PEM private key. */
   keyPem: string;
-  /** PEM to trust on the client side (`ca` option, NODE_EXTRA_CA_CERTS). */
+  /** PEM to trust on the client side (`ca` option, NODE_EXTRA_CA_CERTS): the certificate itself. */
   caPem: string;
   /** Where it came from; `certFile` names the PEM file when there is one. */
   source: 'files' | 'generated' | 'data-dir';
@@ -39,7 +41,6 @@ export class CertificateError extends Error {
   }
 }
 
-export const CERTIFICATE_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
 const VALIDITY_DAYS = 825; // the longest validity that Apple's TLS stack accepts for a server cert
 const RENEW_BEFORE_MS = 30 * 86_400_000;
 
@@ -72,7 +73,8 @@ async function fromDataDir(dir: string): Promise<TlsCertificate> {
   const keyFile = join(dir, 'key.pem');
   try {
     const existing = await fromFiles(certFile, keyFile, 'data-dir');
-    if (existing.validTo.getTime() - Date.now() > RENEW_BEFORE_MS) return existing;
+    // Earlier versions generated a CA; that one is replaced too.
+    if (existing.validTo.getTime() - Date.now() > RENEW_BEFORE_MS && !new X509Certificate(existing.certPem).ca) return existing;
   } catch (error) {
     // Missing on first start; a damaged or expiring pair is replaced by a new one below.
     if (!(error instanceof CertificateError)) throw error;
@@ -94,9 +96,9 @@ async function generateCertificate(): Promise<TlsCertificate> {
     notBeforeDate,
     notAfterDate,
     extensions: [
-      // A CA as well, so that every TLS stack accepts it as its own trust anchor.
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, keyCertSign: true, critical: true },
+      // A leaf: the key signs TLS handshakes, never other certificates.
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
       {
         name: 'subjectAltName',

@@ -1,7 +1,7 @@
 // The broker without AMQP: fake consumers, the memory store, real timers with short durations.
 import rhea from 'rhea';
 import { describe, expect, it } from 'vitest';
-import { parsePayload } from '../../src/amqp/codec.js';
+import { parsePayload } from '../../src/amqp/payload.js';
 import { Broker } from '../../src/broker/broker.js';
 import type { Consumer } from '../../src/broker/entities.js';
 import type { BrokerMessage } from '../../src/broker/message.js';

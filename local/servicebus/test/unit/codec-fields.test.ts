@@ -1,9 +1,11 @@
-// parsePayload reads the message id, TTL, durable, priority and scheduled enqueue time from the
-// bytes when a section is plainly encoded, and lets rhea decode it otherwise. Either way the
-// values must be what rhea's decoding of the whole message gives.
+// parsePayload decodes the message id, TTL, durable, priority and scheduled enqueue time section
+// by section; the values must be what rhea's decoding of the whole message gives, for the
+// encodings clients send and for unusual ones.
 import rhea from 'rhea';
 import { describe, expect, it } from 'vitest';
-import { encodeForDelivery, parsePayload, uuidToString } from '../../src/amqp/codec.js';
+import { encodeForDelivery } from '../../src/amqp/delivery.js';
+import { uuidToString } from '../../src/amqp/guid.js';
+import { parsePayload } from '../../src/amqp/payload.js';
 import type { BrokerMessage } from '../../src/broker/message.js';
 
 const { message: amqp, types } = rhea as unknown as {
@@ -53,7 +55,7 @@ function expectSameAsRhea(raw: Buffer): void {
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-describe('message fields read from the bytes', () => {
+describe('message fields read section by section', () => {
   it('match rhea for the encodings clients send', () => {
     const uuid = types.wrap_uuid ? Buffer.from('00112233445566778899aabbccddeeff', 'hex') : undefined;
     const ids: unknown[] = ['id-1', '', 'é'.repeat(200), uuid, types.wrap_ulong!(42), Buffer.from('abc'), null];

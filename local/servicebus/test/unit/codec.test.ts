@@ -1,6 +1,9 @@
 import rhea from 'rhea';
 import { describe, expect, it } from 'vitest';
-import { encodeForDelivery, parsePayload, splitBatch, splitSections, swapGuidByteOrder, uuidToString } from '../../src/amqp/codec.js';
+import { encodeForDelivery } from '../../src/amqp/delivery.js';
+import { swapGuidByteOrder, uuidToString } from '../../src/amqp/guid.js';
+import { parsePayload } from '../../src/amqp/payload.js';
+import { splitBatch, splitSections } from '../../src/amqp/sections.js';
 import type { BrokerMessage } from '../../src/broker/message.js';
 import { EmulatorError } from '../../src/errors.js';
 

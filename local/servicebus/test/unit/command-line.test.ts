@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine } from '../../src/config.js';
+import { parseCommandLine } from '../../src/command-line.js';
 
 const defaults = { keys: [{ name: 'RootManageSharedAccessKey', key: 'SAS_KEY_VALUE' }] };
 const parse = (argv: string[], env: Record<string, string> = {}) => parseCommandLine(argv, env, defaults);
@@ -23,6 +23,7 @@ describe('command line and environment', () => {
       amqpsPort: undefined,
       certFile: undefined,
       keyFile: undefined,
+      allowInsecureRemote: false,
     });
     expect(Object.isFrozen(config([]))).toBe(true);
   });
@@ -57,6 +58,10 @@ describe('command line and environment', () => {
     expect(() => parse(['--arm-port', 'on'])).toThrow("--arm-port (or 'off'): expected a port number from 0 to 65535, got 'on'.");
     expect(() => parse(['--cert', 'c.pem'])).toThrow('--cert and --key go together');
     expect(() => parse(['--auto-create=yes'])).toThrow("--auto-create takes no value (got '--auto-create=yes').");
+    expect(() => parse(['--host', '10.0.0.5', '--arm-port', 'off'])).toThrow(
+      "--host: '10.0.0.5' is not a loopback address, and the development SAS key 'SAS_KEY_VALUE' is public: give your own with --sas-key NAME=KEY (or add --allow-insecure-remote to expose them anyway).",
+    );
+    expect(config(['--host', '10.0.0.5', '--allow-insecure-remote'])).toMatchObject({ host: '10.0.0.5', allowInsecureRemote: true });
   });
 
   it('answers --help', () => {

@@ -1,6 +1,7 @@
 // CLI arguments and environment → one immutable, validated configuration. Nothing below the CLI
 // reads process.env or process.argv. Every error names the flag (or variable) and what it expects.
 import { invalidConfiguration } from './errors.js';
+import { exposureRefusal, insecureExposures } from './exposure.js';
 import type { SasKey } from './auth/sas.js';
 import type { LogLevel } from './log.js';
 
@@ -16,6 +17,8 @@ export interface EmulatorConfig {
   readonly amqpsPort: number | false | undefined;
   readonly certFile: string | undefined;
   readonly keyFile: string | undefined;
+  /** Listen off loopback although the development key or the token-less ARM endpoint is on. */
+  readonly allowInsecureRemote: boolean;
 }
 
 export type ParsedCommandLine = { help: true } | { help: false; config: EmulatorConfig };
@@ -27,6 +30,7 @@ An Azure Service Bus emulator: AMQP 1.0 for the Service Bus SDKs, no cloud, no D
 Options (environment variable in brackets):
   --port N               AMQP port, plain TCP; 0 = any free port    [SERVICEBUS_EMULATOR_PORT]   default 5672
   --host ADDR            interface to listen on                     [SERVICEBUS_EMULATOR_HOST]   default 127.0.0.1
+                         (off loopback: needs --sas-key and --arm-port off, or --allow-insecure-remote)
   --data DIR             keep entities and messages in DIR (SQLite) [SERVICEBUS_EMULATOR_DATA]   default: in memory
   --auto-create          create queues/subscriptions on first use
   --sas-key NAME=KEY     accept this SAS key (repeatable)                                        default: the development key
@@ -34,6 +38,7 @@ Options (environment variable in brackets):
   --arm-port N|off       HTTPS port of the ARM endpoint and /health                              default 5443
   --amqps-port N|off     AMQP over TLS port                                                      default 5671
   --cert FILE, --key FILE  PEM certificate and key for the TLS listeners                         default: generated
+  --allow-insecure-remote  off loopback, serve the development key and the ARM endpoint (any token) anyway
   --log-level LEVEL      debug, info, warn or error                 [SERVICEBUS_EMULATOR_LOG_LEVEL] default info
   -h, --help             show this help
 `;
@@ -49,7 +54,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
   const flags = new Map<string, string | true>();
   const keys: SasKey[] = [];
   const takesValue = new Set(['--port', '--host', '--data', '--sas-key', '--config', '--arm-port', '--amqps-port', '--cert', '--key', '--log-level']);
-  const switches = new Set(['--auto-create', '--help', '-h']);
+  const switches = new Set(['--auto-create', '--allow-insecure-remote', '--help', '-h']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -97,7 +102,12 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     amqpsPort: portOrOff(str('--amqps-port'), '--amqps-port'),
     certFile: cert,
     keyFile: key,
+    allowInsecureRemote: flags.has('--allow-insecure-remote'),
   };
+  const exposures = insecureExposures(host, config.keys, config.armPort !== false);
+  if (exposures.length > 0 && !config.allowInsecureRemote) {
+    throw invalidConfiguration(exposureRefusal(source('--host', 'SERVICEBUS_EMULATOR_HOST'), host, exposures));
+  }
   return { help: false, config: Object.freeze(config) };
 }
 
