@@ -76,6 +76,7 @@ function nodeEnv(em: Emulator, topic: string, reports: string, dir: string, id: 
     WORKFORCE_STATE_DIR: join(dir, 'state'),
     WORKFORCE_NODE_ID: id,
     WORKFORCE_LOG_LEVEL: 'info',
+    WORKFORCE_AGENT_TIMINGS: '1',
     ...(process.env['BENCH_AGENT_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_AGENT_NODE_OPTIONS'] } : {}),
   };
 }
@@ -137,17 +138,19 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
         }
         return observed !== undefined;
       }, 30_000, () => `a worker to see drain lat/${samples.length}; agents said:\n${pool.map((n) => n.agent.output().trim().split('\n').slice(-3).join('\n')).join('\n')}`);
-      // Where the time went, from the agent's own log (monotonic clock, µs per step; a build
-      // from before the agent logged its receive time has no first stage).
+      // Where the time went, from the agent's own log (drain-timings: monotonic clock, µs per
+      // step; a build from before that line logged the same fields with message-accepted, and
+      // the signal time with workers-signalled).
       const agent = observed!.node.agent;
       const acc = await agent.waitForEvent('message-accepted', () => true, 10_000);
-      const signalled = await agent.waitForEvent('workers-signalled', () => true, 10_000);
+      const t = agent.events().find((e) => e['event'] === 'drain-timings') ?? { ...acc, signalMono: agent.events().find((e) => e['event'] === 'workers-signalled')?.['mono'] };
+      const mono = (v: unknown) => BigInt(String(v));
       const stages = {
-        'publish → agent': acc['receivedMono'] === undefined ? NaN : ms(BigInt(String(acc['receivedMono'])) - t0),
-        'state write': Number(acc['persistUs']) / 1e3,
-        'defer round trip': Number(acc['deferUs']) / 1e3,
-        'commit → signal': Number(acc['commitUs']) / 1e3,
-        'signal → worker': ms(observed!.mono - BigInt(String(signalled['mono']))),
+        'publish → agent': t['receivedMono'] === undefined ? NaN : ms(mono(t['receivedMono']) - t0),
+        'state write': Number(t['persistUs']) / 1e3,
+        'defer round trip': Number(t['deferUs']) / 1e3,
+        'commit → signal': Number(t['commitUs']) / 1e3,
+        'signal → worker': t['signalMono'] === undefined ? NaN : ms(observed!.mono - mono(t['signalMono'])),
       };
       samples.push({ build: observed!.node.build, ms: ms(observed!.mono - t0), stages });
       if (process.env['BENCH_TRACE']) console.log(`  ${ms(observed!.mono - t0).toFixed(2)} ms: ${Object.entries(stages).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms${COMPARE ? ` (${observed!.node.build})` : ''}`);

@@ -10,6 +10,7 @@ import type { ControlBus } from './bus.js';
 import type { ListenConfig } from './config.js';
 import type { AgentReport } from './contract/report.js';
 import { Drainer } from './drain.js';
+import { NO_PROBE, timingProbe } from './drain-probe.js';
 import { checkPidDir, ensureOwnDir } from './directories.js';
 import { AgentError, errnoCode } from './errors.js';
 import { ensureIntakeDir } from './intake-flag.js';
@@ -141,6 +142,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       log: this.log,
       now: this.now,
       changed: () => this.stateChanged(),
+      probe: config.timings ? timingProbe(this.log) : NO_PROBE,
     });
     this.poller = new BackoffPoller(() => this.drainer.checkDrain());
     this.watcher = new PidDirWatcher(config.pidDir, () => this.pidDirChanged(), this.log);

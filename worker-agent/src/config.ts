@@ -40,6 +40,8 @@ export interface ListenConfig extends LocalConfig {
   readonly maxLockRenewalMs: number;
   /** Test hook, see crash-points.ts. */
   readonly crashAt?: CrashPoint;
+  /** Benchmark hook: log where the time of a message acted on went (drain-probe.ts). */
+  readonly timings: boolean;
 }
 
 export interface RunConfig {
@@ -78,6 +80,7 @@ export const SETTINGS = {
   releaseBackoffMaxMs: { flag: 'release-backoff-max-ms', env: ['WORKFORCE_RELEASE_BACKOFF_MAX_MS'], kind: 'string', help: 'longest pause after releasing a message this node cannot act on (default 30000)' },
   logLevel: { flag: 'log-level', env: ['WORKFORCE_LOG_LEVEL'], kind: 'string', help: `${LOG_LEVELS.join(' | ')} (default info)` },
   crashAt: { flag: 'crash-at', env: ['WORKFORCE_AGENT_CRASH_AT'], kind: 'string', help: `test hook: SIGKILL self at ${CRASH_POINTS.join(' | ')}` },
+  timings: { flag: 'timings', env: ['WORKFORCE_AGENT_TIMINGS'], kind: 'boolean', help: 'benchmark hook: log the time of each step of a message acted on (drain-timings)' },
   // `run` only
   workerId: { flag: 'worker-id', env: ['WORKFORCE_WORKER_ID'], kind: 'string', help: 'run: worker id, names the PID file (default <host>-<child pid>)' },
   gracefulSignal: { flag: 'graceful-signal', env: ['WORKFORCE_GRACEFUL_SIGNAL'], kind: 'string', help: 'run: signal the command handles for graceful-downscale (default SIGTERM; none)' },
@@ -237,6 +240,7 @@ export const LISTEN_FLAGS: SettingName[] = [
   'outboxMax',
   'releaseBackoffMaxMs',
   'crashAt',
+  'timings',
 ];
 export const RUN_FLAGS: SettingName[] = ['topic', 'pidDir', 'intakeFlag', 'workerId', 'gracefulSignal', 'intakeSignal', 'logLevel'];
 
@@ -276,6 +280,7 @@ export function parseListenConfig(env: Env, flags: Values): ListenConfig {
     releaseBackoffMs: Object.freeze({ min: Math.min(1000, max), max }),
     outbox: Object.freeze({ ttlMs: r.integer('outboxTtlMs', DEFAULT_OUTBOX_TTL_MS, 1000), max: r.integer('outboxMax', DEFAULT_OUTBOX_MAX, 1) }),
     maxLockRenewalMs: 5 * 60_000,
+    timings: r.boolean('timings', false),
     ...(crashAt !== undefined ? { crashAt } : {}),
   };
   return Object.freeze(config);

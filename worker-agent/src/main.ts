@@ -2,7 +2,7 @@
 
 import { join } from 'node:path';
 import { Agent, RESUME_REQUEST, runningAgent } from './agent.js';
-import { resumeIntake } from './drain.js';
+import { resumeIntake } from './intake-stop.js';
 import { writeFileAtomic } from './atomic-file.js';
 import {
   LISTEN_FLAGS,
