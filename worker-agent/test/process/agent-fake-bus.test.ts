@@ -293,8 +293,8 @@ describe('recovery of a message left pending by a crash', () => {
   });
 
   it('completes its deferred message once a late receive of an earlier agent lets go of it, instead of forgetting it', async () => {
-    // Chaos finding 7: receiving the deferred message found nothing because another receive held
-    // it locked; the agent took that for "already completed" and the message stayed deferred.
+    // Receiving a deferred message that another receive holds locked finds nothing; taken for
+    // "already completed", the message would stay deferred with nobody to complete it.
     const config = nodeConfig();
     const bus = new FakeBus();
     const m = bus.send(bytes({ operation: 'graceful-downscale', drainId: 'r' }), 'r/0');
@@ -340,5 +340,40 @@ describe('lifecycle', () => {
     expect(restarted.agent.snapshot().state).toBe('draining');
     await waitFor(() => restarted.agent.snapshot().state === 'drained', 10_000);
     expect(node.queue.done()).toEqual(['long']);
+  });
+});
+
+describe('log', () => {
+  const events = (node: Node) => node.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const named = (node: Node, event: string) => events(node).filter((e) => e['event'] === event);
+
+  it('says when the bus first answers, each retry while it is unreachable, and when it answers again', async () => {
+    const bus = new FakeBus();
+    bus.failing.add('receiveOne');
+    const node = await startNode({ bus });
+    await waitFor(() => named(node, 'bus-retry').length >= 2);
+    expect(named(node, 'bus-error')).toHaveLength(1);
+    expect(named(node, 'bus-connected')).toHaveLength(0);
+    bus.failing.delete('receiveOne');
+    await waitFor(() => named(node, 'bus-reconnected').length === 1);
+    const failed = named(node, 'bus-retry').length + 1;
+    expect(named(node, 'bus-reconnected')[0]).toMatchObject({ level: 'info', failedAttempts: failed });
+    expect(named(node, 'bus-retry').map((e) => e['attempt'])).toEqual(Array.from({ length: failed - 1 }, (_, i) => i + 2));
+  });
+
+  it('logs bus-connected once the bus answers at start-up', async () => {
+    const node = await startNode();
+    await waitFor(() => named(node, 'bus-connected').length === 1);
+    expect(named(node, 'bus-error')).toHaveLength(0);
+  });
+
+  it('logs where the time of a message acted on went only with --timings (the benchmark reads it)', async () => {
+    const quiet = await startNode();
+    const timed = await startNode({ config: nodeConfig({ WORKFORCE_AGENT_TIMINGS: '1' }) });
+    for (const node of [quiet, timed]) node.bus.send(bytes({ operation: 'graceful-downscale' }), 't/0');
+    await waitFor(() => [quiet, timed].every((n) => named(n, 'message-accepted').length === 1));
+    expect(named(quiet, 'drain-timings')).toHaveLength(0);
+    expect(named(timed, 'drain-timings')).toHaveLength(1);
+    expect(named(timed, 'drain-timings')[0]).toHaveProperty('deferUs');
   });
 });
