@@ -86,6 +86,9 @@ export const SETTINGS = {
   gracefulSignal: { flag: 'graceful-signal', env: ['WORKFORCE_GRACEFUL_SIGNAL'], kind: 'string', help: 'run: signal the command handles for graceful-downscale (default SIGTERM; none)' },
   intakeSignal: { flag: 'intake-signal', env: ['WORKFORCE_INTAKE_SIGNAL'], kind: 'string', help: 'run: signal the command handles for do-not-accept-new-tasks (default none)' },
   json: { flag: 'json', env: [], kind: 'boolean', help: 'status: print JSON' },
+  // every command
+  help: { flag: 'help', env: [], kind: 'boolean', help: 'print the usage and options of the command' },
+  version: { flag: 'version', env: [], kind: 'boolean', help: 'print the version' },
 } satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -243,6 +246,7 @@ export const LISTEN_FLAGS: SettingName[] = [
   'timings',
 ];
 export const RUN_FLAGS: SettingName[] = ['topic', 'pidDir', 'intakeFlag', 'workerId', 'gracefulSignal', 'intakeSignal', 'logLevel'];
+export const STATUS_FLAGS: SettingName[] = [...LOCAL_FLAGS, 'json'];
 
 /** Configuration of `status` and `resume`: no Service Bus needed. */
 export function parseLocalConfig(env: Env, flags: Values): LocalConfig {

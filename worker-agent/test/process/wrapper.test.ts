@@ -32,6 +32,13 @@ describe('workforce-agent run', () => {
     expect(readdirSync(pidDir).filter((n) => n.endsWith('.pid'))).toEqual([]);
   });
 
+  it('leaves --help after the command to the command', async () => {
+    // `sh -c 'exit 3' --help`: the exit code shows that the command ran, with --help as its $0.
+    const proc = run(tempDir(), ['--', 'sh', '-c', 'exit 3', '--help']);
+    expect(await proc.exited).toEqual({ code: 3, signal: null });
+    expect(proc.output()).not.toContain('usage');
+  });
+
   it('writes the PID file of the command, verifiable, with the intake flag path in the environment', async () => {
     const pidDir = tempDir();
     const proc = run(pidDir, ['--worker-id', 'gpu-0', '--intake-signal', 'SIGUSR1', '--', 'sh', '-c', 'echo "flag=$WORKFORCE_INTAKE_FLAG"; exec sleep 30']);
