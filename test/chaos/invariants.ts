@@ -28,7 +28,7 @@ export function actedOn(nodes: ChaosNode[], drainId: string, mode: Operation = '
 /**
  * The last event a worker recorded in its node's event log, leaving out intake signals: an agent
  * killed between sending them and recording them sends them again after its restart (README of
- * the agent, "signals"), and an idle legacy worker records the repeated SIGUSR1 (seed 3001).
+ * the agent, "signals"), and an idle legacy worker records each SIGUSR1 it gets.
  */
 export function lastEvent(node: ChaosNode, workerId: string): string | undefined {
   return node.queue.events().filter((e) => e.workerId === workerId && e.event !== 'intake-signal').at(-1)?.event;
