@@ -4,7 +4,7 @@
 // Here the agent (the shipped bundle) reaches the emulator through the node's own proxy, and a
 // supervisor restarts it each time it dies (kill -9, crash-point hook).
 import { mkdirSync } from 'node:fs';
-import { defaultIntakeFlagPath } from '../../worker-agent/src/defaults.js';
+import { defaultIntakeFlagPath } from '../../worker-agent/src/common/defaults.js';
 import type { Artifacts, ExampleWorkerKind } from '../../worker-agent/test/helpers.js';
 import { ProcessNode, type WorkerProc } from '../../worker-agent/test/process-node.js';
 import type { ChaosProxy } from './proxy.js';

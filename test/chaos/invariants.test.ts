@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { QueueEvent } from '../../worker-agent/examples/local-queue.js';
-import type { ActedMessage, NodeState } from '../../worker-agent/src/node-state.js';
+import type { ActedMessage, NodeState } from '../../worker-agent/src/agent/node-state.js';
 import type { ChaosNode, WorkerKind } from './fleet.js';
 import { checkDrains, checkNodes, checkTasks, type DrainOutcome } from './invariants.js';
 

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalQueue } from '../examples/local-queue.js';
-import { type NodeState, NodeStateStore } from '../src/node-state.js';
+import { type NodeState, NodeStateStore } from '../src/agent/node-state.js';
 import { type Artifacts, type ExampleWorkerKind, type Proc, startExampleWorker, startProcess, waitFor } from './helpers.js';
 
 /** A worker process of the node, with the id it registered under and what kind it is. */

@@ -4,7 +4,7 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NodeStateStore, initialState } from '../../src/node-state.js';
+import { NodeStateStore, initialState } from '../../src/agent/node-state.js';
 import { startProcess, waitFor } from '../helpers.js';
 import { useClusters } from '../bus/cluster.js';
 import { NOBODY, eventsNamed, exposedNode, intakeFlagOf, register, snapshot, victimDir } from './attack.js';

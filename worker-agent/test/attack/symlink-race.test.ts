@@ -5,7 +5,7 @@
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../src/atomic-file.js';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import { tempDir, waitFor } from '../helpers.js';
 import { useClusters } from '../bus/cluster.js';
 import { asNobody, exposedNode, intakeFlagOf, snapshot, victimDir } from './attack.js';

@@ -6,8 +6,8 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import { type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { OWNER_PROPERTY } from '../../src/bus.js';
-import { ServiceBusControlBus } from '../../src/servicebus.js';
+import { OWNER_PROPERTY } from '../../src/agent/bus.js';
+import { ServiceBusControlBus } from '../../src/agent/servicebus.js';
 import { sleep } from '../helpers.js';
 
 let emulator: RunningEmulator;

@@ -3,12 +3,12 @@
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Agent } from '../../src/agent.js';
-import { type ListenConfig, parseListenConfig } from '../../src/config.js';
-import { type Logger, createLogger } from '../../src/log.js';
-import { type NodeState, NodeStateStore, initialState } from '../../src/node-state.js';
+import { Agent } from '../../src/agent/agent.js';
+import { type ListenConfig, parseListenConfig } from '../../src/commands/config.js';
+import { type Logger, createLogger } from '../../src/common/log.js';
+import { type NodeState, NodeStateStore, initialState } from '../../src/agent/node-state.js';
 import { writePidFile } from '../../src/pid-files/store.js';
-import { bootId, readProcStat } from '../../src/proc.js';
+import { bootId, readProcStat } from '../../src/common/proc.js';
 import { LocalQueue } from '../../examples/local-queue.js';
 import { FakeBus } from '../fake-bus.js';
 import { type Artifacts, buildArtifacts, killAll, removeTempDirs, startExampleWorker, startProcess, tempDir, waitFor } from '../helpers.js';

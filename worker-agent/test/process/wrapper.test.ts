@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readProcStat } from '../../src/proc.js';
+import { readProcStat } from '../../src/common/proc.js';
 import { type Artifacts, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
 
 let built: Artifacts;

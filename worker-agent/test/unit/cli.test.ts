@@ -1,7 +1,7 @@
 // Every command of `workforce-agent` answers --help and --version, before it reads any setting.
 // (`run -- <command> --help` leaves --help to the command: test/process/wrapper.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { VERSION, main } from '../../src/main.js';
+import { VERSION, main } from '../../src/commands/main.js';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string }> {
   let out = '';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NO_PROBE, timingProbe } from '../../src/drain-probe.js';
-import { createLogger } from '../../src/log.js';
+import { NO_PROBE, timingProbe } from '../../src/agent/drain-probe.js';
+import { createLogger } from '../../src/common/log.js';
 
 function lines() {
   const out: Array<Record<string, unknown>> = [];

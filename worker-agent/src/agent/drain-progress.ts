@@ -2,7 +2,7 @@
 // recorded, the node is `drained` once every signalled worker has exited, and at the deadline
 // the process groups still alive get SIGKILL. Each change is reported.
 
-import type { WorkerReport } from './contract/report.js';
+import type { WorkerReport } from '../contract/report.js';
 import type { DrainContext } from './drain.js';
 import { transition } from './node-state.js';
 import { signalledReport, subjectOfActed } from './report-subject.js';

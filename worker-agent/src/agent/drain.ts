@@ -22,20 +22,20 @@
 
 import type { BusMessage, ControlBus } from './bus.js';
 import { OWNER_PROPERTY } from './bus.js';
-import type { ListenConfig } from './config.js';
-import { INVALID_CONTROL_MESSAGE, expiredBecause, parseControlMessage } from './contract/control-message.js';
-import type { WorkerReport } from './contract/report.js';
+import type { ListenConfig } from '../commands/config.js';
+import { INVALID_CONTROL_MESSAGE, expiredBecause, parseControlMessage } from '../contract/control-message.js';
+import type { WorkerReport } from '../contract/report.js';
 import { crashPoint } from './crash-points.js';
 import type { DrainProbe } from './drain-probe.js';
 import { DrainProgress } from './drain-progress.js';
 import { raiseIntakeFlag, resumeIntake } from './intake-stop.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import { type ActedMessage, type NodeState, type PendingMessage, canActOn, remember, transition } from './node-state.js';
-import { scanWorkers } from './pid-files/registry.js';
-import { readProcStat } from './proc.js';
+import { scanWorkers } from '../pid-files/registry.js';
+import { readProcStat } from '../common/proc.js';
 import { bestEffortDrainId, signalledReport, subjectOf, subjectOfActed, toWorkerReport } from './report-subject.js';
 import { type ReportSubject, type Reporter, makeReport } from './reports.js';
-import { sendSignal } from './signals.js';
+import { sendSignal } from '../common/signals.js';
 import { WorkerSignaller } from './signal-workers.js';
 import type { SaveOptions } from './state-writer.js';
 

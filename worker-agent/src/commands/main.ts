@@ -1,9 +1,9 @@
 // `workforce-agent`: parse the command line → read the environment → act. Returns the exit code.
 
 import { join } from 'node:path';
-import { Agent, RESUME_REQUEST, runningAgent } from './agent.js';
-import { resumeIntake } from './intake-stop.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { Agent, RESUME_REQUEST, runningAgent } from '../agent/agent.js';
+import { resumeIntake } from '../agent/intake-stop.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import {
   LISTEN_FLAGS,
   LOCAL_FLAGS,
@@ -17,13 +17,13 @@ import {
   parseLocalConfig,
   parseRunConfig,
 } from './config.js';
-import { AgentError, toAgentError } from './errors.js';
-import { isIntakeStopped } from './intake-flag.js';
-import { createLogger } from './log.js';
-import { type NodeState, NodeStateStore } from './node-state.js';
-import { scanWorkers } from './pid-files/registry.js';
+import { AgentError, toAgentError } from '../common/errors.js';
+import { isIntakeStopped } from '../common/intake-flag.js';
+import { createLogger } from '../common/log.js';
+import { type NodeState, NodeStateStore } from '../agent/node-state.js';
+import { scanWorkers } from '../pid-files/registry.js';
 import { printable, terminalSafeJson } from './printable.js';
-import { sendSignal } from './signals.js';
+import { sendSignal } from '../common/signals.js';
 
 type Env = Record<string, string | undefined>;
 export const VERSION = '0.1.0';
@@ -139,7 +139,7 @@ async function listen({ values }: Flags, env: Env): Promise<number> {
 async function run({ values, rest }: Flags, env: Env): Promise<number> {
   const config = parseRunConfig(env, values, rest);
   // Loaded only here: `listen` needs neither the wrapper nor child_process.
-  const { exitLike, runWrapped } = await import('./wrapper.js');
+  const { exitLike, runWrapped } = await import('../wrapper/wrapper.js');
   const exit = await runWrapped(config, env, createLogger(config.logLevel));
   return exitLike(exit);
 }

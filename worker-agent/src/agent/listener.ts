@@ -10,7 +10,7 @@
 
 import type { BusMessage, ControlBus } from './bus.js';
 import type { Outcome } from './drain.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 
 export interface ListenerDeps {
   bus: ControlBus;

@@ -3,13 +3,13 @@
 // rescan never signals it again), and at the deadline SIGKILL goes to the process groups still
 // alive. Stale and gone PID files are removed by the scan (worker-scan.ts).
 
-import type { ListenConfig } from './config.js';
-import type { Operation } from './contract/control-message.js';
-import type { WorkerReport } from './contract/report.js';
-import type { Logger } from './log.js';
+import type { ListenConfig } from '../commands/config.js';
+import type { Operation } from '../contract/control-message.js';
+import type { WorkerReport } from '../contract/report.js';
+import type { Logger } from '../common/log.js';
 import type { ActedMessage, WorkerRecord } from './node-state.js';
-import { type ProcStat, isLive, readProcStat } from './proc.js';
-import { killProcessGroup, sendSignal } from './signals.js';
+import { type ProcStat, isLive, readProcStat } from '../common/proc.js';
+import { killProcessGroup, sendSignal } from '../common/signals.js';
 import { type VerifiedWorker, WorkerScanner } from './worker-scan.js';
 
 export interface SignalContext {

@@ -1,8 +1,8 @@
 // The agent's side of an intake stop: it raises its own flag (never a path from a PID file), and
 // `workforce-agent resume` takes it down again and returns the node to `active`.
 
-import { removeIntakeFlag, writeIntakeFlag } from './intake-flag.js';
-import type { Logger } from './log.js';
+import { removeIntakeFlag, writeIntakeFlag } from '../common/intake-flag.js';
+import type { Logger } from '../common/log.js';
 import { type ActedMessage, type NodeState, transition } from './node-state.js';
 import { subjectOfActed } from './report-subject.js';
 import { makeReport } from './reports.js';

@@ -15,9 +15,9 @@ import {
   isServiceBusError,
 } from '@azure/service-bus';
 import Long from 'long';
-import type { BusConfig } from './config.js';
-import type { AgentReport } from './contract/report.js';
-import { reportKey } from './contract/report.js';
+import type { BusConfig } from '../commands/config.js';
+import type { AgentReport } from '../contract/report.js';
+import { reportKey } from '../contract/report.js';
 import type { BusMessage, ControlBus, PeekedMessage } from './bus.js';
 
 export interface ServiceBusControlBusOptions {

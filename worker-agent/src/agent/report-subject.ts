@@ -1,9 +1,9 @@
 // What a report is about: the control message (its id, drain id, reason, requester) and the
 // workers it names. Shared by the steps that act on a message and those that follow its drain.
 
-import { type ControlMessage, decodeJsonBody } from './contract/control-message.js';
-import { isDrainId } from './contract/drain-id.js';
-import type { WorkerReport } from './contract/report.js';
+import { type ControlMessage, decodeJsonBody } from '../contract/control-message.js';
+import { isDrainId } from '../contract/drain-id.js';
+import type { WorkerReport } from '../contract/report.js';
 import type { ActedMessage, WorkerRecord } from './node-state.js';
 import type { ReportSubject } from './reports.js';
 

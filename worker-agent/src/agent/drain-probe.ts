@@ -3,7 +3,7 @@
 // once the commit is written. Production runs the no-op probe; `--timings`
 // (WORKFORCE_AGENT_TIMINGS=1) turns the timing probe on.
 
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 
 export type DrainMark = 'received' | 'persisting' | 'deferring' | 'deferred' | 'signalling' | 'committed';
 

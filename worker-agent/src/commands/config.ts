@@ -4,13 +4,13 @@
 
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { DEFAULT_REPLY_TO, DEFAULT_SUBSCRIPTION } from './contract/control-message.js';
-import { type CrashPoint, CRASH_POINTS, isCrashPoint } from './crash-points.js';
-import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from './defaults.js';
-import { AgentError } from './errors.js';
-import { LOG_LEVELS, type LogLevel } from './log.js';
-import { DEFAULT_OUTBOX_MAX, DEFAULT_OUTBOX_TTL_MS, type OutboxLimits } from './outbox.js';
-import { type SignalName, isDeclarableSignal, isValidWorkerId } from './pid-files/format.js';
+import { DEFAULT_REPLY_TO, DEFAULT_SUBSCRIPTION } from '../contract/control-message.js';
+import { type CrashPoint, CRASH_POINTS, isCrashPoint } from '../agent/crash-points.js';
+import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from '../common/defaults.js';
+import { AgentError } from '../common/errors.js';
+import { LOG_LEVELS, type LogLevel } from '../common/log.js';
+import { DEFAULT_OUTBOX_MAX, DEFAULT_OUTBOX_TTL_MS, type OutboxLimits } from '../agent/outbox.js';
+import { type SignalName, isDeclarableSignal, isValidWorkerId } from '../pid-files/format.js';
 
 type Env = Record<string, string | undefined>;
 
