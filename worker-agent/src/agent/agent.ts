@@ -320,7 +320,11 @@ function acquireLock(path: string): void {
     }
     const other = runningAgent(path.slice(0, path.lastIndexOf('/')));
     if (other) {
-      throw new AgentError('AgentAlreadyRunning', `another agent (pid ${other.pid}) is running with state directory ${path.slice(0, path.lastIndexOf('/'))}`);
+      throw new AgentError(
+        'AgentAlreadyRunning',
+        `another agent (pid ${other.pid}) is running with state directory ${path.slice(0, path.lastIndexOf('/'))}; ` +
+          'a second agent on this machine needs its own --state-dir, and its own --pid-dir for its workers',
+      );
     }
     try {
       unlinkSync(path); // left by an agent that died

@@ -317,7 +317,7 @@ describe('lifecycle', () => {
     const node = await startNode();
     expect(node.agent.start()).toBe(node.agent.start());
     const second = new Agent(node.config, { bus: new FakeBus(), log: createLogger('error', () => {}) });
-    await expect(second.start()).rejects.toThrow(/another agent .* is running/);
+    await expect(second.start()).rejects.toThrow(/another agent .* is running with state directory .*; a second agent on this machine needs its own --state-dir, and its own --pid-dir/);
     const closing = node.agent.close();
     expect(node.agent.close()).toBe(closing);
     await closing;
