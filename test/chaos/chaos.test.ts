@@ -7,9 +7,9 @@ import { killAll, removeTempDirs } from '../../worker-agent/test/helpers.js';
 import { runOne } from './run-one.js';
 
 // 1 and 5: graceful drains only (kill -9 and crash hooks, stalls, cuts; an emulator restart and a
-// duplicate). 2037 replaces 17 (with the intake-stop plans of issue 7, seed 17 has none): graceful
-// drains of 2 and 3 nodes and an intake stop of 4 on a fleet with legacy workers, under a host
-// restart, host and agent stalls and cuts; a node that holds the intake stop often drains too.
+// duplicate). 2037: graceful drains of 2 and 3 nodes and an intake stop of 4 on a fleet with
+// legacy workers, under a host restart, host and agent stalls and cuts; a node that holds the
+// intake stop often drains too.
 const SEEDS = [1, 5, 2037];
 const NODES = 10;
 

@@ -40,8 +40,8 @@ export class ChaosControlPlane {
 
   /**
    * One API call; retried while the host is restarting or unreachable, or answers 503 (the API's
-   * "briefly unavailable, retry after Retry-After", since 321bb13: a POST caught by a host restart,
-   * finding 6), up to `timeoutMs`.
+   * "briefly unavailable, retry after Retry-After": a POST caught by a host restart), up to
+   * `timeoutMs`.
    */
   async api(method: string, route: string, body?: unknown, timeoutMs = 30_000): Promise<{ status: number; body: any }> {
     const until = Date.now() + timeoutMs;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { QueueEvent } from '../../worker-agent/examples/local-queue.js';
-import type { ActedMessage, NodeState } from '../../worker-agent/src/node-state.js';
+import type { ActedMessage, NodeState } from '../../worker-agent/src/agent/node-state.js';
 import type { ChaosNode, WorkerKind } from './fleet.js';
 import { checkDrains, checkNodes, checkTasks, type DrainOutcome } from './invariants.js';
 
@@ -34,7 +34,7 @@ function node(id: string, opts: { intake?: number; drain?: number; flag?: boolea
   const st: NodeState = { version: 1, nodeId: id, topic: 'chaos-1', state: opts.drain !== undefined ? 'drained' : opts.intake !== undefined ? 'intake-stopped' : 'active', since: '', seen: [], outbox: [] };
   if (opts.intake !== undefined) st.intake = acted(INTAKE, opts.intake, 'do-not-accept-new-tasks', [flag]);
   if (opts.drain !== undefined) st.drain = acted(DRAIN, opts.drain, 'graceful-downscale', [flag]);
-  const workers = opts.workers.map((w, i) => ({ workerId: `${id}-${w.kind}-${i}`, kind: w.kind, proc: { child: { exitCode: w.exit ?? null, signalCode: null } } }));
+  const workers = opts.workers.map((w, i) => ({ workerId: `${id}-${w.kind}-${i}`, kind: w.kind, child: { exitCode: w.exit ?? null, signalCode: null } }));
   const events: QueueEvent[] = opts.workers.flatMap((w, i) => [
     { event: 'registered', workerId: workers[i]!.workerId, at: T0 - 5_000, mono: '0' },
     ...w.events.map(([event, dt, fields]) => ({ event, workerId: workers[i]!.workerId, at: T0 + dt, mono: '0', ...fields })),
@@ -44,7 +44,7 @@ function node(id: string, opts: { intake?: number; drain?: number; flag?: boolea
     intakeFlag: flag,
     workers,
     state: () => st,
-    liveWorkers: () => workers.filter((w) => w.proc.child.exitCode === null),
+    liveWorkers: () => workers.filter((w) => w.child.exitCode === null),
     queue: { events: () => events, pending: () => [] },
   } as unknown as ChaosNode;
 }

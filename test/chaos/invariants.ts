@@ -28,7 +28,7 @@ export function actedOn(nodes: ChaosNode[], drainId: string, mode: Operation = '
 /**
  * The last event a worker recorded in its node's event log, leaving out intake signals: an agent
  * killed between sending them and recording them sends them again after its restart (README of
- * the agent, "signals"), and an idle legacy worker records the repeated SIGUSR1 (seed 3001).
+ * the agent, "signals"), and an idle legacy worker records each SIGUSR1 it gets.
  */
 export function lastEvent(node: ChaosNode, workerId: string): string | undefined {
   return node.queue.events().filter((e) => e.workerId === workerId && e.event !== 'intake-signal').at(-1)?.event;
@@ -111,16 +111,16 @@ export function checkNodes(nodes: ChaosNode[], drains: Array<Pick<DrainOutcome, 
       if (st.state !== 'drained') out.push(`${n.id} acted on ${mid} but is ${st.state}, not drained`);
       for (const w of n.workers) {
         if (!drainRequested.has(w.workerId)) out.push(`${n.id} drained but worker ${w.workerId} was never asked to drain`);
-        const code = w.proc.child.exitCode;
-        if (code !== 0) out.push(`${n.id} drained but worker ${w.workerId} ${code === null ? `has not exited (signal ${w.proc.child.signalCode})` : `exited with ${code}`}`);
+        const code = w.child.exitCode;
+        if (code !== 0) out.push(`${n.id} drained but worker ${w.workerId} ${code === null ? `has not exited (signal ${w.child.signalCode})` : `exited with ${code}`}`);
       }
     } else {
       const expected = st?.intake ? 'intake-stopped' : 'active';
       if (st && st.state !== expected) out.push(`${n.id} ${st.intake ? `acted on intake stop ${st.intake.messageId} only` : 'acted on nothing'} but is ${st.state}, not ${expected}`);
       for (const w of n.workers) {
         if (drainRequested.has(w.workerId)) out.push(`${n.id} acted on no drain but worker ${w.workerId} was asked to drain`);
-        const exited = w.proc.child.exitCode !== null || w.proc.child.signalCode !== null;
-        if (exited) out.push(`${n.id} acted on no drain${st?.intake ? ` (intake stop ${st.intake.messageId} only)` : ''} but worker ${w.workerId} exited (${w.proc.child.exitCode ?? w.proc.child.signalCode})`);
+        const exited = w.child.exitCode !== null || w.child.signalCode !== null;
+        if (exited) out.push(`${n.id} acted on no drain${st?.intake ? ` (intake stop ${st.intake.messageId} only)` : ''} but worker ${w.workerId} exited (${w.child.exitCode ?? w.child.signalCode})`);
         if (!st?.intake || exited) continue;
         const last = lastEvent(n, w.workerId);
         if (last !== 'idle') out.push(`${n.id} intake-stopped but worker ${w.workerId} is not idle (its last event: ${last})`);

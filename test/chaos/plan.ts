@@ -1,7 +1,7 @@
 // What one seed does: the fleet, the drains and the faults, all drawn from the seed before the
 // run starts, so that a seed replays the same plan (process timing still varies).
 import type { Operation } from '../../worker-agent/src/contract/control-message.js';
-import { CRASH_POINTS } from '../../worker-agent/src/crash-points.js';
+import { CRASH_POINTS } from '../../worker-agent/src/agent/crash-points.js';
 import type { StaleKind } from './bait.js';
 import type { WorkerKind } from './fleet.js';
 import { Rng } from './rng.js';

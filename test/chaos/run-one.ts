@@ -83,8 +83,8 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
         nodes.slice(i, i + 5).map(async (node, j) => {
           const np = plan.nodes[i + j]!;
           np.tasks.forEach((ms, k) => node.queue.enqueue(`task-${String(k).padStart(3, '0')}`, ms));
-          for (const kind of np.workers) node.startWorker(kind);
-          await node.waitRegistered();
+          for (const kind of np.workers) node.startWorker(kind, `${node.id}-${kind}-${node.workers.length}`);
+          await node.waitRegistered(60_000);
           for (const kind of np.stale) bait.plant(node.pidDir, topic, kind);
           await node.startAgent(np.crashAt, () => np.restartDelayMs);
         }),

@@ -16,14 +16,13 @@
 // own: publishing, polling the workers' files and the broker's work do not share one event
 // loop. Agents and workers are separate processes (the bundle).
 
-import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { ServiceBusClient } from '@azure/service-bus';
 import { spawnEmulator } from '@workforce/servicebus-emulator';
-import { LocalQueue } from '../examples/local-queue.js';
 import { floor } from './floor.js';
 import { percentile } from './percentile.js';
-import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../test/helpers.js';
+import { type Artifacts, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../test/helpers.js';
+import { ProcessNode } from '../test/process-node.js';
 
 const DRAINS = Number(process.env['BENCH_DRAINS'] ?? 200);
 const FLEET = Number(process.env['BENCH_FLEET'] ?? 100);
@@ -34,15 +33,6 @@ const POOL = Number(process.env['BENCH_POOL'] ?? 20);
 // machine noise, and the latency figures are printed for each. Figures of separate runs on this
 // shared machine differ by more than most changes do.
 const COMPARE = process.env['BENCH_COMPARE_BUNDLE'];
-
-interface Node {
-  id: string;
-  /** The bundle the agent runs. */
-  build: string;
-  agent: Proc;
-  worker?: Proc;
-  queue: LocalQueue;
-}
 
 /** The Service Bus emulator's CLI as a child process, with every entity of the benchmark. */
 interface Emulator {
@@ -67,42 +57,29 @@ async function startEmulatorProcess(): Promise<Emulator> {
 }
 
 let sequence = 0;
-function nodeEnv(em: Emulator, topic: string, reports: string, dir: string, id: string): Record<string, string> {
-  return {
-    WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: em.connectionString,
-    WORKFORCE_CONTROL_TOPIC_NAME: topic,
-    WORKFORCE_REPORTS_QUEUE_NAME: reports,
-    WORKFORCE_PID_DIR: join(dir, 'pids'),
-    WORKFORCE_STATE_DIR: join(dir, 'state'),
-    WORKFORCE_NODE_ID: id,
-    WORKFORCE_LOG_LEVEL: 'info',
-    ...(process.env['BENCH_AGENT_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_AGENT_NODE_OPTIONS'] } : {}),
-  };
+/** Agent environment of every benchmark node: the drain's step timings on. */
+const BENCH_ENV: Record<string, string> = {
+  WORKFORCE_AGENT_TIMINGS: '1',
+  ...(process.env['BENCH_AGENT_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_AGENT_NODE_OPTIONS'] } : {}),
+};
+
+/** A node of the test kit's model, its agent running `bundle` (a build to compare, or this tree's). */
+function newNode(built: Artifacts, em: Emulator, topic: string, reports: string, id: string, bundle = built.agent): ProcessNode {
+  return new ProcessNode({ ...built, agent: bundle }, id, tempDir('wf-bench-'), topic, () => ({ connectionString: em.connectionString, reportsQueue: reports }), BENCH_ENV);
 }
 
-async function startNode(built: Artifacts, em: Emulator, topic: string, reports: string, withWorker: boolean, bundle = built.agent): Promise<Node> {
-  const dir = tempDir('wf-bench-');
-  const id = `bench-${++sequence}`;
-  const env = nodeEnv(em, topic, reports, dir, id);
-  const queue = new LocalQueue(join(dir, 'queue'));
-  let worker: Proc | undefined;
+async function startNode(built: Artifacts, em: Emulator, topic: string, reports: string, withWorker: boolean, bundle = built.agent): Promise<ProcessNode> {
+  const node = newNode(built, em, topic, reports, `bench-${++sequence}`, bundle);
   if (withWorker) {
-    worker = startProcess(process.execPath, [built.nodeWorker, '--queue', queue.dir, '--topic', topic, '--worker-id', `${id}-w`, '--idle-poll-ms', '1000'], { WORKFORCE_PID_DIR: env['WORKFORCE_PID_DIR'] });
-    await waitFor(() => queue.events().some((e) => e.event === 'registered'), 30_000);
+    node.startWorker('node', `${node.id}-w`, ['--idle-poll-ms', '1000']);
+    await waitFor(() => node.queue.events().some((e) => e.event === 'registered'), 30_000);
   }
-  const agent = startProcess(process.execPath, [bundle, 'listen'], env);
-  await agent.waitForEvent('listening', () => true, 60_000);
-  return { id, build: bundle, agent, queue, ...(worker ? { worker } : {}) };
+  await node.spawnAgent().waitForEvent('listening', () => true, 60_000);
+  return node;
 }
 
 function ms(ns: bigint | number): number {
   return Number(ns) / 1e6;
-}
-
-async function stop(node: Node): Promise<void> {
-  node.agent.kill('SIGKILL');
-  node.worker?.kill('SIGKILL');
-  await Promise.all([node.agent.exited, node.worker?.exited]);
 }
 
 async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient): Promise<void> {
@@ -114,7 +91,7 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
   // Rounds of POOL fresh nodes (a drained node takes no second message); nodes are started
   // between measurements, never during one, so start-up CPU does not disturb the figures.
   while (samples.length < DRAINS) {
-    const pool: Node[] = [];
+    const pool: ProcessNode[] = [];
     for (let i = 0; i < POOL; i += 4) pool.push(...(await Promise.all(Array.from({ length: Math.min(4, POOL - i) }, (_, j) => startNode(built, em, topic, 'bench-latency-reports', true, builds[(i + j) % builds.length])))));
     await new Promise((r) => setTimeout(r, 500));
     if (process.env['BENCH_WARM']) {
@@ -129,7 +106,7 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
       // The worker stamps the moment it saw SIGTERM itself. Reading the pool's files every 10 ms
       // meanwhile would take CPU from the drain being measured (two cores): look once it is over.
       await new Promise((r) => setTimeout(r, 30));
-      let observed: { node: Node; mono: bigint } | undefined;
+      let observed: { node: ProcessNode; mono: bigint } | undefined;
       await waitFor(() => {
         for (const node of pool) {
           const e = node.queue.events().find((x) => x.event === 'drain-requested');
@@ -137,25 +114,27 @@ async function latency(built: Artifacts, em: Emulator, client: ServiceBusClient)
         }
         return observed !== undefined;
       }, 30_000, () => `a worker to see drain lat/${samples.length}; agents said:\n${pool.map((n) => n.agent.output().trim().split('\n').slice(-3).join('\n')).join('\n')}`);
-      // Where the time went, from the agent's own log (monotonic clock, µs per step; a build
-      // from before the agent logged its receive time has no first stage).
+      // Where the time went, from the agent's own log (drain-timings: monotonic clock, µs per
+      // step; a build from before that line logged the same fields with message-accepted, and
+      // the signal time with workers-signalled).
       const agent = observed!.node.agent;
       const acc = await agent.waitForEvent('message-accepted', () => true, 10_000);
-      const signalled = await agent.waitForEvent('workers-signalled', () => true, 10_000);
+      const t = agent.events().find((e) => e['event'] === 'drain-timings') ?? { ...acc, signalMono: agent.events().find((e) => e['event'] === 'workers-signalled')?.['mono'] };
+      const mono = (v: unknown) => BigInt(String(v));
       const stages = {
-        'publish → agent': acc['receivedMono'] === undefined ? NaN : ms(BigInt(String(acc['receivedMono'])) - t0),
-        'state write': Number(acc['persistUs']) / 1e3,
-        'defer round trip': Number(acc['deferUs']) / 1e3,
-        'commit → signal': Number(acc['commitUs']) / 1e3,
-        'signal → worker': ms(observed!.mono - BigInt(String(signalled['mono']))),
+        'publish → agent': t['receivedMono'] === undefined ? NaN : ms(mono(t['receivedMono']) - t0),
+        'state write': Number(t['persistUs']) / 1e3,
+        'defer round trip': Number(t['deferUs']) / 1e3,
+        'commit → signal': Number(t['commitUs']) / 1e3,
+        'signal → worker': t['signalMono'] === undefined ? NaN : ms(observed!.mono - mono(t['signalMono'])),
       };
-      samples.push({ build: observed!.node.build, ms: ms(observed!.mono - t0), stages });
-      if (process.env['BENCH_TRACE']) console.log(`  ${ms(observed!.mono - t0).toFixed(2)} ms: ${Object.entries(stages).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms${COMPARE ? ` (${observed!.node.build})` : ''}`);
+      samples.push({ build: observed!.node.built.agent, ms: ms(observed!.mono - t0), stages });
+      if (process.env['BENCH_TRACE']) console.log(`  ${ms(observed!.mono - t0).toFixed(2)} ms: ${Object.entries(stages).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')} ms${COMPARE ? ` (${observed!.node.built.agent})` : ''}`);
       pool.splice(pool.indexOf(observed!.node), 1);
-      await stop(observed!.node);
+      await observed!.node.stop();
       await new Promise((r) => setTimeout(r, 100)); // the killed node's links close before the next drain
     }
-    await Promise.all(pool.map(stop));
+    await Promise.all(pool.map((n) => n.stop()));
     process.stdout.write(`  … ${samples.length} drains\n`);
   }
   await sender.close();
@@ -172,7 +151,7 @@ async function fleet(built: Artifacts, em: Emulator, client: ServiceBusClient): 
   const topic = 'bench-fleet';
   const reportsQueue = 'bench-fleet-reports';
   const started = Date.now();
-  const nodes: Node[] = [];
+  const nodes: ProcessNode[] = [];
   for (let i = 0; i < FLEET; i += 10) {
     nodes.push(...(await Promise.all(Array.from({ length: Math.min(10, FLEET - i) }, () => startNode(built, em, topic, reportsQueue, false)))));
   }
@@ -201,7 +180,7 @@ async function fleet(built: Artifacts, em: Emulator, client: ServiceBusClient): 
   await sub.close();
   await receiver.close();
   await sender.close();
-  await Promise.all(nodes.map(stop));
+  await Promise.all(nodes.map((n) => n.stop()));
 }
 
 function cpuTicks(pid: number): number {
@@ -230,7 +209,7 @@ async function idle(built: Artifacts, em: Emulator): Promise<void> {
       `RSS ${rss0.total.toFixed(1)} → ${rss1.total.toFixed(1)} MiB (guard after the idle period: ≤ 50 MiB), of which private ${rss1.anon.toFixed(1)} MiB ` +
       `and file-backed ${rss1.file.toFixed(1)} MiB (the node binary's pages, shared with every Node process)`,
   );
-  await stop(node);
+  await node.stop();
 }
 
 async function startup(built: Artifacts, em: Emulator): Promise<void> {
@@ -241,9 +220,9 @@ async function startup(built: Artifacts, em: Emulator): Promise<void> {
     const v = startProcess(process.execPath, [built.agent, 'version']);
     await v.exited;
     version.push(performance.now() - t);
-    const dir = tempDir('wf-bench-');
+    const node = newNode(built, em, 'bench-startup', 'bench-startup-reports', `startup-${i}`);
     t = performance.now();
-    const agent = startProcess(process.execPath, [built.agent, 'listen'], nodeEnv(em, 'bench-startup', 'bench-startup-reports', dir, `startup-${i}`));
+    const agent = node.spawnAgent();
     await agent.waitForEvent('listening', () => true, 30_000);
     listening.push(performance.now() - t);
     agent.kill('SIGTERM');

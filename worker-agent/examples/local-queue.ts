@@ -4,9 +4,14 @@
 //   <dir>/running/<taskId>.json                             claimed (rename is atomic: one winner)
 //   <dir>/done/<taskId>.json      {"workerId": …}           finished
 //   <dir>/events.jsonl            one JSON object per line: what each worker did, and when
+// `tasks.ts` queues tasks in it from the command line.
 
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** The queue the example workers and the `tasks` command use when none is given (the Python example too). */
+export const DEFAULT_QUEUE_DIR = join(tmpdir(), 'workforce', 'queue');
 
 export interface Task {
   taskId: string;

@@ -1,5 +1,5 @@
 // Entry point of the `workforce-agent` binary and of the single-file bundle.
-import { main } from './main.js';
+import { main } from './commands/main.js';
 
 main(process.argv.slice(2), process.env).then(
   (code) => {

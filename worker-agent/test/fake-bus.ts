@@ -2,7 +2,7 @@
 // abandon (delivery count + 1), defer with properties (never delivered again), dead-letter,
 // peek by sequence number, receive-deferred + complete. No lock expiry: tests move messages.
 
-import type { BusMessage, ControlBus, PeekedMessage } from '../src/bus.js';
+import type { BusMessage, ControlBus, PeekedMessage } from '../src/agent/bus.js';
 import type { AgentReport } from '../src/contract/report.js';
 
 export interface StoredMessage {

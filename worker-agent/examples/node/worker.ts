@@ -1,13 +1,20 @@
 // Example Node worker: takes tasks of known duration from a local directory queue, one at a
-// time, and records what it finished. On a drain it finishes the task in flight and exits; while
-// the node's intake is stopped it stays alive and idle.
+// time, and records what it did (in the queue's events.jsonl, and one line each on stdout). On a
+// drain it finishes the task in flight and exits; while the node's intake is stopped it stays
+// alive and idle. Queue tasks with `npm run tasks -w worker-agent -- add 5`. From the repository:
 //
-//   node worker.js --queue /tmp/q --topic eu-west [--worker-id w1] [--intake-signal SIGUSR1]
+//   npm run bundle:example -w worker-agent     # once: worker-agent/dist/example-worker.mjs
+//   node worker-agent/dist/example-worker.mjs --topic eu-west [--queue DIR] [--worker-id w1] [--intake-signal SIGUSR1]
+//
+// The bundle has the worker library inside and runs anywhere with Node ≥ 20. Without bundling:
+// `npx tsx --conditions=source worker-agent/examples/node/worker.ts --topic eu-west`.
+// The queue defaults to $TMPDIR/workforce/queue, the PID directory to WORKFORCE_PID_DIR or
+// $TMPDIR/workforce/pids (the agent's default too).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { registerWorker, type SignalName } from '@workforce/worker-agent/worker';
-import { LocalQueue } from '../local-queue.js';
+import { DEFAULT_QUEUE_DIR, LocalQueue } from '../local-queue.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,12 +25,12 @@ const { values } = parseArgs({
     'idle-poll-ms': { type: 'string', default: '20' },
   },
 });
-if (!values.queue || !values.topic) {
-  console.error('usage: worker --queue DIR --topic TOPIC [--worker-id ID] [--intake-signal SIG]');
+if (!values.topic) {
+  console.error(`usage: worker --topic TOPIC [--queue DIR, default ${DEFAULT_QUEUE_DIR}] [--worker-id ID] [--intake-signal SIG]`);
   process.exit(2);
 }
 
-const queue = new LocalQueue(values.queue);
+const queue = new LocalQueue(values.queue ?? DEFAULT_QUEUE_DIR);
 const worker = registerWorker({
   topic: values.topic,
   ...(values['worker-id'] ? { workerId: values['worker-id'] } : {}),
@@ -33,30 +40,35 @@ const worker = registerWorker({
   },
 });
 const id = worker.workerId;
-worker.onDrain(({ signal }) => queue.record('drain-requested', id, { signal }));
-worker.onIntakeStop(({ signal }) => queue.record('intake-signal', id, { signal }));
-queue.record('registered', id, { pid: process.pid });
+/** Records an event in the queue and says it on stdout, one short line. */
+function note(event: string, fields: Record<string, unknown> = {}, says: string = event): void {
+  queue.record(event, id, fields);
+  console.log(`${new Date().toISOString().slice(11, 19)} ${id}: ${says}`);
+}
+worker.onDrain(({ signal }) => note('drain-requested', { signal }, `drain requested (${signal}): finishing the task in flight, then exiting`));
+worker.onIntakeStop(({ signal }) => note('intake-signal', { signal }, `intake stop signalled (${signal})`));
+note('registered', { pid: process.pid }, `registered (pid ${process.pid}, topic ${values.topic}), taking tasks from ${queue.dir}`);
 
 const idleMs = Number(values['idle-poll-ms']);
 let idle = false;
 while (!worker.signal.aborted) {
   if (!worker.acceptingTasks()) {
-    if (!idle) queue.record('idle', id, { why: 'intake-stopped' });
+    if (!idle) note('idle', { why: 'intake-stopped' }, 'intake stopped: taking no new task');
     idle = true;
     await sleep(idleMs);
     continue;
   }
-  if (idle) queue.record('resumed', id);
+  if (idle) note('resumed', {}, 'intake resumed: taking tasks again');
   idle = false;
   const task = queue.claim();
   if (!task) {
     await sleep(idleMs);
     continue;
   }
-  queue.record('started', id, { taskId: task.taskId });
+  note('started', { taskId: task.taskId }, `started ${task.taskId} (${task.durationMs} ms)`);
   await sleep(task.durationMs); // the work; never cut short by a drain
   queue.finish(task, id);
-  queue.record('finished', id, { taskId: task.taskId });
+  note('finished', { taskId: task.taskId }, `finished ${task.taskId}`);
 }
-queue.record('exiting', id);
+note('exiting');
 await worker.close();

@@ -1,9 +1,14 @@
 """Example Python worker: takes tasks of known duration from a local directory queue (the
-layout of examples/local-queue.ts) one at a time and records what it finished. On a drain it
-finishes the task in flight and exits; while the node's intake is stopped it stays alive, idle.
+layout of examples/local-queue.ts) one at a time and records what it did (in the queue's
+events.jsonl, and one line each on stdout). On a drain it finishes the task in flight and exits;
+while the node's intake is stopped it stays alive, idle. Ctrl-C stops it at once.
 
-    python3 worker.py --queue /tmp/q --topic eu-west [--worker-id w1] [--intake-signal SIGUSR1]
-    python3 worker.py --queue /tmp/q --legacy --worker-id w1   # behaves like an ai4s-jobq worker
+    python3 worker.py --topic eu-west [--queue DIR] [--worker-id w1] [--intake-signal SIGUSR1]
+    python3 worker.py --legacy --worker-id w1 [--queue DIR]   # behaves like an ai4s-jobq worker
+
+The queue defaults to $TMPDIR/workforce/queue (queue tasks with
+``npm run tasks -w worker-agent -- add 5``), the PID directory to WORKFORCE_PID_DIR or
+$TMPDIR/workforce/pids (the agent's default too).
 
 ``--legacy`` writes an integer PID file with O_EXCL (as ai4s-jobq's PidFile does) to
 ``JOBQ_PID_DIR`` and handles SIGUSR2 (graceful downscale) and SIGUSR1 (stop taking tasks)
@@ -16,6 +21,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
@@ -45,16 +51,26 @@ class LocalQueue:
         with open(done, "w") as f:
             json.dump({"workerId": worker_id, "durationMs": duration_ms}, f)
 
-    def record(self, event, worker_id, **fields):
+    def record(self, event, worker_id, says=None, **fields):
+        """Records an event in the queue and says it on stdout, one short line."""
         line = dict(event=event, workerId=worker_id, at=int(time.time() * 1000),
                     mono=str(time.monotonic_ns()), **fields)
         with open(os.path.join(self.dir, "events.jsonl"), "a") as f:
             f.write(json.dumps(line) + "\n")
+        say("%s %s: %s\n" % (time.strftime("%H:%M:%S", time.gmtime()), worker_id, says or event))
+
+
+def say(text):
+    # One unbuffered write: this also runs in signal handlers, where print() may be reentered.
+    try:
+        os.write(1, text.encode())
+    except OSError:
+        pass  # no terminal to tell
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--queue", required=True)
+    parser.add_argument("--queue", default=os.path.join(tempfile.gettempdir(), "workforce", "queue"))
     parser.add_argument("--topic", default="")
     parser.add_argument("--worker-id")
     parser.add_argument("--intake-signal")
@@ -68,14 +84,15 @@ def main():
         state = {"drain": False, "intake": False}
 
         def on_usr2(signum, frame):
-            queue.record("drain-requested", worker_id, signal="SIGUSR2")
+            queue.record("drain-requested", worker_id, signal="SIGUSR2",
+                         says="drain requested (SIGUSR2): finishing the task in flight, then exiting")
             if state["drain"]:
-                queue.record("hard-stop", worker_id, signal="SIGUSR2")
+                queue.record("hard-stop", worker_id, signal="SIGUSR2", says="second SIGUSR2: hard stop")
                 os._exit(3)
             state["drain"] = True
 
         def on_usr1(signum, frame):
-            queue.record("intake-signal", worker_id, signal="SIGUSR1")
+            queue.record("intake-signal", worker_id, signal="SIGUSR1", says="intake stop signalled (SIGUSR1)")
             state["intake"] = True
 
         signal.signal(signal.SIGUSR2, on_usr2)
@@ -93,40 +110,50 @@ def main():
         signals = {"graceful-downscale": "SIGTERM", "do-not-accept-new-tasks": args.intake_signal}
         worker = register_worker(args.topic, worker_id=args.worker_id, signals=signals)
         worker_id = worker.worker_id
-        worker.on_drain(lambda sig: queue.record("drain-requested", worker_id, signal=sig))
-        worker.on_intake_stop(lambda sig: queue.record("intake-signal", worker_id, signal=sig))
+        worker.on_drain(lambda sig: queue.record(
+            "drain-requested", worker_id, signal=sig,
+            says="drain requested (%s): finishing the task in flight, then exiting" % sig))
+        worker.on_intake_stop(lambda sig: queue.record(
+            "intake-signal", worker_id, signal=sig, says="intake stop signalled (%s)" % sig))
         draining = lambda: worker.drain_requested  # noqa: E731
         accepting = worker.accepting_tasks
         close = worker.close
 
-    queue.record("registered", worker_id, pid=os.getpid())
+    queue.record("registered", worker_id, pid=os.getpid(),
+                 says="registered (pid %d%s), taking tasks from %s"
+                 % (os.getpid(), ", topic " + args.topic if args.topic else "", queue.dir))
     idle = False
     try:
         while not draining():
             if not accepting():
                 if not idle:
-                    queue.record("idle", worker_id, why="intake-stopped")
+                    queue.record("idle", worker_id, why="intake-stopped", says="intake stopped: taking no new task")
                 idle = True
                 time.sleep(args.idle_poll_ms / 1000)
                 continue
             if idle:
-                queue.record("resumed", worker_id)
+                queue.record("resumed", worker_id, says="intake resumed: taking tasks again")
             idle = False
             task = queue.claim()
             if task is None:
                 time.sleep(args.idle_poll_ms / 1000)
                 continue
             task_id, duration_ms = task
-            queue.record("started", worker_id, taskId=task_id)
+            queue.record("started", worker_id, taskId=task_id, says="started %s (%d ms)" % (task_id, duration_ms))
             # The work; never cut short by a drain. A signal handler runs between sleeps'
             # syscalls and time.sleep resumes afterwards (PEP 475).
             time.sleep(duration_ms / 1000)
             queue.finish(task_id, duration_ms, worker_id)
-            queue.record("finished", worker_id, taskId=task_id)
+            queue.record("finished", worker_id, taskId=task_id, says="finished " + task_id)
         queue.record("exiting", worker_id)
     finally:
         close()
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # Ctrl-C: the PID file is already removed (main's finally); exit as a shell expects.
+        say("interrupted\n")
+        sys.exit(130)

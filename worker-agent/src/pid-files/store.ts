@@ -7,8 +7,8 @@
 
 import { type Stats, closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDir, writeFileAtomic } from '../atomic-file.js';
-import { errnoCode } from '../errors.js';
+import { ensureDir, writeFileAtomic } from '../common/atomic-file.js';
+import { errnoCode } from '../common/errors.js';
 import { type ContractError, fail } from '../contract/result.js';
 import {
   PID_FILE_INVALID,

@@ -7,7 +7,7 @@
 // but not a forged file from a true one: the file must also be owned by root or by the user the
 // process runs as (real and effective uid), else the process is not one its writer may claim.
 
-import { type ProcStat, bootId, bootTimeMs, isLive, processStartMs, readProcStat, readProcUids } from '../proc.js';
+import { type ProcStat, bootId, bootTimeMs, isLive, processStartMs, readProcStat, readProcUids } from '../common/proc.js';
 import type { PidFileEntry } from './store.js';
 
 /**

@@ -1,4 +1,4 @@
-// Shared by the attack tests (security issue #13). The agent runs as root, as in production; the
+// Shared by the attack tests (docs/DESIGN.md, threat model). The agent runs as root, as in production; the
 // attacker is `nobody`, standing in for a worker process. Root "witness" processes record every
 // signal they get (they must get none), and snapshots show that no file outside the agent's own
 // directories changed.

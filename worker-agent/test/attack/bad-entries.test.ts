@@ -1,8 +1,7 @@
-// Issue #13, item 4: one bad entry in the PID directory stopped the agent: a FIFO `f.pid` froze it
-// (SIGTERM ignored), a directory `x.pid` kept it from starting, a 300 MB sparse file cost seconds
-// and hundreds of MB per scan, and a symlink made it read (and trust) a root file. Each is now one
-// invalid entry, logged once per version of it: the agent starts, drains the real worker beside
-// it, and stops on SIGTERM.
+// Bad entries a worker can plant in the PID directory: a FIFO `f.pid` (a read would block), a
+// directory `x.pid`, a 300 MB sparse file, a symlink to a root file. Each must be one invalid
+// entry, logged once per version of it: the agent starts, drains the real worker beside it, and
+// stops on SIGTERM.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,6 +1,5 @@
-// Issue #13, item 2: start time and boot id are public, so a PID file written by an unprivileged
-// user could name a root process, which the agent then signalled (and, at a deadline, SIGKILLed
-// with its whole process group). A PID file now counts only when root or the process's own user
+// Forged PID files: start time and boot id are public, so an unprivileged user can write a PID
+// file that names a root process. A PID file counts only when root or the process's own user
 // owns it; a group is killed only when the worker leads it; the agent never signals itself, its
 // ancestors or PID 1; and a world-writable PID directory without the sticky bit stops it.
 import { chmodSync, existsSync } from 'node:fs';

@@ -1,10 +1,10 @@
-// Issue #13, item 1: a PID file's `intakeFile` named any path, and the root agent created its
-// folders, replaced the file with its flag and deleted it on `resume`. The agent now writes only
-// its own flag, in a directory it owns, and refuses to start when that directory is not its own.
+// A PID file's `intakeFile` can name any path: the root agent must never create, replace or
+// delete it. The agent writes only its own flag, in a directory it owns, and refuses to start
+// when that directory is not its own.
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NodeStateStore, initialState } from '../../src/node-state.js';
+import { NodeStateStore, initialState } from '../../src/agent/node-state.js';
 import { startProcess, waitFor } from '../helpers.js';
 import { useClusters } from '../bus/cluster.js';
 import { NOBODY, eventsNamed, exposedNode, intakeFlagOf, register, snapshot, victimDir } from './attack.js';

@@ -1,12 +1,11 @@
-// Issue #13, item 3: the agent wrote its intake flag in the PID directory through a temporary
-// file with a predictable name (`.<flag>.<agent pid>.<n>.tmp`), following symlinks: 300 planted
-// links let one intake stop overwrite a root 0600 file. The flag now lives in the agent's own
+// Planted symlinks at the names of temporary files (`.<flag>.<agent pid>.<n>.tmp`, 300 of them)
+// must not let an intake stop overwrite a root 0600 file: the flag lives in the agent's own
 // directory, and every temporary file is created exclusively, under a random name, without
 // following links.
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../../src/atomic-file.js';
+import { writeFileAtomic } from '../../src/common/atomic-file.js';
 import { tempDir, waitFor } from '../helpers.js';
 import { useClusters } from '../bus/cluster.js';
 import { asNobody, exposedNode, intakeFlagOf, snapshot, victimDir } from './attack.js';

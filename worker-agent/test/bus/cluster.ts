@@ -1,18 +1,16 @@
 // A test fleet: the Service Bus emulator, a control topic with its `shutdown` subscription, a
-// reports queue, and "nodes" = agent processes (the bundle, run from outside the repository)
-// with their own PID and state directories and 1–4 real worker processes (Node, Python, legacy).
+// reports queue, and nodes of real processes (../process-node.ts): agents (the bundle, run from
+// outside the repository) with their own PID and state directories and 1–4 real worker processes
+// (Node, Python, legacy, or a `workforce-agent run` command that ignores SIGTERM).
 
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { type ServiceBusClient as Client, type ServiceBusReceivedMessage, ServiceBusClient } from '@azure/service-bus';
 import { type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
 import Long from 'long';
-import { LocalQueue } from '../../examples/local-queue.js';
 import { type AgentReport, parseAgentReport } from '../../src/contract/index.js';
-import { type NodeState, NodeStateStore } from '../../src/node-state.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startExampleWorker, startProcess, tempDir, waitFor } from '../helpers.js';
+import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
+import { ProcessNode, type WorkerProc } from '../process-node.js';
 
 /** `stubborn`: a `workforce-agent run` command that ignores SIGTERM, with a child in its group. */
 export type WorkerKind = 'node' | 'python' | 'legacy' | 'stubborn';
@@ -100,7 +98,6 @@ export class Cluster {
     };
   }
 
-  /** Closes the emulator (an outage) and starts it again on the same port and data directory. */
   /**
    * Closes the emulator and starts it again on the same port and data: after `downMs`, and, with
    * `downUntil`, not before that holds too (a fixed pause alone races a slow, loaded machine).
@@ -177,78 +174,36 @@ export class Cluster {
   }
 }
 
-export class TestNode {
-  readonly dir = tempDir('wf-node-');
-  readonly pidDir = join(this.dir, 'pids');
-  readonly stateDir = join(this.dir, 'state');
-  readonly queue = new LocalQueue(join(this.dir, 'queue'));
-  readonly workers: Proc[] = [];
-  readonly workerIds: string[] = [];
-  agent!: Proc;
-  /** Every agent process this node ran (restarts after crashes). */
-  readonly agents: Proc[] = [];
-
+/** A node of the cluster: the shared process model, with the cluster's bus and a `run` worker. */
+export class TestNode extends ProcessNode {
   constructor(
     readonly cluster: Cluster,
-    readonly id: string,
-    private readonly env: Record<string, string>,
-  ) {}
-
-  agentEnv(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: this.cluster.emulator.connectionString,
-      WORKFORCE_CONTROL_TOPIC_NAME: this.cluster.topic,
-      WORKFORCE_REPORTS_QUEUE_NAME: this.cluster.reportsQueue,
-      WORKFORCE_PID_DIR: this.pidDir,
-      WORKFORCE_STATE_DIR: this.stateDir,
-      WORKFORCE_NODE_ID: this.id,
+    id: string,
+    env: Record<string, string>,
+  ) {
+    super(cluster.built, id, tempDir('wf-node-'), cluster.topic, () => ({ connectionString: cluster.emulator.connectionString, reportsQueue: cluster.reportsQueue }), {
       WORKFORCE_LOG_LEVEL: 'debug',
       WORKFORCE_RELEASE_BACKOFF_MAX_MS: '1000',
-      ...this.env,
-      ...extra,
-    };
+      ...env,
+    });
   }
 
   async startAgent(extra: Record<string, string> = {}): Promise<Proc> {
-    this.agent = startProcess(process.execPath, [this.cluster.built.agent, 'listen'], this.agentEnv(extra));
-    this.agents.push(this.agent);
-    await this.agent.waitForEvent('listening');
-    return this.agent;
+    const agent = this.spawnAgent(extra);
+    await agent.waitForEvent('listening');
+    return agent;
   }
 
   /** Runs a CLI command of the agent against this node's directories. */
   async cli(args: string[]): Promise<{ code: number | null; output: string }> {
-    const proc = startProcess(process.execPath, [this.cluster.built.agent, ...args], this.agentEnv());
+    const proc = startProcess(process.execPath, [this.built.agent, ...args], this.agentEnv());
     const { code } = await proc.exited;
     return { code, output: proc.output() };
   }
 
-  startWorker(kind: WorkerKind, workerId: string): Proc {
-    const stubborn = ['run', '--topic', this.cluster.topic, '--pid-dir', this.pidDir, '--worker-id', workerId, '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000; wait'];
-    const proc =
-      kind === 'stubborn'
-        ? startProcess(process.execPath, [this.cluster.built.agent, ...stubborn])
-        : startExampleWorker(this.cluster.built, kind, { queueDir: this.queue.dir, pidDir: this.pidDir, topic: this.cluster.topic, workerId });
-    this.workers.push(proc);
-    this.workerIds.push(workerId);
-    return proc;
-  }
-
-  async waitRegistered(): Promise<void> {
-    await waitFor(() => this.workerIds.every((id) => existsSync(join(this.pidDir, `${id}.pid`))));
-  }
-
-  state(): NodeState | undefined {
-    return new NodeStateStore(this.stateDir).read();
-  }
-
-  /** Workers that were asked to drain (by any signal). */
-  drainRequested(): string[] {
-    return this.queue.events().filter((e) => e.event === 'drain-requested').map((e) => e.workerId);
-  }
-
-  async stop(): Promise<void> {
-    for (const p of [...this.agents, ...this.workers]) p.kill('SIGKILL');
-    await Promise.all([...this.agents, ...this.workers].map((p) => p.exited));
+  override startWorker(kind: WorkerKind, workerId: string, extra: string[] = []): WorkerProc {
+    if (kind !== 'stubborn') return super.startWorker(kind, workerId, extra);
+    const stubborn = ['run', '--topic', this.topic, '--pid-dir', this.pidDir, '--worker-id', workerId, '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000; wait'];
+    return this.addWorker(startProcess(process.execPath, [this.built.agent, ...stubborn]), workerId, kind);
   }
 }

@@ -2,7 +2,7 @@
 // read at start-up), restarted by a "supervisor" before or after the message lock expires:
 // still exactly N nodes drained, each message acted on by one node, nothing lost.
 import { describe, expect, it } from 'vitest';
-import { CRASH_POINTS } from '../../src/crash-points.js';
+import { CRASH_POINTS } from '../../src/agent/crash-points.js';
 import { sleep, waitFor } from '../helpers.js';
 import { type TestNode, useClusters } from './cluster.js';
 

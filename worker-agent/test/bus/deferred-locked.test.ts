@@ -1,4 +1,4 @@
-// The Service Bus side of chaos finding 7, against the emulator: a deferred message that another
+// What the agent's step 5 relies on, against the emulator: a deferred message that another
 // receive holds locked cannot be received by sequence number (the adapter reads the answer as
 // "not there"), yet a peek still shows it deferred with the owner's stamp; once the lock goes it
 // can be completed. The agent relies on exactly this to retry instead of forgetting the message
@@ -6,8 +6,8 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import { type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { OWNER_PROPERTY } from '../../src/bus.js';
-import { ServiceBusControlBus } from '../../src/servicebus.js';
+import { OWNER_PROPERTY } from '../../src/agent/bus.js';
+import { ServiceBusControlBus } from '../../src/agent/servicebus.js';
 import { sleep } from '../helpers.js';
 
 let emulator: RunningEmulator;

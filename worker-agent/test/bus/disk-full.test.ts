@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NodeState, NodeStateStore } from '../../src/node-state.js';
+import { type NodeState, NodeStateStore } from '../../src/agent/node-state.js';
 import { writePidFile } from '../../src/pid-files/store.js';
-import { bootId } from '../../src/proc.js';
+import { bootId } from '../../src/common/proc.js';
 import { startProcess, tempDir, waitFor } from '../helpers.js';
 import { TestNode, useClusters } from './cluster.js';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePidFile } from '../../src/pid-files/store.js';
-import { bootId, readProcStat } from '../../src/proc.js';
+import { bootId, readProcStat } from '../../src/common/proc.js';
 import { sleep, startProcess, waitFor } from '../helpers.js';
 import { useClusters } from './cluster.js';
 

@@ -3,12 +3,12 @@
 import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Agent } from '../../src/agent.js';
-import { type ListenConfig, parseListenConfig } from '../../src/config.js';
-import { type Logger, createLogger } from '../../src/log.js';
-import { type NodeState, NodeStateStore, initialState } from '../../src/node-state.js';
+import { Agent } from '../../src/agent/agent.js';
+import { type ListenConfig, parseListenConfig } from '../../src/commands/config.js';
+import { type Logger, createLogger } from '../../src/common/log.js';
+import { type NodeState, NodeStateStore, initialState } from '../../src/agent/node-state.js';
 import { writePidFile } from '../../src/pid-files/store.js';
-import { bootId, readProcStat } from '../../src/proc.js';
+import { bootId, readProcStat } from '../../src/common/proc.js';
 import { LocalQueue } from '../../examples/local-queue.js';
 import { FakeBus } from '../fake-bus.js';
 import { type Artifacts, buildArtifacts, killAll, removeTempDirs, startExampleWorker, startProcess, tempDir, waitFor } from '../helpers.js';
@@ -293,8 +293,8 @@ describe('recovery of a message left pending by a crash', () => {
   });
 
   it('completes its deferred message once a late receive of an earlier agent lets go of it, instead of forgetting it', async () => {
-    // Chaos finding 7: receiving the deferred message found nothing because another receive held
-    // it locked; the agent took that for "already completed" and the message stayed deferred.
+    // Receiving a deferred message that another receive holds locked finds nothing; taken for
+    // "already completed", the message would stay deferred with nobody to complete it.
     const config = nodeConfig();
     const bus = new FakeBus();
     const m = bus.send(bytes({ operation: 'graceful-downscale', drainId: 'r' }), 'r/0');
@@ -317,7 +317,7 @@ describe('lifecycle', () => {
     const node = await startNode();
     expect(node.agent.start()).toBe(node.agent.start());
     const second = new Agent(node.config, { bus: new FakeBus(), log: createLogger('error', () => {}) });
-    await expect(second.start()).rejects.toThrow(/another agent .* is running/);
+    await expect(second.start()).rejects.toThrow(/another agent .* is running with state directory .*; a second agent on this machine needs its own --state-dir, and its own --pid-dir/);
     const closing = node.agent.close();
     expect(node.agent.close()).toBe(closing);
     await closing;
@@ -340,5 +340,40 @@ describe('lifecycle', () => {
     expect(restarted.agent.snapshot().state).toBe('draining');
     await waitFor(() => restarted.agent.snapshot().state === 'drained', 10_000);
     expect(node.queue.done()).toEqual(['long']);
+  });
+});
+
+describe('log', () => {
+  const events = (node: Node) => node.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const named = (node: Node, event: string) => events(node).filter((e) => e['event'] === event);
+
+  it('says when the bus first answers, each retry while it is unreachable, and when it answers again', async () => {
+    const bus = new FakeBus();
+    bus.failing.add('receiveOne');
+    const node = await startNode({ bus });
+    await waitFor(() => named(node, 'bus-retry').length >= 2);
+    expect(named(node, 'bus-error')).toHaveLength(1);
+    expect(named(node, 'bus-connected')).toHaveLength(0);
+    bus.failing.delete('receiveOne');
+    await waitFor(() => named(node, 'bus-reconnected').length === 1);
+    const failed = named(node, 'bus-retry').length + 1;
+    expect(named(node, 'bus-reconnected')[0]).toMatchObject({ level: 'info', failedAttempts: failed });
+    expect(named(node, 'bus-retry').map((e) => e['attempt'])).toEqual(Array.from({ length: failed - 1 }, (_, i) => i + 2));
+  });
+
+  it('logs bus-connected once the bus answers at start-up', async () => {
+    const node = await startNode();
+    await waitFor(() => named(node, 'bus-connected').length === 1);
+    expect(named(node, 'bus-error')).toHaveLength(0);
+  });
+
+  it('logs where the time of a message acted on went only with --timings (the benchmark reads it)', async () => {
+    const quiet = await startNode();
+    const timed = await startNode({ config: nodeConfig({ WORKFORCE_AGENT_TIMINGS: '1' }) });
+    for (const node of [quiet, timed]) node.bus.send(bytes({ operation: 'graceful-downscale' }), 't/0');
+    await waitFor(() => [quiet, timed].every((n) => named(n, 'message-accepted').length === 1));
+    expect(named(quiet, 'drain-timings')).toHaveLength(0);
+    expect(named(timed, 'drain-timings')).toHaveLength(1);
+    expect(named(timed, 'drain-timings')[0]).toHaveProperty('deferUs');
   });
 });

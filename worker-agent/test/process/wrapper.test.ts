@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readProcStat } from '../../src/proc.js';
+import { readProcStat } from '../../src/common/proc.js';
 import { type Artifacts, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
 
 let built: Artifacts;
@@ -30,6 +30,13 @@ describe('workforce-agent run', () => {
     await waitFor(() => existsSync(pidDir) && onlyPidFile(pidDir) !== undefined);
     expect(await proc.exited).toEqual({ code: 7, signal: null });
     expect(readdirSync(pidDir).filter((n) => n.endsWith('.pid'))).toEqual([]);
+  });
+
+  it('leaves --help after the command to the command', async () => {
+    // `sh -c 'exit 3' --help`: the exit code shows that the command ran, with --help as its $0.
+    const proc = run(tempDir(), ['--', 'sh', '-c', 'exit 3', '--help']);
+    expect(await proc.exited).toEqual({ code: 3, signal: null });
+    expect(proc.output()).not.toContain('usage');
   });
 
   it('writes the PID file of the command, verifiable, with the intake flag path in the environment', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LISTEN_FLAGS, RUN_FLAGS, parseFlags, parseListenConfig, parseRunConfig } from '../../src/config.js';
+import { LISTEN_FLAGS, RUN_FLAGS, parseFlags, parseListenConfig, parseRunConfig } from '../../src/commands/config.js';
 
 const base = {
   WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE: 'ns.servicebus.windows.net',

@@ -1,8 +1,8 @@
-// The agent's own directories and the shared PID directory (src/directories.ts).
+// The agent's own directories and the shared PID directory (src/common/directories.ts).
 import { chmodSync, chownSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkPidDir, ensureOwnDir } from '../../src/directories.js';
+import { checkPidDir, ensureOwnDir } from '../../src/common/directories.js';
 import { removeTempDirs, tempDir } from '../helpers.js';
 
 afterAll(removeTempDirs);

@@ -13,7 +13,7 @@ import {
   type PidFileEntry,
   PID_FILE_MAX_BYTES,
 } from '../../src/pid-files/index.js';
-import { bootId, readProcStat } from '../../src/proc.js';
+import { bootId, readProcStat } from '../../src/common/proc.js';
 import { removeTempDirs, tempDir } from '../helpers.js';
 
 afterAll(removeTempDirs);

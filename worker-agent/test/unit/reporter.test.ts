@@ -2,9 +2,9 @@
 // be an unhandled rejection, which ends the agent. It must resolve whatever fails under it.
 import { expect, it } from 'vitest';
 import type { AgentReport } from '../../src/contract/report.js';
-import { silentLogger } from '../../src/log.js';
-import { initialState } from '../../src/node-state.js';
-import { Reporter, makeReport } from '../../src/reports.js';
+import { silentLogger } from '../../src/common/log.js';
+import { initialState } from '../../src/agent/node-state.js';
+import { Reporter, makeReport } from '../../src/agent/reports.js';
 import { FakeBus } from '../fake-bus.js';
 
 function reporterWith(overrides: { save?: () => void; onSent?: () => void }) {

@@ -1,8 +1,8 @@
-// Processes the agent never signals, and the SIGKILL target at a deadline (src/signals.ts).
+// Processes the agent never signals, and the SIGKILL target at a deadline (src/common/signals.ts).
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { readProcStat } from '../../src/proc.js';
-import { ProtectedProcesses, killProcessGroup } from '../../src/signals.js';
+import { readProcStat } from '../../src/common/proc.js';
+import { ProtectedProcesses, killProcessGroup } from '../../src/common/signals.js';
 
 describe('ProtectedProcesses', () => {
   it('covers PID 1, the process itself and its ancestors, not its children nor a reused PID', () => {

@@ -4,8 +4,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { main } from '../../src/main.js';
-import { NodeStateStore, initialState } from '../../src/node-state.js';
+import { main } from '../../src/commands/main.js';
+import { NodeStateStore, initialState } from '../../src/agent/node-state.js';
 import { removeTempDirs, tempDir } from '../helpers.js';
 
 afterAll(removeTempDirs);

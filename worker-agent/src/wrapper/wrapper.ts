@@ -20,14 +20,14 @@ import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { constants } from 'node:os';
-import { ensureDir } from './atomic-file.js';
-import type { RunConfig } from './config.js';
-import { AgentError } from './errors.js';
-import type { Logger } from './log.js';
-import { type PidFileRecord, type SignalName } from './pid-files/format.js';
-import { pidFilePath, removeOwnPidFile, writePidFile } from './pid-files/store.js';
-import { bootId, readProcStat } from './proc.js';
-import { sendSignal } from './signals.js';
+import { ensureDir } from '../common/atomic-file.js';
+import type { RunConfig } from '../commands/config.js';
+import { AgentError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { type PidFileRecord, type SignalName } from '../pid-files/format.js';
+import { pidFilePath, removeOwnPidFile, writePidFile } from '../pid-files/store.js';
+import { bootId, readProcStat } from '../common/proc.js';
+import { sendSignal } from '../common/signals.js';
 
 /** Forwarded to the command, as tini does (Node cannot catch SIGKILL/SIGSTOP; faults are not forwarded). */
 export const FORWARDED_SIGNALS: SignalName[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGALRM', 'SIGCONT'];

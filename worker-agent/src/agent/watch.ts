@@ -9,8 +9,8 @@
 //   1 s; reset by any directory event). An idle agent runs no timer at all.
 
 import { type FSWatcher, watch } from 'node:fs';
-import { ensureDir } from './atomic-file.js';
-import type { Logger } from './log.js';
+import { ensureDir } from '../common/atomic-file.js';
+import type { Logger } from '../common/log.js';
 
 export class PidDirWatcher {
   private watcher: FSWatcher | undefined;

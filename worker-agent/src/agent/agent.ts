@@ -7,16 +7,17 @@ import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlBus } from './bus.js';
-import type { ListenConfig } from './config.js';
-import type { AgentReport } from './contract/report.js';
+import type { ListenConfig } from '../commands/config.js';
+import type { AgentReport } from '../contract/report.js';
 import { Drainer } from './drain.js';
-import { checkPidDir, ensureOwnDir } from './directories.js';
-import { AgentError, errnoCode } from './errors.js';
-import { ensureIntakeDir } from './intake-flag.js';
+import { NO_PROBE, timingProbe } from './drain-probe.js';
+import { checkPidDir, ensureOwnDir } from '../common/directories.js';
+import { AgentError, errnoCode } from '../common/errors.js';
+import { ensureIntakeDir } from '../common/intake-flag.js';
 import { Listener } from './listener.js';
-import { type Logger, createLogger } from './log.js';
+import { type Logger, createLogger } from '../common/log.js';
 import { type NodeState, NodeStateStore, STATE_DIR, canActOnAnything } from './node-state.js';
-import { bootId, isLive, ownStartTime, readProcStat } from './proc.js';
+import { bootId, isLive, ownStartTime, readProcStat } from '../common/proc.js';
 import { Reporter } from './reports.js';
 import { type SaveOptions, StateWriter } from './state-writer.js';
 import { BackoffPoller, PidDirWatcher } from './watch.js';
@@ -141,6 +142,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       log: this.log,
       now: this.now,
       changed: () => this.stateChanged(),
+      probe: config.timings ? timingProbe(this.log) : NO_PROBE,
     });
     this.poller = new BackoffPoller(() => this.drainer.checkDrain());
     this.watcher = new PidDirWatcher(config.pidDir, () => this.pidDirChanged(), this.log);
@@ -318,7 +320,11 @@ function acquireLock(path: string): void {
     }
     const other = runningAgent(path.slice(0, path.lastIndexOf('/')));
     if (other) {
-      throw new AgentError('AgentAlreadyRunning', `another agent (pid ${other.pid}) is running with state directory ${path.slice(0, path.lastIndexOf('/'))}`);
+      throw new AgentError(
+        'AgentAlreadyRunning',
+        `another agent (pid ${other.pid}) is running with state directory ${path.slice(0, path.lastIndexOf('/'))}; ` +
+          'a second agent on this machine needs its own --state-dir, and its own --pid-dir for its workers',
+      );
     }
     try {
       unlinkSync(path); // left by an agent that died

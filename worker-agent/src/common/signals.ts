@@ -3,7 +3,7 @@
 import { AgentError, errnoCode } from './errors.js';
 import type { Logger } from './log.js';
 import { readProcStat } from './proc.js';
-import type { SignalName } from './pid-files/format.js';
+import type { SignalName } from '../pid-files/format.js';
 
 export type SendResult = 'sent' | 'gone';
 

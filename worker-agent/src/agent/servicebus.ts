@@ -2,7 +2,7 @@
 // subscription (one message at a time, no prefetch), one sender per reports queue.
 //
 // Every call runs under a watchdog. The SDK's own operation timeout does not always fire for an
-// operation in flight when the connection drops (amqp/rhea-promise#109; seen here when the
+// operation in flight when the connection drops (amqp/rhea-promise#109; for example when the
 // emulator stops): such a call would hang forever. On a watchdog timeout the call fails and the
 // client is replaced, so the next attempt starts on a fresh connection.
 
@@ -15,9 +15,9 @@ import {
   isServiceBusError,
 } from '@azure/service-bus';
 import Long from 'long';
-import type { BusConfig } from './config.js';
-import type { AgentReport } from './contract/report.js';
-import { reportKey } from './contract/report.js';
+import type { BusConfig } from '../commands/config.js';
+import type { AgentReport } from '../contract/report.js';
+import { reportKey } from '../contract/report.js';
 import type { BusMessage, ControlBus, PeekedMessage } from './bus.js';
 
 export interface ServiceBusControlBusOptions {

@@ -1,28 +1,29 @@
 // `workforce-agent`: parse the command line → read the environment → act. Returns the exit code.
 
 import { join } from 'node:path';
-import { Agent, RESUME_REQUEST, runningAgent } from './agent.js';
-import { resumeIntake } from './drain.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { Agent, RESUME_REQUEST, runningAgent } from '../agent/agent.js';
+import { resumeIntake } from '../agent/intake-stop.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import {
   LISTEN_FLAGS,
   LOCAL_FLAGS,
   type LocalConfig,
   RUN_FLAGS,
   SETTINGS,
+  STATUS_FLAGS,
   type SettingName,
   parseFlags,
   parseListenConfig,
   parseLocalConfig,
   parseRunConfig,
 } from './config.js';
-import { AgentError, toAgentError } from './errors.js';
-import { isIntakeStopped } from './intake-flag.js';
-import { createLogger } from './log.js';
-import { type NodeState, NodeStateStore } from './node-state.js';
-import { scanWorkers } from './pid-files/registry.js';
+import { AgentError, toAgentError } from '../common/errors.js';
+import { isIntakeStopped } from '../common/intake-flag.js';
+import { createLogger } from '../common/log.js';
+import { type NodeState, NodeStateStore } from '../agent/node-state.js';
+import { scanWorkers } from '../pid-files/registry.js';
 import { printable, terminalSafeJson } from './printable.js';
-import { sendSignal } from './signals.js';
+import { sendSignal } from '../common/signals.js';
 
 type Env = Record<string, string | undefined>;
 export const VERSION = '0.1.0';
@@ -34,8 +35,18 @@ usage:
   workforce-agent run [options] -- <command…>      wrapper for a worker that cannot be changed
   workforce-agent status [options] [--json]        node state and registered workers
   workforce-agent resume [options]                 undo an intake stop on this node
-  workforce-agent help | version
+  workforce-agent help [<command>] | version
+
+Every command also answers --help and --version.
 `;
+
+const COMMAND_FLAGS = { listen: LISTEN_FLAGS, run: RUN_FLAGS, status: STATUS_FLAGS, resume: LOCAL_FLAGS } as const;
+type Command = keyof typeof COMMAND_FLAGS;
+type Flags = ReturnType<typeof parseFlags>;
+
+function help(command: Command | undefined): string {
+  return `${USAGE}\noptions${command ? ` of ${command}` : ''} (flags win over environment variables):\n${optionsHelp(COMMAND_FLAGS[command ?? 'listen'])}\n`;
+}
 
 function optionsHelp(names: readonly SettingName[]): string {
   return names
@@ -50,15 +61,30 @@ function optionsHelp(names: readonly SettingName[]): string {
 export async function main(argv: readonly string[], env: Env, out = (s: string) => process.stdout.write(s)): Promise<number> {
   const [command, ...args] = argv;
   try {
+    if (command !== undefined && Object.hasOwn(COMMAND_FLAGS, command)) {
+      const name = command as Command;
+      // `run` stops at its command: `run -- tool --help` asks the tool, not the wrapper.
+      const flags = parseFlags(args, [...COMMAND_FLAGS[name], 'help', 'version'], name === 'run');
+      if (flags.values.help) {
+        out(help(name));
+        return 0;
+      }
+      if (flags.values.version) {
+        out(`${VERSION}\n`);
+        return 0;
+      }
+      switch (name) {
+        case 'listen':
+          return await listen(flags, env);
+        case 'run':
+          return await run(flags, env);
+        case 'status':
+          return status(flags, env, out);
+        case 'resume':
+          return await resume(flags, env, out);
+      }
+    }
     switch (command) {
-      case 'listen':
-        return await listen(args, env);
-      case 'run':
-        return await run(args, env);
-      case 'status':
-        return status(args, env, out);
-      case 'resume':
-        return await resume(args, env, out);
       case 'version':
       case '--version':
         out(`${VERSION}\n`);
@@ -68,13 +94,12 @@ export async function main(argv: readonly string[], env: Env, out = (s: string) 
       case '--help':
       case '-h': {
         const sub = args[0];
-        const flags = sub === 'run' ? RUN_FLAGS : sub === 'listen' ? LISTEN_FLAGS : sub ? [...LOCAL_FLAGS, 'json' as const] : LISTEN_FLAGS;
-        out(`${USAGE}\noptions${sub ? ` of ${sub}` : ''} (flags win over environment variables):\n${optionsHelp(flags)}\n`);
+        if (sub !== undefined && !Object.hasOwn(COMMAND_FLAGS, sub)) return unknownCommand(sub);
+        out(help(sub as Command | undefined));
         return command === undefined ? 2 : 0;
       }
       default:
-        process.stderr.write(`workforce-agent: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-        return 2;
+        return unknownCommand(command);
     }
   } catch (err) {
     const e = toAgentError(err);
@@ -84,8 +109,12 @@ export async function main(argv: readonly string[], env: Env, out = (s: string) 
   }
 }
 
-async function listen(args: readonly string[], env: Env): Promise<number> {
-  const { values } = parseFlags(args, LISTEN_FLAGS);
+function unknownCommand(command: string): number {
+  process.stderr.write(`workforce-agent: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  return 2;
+}
+
+async function listen({ values }: Flags, env: Env): Promise<number> {
   const config = parseListenConfig(env, values);
   const log = createLogger(config.logLevel);
   const agent = new Agent(config, { log });
@@ -107,11 +136,10 @@ async function listen(args: readonly string[], env: Env): Promise<number> {
   return 0;
 }
 
-async function run(args: readonly string[], env: Env): Promise<number> {
-  const { values, rest } = parseFlags(args, RUN_FLAGS, true);
+async function run({ values, rest }: Flags, env: Env): Promise<number> {
   const config = parseRunConfig(env, values, rest);
   // Loaded only here: `listen` needs neither the wrapper nor child_process.
-  const { exitLike, runWrapped } = await import('./wrapper.js');
+  const { exitLike, runWrapped } = await import('../wrapper/wrapper.js');
   const exit = await runWrapped(config, env, createLogger(config.logLevel));
   return exitLike(exit);
 }
@@ -120,8 +148,7 @@ function loadState(config: LocalConfig): NodeState | undefined {
   return new NodeStateStore(config.stateDir).read();
 }
 
-function status(args: readonly string[], env: Env, out: (s: string) => void): number {
-  const { values } = parseFlags(args, [...LOCAL_FLAGS, 'json']);
+function status({ values }: Flags, env: Env, out: (s: string) => void): number {
   const config = parseLocalConfig(env, values);
   const state = loadState(config);
   const agent = runningAgent(config.stateDir);
@@ -191,8 +218,7 @@ function status(args: readonly string[], env: Env, out: (s: string) => void): nu
  * that one process owns the state; without one, it edits the state itself and leaves the
  * `resumed` report in the outbox for the agent's next start.
  */
-async function resume(args: readonly string[], env: Env, out: (s: string) => void): Promise<number> {
-  const { values } = parseFlags(args, LOCAL_FLAGS);
+async function resume({ values }: Flags, env: Env, out: (s: string) => void): Promise<number> {
   const config = parseLocalConfig(env, values);
   const store = new NodeStateStore(config.stateDir);
   const state = store.read();

@@ -3,11 +3,11 @@
 // wrong with a file is logged once per version of it: a drain rescans at every directory event
 // and poll, and a planted file would otherwise fill the log.
 
-import type { ListenConfig } from './config.js';
-import type { Logger } from './log.js';
-import { type RegisteredWorker, scanWorkers } from './pid-files/registry.js';
-import { removeIfUnchanged } from './pid-files/store.js';
-import { ProtectedProcesses } from './signals.js';
+import type { ListenConfig } from '../commands/config.js';
+import type { Logger } from '../common/log.js';
+import { type RegisteredWorker, scanWorkers } from '../pid-files/registry.js';
+import { removeIfUnchanged } from '../pid-files/store.js';
+import { ProtectedProcesses } from '../common/signals.js';
 
 export type VerifiedWorker = RegisteredWorker & { verification: { status: 'verified' } };
 

@@ -1,7 +1,7 @@
 // What the agent needs from Service Bus, as an interface: the Service Bus implementation is in
 // servicebus.ts; tests of the decision logic use an in-memory one.
 
-import type { AgentReport } from './contract/report.js';
+import type { AgentReport } from '../contract/report.js';
 
 export interface BusMessage {
   /** Undefined when the sender set none. */

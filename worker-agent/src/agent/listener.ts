@@ -4,11 +4,13 @@
 //   agent then stops receiving for a while (1 s doubling to the configured maximum), so one
 //   message does not bounce off the same node in a hot loop;
 // - a draining or drained node can act on nothing, so it does not receive at all;
-// - Service Bus errors (an outage) back off from 100 ms to 5 s; the client reconnects.
+// - Service Bus errors (an outage) back off from 100 ms to 5 s; the client reconnects. The log
+//   says when the bus first answered (`bus-connected`), the first error (`bus-error`), each
+//   retry (`bus-retry`) and the first answer after an outage (`bus-reconnected`).
 
 import type { BusMessage, ControlBus } from './bus.js';
 import type { Outcome } from './drain.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 
 export interface ListenerDeps {
   bus: ControlBus;
@@ -30,7 +32,8 @@ export class Listener {
   private wakeUp: (() => void) | undefined;
   private releaseMs = 0;
   private errorMs = ERROR_MIN_MS;
-  private connected = true;
+  /** `starting` until the bus first answers; then failed receives since the last answer, and when the first failed. */
+  private link: 'starting' | 'up' | { failures: number; since: number } = 'starting';
 
   constructor(private readonly deps: ListenerDeps) {}
 
@@ -83,9 +86,14 @@ export class Listener {
         }
       } catch (err) {
         if (this.closed) break;
-        if (this.connected) log.warn('bus-error', { error: (err as Error).message, retryInMs: this.errorMs });
-        else log.debug('bus-error', { error: (err as Error).message, retryInMs: this.errorMs });
-        this.connected = false;
+        const error = (err as Error).message;
+        if (typeof this.link === 'object') {
+          this.link.failures++;
+          log.info('bus-retry', { attempt: this.link.failures, error, retryInMs: this.errorMs });
+        } else {
+          this.link = { failures: 1, since: Date.now() };
+          log.warn('bus-error', { error, retryInMs: this.errorMs });
+        }
         await this.pause(this.errorMs);
         this.errorMs = Math.min(this.errorMs * 2, ERROR_MAX_MS);
       }
@@ -93,8 +101,9 @@ export class Listener {
   }
 
   private healthy(): void {
-    if (!this.connected) this.deps.log.info('bus-reconnected');
-    this.connected = true;
+    if (this.link === 'starting') this.deps.log.info('bus-connected');
+    else if (this.link !== 'up') this.deps.log.info('bus-reconnected', { failedAttempts: this.link.failures, outageMs: Date.now() - this.link.since });
+    this.link = 'up';
     this.errorMs = ERROR_MIN_MS;
   }
 

@@ -11,13 +11,13 @@
 // AbortSignal and `onDrain` callbacks, and reads the intake flag in `acceptingTasks()`.
 
 import { hostname } from 'node:os';
-import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from './defaults.js';
-import { isIntakeStopped } from './intake-flag.js';
-import { type DeclaredSignals, type SignalName, isDeclarableSignal, isValidWorkerId } from './pid-files/format.js';
-import { removeOwnPidFile, writePidFile } from './pid-files/store.js';
-import { bootId, ownStartTime } from './proc.js';
+import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from '../common/defaults.js';
+import { isIntakeStopped } from '../common/intake-flag.js';
+import { type DeclaredSignals, type SignalName, isDeclarableSignal, isValidWorkerId } from '../pid-files/format.js';
+import { removeOwnPidFile, writePidFile } from '../pid-files/store.js';
+import { bootId, ownStartTime } from '../common/proc.js';
 
-export type { DeclaredSignals, SignalName } from './pid-files/format.js';
+export type { DeclaredSignals, SignalName } from '../pid-files/format.js';
 
 export interface RegisterWorkerOptions {
   /** The control topic this worker belongs to (the agent's `WORKFORCE_CONTROL_TOPIC_NAME`). */

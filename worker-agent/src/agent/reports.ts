@@ -5,8 +5,8 @@
 // (outbox.ts).
 
 import type { ControlBus } from './bus.js';
-import type { AgentReport, ReportState, WorkerReport } from './contract/report.js';
-import type { Logger } from './log.js';
+import type { AgentReport, ReportState, WorkerReport } from '../contract/report.js';
+import type { Logger } from '../common/log.js';
 import type { NodeState, OutboxItem } from './node-state.js';
 import { type OutboxLimits, boundOutbox } from './outbox.js';
 

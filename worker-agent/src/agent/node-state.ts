@@ -8,11 +8,11 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-file.js';
-import type { ControlMessage, Operation } from './contract/control-message.js';
-import type { AgentReport } from './contract/report.js';
-import { ensureOwnDir } from './directories.js';
-import { AgentError, errnoCode } from './errors.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
+import type { ControlMessage, Operation } from '../contract/control-message.js';
+import type { AgentReport } from '../contract/report.js';
+import { ensureOwnDir } from '../common/directories.js';
+import { AgentError, errnoCode } from '../common/errors.js';
 
 export const NODE_STATES = ['active', 'intake-stopped', 'draining', 'drained'] as const;
 export type NodeStateName = (typeof NODE_STATES)[number];

@@ -5,7 +5,7 @@
 // Before the commit point it is the other way round: a message the agent cannot record is not
 // taken (`saveOrThrow`), so a restart can never find a drain it did not know it had accepted.
 
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import type { NodeState, NodeStateStore } from './node-state.js';
 
 /** `durable`: fsync the file and its directory (the write that records a commit). */

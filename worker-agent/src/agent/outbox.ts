@@ -3,7 +3,7 @@
 // the node state, which is rewritten on every change: each report has a time to live, and the
 // outbox a cap (the oldest go first). What is dropped is logged.
 
-import type { Logger } from './log.js';
+import type { Logger } from '../common/log.js';
 import type { OutboxItem } from './node-state.js';
 
 export interface OutboxLimits {

@@ -4,13 +4,13 @@
 
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { DEFAULT_REPLY_TO, DEFAULT_SUBSCRIPTION } from './contract/control-message.js';
-import { type CrashPoint, CRASH_POINTS, isCrashPoint } from './crash-points.js';
-import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from './defaults.js';
-import { AgentError } from './errors.js';
-import { LOG_LEVELS, type LogLevel } from './log.js';
-import { DEFAULT_OUTBOX_MAX, DEFAULT_OUTBOX_TTL_MS, type OutboxLimits } from './outbox.js';
-import { type SignalName, isDeclarableSignal, isValidWorkerId } from './pid-files/format.js';
+import { DEFAULT_REPLY_TO, DEFAULT_SUBSCRIPTION } from '../contract/control-message.js';
+import { type CrashPoint, CRASH_POINTS, isCrashPoint } from '../agent/crash-points.js';
+import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from '../common/defaults.js';
+import { AgentError } from '../common/errors.js';
+import { LOG_LEVELS, type LogLevel } from '../common/log.js';
+import { DEFAULT_OUTBOX_MAX, DEFAULT_OUTBOX_TTL_MS, type OutboxLimits } from '../agent/outbox.js';
+import { type SignalName, isDeclarableSignal, isValidWorkerId } from '../pid-files/format.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -40,6 +40,8 @@ export interface ListenConfig extends LocalConfig {
   readonly maxLockRenewalMs: number;
   /** Test hook, see crash-points.ts. */
   readonly crashAt?: CrashPoint;
+  /** Benchmark hook: log where the time of a message acted on went (drain-probe.ts). */
+  readonly timings: boolean;
 }
 
 export interface RunConfig {
@@ -78,11 +80,15 @@ export const SETTINGS = {
   releaseBackoffMaxMs: { flag: 'release-backoff-max-ms', env: ['WORKFORCE_RELEASE_BACKOFF_MAX_MS'], kind: 'string', help: 'longest pause after releasing a message this node cannot act on (default 30000)' },
   logLevel: { flag: 'log-level', env: ['WORKFORCE_LOG_LEVEL'], kind: 'string', help: `${LOG_LEVELS.join(' | ')} (default info)` },
   crashAt: { flag: 'crash-at', env: ['WORKFORCE_AGENT_CRASH_AT'], kind: 'string', help: `test hook: SIGKILL self at ${CRASH_POINTS.join(' | ')}` },
+  timings: { flag: 'timings', env: ['WORKFORCE_AGENT_TIMINGS'], kind: 'boolean', help: 'benchmark hook: log the time of each step of a message acted on (drain-timings)' },
   // `run` only
   workerId: { flag: 'worker-id', env: ['WORKFORCE_WORKER_ID'], kind: 'string', help: 'run: worker id, names the PID file (default <host>-<child pid>)' },
   gracefulSignal: { flag: 'graceful-signal', env: ['WORKFORCE_GRACEFUL_SIGNAL'], kind: 'string', help: 'run: signal the command handles for graceful-downscale (default SIGTERM; none)' },
   intakeSignal: { flag: 'intake-signal', env: ['WORKFORCE_INTAKE_SIGNAL'], kind: 'string', help: 'run: signal the command handles for do-not-accept-new-tasks (default none)' },
   json: { flag: 'json', env: [], kind: 'boolean', help: 'status: print JSON' },
+  // every command
+  help: { flag: 'help', env: [], kind: 'boolean', help: 'print the usage and options of the command' },
+  version: { flag: 'version', env: [], kind: 'boolean', help: 'print the version' },
 } satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -237,8 +243,10 @@ export const LISTEN_FLAGS: SettingName[] = [
   'outboxMax',
   'releaseBackoffMaxMs',
   'crashAt',
+  'timings',
 ];
 export const RUN_FLAGS: SettingName[] = ['topic', 'pidDir', 'intakeFlag', 'workerId', 'gracefulSignal', 'intakeSignal', 'logLevel'];
+export const STATUS_FLAGS: SettingName[] = [...LOCAL_FLAGS, 'json'];
 
 /** Configuration of `status` and `resume`: no Service Bus needed. */
 export function parseLocalConfig(env: Env, flags: Values): LocalConfig {
@@ -276,6 +284,7 @@ export function parseListenConfig(env: Env, flags: Values): ListenConfig {
     releaseBackoffMs: Object.freeze({ min: Math.min(1000, max), max }),
     outbox: Object.freeze({ ttlMs: r.integer('outboxTtlMs', DEFAULT_OUTBOX_TTL_MS, 1000), max: r.integer('outboxMax', DEFAULT_OUTBOX_MAX, 1) }),
     maxLockRenewalMs: 5 * 60_000,
+    timings: r.boolean('timings', false),
     ...(crashAt !== undefined ? { crashAt } : {}),
   };
   return Object.freeze(config);
