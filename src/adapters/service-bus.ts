@@ -1,24 +1,24 @@
 // Thin adapter over @azure/service-bus: one client per worker process, built from the config.
+// The app and `workforce send` publish through it, so both send the same messages.
 
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
-import { ServiceBusClient, isServiceBusError, type ServiceBusMessage } from '@azure/service-bus';
+import { ServiceBusClient, isServiceBusError, type ServiceBusClientOptions, type ServiceBusMessage } from '@azure/service-bus';
 import type { ControlMessageEnvelope } from '@workforce/worker-agent/contract';
 import type { ServiceBusAccess } from '../config.js';
 
+/** A new client for the access; the caller closes it. */
+export function newServiceBusClient(access: ServiceBusAccess, options?: ServiceBusClientOptions): ServiceBusClient {
+  if (access.kind === 'connectionString') return new ServiceBusClient(access.connectionString, options);
+  const credential = access.clientId ? new ManagedIdentityCredential({ clientId: access.clientId }) : new DefaultAzureCredential();
+  return new ServiceBusClient(access.fullyQualifiedNamespace, credential, options);
+}
+
 let shared: { key: string; client: ServiceBusClient } | undefined;
 
+/** The worker process's one client for the access, kept for the life of the process. */
 export function serviceBusClient(access: ServiceBusAccess): ServiceBusClient {
   const key = JSON.stringify(access);
-  if (shared?.key !== key) {
-    const client =
-      access.kind === 'connectionString'
-        ? new ServiceBusClient(access.connectionString)
-        : new ServiceBusClient(
-            access.fullyQualifiedNamespace,
-            access.clientId ? new ManagedIdentityCredential({ clientId: access.clientId }) : new DefaultAzureCredential(),
-          );
-    shared = { key, client };
-  }
+  if (shared?.key !== key) shared = { key, client: newServiceBusClient(access) };
   return shared.client;
 }
 
