@@ -6,15 +6,16 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { findDrain, raiseDrainEvent } from '../adapters/durable.js';
+import { CANCEL_EVENT, DRAIN_ORCHESTRATOR, type CancelRequest } from '../domain/drain-protocol.js';
 import { requester, validateDrainId } from '../domain/drain-request.js';
+import { isObj } from '../domain/json.js';
 import { jsonBody, problem, problemResponse, unexpected } from '../http/problem-response.js';
-import { CANCEL_EVENT, DRAIN_ORCHESTRATOR, type CancelRequest } from './drain-orchestrator.js';
 import { principalOf } from '../http/principal.js';
 import { drainUrls } from '../http/urls.js';
 
 function cancelRequest(body: unknown, principal: string | undefined): CancelRequest | string {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return '';
-  const { reason, requestedBy, ...rest } = body as Record<string, unknown>;
+  if (!isObj(body)) return '';
+  const { reason, requestedBy, ...rest } = body;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) return unknown;
   if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1024)) return 'reason';

@@ -3,10 +3,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { findDrain } from '../adapters/durable.js';
+import { DRAIN_ORCHESTRATOR } from '../domain/drain-protocol.js';
 import { validateDrainId } from '../domain/drain-request.js';
 import { drainView, needsInput } from '../http/drain-view.js';
 import { problem, problemResponse, unexpected } from '../http/problem-response.js';
-import { DRAIN_ORCHESTRATOR } from './drain-orchestrator.js';
 
 export async function getDrain(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = validateDrainId(request.params.id ?? '');

@@ -1,7 +1,7 @@
 import type { AgentReport } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE } from '../../src/config.js';
-import { REPORT_EVENT } from '../../src/functions/drain-orchestrator.js';
+import { REPORT_EVENT } from '../../src/domain/drain-protocol.js';
 import { report, sendReports } from '../support/agents.js';
 import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
