@@ -19,17 +19,21 @@ function pathId(drainId: string): string {
   return encodeURIComponent(drainId);
 }
 
-/** The drain's status, without its input (which carries every node once the drain has run a while) unless asked. */
+/**
+ * The drain's status, without its input (which carries every node once the drain has run a while)
+ * unless asked; undefined when no drain orchestration has that id.
+ */
 export async function findDrain(
   client: DurableClient,
   drainId: string,
   opts: { showInput?: boolean; showHistory?: boolean } = {},
 ): Promise<DurableOrchestrationStatus | undefined> {
   try {
-    return await client.getStatus(pathId(drainId), {
+    const status = await client.getStatus(pathId(drainId), {
       showInput: opts.showInput ?? false,
       ...(opts.showHistory && { showHistory: true, showHistoryOutput: true }),
     });
+    return status.name === DRAIN_ORCHESTRATOR ? status : undefined;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -37,7 +41,7 @@ export async function findDrain(
 }
 
 /**
- * Starts the drain orchestration under the drain id unless an instance with that id exists
+ * Starts the drain orchestration under the drain id unless a drain with that id exists
  * (running or finished): a drain id stands for one drain, ever. The check and the start are two
  * calls; two starts racing for one id end with one instance (the second start fails with 409 on
  * a running instance).

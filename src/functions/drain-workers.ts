@@ -11,10 +11,11 @@ import type { DurableOrchestrationStatus } from 'durable-functions';
 import { findDrain, raisedEventInputs } from '../adapters/durable.js';
 import { parseDrainInput } from '../domain/drain-input.js';
 import { applyReport, newProgress, type DrainProgress } from '../domain/drain-progress.js';
-import { DRAIN_ORCHESTRATOR, REPORT_EVENT, type DrainOutput } from '../domain/drain-protocol.js';
+import { REPORT_EVENT, type DrainOutput } from '../domain/drain-protocol.js';
 import { validateDrainId } from '../domain/drain-request.js';
 import { fromJson, isObj } from '../domain/json.js';
-import { problem, problemResponse, unexpected } from '../http/problem-response.js';
+import { drainNotFound } from '../domain/problem.js';
+import { problemResponse, unexpected } from '../http/problem-response.js';
 
 export interface NodeWorkers {
   nodeId: string;
@@ -40,9 +41,7 @@ export async function drainWorkers(request: HttpRequest, context: InvocationCont
   if (!id.ok) return problemResponse(id.problem);
   try {
     const status = await findDrain(df.getClient(context), id.value, { showInput: true, showHistory: true });
-    if (!status || status.name !== DRAIN_ORCHESTRATOR) {
-      return problemResponse(problem('DrainNotFound', 404, 'Drain not found', `no drain with id ${id.value}`, 'id'));
-    }
+    if (!status) return problemResponse(drainNotFound(id.value));
     const progress = progressWithWorkers(status);
     const nodes: NodeWorkers[] = Object.values(progress.nodes).map((n) => ({ nodeId: n.nodeId, state: n.state, workers: n.workers }));
     return { status: 200, jsonBody: { drainId: id.value, nodes } };
