@@ -2,10 +2,9 @@ import type { AgentReport } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE } from '../../src/config.js';
 import { REPORT_EVENT } from '../../src/domain/drain-protocol.js';
-import { report, sendReports } from '../support/agents.js';
-import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
-
-const EVENT_RAISED = 15; // DurableTask HistoryEventType.EventRaised
+import { EventType } from '../../local/functions-host/src/durable/history.js';
+import { peek, report, sendReports } from '../support/agents.js';
+import { drainWithoutTimes, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
  * Issue #13 items 7 and 8: anyone who can send to the reports queue sends reports crafted to
@@ -21,29 +20,12 @@ describe('forged reports on the reports queue', () => {
     await cp?.close();
   });
 
-  const view = async (id: string) => {
-    const { updatedAt: _u, lastUpdatedTime: _l, ...rest } = (await cp.api('GET', `drains/${id}`)).body;
-    return rest;
-  };
-  const raisedReports = (id: string) => cp.host.durable.store.getHistory(id).filter((e) => e.EventType === EVENT_RAISED && e.Name === REPORT_EVENT).length;
-  const pendingEvents = (id: string) => cp.host.durable.store.messages(id).filter((m) => m.event.EventType === EVENT_RAISED).length;
+  const view = (id: string) => drainWithoutTimes(cp, id);
+  const raisedReports = (id: string) => cp.host.durable.store.getHistory(id).filter((e) => e.EventType === EventType.EventRaised && e.Name === REPORT_EVENT).length;
+  const pendingEvents = (id: string) => cp.host.durable.store.messages(id).filter((m) => m.event.EventType === EventType.EventRaised).length;
   /** Every report sent so far was taken off the queue (completed or dead-lettered). */
-  const queueSettled = async () => {
-    const receiver = cp.sb.createReceiver(REPORTS_QUEUE);
-    try {
-      return (await receiver.peekMessages(10)).length === 0;
-    } finally {
-      await receiver.close();
-    }
-  };
-  const deadLettered = async () => {
-    const receiver = cp.sb.createReceiver(REPORTS_QUEUE, { subQueueType: 'deadLetter' });
-    try {
-      return (await receiver.peekMessages(50)).map((m) => (m.body as AgentReport).drainId);
-    } finally {
-      await receiver.close();
-    }
-  };
+  const queueSettled = async () => (await peek(cp.sb, REPORTS_QUEUE)).length === 0;
+  const deadLettered = async () => (await peek(cp.sb, REPORTS_QUEUE, { deadLetter: true })).map((m) => (m.body as AgentReport).drainId);
 
   it('cannot terminate, complete or otherwise change another drain', async () => {
     await cp.api('PUT', 'topics/victim-topic');

@@ -1,6 +1,7 @@
-// Sends agent reports with @azure/service-bus, as an agent does, and reads control messages.
+// Sends agent reports with @azure/service-bus, as an agent does, reads control messages, and
+// sends or peeks at any message the way a principal with rights on the entity could.
 
-import type { ServiceBusClient, ServiceBusReceivedMessage } from '@azure/service-bus';
+import type { ServiceBusClient, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { AgentReport, ReportState } from '@workforce/worker-agent/contract';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
 
@@ -30,6 +31,27 @@ export async function takeControlMessages(sb: ServiceBusClient, topic: string, c
       }
     }
     return got;
+  } finally {
+    await receiver.close();
+  }
+}
+
+/** Sends one message as it is to a queue or topic. */
+export async function sendMessage(sb: ServiceBusClient, entity: string, message: ServiceBusMessage): Promise<void> {
+  const sender = sb.createSender(entity);
+  try {
+    await sender.sendMessages(message);
+  } finally {
+    await sender.close();
+  }
+}
+
+/** Up to 50 messages of a queue or a subscription (or of its dead-letter queue), looked at, not taken. */
+export async function peek(sb: ServiceBusClient, entity: string, opts: { subscription?: string; deadLetter?: boolean } = {}): Promise<ServiceBusReceivedMessage[]> {
+  const options = opts.deadLetter ? { subQueueType: 'deadLetter' as const } : {};
+  const receiver = opts.subscription ? sb.createReceiver(entity, opts.subscription, options) : sb.createReceiver(entity, options);
+  try {
+    return await receiver.peekMessages(50);
   } finally {
     await receiver.close();
   }
