@@ -33,23 +33,23 @@ function toMessage(envelope: ControlMessageEnvelope): ServiceBusMessage {
 }
 
 /**
- * Sends the messages in as few batches as fit: one `createMessageBatch` round trip per batch.
- * Returns the number of batches. Resending the same messageIds is harmless on a topic with
- * duplicate detection, which is what makes a retried publish activity safe.
+ * Sends the messages to a queue or topic in as few batches as fit: one `createMessageBatch` round
+ * trip per batch. Returns the number of batches. `noun` names the messages in the error for one
+ * that fits no batch.
  */
-export async function publishBatches(client: ServiceBusClient, topic: string, envelopes: readonly ControlMessageEnvelope[]): Promise<number> {
-  const sender = client.createSender(topic);
+export async function sendBatches(client: ServiceBusClient, entity: string, messages: readonly ServiceBusMessage[], noun = 'message'): Promise<number> {
+  const sender = client.createSender(entity);
+  const tooLarge = (message: ServiceBusMessage, max: number) => new Error(`${noun} ${String(message.messageId)} is larger than a whole batch (${max} bytes)`);
   try {
     let batches = 0;
     let batch = await sender.createMessageBatch();
-    for (const envelope of envelopes) {
-      const message = toMessage(envelope);
+    for (const message of messages) {
       if (batch.tryAddMessage(message)) continue;
-      if (batch.count === 0) throw new Error(`control message ${envelope.messageId} is larger than a whole batch (${batch.maxSizeInBytes} bytes)`);
+      if (batch.count === 0) throw tooLarge(message, batch.maxSizeInBytes);
       await sender.sendMessages(batch);
       batches++;
       batch = await sender.createMessageBatch();
-      if (!batch.tryAddMessage(message)) throw new Error(`control message ${envelope.messageId} is larger than a whole batch (${batch.maxSizeInBytes} bytes)`);
+      if (!batch.tryAddMessage(message)) throw tooLarge(message, batch.maxSizeInBytes);
     }
     if (batch.count > 0) {
       await sender.sendMessages(batch);
@@ -59,6 +59,14 @@ export async function publishBatches(client: ServiceBusClient, topic: string, en
   } finally {
     await sender.close();
   }
+}
+
+/**
+ * Publishes a drain's control messages (`sendBatches`). Resending the same messageIds is harmless
+ * on a topic with duplicate detection, which is what makes a retried publish activity safe.
+ */
+export function publishBatches(client: ServiceBusClient, topic: string, envelopes: readonly ControlMessageEnvelope[]): Promise<number> {
+  return sendBatches(client, topic, envelopes.map(toMessage), 'control message');
 }
 
 /**

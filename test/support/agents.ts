@@ -3,15 +3,12 @@
 
 import type { ServiceBusClient, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { AgentReport, ReportState } from '@workforce/worker-agent/contract';
+import { sendBatches } from '../../src/adapters/service-bus.js';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
 
+/** Sends the reports to the reports queue, in as many batches as they need. */
 export async function sendReports(sb: ServiceBusClient, reports: AgentReport[]): Promise<void> {
-  const sender = sb.createSender(REPORTS_QUEUE);
-  try {
-    await sender.sendMessages(reports.map((r) => ({ body: r, contentType: 'application/json', messageId: `${r.messageId}/${r.nodeId}/${r.state}` })));
-  } finally {
-    await sender.close();
-  }
+  await sendBatches(sb, REPORTS_QUEUE, reports.map((r) => ({ body: r, contentType: 'application/json', messageId: `${r.messageId}/${r.nodeId}/${r.state}` })));
 }
 
 export function report(drainId: string, n: number, nodeId: string, state: ReportState, topic: string, at = new Date()): AgentReport {
