@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType } from '../../local/functions-host/src/durable/history.js';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
 import { buildArtifacts, isRunning, Node } from '../support/fleet.js';
-import { peek, sendMessage } from '../support/agents.js';
+import { peek, sendRaw } from '../support/agents.js';
 import { drainWithoutTimes, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
@@ -43,7 +43,7 @@ describe('a control message whose drainId carries a durable operation', () => {
     const before = await view('victim2');
 
     const evil = 'victim2/terminate?reason=x&';
-    await sendMessage(cp.sb, topic, {
+    await sendRaw(cp.sb, topic, {
       body: { operation: 'graceful-downscale', drainId: evil, notAfter: new Date(Date.now() + 600_000).toISOString() },
       messageId: `${evil}/1`,
       contentType: 'application/json',

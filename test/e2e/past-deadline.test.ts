@@ -2,7 +2,7 @@ import { ServiceBusClient } from '@azure/service-bus';
 import type { AgentReport } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
-import { sendMessage } from '../support/agents.js';
+import { sendRaw } from '../support/agents.js';
 import { buildArtifacts, isRunning, Node } from '../support/fleet.js';
 import { startBus, waitFor, type Emulator } from '../support/control-plane.js';
 
@@ -35,7 +35,7 @@ describe('a drain message whose deadline already passed', () => {
   it('is reported expired and not acted on', async () => {
     const now = Date.now();
     const deadline = new Date(now - 60_000).toISOString();
-    await sendMessage(sb, topic, {
+    await sendRaw(sb, topic, {
       body: { operation: 'graceful-downscale', drainId: 'late', deadline, notAfter: new Date(now + 600_000).toISOString() },
       messageId: 'late/1',
       contentType: 'application/json',

@@ -33,11 +33,11 @@ export async function takeControlMessages(sb: ServiceBusClient, topic: string, c
   }
 }
 
-/** Sends one message as it is to a queue or topic. */
-export async function sendMessage(sb: ServiceBusClient, entity: string, message: ServiceBusMessage): Promise<void> {
+/** Sends messages as they are to a queue or topic, in one batch. */
+export async function sendRaw(sb: ServiceBusClient, entity: string, messages: ServiceBusMessage | ServiceBusMessage[]): Promise<void> {
   const sender = sb.createSender(entity);
   try {
-    await sender.sendMessages(message);
+    await sender.sendMessages(messages);
   } finally {
     await sender.close();
   }
