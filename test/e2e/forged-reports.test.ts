@@ -7,9 +7,8 @@ import { peek, report, sendReports } from '../support/agents.js';
 import { drainWithoutTimes, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
- * Issue #13 items 7 and 8: anyone who can send to the reports queue sends reports crafted to
- * reach another drain, through the local host and the emulator. The victim drain keeps running
- * and its status does not change.
+ * Anyone who can send to the reports queue sends reports crafted to reach another drain, through
+ * the local host and the emulator. The victim drain keeps running and its status does not change.
  */
 describe('forged reports on the reports queue', () => {
   let cp: ControlPlane;
@@ -39,7 +38,7 @@ describe('forged reports on the reports queue', () => {
 
     const forged = (over: Partial<AgentReport>): AgentReport => ({ ...report('victim', 2, 'mallory', 'drained', 'victim-topic'), ...over });
     await sendReports(cp.sb, [
-      // The durable client pasted this id into its URL: raising an event became a terminate.
+      // Pasted into a Durable URL as it is, this id would turn raising an event into a terminate.
       forged({ drainId: 'victim/terminate?reason=x&', messageId: 'victim/terminate?reason=x&/1' }),
       // Messages the drain never published, or another drain's: they would count as drained nodes.
       forged({ nodeId: 'm1', messageId: 'victim/3' }),

@@ -6,11 +6,11 @@ import { peek, sendRaw } from '../support/agents.js';
 import { drainWithoutTimes, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
- * Issue #13 item 7, the control-message half: a principal with Send on one topic publishes a
- * control message whose drainId carries a durable operation on another drain. An honest agent
- * used to act on it and echo the id in its reports, and the control plane then terminated that
- * drain. Now the agent dead-letters it (InvalidControlMessage) without acting, and its rejected
- * report names no drain. Real agent and worker, the local host and the emulator.
+ * A principal with Send on one topic publishes a control message whose drainId carries a durable
+ * operation on another drain. Acted on, and echoed in the agent's reports, that id would reach the
+ * control plane as a terminate of that drain. The agent dead-letters it (InvalidControlMessage)
+ * without acting, and its rejected report names no drain. Real agent and worker, the local host
+ * and the emulator.
  */
 describe('a control message whose drainId carries a durable operation', () => {
   const topic = 'inj-1';

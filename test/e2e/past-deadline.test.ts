@@ -7,9 +7,9 @@ import { buildArtifacts, isRunning, Node } from '../support/fleet.js';
 import { startBus, waitFor, type Emulator } from '../support/control-plane.js';
 
 /**
- * Issue #13 item 11: a graceful-downscale whose deadline has already passed when a node receives
- * it would be an immediate SIGKILL of the node's workers. It is expired instead: the agent reports
- * `expired` and does not act. A real agent and worker on the emulator; reports read off the queue.
+ * A graceful-downscale whose deadline has already passed when a node receives it would be an
+ * immediate SIGKILL of the node's workers. It is expired instead: the agent reports `expired` and
+ * does not act. A real agent and worker on the emulator; reports read off the queue.
  */
 describe('a drain message whose deadline already passed', () => {
   const topic = 'late-1';
