@@ -1,8 +1,6 @@
 // Prints what the fleet's workers do (task started/finished, drain requested, exiting) as it
-// happens, by following each node's events.jsonl.
+// happens, by following each node's queue events.
 
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { FleetNode } from './fleet.js';
 
 const SHOWN: Record<string, string> = {
@@ -14,21 +12,13 @@ const SHOWN: Record<string, string> = {
 };
 
 export function followEvents(nodes: FleetNode[], write: (line: string) => void, everyMs = 500): () => void {
-  const offsets = new Map<string, number>();
+  const seen = new Map<string, number>();
   const timer = setInterval(() => {
     for (const n of nodes) {
-      const file = path.join(n.queue.dir, 'events.jsonl');
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch {
-        continue;
-      }
-      const from = offsets.get(file) ?? text.length; // only what happens from now on
-      offsets.set(file, text.length);
-      for (const line of text.slice(from).split('\n')) {
-        if (!line.trim()) continue;
-        const e = JSON.parse(line) as { event: string; workerId: string; taskId?: string };
+      const events = n.queue.events();
+      const from = seen.get(n.id) ?? events.length; // only what happens from now on
+      seen.set(n.id, events.length);
+      for (const e of events.slice(from)) {
         const what = SHOWN[e.event];
         if (what) write(`${new Date().toLocaleTimeString()}  ${e.workerId.padEnd(24)} ${what}${e.taskId ? ` ${e.taskId}` : ''}`);
       }

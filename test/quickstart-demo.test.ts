@@ -1,18 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, waitFor } from './support/control-plane.js';
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false; // ESRCH: no process left in the group
-  }
-}
+import { ROOT, tempDir, waitFor } from './support/control-plane.js';
+import { groupAlive } from './support/process-group.js';
 
 /**
  * The README's tour: `npm run demo` (a smaller fleet, ports 0, its own data directory) prints
@@ -20,7 +10,7 @@ function groupAlive(pgid: number): boolean {
  * demo shows their workers exit; Ctrl-C (SIGINT to the group) leaves no process behind.
  */
 describe('README tour: npm run demo', () => {
-  const data = mkdtempSync(path.join(os.tmpdir(), 'workforce-demo-'));
+  const data = tempDir('workforce-demo-');
   let demo: ChildProcess | undefined;
   afterAll(() => {
     if (demo?.pid !== undefined && groupAlive(demo.pid)) process.kill(-demo.pid, 'SIGKILL');

@@ -1,10 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, stopFleet, type FleetNode } from '../demo/fleet.js';
-import { ROOT, waitFor } from './support/control-plane.js';
+import { ROOT, tempDir, waitFor } from './support/control-plane.js';
+import { groupAlive } from './support/process-group.js';
 
 /**
  * The README's quick start, from a clean checkout: the committed tree (`git archive HEAD`) in a
@@ -14,15 +14,6 @@ import { ROOT, waitFor } from './support/control-plane.js';
  * drain … --wait` exits 0 → Ctrl-C (SIGINT to the process group, as a terminal sends it) → a
  * clean exit. Ports are 0 (PORT=0 etc.), so it runs beside a developer's own `npm start`.
  */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false; // ESRCH: no process left in the group
-  }
-}
-
 describe('README quick start', () => {
   let dir: string;
   let start: ChildProcess;
@@ -31,7 +22,7 @@ describe('README quick start', () => {
   let nodes: FleetNode[] = [];
 
   beforeAll(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'workforce-checkout-'));
+    dir = tempDir('workforce-checkout-');
     execFileSync('sh', ['-c', `git -C "${ROOT}" archive --format=tar HEAD | tar -x -C "${dir}"`]);
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   });

@@ -3,10 +3,11 @@
 // as they are: each id is percent-encoded first, so no id can reach another instance's path or
 // add an operation or a query parameter (drain ids are validated too; this holds regardless).
 
-import type { DurableClient, DurableOrchestrationStatus, OrchestrationRuntimeStatus } from 'durable-functions';
+import type { DurableClient, DurableOrchestrationStatus, OrchestrationContext, OrchestrationRuntimeStatus } from 'durable-functions';
 import type { DrainInput } from '../domain/drain-input.js';
 import type { DrainSpecWithId } from '../domain/drain-plan.js';
-import { DRAIN_ORCHESTRATOR } from '../functions/drain-orchestrator.js';
+import { DRAIN_ORCHESTRATOR } from '../domain/drain-protocol.js';
+import { fromJson, isObj } from '../domain/json.js';
 
 /** The client throws a plain Error on 404; this is the one place that knows how it reads. */
 function isNotFound(err: unknown): boolean {
@@ -18,17 +19,21 @@ function pathId(drainId: string): string {
   return encodeURIComponent(drainId);
 }
 
-/** The drain's status, without its input (which carries every node once the drain has run a while) unless asked. */
+/**
+ * The drain's status, without its input (which carries every node once the drain has run a while)
+ * unless asked; undefined when no drain orchestration has that id.
+ */
 export async function findDrain(
   client: DurableClient,
   drainId: string,
   opts: { showInput?: boolean; showHistory?: boolean } = {},
 ): Promise<DurableOrchestrationStatus | undefined> {
   try {
-    return await client.getStatus(pathId(drainId), {
+    const status = await client.getStatus(pathId(drainId), {
       showInput: opts.showInput ?? false,
       ...(opts.showHistory && { showHistory: true, showHistoryOutput: true }),
     });
+    return status.name === DRAIN_ORCHESTRATOR ? status : undefined;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -36,7 +41,7 @@ export async function findDrain(
 }
 
 /**
- * Starts the drain orchestration under the drain id unless an instance with that id exists
+ * Starts the drain orchestration under the drain id unless a drain with that id exists
  * (running or finished): a drain id stands for one drain, ever. The check and the start are two
  * calls; two starts racing for one id end with one instance (the second start fails with 409 on
  * a running instance).
@@ -63,4 +68,26 @@ export async function raiseDrainEvent(client: DurableClient, drainId: string, ev
 export async function listDrains(client: DurableClient, runtimeStatus?: string[]): Promise<DurableOrchestrationStatus[]> {
   const all = await client.getStatusBy(runtimeStatus ? { runtimeStatus: runtimeStatus as OrchestrationRuntimeStatus[] } : {});
   return all.filter((s) => s.name === DRAIN_ORCHESTRATOR);
+}
+
+const EVENT_RAISED = 15; // DurableTask.Core HistoryEventType.EventRaised
+
+/**
+ * How many events of a name this generation's history holds (those already folded and those the
+ * library has yet to hand out in this episode), or undefined when the library does not expose the
+ * history. durable-functions documents no history on the context; it keeps it in `context.df.state`
+ * (test/unit/durable.test.ts holds this to the installed version). Continue-as-new drops events
+ * that sit unread in the current episode (the Node library has no preserveUnprocessedEvents), so
+ * a generation ends only once it has folded all of them.
+ */
+export function eventsInHistory(context: OrchestrationContext, name: string): number | undefined {
+  const history = (context.df as unknown as { state?: unknown }).state;
+  if (!Array.isArray(history)) return undefined;
+  return history.filter((e: { EventType?: unknown; Name?: unknown }) => e?.EventType === EVENT_RAISED && e?.Name === name).length;
+}
+
+/** The inputs of the events of a name raised on an instance, from a status read with its history. */
+export function raisedEventInputs(status: DurableOrchestrationStatus, name: string): unknown[] {
+  const history = (status as unknown as { history?: unknown[]; historyEvents?: unknown[] }).history ?? (status as unknown as { historyEvents?: unknown[] }).historyEvents ?? [];
+  return history.filter((e) => isObj(e) && e.EventType === 'EventRaised' && e.Name === name).map((e) => fromJson((e as { Input?: unknown }).Input));
 }

@@ -1,24 +1,24 @@
 // Thin adapter over @azure/service-bus: one client per worker process, built from the config.
+// The app and `workforce send` publish through it, so both send the same messages.
 
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
-import { ServiceBusClient, isServiceBusError, type ServiceBusMessage } from '@azure/service-bus';
+import { ServiceBusClient, isServiceBusError, type ServiceBusClientOptions, type ServiceBusMessage } from '@azure/service-bus';
 import type { ControlMessageEnvelope } from '@workforce/worker-agent/contract';
 import type { ServiceBusAccess } from '../config.js';
 
+/** A new client for the access; the caller closes it. */
+export function newServiceBusClient(access: ServiceBusAccess, options?: ServiceBusClientOptions): ServiceBusClient {
+  if (access.kind === 'connectionString') return new ServiceBusClient(access.connectionString, options);
+  const credential = access.clientId ? new ManagedIdentityCredential({ clientId: access.clientId }) : new DefaultAzureCredential();
+  return new ServiceBusClient(access.fullyQualifiedNamespace, credential, options);
+}
+
 let shared: { key: string; client: ServiceBusClient } | undefined;
 
+/** The worker process's one client for the access, kept for the life of the process. */
 export function serviceBusClient(access: ServiceBusAccess): ServiceBusClient {
   const key = JSON.stringify(access);
-  if (shared?.key !== key) {
-    const client =
-      access.kind === 'connectionString'
-        ? new ServiceBusClient(access.connectionString)
-        : new ServiceBusClient(
-            access.fullyQualifiedNamespace,
-            access.clientId ? new ManagedIdentityCredential({ clientId: access.clientId }) : new DefaultAzureCredential(),
-          );
-    shared = { key, client };
-  }
+  if (shared?.key !== key) shared = { key, client: newServiceBusClient(access) };
   return shared.client;
 }
 
@@ -33,23 +33,23 @@ function toMessage(envelope: ControlMessageEnvelope): ServiceBusMessage {
 }
 
 /**
- * Sends the messages in as few batches as fit: one `createMessageBatch` round trip per batch.
- * Returns the number of batches. Resending the same messageIds is harmless on a topic with
- * duplicate detection, which is what makes a retried publish activity safe.
+ * Sends the messages to a queue or topic in as few batches as fit: one `createMessageBatch` round
+ * trip per batch. Returns the number of batches. `noun` names the messages in the error for one
+ * that fits no batch.
  */
-export async function publishBatches(client: ServiceBusClient, topic: string, envelopes: readonly ControlMessageEnvelope[]): Promise<number> {
-  const sender = client.createSender(topic);
+export async function sendBatches(client: ServiceBusClient, entity: string, messages: readonly ServiceBusMessage[], noun = 'message'): Promise<number> {
+  const sender = client.createSender(entity);
+  const tooLarge = (message: ServiceBusMessage, max: number) => new Error(`${noun} ${String(message.messageId)} is larger than a whole batch (${max} bytes)`);
   try {
     let batches = 0;
     let batch = await sender.createMessageBatch();
-    for (const envelope of envelopes) {
-      const message = toMessage(envelope);
+    for (const message of messages) {
       if (batch.tryAddMessage(message)) continue;
-      if (batch.count === 0) throw new Error(`control message ${envelope.messageId} is larger than a whole batch (${batch.maxSizeInBytes} bytes)`);
+      if (batch.count === 0) throw tooLarge(message, batch.maxSizeInBytes);
       await sender.sendMessages(batch);
       batches++;
       batch = await sender.createMessageBatch();
-      if (!batch.tryAddMessage(message)) throw new Error(`control message ${envelope.messageId} is larger than a whole batch (${batch.maxSizeInBytes} bytes)`);
+      if (!batch.tryAddMessage(message)) throw tooLarge(message, batch.maxSizeInBytes);
     }
     if (batch.count > 0) {
       await sender.sendMessages(batch);
@@ -59,6 +59,14 @@ export async function publishBatches(client: ServiceBusClient, topic: string, en
   } finally {
     await sender.close();
   }
+}
+
+/**
+ * Publishes a drain's control messages (`sendBatches`). Resending the same messageIds is harmless
+ * on a topic with duplicate detection, which is what makes a retried publish activity safe.
+ */
+export function publishBatches(client: ServiceBusClient, topic: string, envelopes: readonly ControlMessageEnvelope[]): Promise<number> {
+  return sendBatches(client, topic, envelopes.map(toMessage), 'control message');
 }
 
 /**

@@ -4,6 +4,7 @@
 import { isDrainId, isOperation } from '@workforce/worker-agent/contract';
 import type { DrainSpecWithId } from './drain-plan.js';
 import type { DrainProgress } from './drain-progress.js';
+import { isObj } from './json.js';
 
 export interface Published {
   messages: number;
@@ -21,7 +22,6 @@ export interface DrainInput {
   eventsFolded: number;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isIso = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
 
 export function parseDrainInput(raw: unknown): DrainInput {

@@ -5,8 +5,11 @@ import type { DrainSpec } from './drain-request.js';
 
 export type DrainSpecWithId = DrainSpec & { drainId: string };
 
-/** The `count` control messages of a drain, messageIds `<drainId>/1..count`, TTL until notAfter. */
-export function drainMessages(spec: DrainSpecWithId, replyTo: string, now: Date): ControlMessageEnvelope[] {
+/**
+ * The `count` control messages of a drain, messageIds `<drainId>/1..count`, TTL until notAfter.
+ * Without `replyTo` (`workforce send`) agents report to their default queue.
+ */
+export function drainMessages(spec: DrainSpecWithId, replyTo: string | undefined, now: Date): ControlMessageEnvelope[] {
   const out: ControlMessageEnvelope[] = [];
   for (let n = 1; n <= spec.count; n++) {
     out.push(
@@ -18,7 +21,7 @@ export function drainMessages(spec: DrainSpecWithId, replyTo: string, now: Date)
           notAfter: spec.notAfter,
           ...(spec.reason !== undefined && { reason: spec.reason }),
           ...(spec.requestedBy !== undefined && { requestedBy: spec.requestedBy }),
-          replyTo,
+          ...(replyTo !== undefined && { replyTo }),
         },
         n,
         now,

@@ -19,7 +19,17 @@ export interface NodeSummary {
   reason?: string;
 }
 
-export interface DrainSummary {
+/** How a drain ended, when it did. */
+export interface DrainEnd {
+  /** Why the drain ended. */
+  outcome?: string;
+  /** Messages taken back from the subscription by a cancel. */
+  withdrawn?: number;
+  cancelledBy?: string;
+  cancelledFor?: string;
+}
+
+export interface DrainSummary extends DrainEnd {
   drainId: string;
   topic: string;
   mode: DrainSpecWithId['mode'];
@@ -37,21 +47,8 @@ export interface DrainSummary {
   /** Unfinished nodes, oldest first (ids only; details are in `nodes` when within the limit). */
   unfinished: string[];
   anomalies: string[];
-  /** Why the drain ended, when it did. */
-  outcome?: string;
-  /** Messages taken back from the subscription by a cancel. */
-  withdrawn?: number;
-  cancelledBy?: string;
-  cancelledFor?: string;
   updatedAt: string;
   finishedAt?: string;
-}
-
-export interface DrainEnd {
-  outcome?: string;
-  withdrawn?: number;
-  cancelledBy?: string;
-  cancelledFor?: string;
 }
 
 function summaryOf(node: DrainProgress['nodes'][string], nowMs: number): NodeSummary {

@@ -19,3 +19,7 @@ export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 export function invalidField(field: string, detail: string): Result<never> {
   return { ok: false, problem: { code: 'InvalidField', status: 400, title: 'Invalid request', detail, field } };
 }
+
+export function drainNotFound(drainId: string): Problem {
+  return { code: 'DrainNotFound', status: 404, title: 'Drain not found', detail: `no drain with id ${drainId}`, field: 'id' };
+}

@@ -2,6 +2,7 @@
 // id of one occurrence (the same for a re-fired occurrence, so it never starts a second drain).
 
 import { parseDrainRequest } from './drain-request.js';
+import { isObj } from './json.js';
 import { invalidField, ok, type Result } from './problem.js';
 
 export interface ScheduleEntry {
@@ -17,8 +18,8 @@ const NAME = /^[A-Za-z][A-Za-z0-9-]{0,39}$/;
 const ENTRY_FIELDS = ['name', 'schedule', 'topic', 'mode', 'count', 'gracePeriod', 'ackTimeout', 'reason', 'requestedBy'];
 
 function entry(raw: unknown, at: string): Result<ScheduleEntry> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return invalidField(at, `${at} must be an object`);
-  const e = raw as Record<string, unknown>;
+  if (!isObj(raw)) return invalidField(at, `${at} must be an object`);
+  const e = raw;
   const unknown = Object.keys(e).find((k) => !ENTRY_FIELDS.includes(k));
   if (unknown) {
     return invalidField(`${at}.${unknown}`, `unknown field "${unknown}" (known: ${ENTRY_FIELDS.join(', ')}; schedules take relative gracePeriod/ackTimeout, not instants)`);

@@ -6,15 +6,17 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { findDrain, raiseDrainEvent } from '../adapters/durable.js';
+import { CANCEL_EVENT, type CancelRequest } from '../domain/drain-protocol.js';
 import { requester, validateDrainId } from '../domain/drain-request.js';
+import { isObj } from '../domain/json.js';
+import { drainNotFound } from '../domain/problem.js';
 import { jsonBody, problem, problemResponse, unexpected } from '../http/problem-response.js';
-import { CANCEL_EVENT, DRAIN_ORCHESTRATOR, type CancelRequest } from './drain-orchestrator.js';
 import { principalOf } from '../http/principal.js';
 import { drainUrls } from '../http/urls.js';
 
 function cancelRequest(body: unknown, principal: string | undefined): CancelRequest | string {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return '';
-  const { reason, requestedBy, ...rest } = body as Record<string, unknown>;
+  if (!isObj(body)) return '';
+  const { reason, requestedBy, ...rest } = body;
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined) return unknown;
   if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1024)) return 'reason';
@@ -39,9 +41,7 @@ export async function cancelDrain(request: HttpRequest, context: InvocationConte
   try {
     const client = df.getClient(context);
     const status = await findDrain(client, id.value);
-    if (!status || status.name !== DRAIN_ORCHESTRATOR) {
-      return problemResponse(problem('DrainNotFound', 404, 'Drain not found', `no drain with id ${id.value}`, 'id'));
-    }
+    if (!status) return problemResponse(drainNotFound(id.value));
     if (!['Running', 'Pending', 'ContinuedAsNew'].includes(String(status.runtimeStatus))) {
       return problemResponse(problem('DrainEnded', 409, 'Drain already ended', `drain ${id.value} already ended (${String(status.runtimeStatus)}); there is nothing to cancel`, 'id'));
     }

@@ -6,46 +6,28 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { parseAgentReport } from '@workforce/worker-agent/contract';
+import { eventsInHistory } from '../adapters/durable.js';
 import { publishBatches, serviceBusClient, withdrawMessages } from '../adapters/service-bus.js';
 import { config, REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../config.js';
 import { judge } from '../domain/drain-end.js';
 import { parseDrainInput, type DrainInput, type Published } from '../domain/drain-input.js';
-import { drainMessages, type DrainSpecWithId } from '../domain/drain-plan.js';
+import { drainMessages } from '../domain/drain-plan.js';
 import { applyReport, foreignReport, newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
-import { summarize, type DrainEnd, type DrainSummary } from '../domain/drain-status.js';
+import {
+  CANCEL_EVENT,
+  DRAIN_ORCHESTRATOR,
+  PUBLISH_DRAIN,
+  REPORT_EVENT,
+  WITHDRAW_DRAIN,
+  type CancelRequest,
+  type DrainOutput,
+  type PublishInput,
+  type WithdrawInput,
+} from '../domain/drain-protocol.js';
+import { summarize, type DrainEnd } from '../domain/drain-status.js';
 
-export const DRAIN_ORCHESTRATOR = 'drainOrchestrator';
-export const PUBLISH_DRAIN = 'publishDrain';
-export const WITHDRAW_DRAIN = 'withdrawDrain';
-export const REPORT_EVENT = 'report';
-export const CANCEL_EVENT = 'cancel';
 /** Reports folded per generation before continue-as-new: bounds the history (~4 events per report). */
 export const EVENTS_PER_GENERATION = 100;
-
-export interface PublishInput {
-  spec: DrainSpecWithId;
-  now: string;
-}
-export interface WithdrawInput {
-  topic: string;
-  drainId: string;
-  max: number;
-}
-export interface CancelRequest {
-  /** The signed-in principal, else what the caller claimed. */
-  by?: string;
-  /** What the caller claimed, when a signed-in principal asked. */
-  for?: string;
-  reason?: string;
-}
-export interface DrainOutput {
-  summary: DrainSummary;
-  /** Every node, in full (the custom status lists at most NODE_LIMIT). */
-  progress: DrainProgress;
-  published: Published;
-  generation: number;
-  eventsFolded: number;
-}
 
 // ---- activities
 
@@ -63,20 +45,6 @@ export async function withdrawDrain(input: WithdrawInput, context: InvocationCon
 }
 
 // ---- orchestration
-
-const EVENT_RAISED = 15; // DurableTask.Core HistoryEventType.EventRaised
-
-/**
- * How many events of a name this generation's history holds (those already folded and those the
- * library has yet to hand out in this episode), or undefined when the library does not expose the
- * history. Continue-as-new drops events that sit unread in the current episode (the Node library
- * has no preserveUnprocessedEvents), so a generation ends only once it has folded all of them.
- */
-function eventsInHistory(context: OrchestrationContext, name: string): number | undefined {
-  const history = (context.df as unknown as { state?: unknown }).state;
-  if (!Array.isArray(history)) return undefined;
-  return history.filter((e: { EventType?: unknown; Name?: unknown }) => e?.EventType === EVENT_RAISED && e?.Name === name).length;
-}
 
 function finish(context: OrchestrationContext, input: DrainInput, progress: DrainProgress, published: Published, status: DrainStatus, end: DrainEnd): DrainOutput {
   const now = context.df.currentUtcDateTime;

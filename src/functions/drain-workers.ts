@@ -8,12 +8,14 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { parseAgentReport } from '@workforce/worker-agent/contract';
 import * as df from 'durable-functions';
 import type { DurableOrchestrationStatus } from 'durable-functions';
-import { findDrain } from '../adapters/durable.js';
+import { findDrain, raisedEventInputs } from '../adapters/durable.js';
 import { parseDrainInput } from '../domain/drain-input.js';
 import { applyReport, newProgress, type DrainProgress } from '../domain/drain-progress.js';
+import { REPORT_EVENT, type DrainOutput } from '../domain/drain-protocol.js';
 import { validateDrainId } from '../domain/drain-request.js';
-import { problem, problemResponse, unexpected } from '../http/problem-response.js';
-import { DRAIN_ORCHESTRATOR, REPORT_EVENT, type DrainOutput } from './drain-orchestrator.js';
+import { fromJson, isObj } from '../domain/json.js';
+import { drainNotFound } from '../domain/problem.js';
+import { problemResponse, unexpected } from '../http/problem-response.js';
 
 export interface NodeWorkers {
   nodeId: string;
@@ -21,26 +23,14 @@ export interface NodeWorkers {
   workers: DrainProgress['nodes'][string]['workers'];
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const json = (v: unknown): unknown => {
-  if (typeof v !== 'string') return v;
-  try {
-    return JSON.parse(v);
-  } catch {
-    return undefined;
-  }
-};
-
 /** The drain's progress with workers, from a status read with input and history. */
 export function progressWithWorkers(status: DurableOrchestrationStatus): DrainProgress {
-  const output = json(status.output);
+  const output = fromJson(status.output);
   if (isObj(output) && isObj(output.progress)) return (output as unknown as DrainOutput).progress;
-  const input = parseDrainInput(json(status.input));
+  const input = parseDrainInput(fromJson(status.input));
   const progress: DrainProgress = input.progress ?? newProgress(input.spec.drainId, input.spec.topic, input.spec.mode, input.spec.count);
-  const history = (status as unknown as { history?: unknown[]; historyEvents?: unknown[] }).history ?? (status as unknown as { historyEvents?: unknown[] }).historyEvents ?? [];
-  for (const event of history) {
-    if (!isObj(event) || event.EventType !== 'EventRaised' || event.Name !== REPORT_EVENT) continue;
-    const report = parseAgentReport(json(event.Input));
+  for (const raised of raisedEventInputs(status, REPORT_EVENT)) {
+    const report = parseAgentReport(raised);
     if (report.ok) applyReport(progress, report.value);
   }
   return progress;
@@ -51,9 +41,7 @@ export async function drainWorkers(request: HttpRequest, context: InvocationCont
   if (!id.ok) return problemResponse(id.problem);
   try {
     const status = await findDrain(df.getClient(context), id.value, { showInput: true, showHistory: true });
-    if (!status || status.name !== DRAIN_ORCHESTRATOR) {
-      return problemResponse(problem('DrainNotFound', 404, 'Drain not found', `no drain with id ${id.value}`, 'id'));
-    }
+    if (!status) return problemResponse(drainNotFound(id.value));
     const progress = progressWithWorkers(status);
     const nodes: NodeWorkers[] = Object.values(progress.nodes).map((n) => ({ nodeId: n.nodeId, state: n.state, workers: n.workers }));
     return { status: 200, jsonBody: { drainId: id.value, nodes } };

@@ -4,9 +4,9 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import { findDrain } from '../adapters/durable.js';
 import { validateDrainId } from '../domain/drain-request.js';
+import { drainNotFound } from '../domain/problem.js';
 import { drainView, needsInput } from '../http/drain-view.js';
-import { problem, problemResponse, unexpected } from '../http/problem-response.js';
-import { DRAIN_ORCHESTRATOR } from './drain-orchestrator.js';
+import { problemResponse, unexpected } from '../http/problem-response.js';
 
 export async function getDrain(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = validateDrainId(request.params.id ?? '');
@@ -14,9 +14,7 @@ export async function getDrain(request: HttpRequest, context: InvocationContext)
   try {
     const client = df.getClient(context);
     let status = await findDrain(client, id.value);
-    if (!status || status.name !== DRAIN_ORCHESTRATOR) {
-      return problemResponse(problem('DrainNotFound', 404, 'Drain not found', `no drain with id ${id.value}`, 'id'));
-    }
+    if (!status) return problemResponse(drainNotFound(id.value));
     // A drain not yet started by its orchestration (Pending) shows who asked, for what and why from its input.
     if (needsInput(status)) status = (await findDrain(client, id.value, { showInput: true })) ?? status;
     return { status: 200, jsonBody: drainView(status, { full: true }) };

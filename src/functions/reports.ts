@@ -19,7 +19,7 @@ import * as df from 'durable-functions';
 import { drainMessageNumber, parseAgentReport } from '@workforce/worker-agent/contract';
 import { raiseDrainEvent } from '../adapters/durable.js';
 import { REPORTS_QUEUE, SERVICE_BUS_CONNECTION } from '../config.js';
-import { REPORT_EVENT } from './drain-orchestrator.js';
+import { REPORT_EVENT } from '../domain/drain-protocol.js';
 
 export class InvalidReportError extends Error {
   constructor(readonly field: string, message: string) {

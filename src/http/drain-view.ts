@@ -5,7 +5,8 @@ import type { DurableOrchestrationStatus } from 'durable-functions';
 import { parseDrainInput } from '../domain/drain-input.js';
 import { newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
 import { summarize, type DrainSummary } from '../domain/drain-status.js';
-import type { DrainOutput } from '../functions/drain-orchestrator.js';
+import type { DrainOutput } from '../domain/drain-protocol.js';
+import { isObj } from '../domain/json.js';
 
 export interface DrainView extends Partial<DrainSummary> {
   drainId: string;
@@ -17,8 +18,6 @@ export interface DrainView extends Partial<DrainSummary> {
   progress?: DrainProgress;
   failure?: string;
 }
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Before the orchestration writes its first custom status (still Pending, or publishing), the

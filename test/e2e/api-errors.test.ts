@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE } from '../../src/config.js';
+import { sendRaw } from '../support/agents.js';
 import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /** What callers get wrong, and what the app answers: problem+json naming the field, never a stack. */
@@ -72,12 +73,10 @@ describe('API errors and report hygiene', () => {
   });
 
   it('completes reports for unknown drains and dead-letters malformed ones', async () => {
-    const sender = cp.sb.createSender(REPORTS_QUEUE);
-    await sender.sendMessages([
+    await sendRaw(cp.sb, REPORTS_QUEUE, [
       { messageId: 'unknown-drain', body: { drainId: 'never-started', messageId: 'never-started/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at: new Date().toISOString() } },
       { messageId: 'malformed', body: { nodeId: 'n', state: 'sleeping' } },
     ]);
-    await sender.close();
     const receiver = cp.sb.createReceiver(REPORTS_QUEUE, { subQueueType: 'deadLetter' });
     const dead = await waitFor(async () => {
       const got = await receiver.receiveMessages(1, { maxWaitTimeInMs: 500 });

@@ -4,9 +4,9 @@ import { takeControlMessages } from '../support/agents.js';
 import { FUNCTION_KEY, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
- * Issue #13 item 10: a caller signed in through App Service Authentication wrote someone else's
- * name in the body's `requestedBy`, and the audit trail showed that name. The principal now wins;
- * the body's claim is kept as `requestedFor` (`cancelledFor`), in the API, the messages and the CLI.
+ * A caller signed in through App Service Authentication writes someone else's name in the body's
+ * `requestedBy`: the audit trail names the principal, and keeps the body's claim as
+ * `requestedFor` (`cancelledFor`), in the API, the messages and the CLI.
  */
 describe('who asked: the signed-in principal, not the body', () => {
   let cp: ControlPlane;

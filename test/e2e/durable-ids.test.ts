@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { durableClientData } from '../../local/functions-host/src/durable/api.js';
 import { EventType } from '../../local/functions-host/src/durable/history.js';
 import { findDrain, raiseDrainEvent } from '../../src/adapters/durable.js';
-import { CANCEL_EVENT } from '../../src/functions/drain-orchestrator.js';
+import { CANCEL_EVENT } from '../../src/domain/drain-protocol.js';
 import { startControlPlane, type ControlPlane } from '../support/control-plane.js';
 
 /**

@@ -1,4 +1,3 @@
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildArtifacts, isRunning, Node, type Artifacts } from '../support/fleet.js';
 import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
@@ -22,8 +21,7 @@ describe('a drain of 2 on a fleet of 5 real nodes', () => {
     await Promise.all(nodes.map((n) => n.start(artifacts, cp.bus.emulator.connectionString, 200, 300)));
   }, 120_000);
   afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.stop()));
-    for (const n of nodes) rmSync(n.dir, { recursive: true, force: true });
+    await Promise.all(nodes.map((n) => n.close()));
     await cp?.close();
   });
 

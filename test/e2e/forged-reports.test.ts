@@ -1,16 +1,14 @@
 import type { AgentReport } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE } from '../../src/config.js';
-import { REPORT_EVENT } from '../../src/functions/drain-orchestrator.js';
-import { report, sendReports } from '../support/agents.js';
-import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
-
-const EVENT_RAISED = 15; // DurableTask HistoryEventType.EventRaised
+import { REPORT_EVENT } from '../../src/domain/drain-protocol.js';
+import { EventType } from '../../local/functions-host/src/durable/history.js';
+import { peek, report, sendReports } from '../support/agents.js';
+import { drainWithoutTimes, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
- * Issue #13 items 7 and 8: anyone who can send to the reports queue sends reports crafted to
- * reach another drain, through the local host and the emulator. The victim drain keeps running
- * and its status does not change.
+ * Anyone who can send to the reports queue sends reports crafted to reach another drain, through
+ * the local host and the emulator. The victim drain keeps running and its status does not change.
  */
 describe('forged reports on the reports queue', () => {
   let cp: ControlPlane;
@@ -21,29 +19,12 @@ describe('forged reports on the reports queue', () => {
     await cp?.close();
   });
 
-  const view = async (id: string) => {
-    const { updatedAt: _u, lastUpdatedTime: _l, ...rest } = (await cp.api('GET', `drains/${id}`)).body;
-    return rest;
-  };
-  const raisedReports = (id: string) => cp.host.durable.store.getHistory(id).filter((e) => e.EventType === EVENT_RAISED && e.Name === REPORT_EVENT).length;
-  const pendingEvents = (id: string) => cp.host.durable.store.messages(id).filter((m) => m.event.EventType === EVENT_RAISED).length;
+  const view = (id: string) => drainWithoutTimes(cp, id);
+  const raisedReports = (id: string) => cp.host.durable.store.getHistory(id).filter((e) => e.EventType === EventType.EventRaised && e.Name === REPORT_EVENT).length;
+  const pendingEvents = (id: string) => cp.host.durable.store.messages(id).filter((m) => m.event.EventType === EventType.EventRaised).length;
   /** Every report sent so far was taken off the queue (completed or dead-lettered). */
-  const queueSettled = async () => {
-    const receiver = cp.sb.createReceiver(REPORTS_QUEUE);
-    try {
-      return (await receiver.peekMessages(10)).length === 0;
-    } finally {
-      await receiver.close();
-    }
-  };
-  const deadLettered = async () => {
-    const receiver = cp.sb.createReceiver(REPORTS_QUEUE, { subQueueType: 'deadLetter' });
-    try {
-      return (await receiver.peekMessages(50)).map((m) => (m.body as AgentReport).drainId);
-    } finally {
-      await receiver.close();
-    }
-  };
+  const queueSettled = async () => (await peek(cp.sb, REPORTS_QUEUE)).length === 0;
+  const deadLettered = async () => (await peek(cp.sb, REPORTS_QUEUE, { deadLetter: true })).map((m) => (m.body as AgentReport).drainId);
 
   it('cannot terminate, complete or otherwise change another drain', async () => {
     await cp.api('PUT', 'topics/victim-topic');
@@ -57,7 +38,7 @@ describe('forged reports on the reports queue', () => {
 
     const forged = (over: Partial<AgentReport>): AgentReport => ({ ...report('victim', 2, 'mallory', 'drained', 'victim-topic'), ...over });
     await sendReports(cp.sb, [
-      // The durable client pasted this id into its URL: raising an event became a terminate.
+      // Pasted into a Durable URL as it is, this id would turn raising an event into a terminate.
       forged({ drainId: 'victim/terminate?reason=x&', messageId: 'victim/terminate?reason=x&/1' }),
       // Messages the drain never published, or another drain's: they would count as drained nodes.
       forged({ nodeId: 'm1', messageId: 'victim/3' }),

@@ -1,16 +1,16 @@
-import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType } from '../../local/functions-host/src/durable/history.js';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
 import { buildArtifacts, isRunning, Node } from '../support/fleet.js';
-import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { peek, sendRaw } from '../support/agents.js';
+import { drainWithoutTimes, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
- * Issue #13 item 7, the control-message half: a principal with Send on one topic publishes a
- * control message whose drainId carries a durable operation on another drain. An honest agent
- * used to act on it and echo the id in its reports, and the control plane then terminated that
- * drain. Now the agent dead-letters it (InvalidControlMessage) without acting, and its rejected
- * report names no drain. Real agent and worker, the local host and the emulator.
+ * A principal with Send on one topic publishes a control message whose drainId carries a durable
+ * operation on another drain. Acted on, and echoed in the agent's reports, that id would reach the
+ * control plane as a terminate of that drain. The agent dead-letters it (InvalidControlMessage)
+ * without acting, and its rejected report names no drain. Real agent and worker, the local host
+ * and the emulator.
  */
 describe('a control message whose drainId carries a durable operation', () => {
   const topic = 'inj-1';
@@ -26,23 +26,11 @@ describe('a control message whose drainId carries a durable operation', () => {
     await node.start(artifacts, cp.bus.emulator.connectionString, 200, 300, { WORKFORCE_LOG_LEVEL: 'debug' });
   }, 120_000);
   afterAll(async () => {
-    await node?.stop();
-    if (node) rmSync(node.dir, { recursive: true, force: true });
+    await node?.close();
     await cp?.close();
   });
 
-  const view = async (id: string) => {
-    const { updatedAt: _u, lastUpdatedTime: _l, ...rest } = (await cp.api('GET', `drains/${id}`)).body;
-    return rest;
-  };
-  const peek = async (entity: string, sub?: string, deadLetter = false) => {
-    const receiver = sub ? cp.sb.createReceiver(entity, sub, deadLetter ? { subQueueType: 'deadLetter' } : {}) : cp.sb.createReceiver(entity);
-    try {
-      return await receiver.peekMessages(20);
-    } finally {
-      await receiver.close();
-    }
-  };
+  const view = (id: string) => drainWithoutTimes(cp, id);
 
   it('is dead-lettered unacted, and the drain it names keeps running unchanged', async () => {
     // The victim drains nodes of another topic, so this node never takes its message.
@@ -55,26 +43,21 @@ describe('a control message whose drainId carries a durable operation', () => {
     const before = await view('victim2');
 
     const evil = 'victim2/terminate?reason=x&';
-    const sender = cp.sb.createSender(topic);
-    try {
-      await sender.sendMessages({
-        body: { operation: 'graceful-downscale', drainId: evil, notAfter: new Date(Date.now() + 600_000).toISOString() },
-        messageId: `${evil}/1`,
-        contentType: 'application/json',
-      });
-    } finally {
-      await sender.close();
-    }
+    await sendRaw(cp.sb, topic, {
+      body: { operation: 'graceful-downscale', drainId: evil, notAfter: new Date(Date.now() + 600_000).toISOString() },
+      messageId: `${evil}/1`,
+      contentType: 'application/json',
+    });
 
     // The agent handled it and sent its report (either way), the report left the queue, and
     // whatever it caused on the victim has been taken by an episode.
     await waitFor(() => node.agent.output().split('\n').some((l) => l.includes('"reports-sent"') && l.includes(`${evil}/1`)), 'the agent to report on the message');
     const unhandled = () => cp.host.durable.store.messages('victim2').filter((m) => m.event.EventType === EventType.EventRaised || m.event.EventType === EventType.ExecutionTerminated);
-    await waitFor(async () => (await peek(REPORTS_QUEUE)).length === 0 && unhandled().length === 0, 'the reports to be handled', 30_000);
+    await waitFor(async () => (await peek(cp.sb, REPORTS_QUEUE)).length === 0 && unhandled().length === 0, 'the reports to be handled', 30_000);
 
     expect(cp.host.durable.store.getInstance('victim2')?.status).toBe('Running');
     expect(await view('victim2')).toEqual(before);
-    const dead = await peek(topic, SHUTDOWN_SUBSCRIPTION, true);
+    const dead = await peek(cp.sb, topic, { subscription: SHUTDOWN_SUBSCRIPTION, deadLetter: true });
     expect(dead.map((m) => [m.messageId, m.deadLetterReason])).toEqual([[`${evil}/1`, 'InvalidControlMessage']]);
     expect(dead[0]!.deadLetterErrorDescription).toMatch(/drainId .* must be 1-64 letters, digits/);
     // The node did not act: its worker was never asked to drain and keeps working.

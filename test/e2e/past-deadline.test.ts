@@ -1,15 +1,15 @@
-import { rmSync } from 'node:fs';
 import { ServiceBusClient } from '@azure/service-bus';
 import type { AgentReport } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
+import { sendRaw } from '../support/agents.js';
 import { buildArtifacts, isRunning, Node } from '../support/fleet.js';
 import { startBus, waitFor, type Emulator } from '../support/control-plane.js';
 
 /**
- * Issue #13 item 11: a graceful-downscale whose deadline has already passed when a node receives
- * it would be an immediate SIGKILL of the node's workers. It is expired instead: the agent reports
- * `expired` and does not act. A real agent and worker on the emulator; reports read off the queue.
+ * A graceful-downscale whose deadline has already passed when a node receives it would be an
+ * immediate SIGKILL of the node's workers. It is expired instead: the agent reports `expired` and
+ * does not act. A real agent and worker on the emulator; reports read off the queue.
  */
 describe('a drain message whose deadline already passed', () => {
   const topic = 'late-1';
@@ -27,8 +27,7 @@ describe('a drain message whose deadline already passed', () => {
     await node.start(artifacts, bus.emulator.connectionString, 200, 300);
   }, 120_000);
   afterAll(async () => {
-    await node?.stop();
-    if (node) rmSync(node.dir, { recursive: true, force: true });
+    await node?.close();
     await sb?.close();
     await bus?.close();
   });
@@ -36,16 +35,11 @@ describe('a drain message whose deadline already passed', () => {
   it('is reported expired and not acted on', async () => {
     const now = Date.now();
     const deadline = new Date(now - 60_000).toISOString();
-    const sender = sb.createSender(topic);
-    try {
-      await sender.sendMessages({
-        body: { operation: 'graceful-downscale', drainId: 'late', deadline, notAfter: new Date(now + 600_000).toISOString() },
-        messageId: 'late/1',
-        contentType: 'application/json',
-      });
-    } finally {
-      await sender.close();
-    }
+    await sendRaw(sb, topic, {
+      body: { operation: 'graceful-downscale', drainId: 'late', deadline, notAfter: new Date(now + 600_000).toISOString() },
+      messageId: 'late/1',
+      contentType: 'application/json',
+    });
 
     const reports: AgentReport[] = [];
     const receiver = sb.createReceiver(REPORTS_QUEUE, { receiveMode: 'receiveAndDelete' });

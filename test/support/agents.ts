@@ -1,16 +1,14 @@
-// Sends agent reports with @azure/service-bus, as an agent does, and reads control messages.
+// Sends agent reports with @azure/service-bus, as an agent does, reads control messages, and
+// sends or peeks at any message the way a principal with rights on the entity could.
 
-import type { ServiceBusClient, ServiceBusReceivedMessage } from '@azure/service-bus';
+import type { ServiceBusClient, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { AgentReport, ReportState } from '@workforce/worker-agent/contract';
+import { sendBatches } from '../../src/adapters/service-bus.js';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
 
+/** Sends the reports to the reports queue, in as many batches as they need. */
 export async function sendReports(sb: ServiceBusClient, reports: AgentReport[]): Promise<void> {
-  const sender = sb.createSender(REPORTS_QUEUE);
-  try {
-    await sender.sendMessages(reports.map((r) => ({ body: r, contentType: 'application/json', messageId: `${r.messageId}/${r.nodeId}/${r.state}` })));
-  } finally {
-    await sender.close();
-  }
+  await sendBatches(sb, REPORTS_QUEUE, reports.map((r) => ({ body: r, contentType: 'application/json', messageId: `${r.messageId}/${r.nodeId}/${r.state}` })));
 }
 
 export function report(drainId: string, n: number, nodeId: string, state: ReportState, topic: string, at = new Date()): AgentReport {
@@ -30,6 +28,27 @@ export async function takeControlMessages(sb: ServiceBusClient, topic: string, c
       }
     }
     return got;
+  } finally {
+    await receiver.close();
+  }
+}
+
+/** Sends messages as they are to a queue or topic, in one batch. */
+export async function sendRaw(sb: ServiceBusClient, entity: string, messages: ServiceBusMessage | ServiceBusMessage[]): Promise<void> {
+  const sender = sb.createSender(entity);
+  try {
+    await sender.sendMessages(messages);
+  } finally {
+    await sender.close();
+  }
+}
+
+/** Up to 50 messages of a queue or a subscription (or of its dead-letter queue), looked at, not taken. */
+export async function peek(sb: ServiceBusClient, entity: string, opts: { subscription?: string; deadLetter?: boolean } = {}): Promise<ServiceBusReceivedMessage[]> {
+  const options = opts.deadLetter ? { subQueueType: 'deadLetter' as const } : {};
+  const receiver = opts.subscription ? sb.createReceiver(entity, opts.subscription, options) : sb.createReceiver(entity, options);
+  try {
+    return await receiver.peekMessages(50);
   } finally {
     await receiver.close();
   }

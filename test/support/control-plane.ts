@@ -1,21 +1,20 @@
 // Runs this Function app the way Azure would, on one machine: the Service Bus emulator (AMQP +
 // ARM endpoint) and the local Functions host loading src/functions/*.ts unmodified.
 
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServiceBusClient } from '@azure/service-bus';
 import { ManualClock, silentLogger, type Host } from '@workforce/functions-host';
 import type { RunningEmulator } from '@workforce/servicebus-emulator';
+import { tempDir, waitFor as poll } from '../../local/functions-host/test/helpers.js';
 import { startLocalBus, startLocalSystem } from '../../scripts/local-system.js';
+
+// The host's test kit polls and makes temporary directories; these tests use the same.
+export { tempDir };
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const FUNCTION_KEY = 'test-function-key';
-
-export function tempDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
-}
 
 /**
  * An app folder whose package.json `main` lists the TypeScript sources of src/functions, so the
@@ -117,19 +116,15 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
   return plane;
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** The drain as GET /api/drains/{id} shows it, less the times that change on every read: to compare before and after. */
+export async function drainWithoutTimes(cp: ControlPlane, drainId: string): Promise<Record<string, any>> {
+  const { updatedAt: _u, lastUpdatedTime: _l, ...rest } = (await cp.api('GET', `drains/${drainId}`)).body;
+  return rest;
+}
+
+/** The probe's first value that is neither undefined nor false; a probe that throws is asked again. */
+export function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
+  return poll(probe, { what, timeoutMs });
 }
 
 export function mkdirp(dir: string): string {

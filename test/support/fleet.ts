@@ -2,6 +2,7 @@
 // (worker-agent/test/helpers.ts): the agent as it ships (its `bundle()`), the Node example worker,
 // and each node with its own PID, state and task-queue directories.
 
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { LocalQueue } from '../../worker-agent/examples/local-queue.js';
 import { type Artifacts, type Proc, startExampleWorker, startProcess } from '../../worker-agent/test/helpers.js';
@@ -42,5 +43,11 @@ export class Node {
         await p.exited;
       }
     }
+  }
+
+  /** Stops the node and removes its directories. */
+  async close(): Promise<void> {
+    await this.stop();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -26,7 +26,7 @@ describe('drainView', () => {
   });
 
   // GET reads the status without its input (it carries every node later on) and asks again with
-  // it only when needed: before this, a drain polled while Pending showed no request (CI stop 9).
+  // it only when needed, so a drain polled while Pending still shows its request.
   it('needs the input only until the first custom status or the output', () => {
     expect(needsInput(status({ input: null }))).toBe(true);
     expect(needsInput(status({ runtimeStatus: 'Running' as never, customStatus: { status: 'running' } }))).toBe(false);

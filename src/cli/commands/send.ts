@@ -1,11 +1,12 @@
 // `workforce send <topic> --operation … --count N`: publishes control messages straight to Service
-// Bus, for teams without the control plane. The messages are the control plane's (same ids, subject
-// and TTL, from the worker agent's contract), so agents cannot tell the two apart.
+// Bus, for teams without the control plane. It builds and publishes them with the control plane's
+// own code (drainMessages, publishBatches), so agents cannot tell the two apart.
 
 import { randomUUID } from 'node:crypto';
-import { DefaultAzureCredential } from '@azure/identity';
-import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
-import { controlMessageEnvelope, DRAIN_ID_RULE, isDrainId, OPERATIONS, type ControlMessage } from '@workforce/worker-agent/contract';
+import type { ServiceBusClient } from '@azure/service-bus';
+import { DRAIN_ID_RULE, isDrainId, OPERATIONS } from '@workforce/worker-agent/contract';
+import { newServiceBusClient, publishBatches } from '../../adapters/service-bus.js';
+import { drainMessages, type DrainSpecWithId } from '../../domain/drain-plan.js';
 import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
 import { parseDuration } from '../../domain/durations.js';
 import { CliError, EXIT, usageError, type ExitCode } from '../errors.js';
@@ -51,18 +52,20 @@ function at(flag: string, value: string | undefined, now: number): string | unde
   return new Date(now + parseDuration(duration(flag, value)!)!).toISOString();
 }
 
+const RETRY = { retryOptions: { maxRetries: 2, timeoutInMs: 15_000 } };
+
 function client(values: { 'connection-string'?: string; namespace?: string }, io: Io): ServiceBusClient {
   const cs = values['connection-string'] ?? io.env.WORKFORCE_SERVICEBUS_CONNECTION_STRING ?? io.env.WORKFORCE_BACK_CHANNEL_CONNECTION_STRING;
   const ns = values.namespace ?? io.env.WORKFORCE_SERVICEBUS_NAMESPACE;
   if (cs && ns && values['connection-string'] !== undefined && values.namespace !== undefined) throw usageError('give --connection-string or --namespace, not both');
   if (cs) {
     try {
-      return new ServiceBusClient(cs, { retryOptions: { maxRetries: 2, timeoutInMs: 15_000 } });
+      return newServiceBusClient({ kind: 'connectionString', connectionString: cs }, RETRY);
     } catch (err) {
       throw usageError(`the Service Bus connection string is not valid (${(err as Error).message}); copy it from the portal or from \`npm start\``);
     }
   }
-  if (ns) return new ServiceBusClient(ns.includes('.') ? ns : `${ns}.servicebus.windows.net`, new DefaultAzureCredential(), { retryOptions: { maxRetries: 2, timeoutInMs: 15_000 } });
+  if (ns) return newServiceBusClient({ kind: 'identity', fullyQualifiedNamespace: ns.includes('.') ? ns : `${ns}.servicebus.windows.net` }, RETRY);
   throw usageError('send needs Service Bus: pass --connection-string (or set WORKFORCE_SERVICEBUS_CONNECTION_STRING) or --namespace with an Azure login');
 }
 
@@ -80,33 +83,25 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
   const drainId = values['drain-id'];
   if (drainId !== undefined && !isDrainId(drainId)) throw usageError(`--drain-id ${JSON.stringify(drainId)} must be ${DRAIN_ID_RULE}`);
   const now = io.now();
-  const message: ControlMessage & { drainId: string; notAfter: string } = {
-    operation,
-    drainId: drainId ?? randomUUID(),
-    notAfter: at('not-after', values['not-after'], now) ?? new Date(now + DEFAULT_ACK_TIMEOUT_MS).toISOString(),
-    requestedBy: values['requested-by'] ?? whoami(io.env),
-  };
+  const notAfter = at('not-after', values['not-after'], now) ?? new Date(now + DEFAULT_ACK_TIMEOUT_MS).toISOString();
   const deadline = at('deadline', values.deadline, now);
-  if (deadline !== undefined) message.deadline = deadline;
-  if (values.reason !== undefined) message.reason = values.reason;
-  if (deadline !== undefined && Date.parse(message.notAfter!) > Date.parse(deadline)) throw usageError('--not-after must not be after --deadline');
+  const spec: DrainSpecWithId = {
+    drainId: drainId ?? randomUUID(),
+    topic,
+    mode: operation,
+    count: n,
+    ...(deadline !== undefined && { deadline }),
+    notAfter,
+    ...(values.reason !== undefined && { reason: values.reason }),
+    requestedBy: values['requested-by'] ?? whoami(io.env),
+    requestedAt: new Date(now).toISOString(),
+  };
+  if (deadline !== undefined && Date.parse(spec.notAfter) > Date.parse(deadline)) throw usageError('--not-after must not be after --deadline');
 
+  const envelopes = drainMessages(spec, undefined, new Date(now));
   const sb = client(values, io);
-  const messageIds: string[] = [];
   try {
-    const sender = sb.createSender(topic);
-    let batch = await sender.createMessageBatch();
-    for (let i = 1; i <= n; i++) {
-      const e = controlMessageEnvelope(message, i, new Date(now));
-      const msg: ServiceBusMessage = { body: e.body, messageId: e.messageId, subject: e.subject, contentType: e.contentType, timeToLive: e.timeToLive };
-      if (!batch.tryAddMessage(msg)) {
-        await sender.sendMessages(batch);
-        batch = await sender.createMessageBatch();
-        if (!batch.tryAddMessage(msg)) throw new Error(`message ${e.messageId} is larger than a batch`);
-      }
-      messageIds.push(e.messageId);
-    }
-    await sender.sendMessages(batch);
+    await publishBatches(sb, topic, envelopes);
   } catch (err) {
     const e = err as { code?: string; message?: string };
     const what = e.code === 'MessagingEntityNotFound' || e.code === 'MessagingEntityNotFoundError'
@@ -116,7 +111,9 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
   } finally {
     await sb.close().catch(() => {});
   }
-  if (values.json) io.out(`${JSON.stringify({ topic, drainId: message.drainId, messageIds, message }, null, 2)}\n`);
-  else io.out(`sent ${n} x ${operation} on ${topic} (drain id ${message.drainId}, nodes may take them until ${message.notAfter})\n`);
+  if (values.json) {
+    const messageIds = envelopes.map((e) => e.messageId);
+    io.out(`${JSON.stringify({ topic, drainId: spec.drainId, messageIds, message: envelopes[0]!.body }, null, 2)}\n`);
+  } else io.out(`sent ${n} x ${operation} on ${topic} (drain id ${spec.drainId}, nodes may take them until ${spec.notAfter})\n`);
   return EXIT.ok;
 }

@@ -1,0 +1,47 @@
+// The drain orchestration as its callers see it: its name, its activities and events with what
+// they carry, and its output. The orchestration implements it; the adapters that start and signal
+// it and the views that read its status take the names from here, never from the orchestration.
+
+import type { Published } from './drain-input.js';
+import type { DrainSpecWithId } from './drain-plan.js';
+import type { DrainProgress } from './drain-progress.js';
+import type { DrainSummary } from './drain-status.js';
+
+/** The orchestration; its instance id is the drain id. */
+export const DRAIN_ORCHESTRATOR = 'drainOrchestrator';
+/** Activity: publish the drain's control messages. */
+export const PUBLISH_DRAIN = 'publishDrain';
+/** Activity: take back the messages no node has taken yet. */
+export const WITHDRAW_DRAIN = 'withdrawDrain';
+/** Event: one agent report (the reports trigger raises it). */
+export const REPORT_EVENT = 'report';
+/** Event: a cancel request (`CancelRequest`). */
+export const CANCEL_EVENT = 'cancel';
+
+export interface PublishInput {
+  spec: DrainSpecWithId;
+  now: string;
+}
+
+export interface WithdrawInput {
+  topic: string;
+  drainId: string;
+  max: number;
+}
+
+export interface CancelRequest {
+  /** The signed-in principal, else what the caller claimed. */
+  by?: string;
+  /** What the caller claimed, when a signed-in principal asked. */
+  for?: string;
+  reason?: string;
+}
+
+export interface DrainOutput {
+  summary: DrainSummary;
+  /** Every node, in full (the custom status lists at most NODE_LIMIT). */
+  progress: DrainProgress;
+  published: Published;
+  generation: number;
+  eventsFolded: number;
+}
