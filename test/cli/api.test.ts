@@ -175,6 +175,7 @@ describe('workforce against the local control plane', () => {
     expect(r.stdout).toBe('no drains: topic cli-nope does not exist (create it with `workforce topic ensure cli-nope`; `workforce drains` lists every topic\'s)\n');
     await cli(['topic', 'ensure', 'cli-empty'], env);
     expect((await cli(['drains', '--topic', 'cli-empty'], env)).stdout).toBe('no drains\n');
+    expect((await cli(['drains', '--topic', 'CLI-Empty'], env)).stdout).toBe('no drains\n'); // Service Bus names ignore case
   });
 
   it('send publishes the control plane\'s messages straight to Service Bus (ids, subject, TTL)', async () => {

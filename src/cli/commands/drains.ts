@@ -35,7 +35,7 @@ export async function drainsCommand(args: string[], io: Io): Promise<ExitCode> {
 async function topicMissing(api: ApiClient, topic: string): Promise<boolean> {
   try {
     const { topics } = (await api.get('topics')) as { topics: Array<{ name: string }> };
-    return !topics.some((t) => t.name === topic);
+    return !topics.some((t) => t.name.toLowerCase() === topic.toLowerCase()); // entity names ignore case
   } catch {
     return false;
   }
