@@ -30,13 +30,13 @@ const HELP = { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean'
  * so the command's own check can say what it accepts (parseArgs calls it "ambiguous").
  */
 function attachDashValues(args: string[], options: Options): string[] {
-  const isFlag = (a: string) => a === '--' || a === '-h' || (a.startsWith('--') && a.slice(2).split('=')[0]! in options);
+  const isFlag = (a: string) => a === '--' || a === '-h' || (a.startsWith('--') && Object.hasOwn(options, a.slice(2).split('=')[0]!));
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') return [...out, ...args.slice(i)];
     const next = args[i + 1];
-    if (a.startsWith('--') && options[a.slice(2)]?.type === 'string' && next?.startsWith('-') && !isFlag(next)) {
+    if (a.startsWith('--') && Object.hasOwn(options, a.slice(2)) && options[a.slice(2)]!.type === 'string' && next?.startsWith('-') && !isFlag(next)) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);
