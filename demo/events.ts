@@ -11,6 +11,9 @@ const SHOWN: Record<string, string> = {
   exiting: '⏹ exited cleanly',
 };
 
+/** UTC, as the CLI prints times: one clock for everyone watching a drain. */
+export const utcSeconds = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
 export function followEvents(nodes: FleetNode[], write: (line: string) => void, everyMs = 500): () => void {
   const seen = new Map<string, number>();
   const timer = setInterval(() => {
@@ -20,7 +23,7 @@ export function followEvents(nodes: FleetNode[], write: (line: string) => void, 
       seen.set(n.id, events.length);
       for (const e of events.slice(from)) {
         const what = SHOWN[e.event];
-        if (what) write(`${new Date().toLocaleTimeString()}  ${e.workerId.padEnd(24)} ${what}${e.taskId ? ` ${e.taskId}` : ''}`);
+        if (what) write(`${utcSeconds(new Date())}  ${e.workerId.padEnd(24)} ${what}${e.taskId ? ` ${e.taskId}` : ''}`);
       }
     }
   }, everyMs);

@@ -30,6 +30,23 @@ function localFunctionKey(): string {
   return key;
 }
 
+// The copy-paste path to a real worker (README "Quick start"): one node's agent, worker and tasks.
+const q = (p: string) => `'${p.replaceAll("'", "'\\''")}'`;
+
+function agentCommand(connectionString: string, node: string): string {
+  return `WORKFORCE_BACK_CHANNEL_CONNECTION_STRING='${connectionString}' npx workforce-agent listen --topic eu-west --node-id node-1 --state-dir ${q(`${node}/state`)} --pid-dir ${q(`${node}/pids`)}`;
+}
+
+function workerCommand(node: string): string {
+  return `WORKFORCE_PID_DIR=${q(`${node}/pids`)} npx tsx worker-agent/examples/node/worker.ts --queue ${q(`${node}/queue`)} --topic eu-west --worker-id node-1-w1`;
+}
+
+/** Five 20-second tasks in the example's directory queue (worker-agent/examples/local-queue.ts). */
+function tasksCommand(node: string): string {
+  const pending = q(`${node}/queue/pending`);
+  return `mkdir -p ${pending} && for i in 1 2 3 4 5; do echo '{"durationMs":20000}' > ${pending}/task-$i.json; done`;
+}
+
 async function main(): Promise<void> {
   if (!existsSync(path.join(ROOT, 'dist', 'src', 'functions'))) {
     throw new Error('dist/src/functions is missing: run `npm run build` first');
@@ -46,9 +63,13 @@ async function main(): Promise<void> {
   const { emulator, caFile } = bus;
   const api = host.url.replace('127.0.0.1', 'localhost');
   const key = host.keys.function;
+  // Absolute: a worker's PID file must name absolute paths for the agent to trust it.
+  const node = path.join(DATA, 'node-1');
+  const cliEnv = `export WORKFORCE_API_KEY=${key}${api === 'http://localhost:7071' ? '' : ` WORKFORCE_API_URL=${api}`}`;
   process.stdout.write(`
 Workforce control plane is running.
 
+  Dashboard      ${api}/api/dashboard?code=${key}
   API            ${api}/api   (header x-functions-key: ${key})
     CLI          export WORKFORCE_API_KEY=${key}; npx workforce drains   (key kept in .data/function-key)
     provision    curl -X PUT -H "x-functions-key: ${key}" ${api}/api/topics/eu-west
@@ -58,9 +79,12 @@ Workforce control plane is running.
   ARM endpoint   ${emulator.armEndpoint}   (certificate ${caFile})
   State          ${DATA}
 
-Agents on this machine:
-  WORKFORCE_BACK_CHANNEL_CONNECTION_STRING='${emulator.connectionString}' \\
-    npx workforce-agent listen --topic eu-west --node-id node-1
+A real worker, drained (each in its own terminal in this checkout; node-1's directories are its own):
+  1. the CLI     ${cliEnv}; npx workforce topic ensure eu-west
+  2. an agent    ${agentCommand(emulator.connectionString, node)}
+  3. a worker    ${workerCommand(node)}
+  4. tasks       ${tasksCommand(node)}
+  5. drain it    npx workforce drain eu-west --count 1 --deadline 10m --wait     (in the CLI's terminal)
 
 Ctrl-C stops.
 `);

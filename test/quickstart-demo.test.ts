@@ -47,6 +47,8 @@ describe('README tour: npm run demo', () => {
     expect(drain.code).toBe(0);
     // The demo shows the two drained nodes' workers exiting after their task.
     await waitFor(() => (out.match(/tour-a-node-\d-(node|py)\s+⏹ exited cleanly/g) ?? []).length >= 2, 'the demo to show workers exiting', 30_000);
+    // in UTC, as the CLI prints times
+    expect(out).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z {2}tour-a-node-\d-(node|py)\s+⏹ exited cleanly/m);
 
     process.kill(-demo.pid!, 'SIGINT');
     const end = await exited;

@@ -1,50 +1,55 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, symlinkSync } from 'node:fs';
+import { readdirSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleet, stopFleet, type FleetNode } from '../demo/fleet.js';
 import { ROOT, tempDir, waitFor } from './support/control-plane.js';
 import { groupAlive } from './support/process-group.js';
 
 /**
  * The README's quick start, from a clean checkout: the committed tree (`git archive HEAD`) in a
- * temporary directory, with this checkout's installed node_modules linked in (a real `npm ci`
- * would take minutes). There: `npm start` as the README says → wait for its printed URL and key
- * → `workforce topic ensure` → a small fleet of real agents and workers → `workforce
- * drain … --wait` exits 0 → Ctrl-C (SIGINT to the process group, as a terminal sends it) → a
- * clean exit. Ports are 0 (PORT=0 etc.), so it runs beside a developer's own `npm start`.
+ * temporary directory, with this checkout's installed node_modules linked in and built as
+ * `npm install` builds it (a real `npm ci` would take minutes). There: `npm start` as the README says → the five commands it prints, run
+ * as printed (the CLI's key and topic, an agent with its own directories, the example worker,
+ * its tasks, `workforce drain … --wait`) → the worker finishes its task and exits, the drain
+ * exits 0 → Ctrl-C (SIGINT to the process group, as a terminal sends it) → a clean exit. Ports
+ * are 0 (PORT=0 etc.), so it runs beside a developer's own `npm start`.
  */
+/** A shell running one printed command, in its own process group (killed at the end). */
+function shell(command: string, cwd: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn('sh', ['-c', command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, output: () => out, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+}
+
+/** Step n of the banner's "A real worker, drained" list: the command as printed. */
+function step(banner: string, n: number): string {
+  const line = new RegExp(`^ {2}${n}\\. [a-zA-Z ]+? {2,}(.+?)(?: {2,}\\(in the CLI's terminal\\))?$`, 'm').exec(banner);
+  expect(line, `step ${n} in:\n${banner}`).not.toBeNull();
+  return line![1]!;
+}
+
 describe('README quick start', () => {
   let dir: string;
   let start: ChildProcess;
   let out = '';
   let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  let nodes: FleetNode[] = [];
+  const shells: ChildProcess[] = [];
 
   beforeAll(() => {
     dir = tempDir('workforce-checkout-');
     execFileSync('sh', ['-c', `git -C "${ROOT}" archive --format=tar HEAD | tar -x -C "${dir}"`]);
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  });
+    execFileSync('npm', ['run', 'build'], { cwd: dir, stdio: 'ignore' }); // as `npm install` does (prepare)
+  }, 180_000);
   afterAll(async () => {
-    await stopFleet(nodes).catch(() => {});
+    for (const c of shells) if (c.pid !== undefined && groupAlive(c.pid)) process.kill(-c.pid, 'SIGKILL');
     if (start?.pid !== undefined && groupAlive(start.pid)) process.kill(-start.pid, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const workforce = (args: string[], env: Record<string, string>) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      // bin/workforce.js is what `npx workforce` runs (the root package's bin; usage.test.ts runs
-      // it through npx in this checkout, whose node_modules npm installed).
-      const child = spawn(process.execPath, [path.join(dir, 'bin', 'workforce.js'), ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.once('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-
-  it('npm start → workforce topic ensure → workforce drain --wait → Ctrl-C', async () => {
+  it('npm start → the printed agent, worker, tasks and drain → the worker finishes its task and exits → Ctrl-C', async () => {
     start = spawn('npm', ['start'], {
       cwd: dir,
       detached: true, // its own process group, so SIGINT reaches it as Ctrl-C does
@@ -57,28 +62,38 @@ describe('README quick start', () => {
 
     const banner = await waitFor(() => /Workforce control plane is running[\s\S]*Ctrl-C stops/.test(out) && out, '`npm start` to print its URLs', 90_000);
     const api = /API\s+(http:\/\/\S+)\/api\s+\(header x-functions-key: (\S+)\)/.exec(banner);
-    const connectionString = /Service Bus\s+(Endpoint=\S+)/.exec(banner)?.[1];
     expect(api, banner).not.toBeNull();
-    expect(connectionString).toBeDefined();
-    const env = { WORKFORCE_API_URL: api![1]!, WORKFORCE_API_KEY: api![2]! };
+    // the dashboard, with its key
+    expect(banner).toContain(`Dashboard      ${api![1]}/api/dashboard?code=${api![2]}`);
+    expect((await fetch(`${api![1]}/api/dashboard?code=${api![2]}`)).status).toBe(200);
 
-    const ensure = await workforce(['topic', 'ensure', 'quickstart'], env);
-    expect(ensure.stderr).toBe('');
-    expect(ensure.code).toBe(0);
-    expect(ensure.stdout).toContain('topic quickstart is ready');
+    // 1. the CLI's key (and URL: ports are 0 here) and the topic
+    const cliEnv = step(banner, 1).split('; ')[0]!;
+    const ensure = shell(step(banner, 1), dir);
+    expect(await ensure.exited, ensure.output()).toBe(0);
+    expect(ensure.output()).toContain('topic eu-west is ready');
+    // 2. an agent with its own state and PID directories, 3. a worker, 4. its tasks
+    const agent = shell(step(banner, 2), dir);
+    const worker = shell(step(banner, 3), dir);
+    shells.push(agent.child, worker.child);
+    const tasks = shell(step(banner, 4), dir);
+    expect(await tasks.exited, tasks.output()).toBe(0);
+    const queue = path.join(dir, '.data', 'node-1', 'queue');
+    await waitFor(() => agent.output().includes('"listening"'), 'the agent to listen', 60_000);
+    await waitFor(() => readdirSync(path.join(queue, 'running')).length === 1, 'the worker to take a task', 60_000);
 
-    nodes = await startFleet({
-      dir: path.join(dir, '.data', 'fleet'), connectionString: connectionString!, topics: ['quickstart'], nodesPerTopic: 2, tasks: 100, taskMs: [300, 800], python: false,
-    });
-    const drain = await workforce(['drain', 'quickstart', '--count', '1', '--deadline', '5m', '--reason', 'quick start', '--wait'], env);
-    expect(drain.stderr).toBe('');
-    expect(drain.stdout).toMatch(/completed · 1\/1 drained/);
-    expect(drain.code).toBe(0);
-    // The drained node's workers exited; the other node still works.
-    const workersRunning = nodes.map((n) => n.processes.find((p) => p.name === 'node-worker')!.child.exitCode === null);
-    expect(workersRunning.sort()).toEqual([false, true]);
+    // 5. drain it, in the CLI's terminal
+    const drain = shell(`${cliEnv}; ${step(banner, 5)}`, dir);
+    expect(await drain.exited, drain.output()).toBe(0);
+    expect(drain.output()).toMatch(/completed · 1\/1 drained/);
+    // The worker finished the task in flight and exited; the rest stay queued.
+    expect(await worker.exited, worker.output()).toBe(0);
+    expect(readdirSync(path.join(queue, 'done')).length).toBeGreaterThanOrEqual(1);
+    expect(readdirSync(path.join(queue, 'running'))).toEqual([]);
+    expect(readdirSync(path.join(queue, 'pending')).length).toBeGreaterThanOrEqual(1);
 
-    await stopFleet(nodes);
+    process.kill(-agent.child.pid!, 'SIGTERM');
+    await agent.exited;
     process.kill(-start.pid!, 'SIGINT');
     // npm re-raises the SIGINT its script got, or reports it as 128 + SIGINT (130) as a shell
     // does; what matters is that the script itself (emulator + host) closed and left nothing
@@ -88,5 +103,5 @@ describe('README quick start', () => {
     await waitFor(() => !groupAlive(start.pid!), 'every process of `npm start` to exit', 15_000);
     expect(out).not.toMatch(/closing the (host|emulator):/);
     await expect(fetch(`${api![1]}/api/drains`)).rejects.toThrow();
-  }, 180_000);
+  }, 240_000);
 });

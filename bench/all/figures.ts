@@ -142,4 +142,17 @@ export const BENCHES: Bench[] = [
       ];
     },
   },
+  {
+    name: 'workforce CLI',
+    script: 'bench:cli',
+    issue: 19,
+    figures(out) {
+      const median = (label: string) => num(match(out, new RegExp(`^${label.replace(/[()]/g, '\\$&')}\\s+median\\s+(\\d+) ms`, 'm'))?.[1]);
+      return [
+        judged('workforce --help, median', median('workforce --help'), 'ms', '≤ 150 ms', (v) => v <= 150),
+        judged('workforce drains against the local app, median', median('workforce drains (local app, 20 drains)'), 'ms', '≤ 400 ms', (v) => v <= 400),
+        judged('npx workforce --help in a checkout, median', median('npx workforce --help (this checkout)'), 'ms', '≤ 2 s (the first one after npm ci)', (v) => v <= 2_000),
+      ];
+    },
+  },
 ];

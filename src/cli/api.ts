@@ -11,6 +11,28 @@ export interface ApiClient {
   post(route: string, body?: unknown): Promise<any>;
 }
 
+/** The CLI flag that sets each field of the API's bodies, so a refusal names what to change. */
+const FLAG_OF: Record<string, string> = {
+  count: '--count',
+  mode: '--mode',
+  deadline: '--deadline',
+  gracePeriod: '--deadline',
+  notAfter: '--not-after',
+  ackTimeout: '--not-after',
+  reason: '--reason',
+  requestedBy: '--requested-by',
+  drainId: '--drain-id',
+};
+
+/** The API's detail in the CLI's words: its own commands instead of HTTP routes. */
+function cliDetail(detail: string, problem: Record<string, unknown>): string {
+  if (problem.code === 'TopicNotFound') {
+    const topic = /^no topic (\S+)/.exec(detail)?.[1];
+    if (topic !== undefined) return `${detail.replace(/: create it with PUT \S+$/, '')}: create it with \`workforce topic ensure ${topic}\``;
+  }
+  return detail;
+}
+
 function hint(target: ApiTarget, status: number, problem: Record<string, unknown>): string {
   if (status === 401 || status === 403) {
     return target.key === undefined
@@ -19,6 +41,8 @@ function hint(target: ApiTarget, status: number, problem: Record<string, unknown
   }
   if (problem.code === 'DrainNotFound') return 'list the drains with `workforce drains`';
   if (problem.code === 'DrainExists') return 'choose another --drain-id or leave it out';
+  const flag = typeof problem.field === 'string' ? FLAG_OF[problem.field] : undefined;
+  if (status === 400 && flag !== undefined) return `check ${flag}`;
   return '';
 }
 
@@ -48,7 +72,7 @@ export function apiClient(target: ApiTarget): ApiClient {
     }
     if (!res.ok) {
       const problem = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
-      const detail = typeof problem.detail === 'string' ? problem.detail : text.trim().slice(0, 200) || res.statusText;
+      const detail = typeof problem.detail === 'string' ? cliDetail(problem.detail, problem) : text.trim().slice(0, 200) || res.statusText;
       const next = hint(target, res.status, problem);
       throw new CliError(EXIT.refused, `${method} ${url} answered ${res.status}: ${detail}${next ? ` — ${next}` : ''}`);
     }

@@ -31,3 +31,8 @@ export class CliError extends Error {
 }
 
 export const usageError = (message: string): CliError => new CliError(EXIT.usage, message);
+
+/** Not a failure: `--version` anywhere among a command's flags answers with this text and exit 0. */
+export class Answer {
+  constructor(readonly text: string) {}
+}

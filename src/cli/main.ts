@@ -1,14 +1,9 @@
 // The `workforce` CLI: parse the command, run it, turn every failure into a message that says
 // what to do next and a documented exit code (errors.ts).
 
-import { cancelCommand } from './commands/cancel.js';
-import { drainCommand } from './commands/drain.js';
-import { drainsCommand } from './commands/drains.js';
-import { sendCommand } from './commands/send.js';
-import { statusCommand } from './commands/status.js';
-import { topicCommand } from './commands/topic.js';
-import { CliError, EXIT, type ExitCode } from './errors.js';
+import { Answer, CliError, EXIT, type ExitCode } from './errors.js';
 import type { Io } from './io.js';
+import { versionLine } from './version.js';
 
 export const HELP = `workforce — drain batch worker nodes gracefully
 
@@ -21,7 +16,8 @@ export const HELP = `workforce — drain batch worker nodes gracefully
 
 The API: --api URL (or WORKFORCE_API_URL; default http://localhost:7071, the app \`npm start\` runs)
          --key KEY (or WORKFORCE_API_KEY; the function key)
-Every command takes --json (machine-readable output on stdout) and --help.
+Every command takes --json (machine-readable output on stdout), --help and --version.
+workforce help <command> is workforce <command> --help.
 
 Exit codes: 0 ok (a followed drain completed) · 1 the drain failed · 2 bad usage
             3 API or Service Bus unreachable · 4 the drain timed out · 5 the drain was cancelled
@@ -29,26 +25,38 @@ Exit codes: 0 ok (a followed drain completed) · 1 the drain failed · 2 bad usa
             130 Ctrl-C while following a drain (the drain goes on)
 `;
 
-const COMMANDS: Record<string, (args: string[], io: Io) => Promise<ExitCode>> = {
-  topic: topicCommand,
-  drain: drainCommand,
-  drains: drainsCommand,
-  status: statusCommand,
-  cancel: cancelCommand,
-  send: sendCommand,
+type Command = (args: string[], io: Io) => Promise<ExitCode>;
+
+// Loaded on use: `send` alone needs the Service Bus SDK, and `--help` needs no command at all.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  topic: async () => (await import('./commands/topic.js')).topicCommand,
+  drain: async () => (await import('./commands/drain.js')).drainCommand,
+  drains: async () => (await import('./commands/drains.js')).drainsCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
+  cancel: async () => (await import('./commands/cancel.js')).cancelCommand,
+  send: async () => (await import('./commands/send.js')).sendCommand,
 };
 
 export async function run(argv: string[], io: Io): Promise<ExitCode> {
-  const [command, ...args] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || (first === 'help' && rest.length === 0)) {
     io.out(HELP);
-    return command === undefined ? EXIT.usage : EXIT.ok;
+    return first === undefined ? EXIT.usage : EXIT.ok;
   }
-  const handler = COMMANDS[command];
+  if (first === '--version' || first === '-v' || first === 'version') {
+    io.out(versionLine());
+    return EXIT.ok;
+  }
+  const [command, args] = first === 'help' ? [rest[0]!, ['--help']] : [first, rest];
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   try {
-    if (!handler) throw new CliError(EXIT.usage, `unknown command "${command}"; the commands are ${Object.keys(COMMANDS).join(', ')} (workforce --help)`);
-    return await handler(args, io);
+    if (!load) throw new CliError(EXIT.usage, `unknown command "${command}"; the commands are ${Object.keys(COMMANDS).join(', ')} (workforce --help)`);
+    return await (await load())(args, io);
   } catch (err) {
+    if (err instanceof Answer) {
+      io.out(err.text);
+      return EXIT.ok;
+    }
     if (err instanceof CliError) {
       io.err(`workforce: ${err.message}\n`);
       return err.exitCode;

@@ -4,8 +4,9 @@
 import os from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseDuration } from '../domain/durations.js';
-import { usageError } from './errors.js';
+import { Answer, usageError } from './errors.js';
 import type { Io } from './io.js';
+import { versionLine } from './version.js';
 
 export const DEFAULT_API = 'http://localhost:7071';
 
@@ -22,16 +23,36 @@ export interface Parsed<O extends Options> {
   positionals: string[];
 }
 
-const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+const HELP = { help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } } as const;
+
+/**
+ * `--count -1`: a value that starts with "-" but is no flag of the command is the flag's value,
+ * so the command's own check can say what it accepts (parseArgs calls it "ambiguous").
+ */
+function attachDashValues(args: string[], options: Options): string[] {
+  const isFlag = (a: string) => a === '--' || a === '-h' || (a.startsWith('--') && Object.hasOwn(options, a.slice(2).split('=')[0]!));
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') return [...out, ...args.slice(i)];
+    const next = args[i + 1];
+    if (a.startsWith('--') && Object.hasOwn(options, a.slice(2)) && options[a.slice(2)]!.type === 'string' && next?.startsWith('-') && !isFlag(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
 
 export function parse<O extends Options>(command: string, args: string[], options: O, positionals: string[]): Parsed<O> {
   type Config = { args: string[]; options: O & typeof HELP; allowPositionals: true; strict: true };
   let parsed: ReturnType<typeof parseArgs<Config>>;
   try {
-    parsed = parseArgs<Config>({ args, options: { ...options, ...HELP }, allowPositionals: true, strict: true });
+    parsed = parseArgs<Config>({ args: attachDashValues(args, { ...options, ...HELP }), options: { ...options, ...HELP }, allowPositionals: true, strict: true });
   } catch (err) {
     throw usageError(`${command}: ${(err as Error).message.split(/\. |\n/)[0]}. See \`workforce ${command} --help\`.`);
   }
+  if ((parsed.values as { version?: boolean }).version) throw new Answer(versionLine());
   const extra = parsed.positionals.slice(positionals.length);
   if (!(parsed.values as { help?: boolean }).help) {
     const missing = positionals.slice(parsed.positionals.length);

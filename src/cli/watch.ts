@@ -68,7 +68,9 @@ async function follow(api: ApiClient, drainId: string, io: Io, opts: { json: boo
       const key = changeKey(d);
       if (key !== lastKey) io.out(`${new Date(io.now()).toISOString()} ${summaryLine(d, io.now())}\n`);
       lastKey = key;
-      if (ended) io.out(`${progressBlock(d, io.now()).slice(1).join('\n')}\n`);
+      // The last change line already holds the counts: add only the rest of the block.
+      const rest = progressBlock(d, io.now()).slice(2);
+      if (ended && rest.length > 0) io.out(`${rest.join('\n')}\n`);
     }
     if (ended) return exitCodeOf(d.status);
     await io.sleep(opts.intervalMs);

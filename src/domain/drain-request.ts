@@ -114,7 +114,8 @@ export function parseDrainRequest(topic: string, body: unknown, now: Date): Resu
   }
   const notAfterGiven = eitherOr(input, 'notAfter', 'ackTimeout', nowMs);
   if (!notAfterGiven.ok) return notAfterGiven;
-  const notAfter = notAfterGiven.value ?? nowMs + DEFAULT_ACK_TIMEOUT_MS;
+  // The default never outlives the deadline: only a notAfter the caller gave can be refused.
+  const notAfter = notAfterGiven.value ?? Math.min(nowMs + DEFAULT_ACK_TIMEOUT_MS, deadline.value ?? Infinity);
   if (deadline.value !== undefined && notAfter > deadline.value) {
     const field = input.notAfter !== undefined ? 'notAfter' : 'ackTimeout';
     return invalidField(field, `${field} must not end after the deadline: a node could otherwise accept a drain that is already over`);

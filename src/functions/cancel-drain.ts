@@ -29,6 +29,14 @@ function cancelRequest(body: unknown, principal: string | undefined): CancelRequ
   };
 }
 
+/** How the drain ended, in the API's words (cancelled, completed…), not the orchestration's runtime status. */
+function endedDetail(drainId: string, status: { runtimeStatus: unknown; customStatus?: unknown; output?: unknown }): string {
+  const summary = (status.output as { summary?: { status?: string; cancelledBy?: string } } | undefined)?.summary ?? (status.customStatus as { status?: string; cancelledBy?: string } | undefined);
+  const ended = typeof summary?.status === 'string' && summary.status !== 'running' ? summary.status : String(status.runtimeStatus).toLowerCase();
+  if (ended === 'cancelled') return `drain ${drainId} was already cancelled${summary?.cancelledBy ? ` by ${summary.cancelledBy}` : ''}; there is nothing to cancel`;
+  return `drain ${drainId} already ended (${ended}); there is nothing to cancel`;
+}
+
 export async function cancelDrain(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const id = validateDrainId(request.params.id ?? '');
   if (!id.ok) return problemResponse(id.problem);
@@ -43,7 +51,7 @@ export async function cancelDrain(request: HttpRequest, context: InvocationConte
     const status = await findDrain(client, id.value);
     if (!status) return problemResponse(drainNotFound(id.value));
     if (!['Running', 'Pending', 'ContinuedAsNew'].includes(String(status.runtimeStatus))) {
-      return problemResponse(problem('DrainEnded', 409, 'Drain already ended', `drain ${id.value} already ended (${String(status.runtimeStatus)}); there is nothing to cancel`, 'id'));
+      return problemResponse(problem('DrainEnded', 409, 'Drain already ended', endedDetail(id.value, status), 'id'));
     }
     await raiseDrainEvent(client, id.value, CANCEL_EVENT, cancel);
     context.log(`drain ${id.value}: cancel requested by ${cancel.by ?? 'unknown'}`);

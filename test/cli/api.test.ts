@@ -76,6 +76,8 @@ describe('workforce against the local control plane', () => {
     // one line per change: no two consecutive progress lines alike
     const progress = lines.filter((l) => /^\d{4}-/.test(l)).map((l) => l.replace(/^\S+ /, ''));
     expect(new Set(progress).size).toBe(progress.length);
+    // the end says the counts once (the last change line), not again in the closing block
+    expect(r.stdout.match(/1\/1 drained/g)).toHaveLength(1);
   });
 
   it('on a terminal --wait redraws the progress block in place, naming the unfinished node', async () => {
@@ -108,7 +110,8 @@ describe('workforce against the local control plane', () => {
     expect(JSON.parse(w.stdout)).toMatchObject({ drainId, status: 'cancelled' });
     const again = await cli(['cancel', drainId], env);
     expect(again.code).toBe(EXIT.refused);
-    expect(again.stderr).toMatch(/answered 409/);
+    expect(again.stderr).toMatch(/answered 409: drain \S+ was already cancelled by \S+; there is nothing to cancel/);
+    expect(again.stderr).not.toMatch(/Completed/);
   });
 
   it('Ctrl-C while watching exits 130 and says the drain goes on and how to follow it', async () => {
@@ -142,7 +145,9 @@ describe('workforce against the local control plane', () => {
     expect(noKey.code).toBe(EXIT.refused);
     expect(noKey.stderr).toMatch(/answered 401.*pass --key or set WORKFORCE_API_KEY/);
     const wrongKey = await cli(['drains', '--key', 'nope'], { WORKFORCE_API_URL: cp.host.url });
-    expect(wrongKey.stderr).toMatch(/the API refused the key/);
+    expect(wrongKey.code).toBe(EXIT.refused);
+    // the host's own words say the key was refused, not that one is needed
+    expect(wrongKey.stderr).toMatch(/answered 401: Function listDrains refused the key presented: it is not a function key of this host — the API refused the key/);
     const missing = await cli(['status', 'no-such-drain'], env);
     expect(missing.code).toBe(EXIT.refused);
     expect(missing.stderr).toMatch(/answered 404: no drain with id no-such-drain — list the drains with `workforce drains`/);
@@ -151,7 +156,26 @@ describe('workforce against the local control plane', () => {
     expect(bad.stderr).toMatch(/answered 400: topic "bad topic!" is not a valid Service Bus topic name/);
     const badId = await cli(['drain', 'cli-a', '--count', '1', '--drain-id', 'victim/terminate?reason=x&'], env);
     expect(badId.code).toBe(EXIT.refused);
-    expect(badId.stderr).toMatch(/answered 400: drainId "victim\/terminate\?reason=x&" must be 1-64 letters, digits/);
+    expect(badId.stderr).toMatch(/answered 400: drainId "victim\/terminate\?reason=x&" must be 1-64 letters, digits.* — check --drain-id$/m);
+  });
+
+  it('a defaulted notAfter ends with a deadline sooner than 15 minutes; only an explicit later one is refused', async () => {
+    await cli(['topic', 'ensure', 'cli-h'], env);
+    const ok = await cp.api('POST', 'topics/cli-h/drains', { count: 1, gracePeriod: '10m' });
+    expect(ok.status).toBe(202);
+    expect(ok.body.spec.notAfter).toBe(ok.body.spec.deadline);
+    const refused = await cp.api('POST', 'topics/cli-h/drains', { count: 1, gracePeriod: '10m', ackTimeout: '11m' });
+    expect(refused).toMatchObject({ status: 400, body: { field: 'ackTimeout', detail: expect.stringContaining('must not end after the deadline') } });
+    for (const { drainId } of [ok.body]) await cli(['cancel', drainId], env);
+  });
+
+  it('drains --topic of a topic that does not exist says so', async () => {
+    const r = await cli(['drains', '--topic', 'cli-nope'], env);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toBe('no drains: topic cli-nope does not exist (create it with `workforce topic ensure cli-nope`; `workforce drains` lists every topic\'s)\n');
+    await cli(['topic', 'ensure', 'cli-empty'], env);
+    expect((await cli(['drains', '--topic', 'cli-empty'], env)).stdout).toBe('no drains\n');
+    expect((await cli(['drains', '--topic', 'CLI-Empty'], env)).stdout).toBe('no drains\n'); // Service Bus names ignore case
   });
 
   it('send publishes the control plane\'s messages straight to Service Bus (ids, subject, TTL)', async () => {
@@ -188,6 +212,14 @@ describe('workforce against the local control plane', () => {
     expect(m!.timeToLive).toBeLessThanOrEqual(15 * 60_000 + EXPIRY_MARGIN_MS);
   });
 
+  it('send with the bus down says Service Bus cannot be reached (exit 3)', async () => {
+    const down = cp.bus.emulator.connectionString.replace(/Endpoint=sb:\/\/[^;]+/, 'Endpoint=sb://127.0.0.1:1');
+    const r = await cli(['send', 'cli-f', '--operation', 'graceful-downscale', '--count', '1', '--connection-string', down]);
+    expect(r.code).toBe(EXIT.unreachable);
+    expect(r.stderr).toContain('send to cli-f failed: Service Bus cannot be reached at 127.0.0.1:1 (ECONNREFUSED)');
+    expect(r.stderr).not.toMatch(/role/);
+  });
+
   it('send to a topic that does not exist says to create it', async () => {
     const r = await cli(['send', 'cli-missing', '--operation', 'graceful-downscale', '--count', '1', '--connection-string', cp.bus.emulator.connectionString]);
     expect(r.code).toBe(EXIT.refused);
@@ -215,8 +247,8 @@ describe('workforce against the local control plane', () => {
   it('a drain on a topic that does not exist is refused at once, saying how to create it', async () => {
     const r = await cli(['drain', 'cli-never-provisioned', '--count', '1', '--wait'], env);
     expect(r.code).toBe(EXIT.refused);
-    expect(r.stderr).toContain('no topic cli-never-provisioned');
-    expect(r.stderr).toContain('PUT /api/topics/cli-never-provisioned');
+    expect(r.stderr).toContain('answered 404: no topic cli-never-provisioned on the Service Bus namespace: create it with `workforce topic ensure cli-never-provisioned`');
+    expect(r.stderr).not.toContain('PUT /api/topics');
   });
 
   it('a drain whose messages cannot be published fails: --wait exits 1 and says why', async () => {

@@ -12,6 +12,12 @@ describe('workforce: bad usage', () => {
     [['drain'], /drain: missing <topic>/],
     [['drain', 'eu-west'], /--count is required/],
     [['drain', 'eu-west', '--count', '0'], /--count must be a whole number of at least 1, got "0"/],
+    // a value starting with "-" is the flag's value, so the message says what --count accepts
+    [['drain', 'eu-west', '--count', '-1'], /--count must be a whole number of at least 1, got "-1"/],
+    [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '-1'], /--count must be a whole number of at least 1, got "-1"/],
+    [['drain', 'eu-west', '--reason', '--help'], /drain: Option '--reason' argument is ambiguous/],
+    // checked before any request (nothing serves the default API here), in the CLI's flags
+    [['drain', 'eu-west', '--count', '2', '--deadline', '2h', '--not-after', '3h'], /--not-after 3h ends after --deadline 2h: .*give a --not-after no later than the --deadline, or leave it out/],
     [['drain', 'eu-west', '--count', '2', '--deadline', 'soon'], /--deadline must be a duration such as 30m, 2h or 1h30m, got "soon"/],
     [['drain', 'eu-west', '--count', '2', '--mode', 'nap'], /--mode must be one of graceful-downscale, do-not-accept-new-tasks, got "nap"/],
     [['drain', 'eu-west', '--count', '2', '--mode', 'do-not-accept-new-tasks', '--deadline', '1h'], /--deadline applies to graceful-downscale only/],
@@ -33,13 +39,27 @@ describe('workforce: bad usage', () => {
     });
   }
 
+  it('--version and --help answer for the CLI and every command, exit 0', async () => {
+    const version = /^workforce 0\.1\.0 \(node v\d+\.\d+\.\d+\)\n$/;
+    expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: expect.stringMatching(version), stderr: '' });
+    for (const command of [['topic'], ['topic', 'ensure'], ['drain'], ['drains'], ['status'], ['cancel'], ['send']]) {
+      const v = await cli([...command, '--version']);
+      expect(v, command.join(' ')).toMatchObject({ code: 0, stdout: expect.stringMatching(version), stderr: '' });
+      const h = await cli([...command, '--help']);
+      expect(h, command.join(' ')).toMatchObject({ code: 0, stdout: expect.stringMatching(/^workforce \w+/), stderr: '' });
+      expect(await cli(['help', command[0]!])).toEqual(await cli([command[0]!, '--help']));
+    }
+  });
+
   it('--help prints the usage and exits 0; no command prints it and exits 2', async () => {
     expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Exit codes:') });
     expect(await cli(['drain', '--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('--not-after D') });
     expect(await cli([])).toMatchObject({ code: 2, stdout: expect.stringContaining('workforce topic ensure') });
   });
 
-  it('`npx workforce` runs the root package\'s bin (built by npm install)', async () => {
+  // npm install links it into node_modules/.bin (scripts/link-bin.mjs); were it the root
+  // package's own "bin", npx would install the project into its cache first (--no-install: fail).
+  it('`npx workforce` runs bin/workforce.js from node_modules/.bin at once', async () => {
     const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn('npx', ['--no-install', 'workforce', '--help'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';

@@ -24,6 +24,15 @@ describe('parseDrainRequest', () => {
     expect(result.ok && result.value).toMatchObject({ deadline: later(7_200_000), notAfter: later(600_000), reason: 'nightly', drainId: 'n-1' });
   });
 
+  it('clamps a defaulted notAfter to a deadline sooner than 15 minutes; an explicit one is refused', () => {
+    for (const body of [{ count: 1, gracePeriod: '10m' }, { count: 1, deadline: later(600_000) }]) {
+      const result = parseDrainRequest('eu-west', body, now);
+      expect(result.ok && result.value).toMatchObject({ deadline: later(600_000), notAfter: later(600_000) });
+    }
+    expect(problemOf('eu-west', { count: 1, gracePeriod: '10m', ackTimeout: '11m' })).toMatchObject({ field: 'ackTimeout', detail: expect.stringContaining('must not end after the deadline') });
+    expect(problemOf('eu-west', { count: 1, gracePeriod: '10m', notAfter: later(660_000) })).toMatchObject({ field: 'notAfter' });
+  });
+
   it('keeps absolute instants', () => {
     const deadline = later(3_600_000);
     const result = parseDrainRequest('t', { count: 3, deadline, notAfter: later(60_000), mode: 'graceful-downscale' }, now);

@@ -315,12 +315,14 @@ class FunctionsHost implements Host {
     const found = this.#router.match(route, method);
     if (found === 'method') throw new HostError('MethodNotAllowed', `${method} is not allowed on ${url.pathname}`, 405);
     if (!found) throw new HostError('NotFound', `No function serves ${url.pathname}`, 404);
-    if (!authorize(found.fn.authLevel, presentedKey(req, url), this.keys)) {
-      throw new HostError(
-        'Unauthorized',
-        `Function ${found.fn.name} needs ${found.fn.authLevel === 'admin' ? 'the master key' : 'a function key'} (x-functions-key header or code query parameter)`,
-        401,
-      );
+    const key = presentedKey(req, url);
+    if (!authorize(found.fn.authLevel, key, this.keys)) {
+      const needed = found.fn.authLevel === 'admin' ? 'the master key' : 'a function key';
+      // A caller who sent a key needs to hear it was refused, not that one is missing.
+      const message = key === undefined
+        ? `Function ${found.fn.name} needs ${needed} (x-functions-key header or code query parameter)`
+        : `Function ${found.fn.name} refused the key presented: it is not ${needed} of this host`;
+      throw new HostError('Unauthorized', message, 401);
     }
     const rpc = toRpcHttp(req, url, body, found.params);
     let response: RpcInvocationResponse;

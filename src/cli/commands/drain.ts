@@ -5,7 +5,6 @@ import { parseDuration } from '../../domain/durations.js';
 import { apiClient } from '../api.js';
 import { EXIT, usageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
-import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
 import { API_OPTIONS, apiTarget, count, duration, isInstant, oneOf, parse, relativeOrInstant, whoami } from '../options.js';
 import { watchDrain } from '../watch.js';
 
@@ -41,11 +40,9 @@ const OPTIONS = {
   interval: { type: 'string' },
 } as const;
 
-/** A deadline sooner than the default --not-after (15m) is also the last moment to take it. */
-function shortDeadline(deadline: string | undefined, now: number): string | undefined {
-  if (deadline === undefined) return undefined;
-  const ms = isInstant(deadline) ? Date.parse(deadline) - now : parseDuration(deadline);
-  return ms !== undefined && ms < DEFAULT_ACK_TIMEOUT_MS ? deadline : undefined;
+/** The instant a --deadline / --not-after value (duration from now or ISO instant) stands for. */
+function instantOf(value: string, now: number): number {
+  return isInstant(value) ? Date.parse(value) : now + parseDuration(value)!;
 }
 
 export function intervalMs(value: string | undefined): number {
@@ -62,11 +59,17 @@ export async function drainCommand(args: string[], io: Io): Promise<ExitCode> {
   if (values.deadline !== undefined && mode === 'do-not-accept-new-tasks') {
     throw usageError('--deadline applies to graceful-downscale only: a node that stops taking tasks keeps running');
   }
+  const deadline = relativeOrInstant('deadline', values.deadline, 'gracePeriod', 'deadline');
+  const notAfter = relativeOrInstant('not-after', values['not-after'], 'ackTimeout', 'notAfter');
+  // Without --not-after the API takes 15m or the deadline, whichever is sooner.
+  if (values.deadline !== undefined && values['not-after'] !== undefined && instantOf(values['not-after'], io.now()) > instantOf(values.deadline, io.now())) {
+    throw usageError(`--not-after ${values['not-after']} ends after --deadline ${values.deadline}: a node could take the drain when it is already over; give a --not-after no later than the --deadline, or leave it out`);
+  }
   const body = {
     count: count('count', values.count),
     ...(mode !== undefined && { mode }),
-    ...relativeOrInstant('deadline', values.deadline, 'gracePeriod', 'deadline'),
-    ...relativeOrInstant('not-after', values['not-after'] ?? shortDeadline(values.deadline, io.now()), 'ackTimeout', 'notAfter'),
+    ...deadline,
+    ...notAfter,
     ...(values.reason !== undefined && { reason: values.reason }),
     requestedBy: values['requested-by'] ?? whoami(io.env),
     ...(values['drain-id'] !== undefined && { drainId: values['drain-id'] }),

@@ -1,6 +1,6 @@
 // `workforce drains [--topic T] [--status S]`: the drains, newest first.
 
-import { apiClient } from '../api.js';
+import { apiClient, type ApiClient } from '../api.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { API_OPTIONS, apiTarget, oneOf, parse } from '../options.js';
@@ -22,7 +22,21 @@ export async function drainsCommand(args: string[], io: Io): Promise<ExitCode> {
   }
   const status = oneOf('status', values.status, STATUSES);
   const query = new URLSearchParams({ ...(values.topic !== undefined && { topic: values.topic }), ...(status !== undefined && { status }) }).toString();
-  const { drains } = await apiClient(apiTarget(values, io)).get(`drains${query ? `?${query}` : ''}`);
-  io.out(values.json ? `${JSON.stringify(drains, null, 2)}\n` : drainsTable(drains));
+  const api = apiClient(apiTarget(values, io));
+  const { drains } = await api.get(`drains${query ? `?${query}` : ''}`);
+  if (values.json) io.out(`${JSON.stringify(drains, null, 2)}\n`);
+  else if (drains.length === 0 && values.topic !== undefined && (await topicMissing(api, values.topic))) {
+    io.out(`no drains: topic ${values.topic} does not exist (create it with \`workforce topic ensure ${values.topic}\`; \`workforce drains\` lists every topic's)\n`);
+  } else io.out(drainsTable(drains));
   return EXIT.ok;
+}
+
+/** A typo in --topic should not read as "no drains yet"; unknown when the app cannot list topics. */
+async function topicMissing(api: ApiClient, topic: string): Promise<boolean> {
+  try {
+    const { topics } = (await api.get('topics')) as { topics: Array<{ name: string }> };
+    return !topics.some((t) => t.name.toLowerCase() === topic.toLowerCase()); // entity names ignore case
+  } catch {
+    return false;
+  }
 }

@@ -104,8 +104,12 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
     await publishBatches(sb, topic, envelopes);
   } catch (err) {
     const e = err as { code?: string; message?: string };
+    // A socket error is the bus being unreachable, not a role or key problem.
+    const socket = /\b(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN) \S*?([\w.-]+:\d+)?$/m.exec(String(e.message ?? ''));
     const what = e.code === 'MessagingEntityNotFound' || e.code === 'MessagingEntityNotFoundError'
       ? `topic ${topic} does not exist — create it with \`workforce topic ensure ${topic}\``
+      : socket
+      ? `Service Bus cannot be reached${socket[2] ? ` at ${socket[2]}` : ''} (${socket[1]}) — is it running (\`npm start\` locally)? check the connection string's Endpoint or --namespace`
       : `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]} — check the connection string or namespace and your role (Azure Service Bus Data Sender)`;
     throw new CliError(e.code === 'UnauthorizedError' || e.code === 'MessagingEntityNotFound' ? EXIT.refused : EXIT.unreachable, `send to ${topic} failed: ${what}`);
   } finally {

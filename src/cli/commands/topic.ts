@@ -1,9 +1,10 @@
 // `workforce topic ensure <topic>`: provisions the topic, its subscription and the reports queue.
 
 import { apiClient } from '../api.js';
-import { EXIT, usageError, type ExitCode } from '../errors.js';
+import { Answer, EXIT, usageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { API_OPTIONS, apiTarget, parse } from '../options.js';
+import { versionLine } from '../version.js';
 
 export const TOPIC_HELP = `workforce topic ensure <topic> [--api URL] [--key KEY] [--json]
 
@@ -25,6 +26,7 @@ export async function topicCommand(args: string[], io: Io): Promise<ExitCode> {
     io.out(TOPIC_HELP);
     return sub === undefined ? EXIT.usage : EXIT.ok;
   }
+  if (sub === '--version') throw new Answer(versionLine());
   if (sub !== 'ensure') throw usageError(`topic: unknown subcommand "${sub}"; the only one is \`workforce topic ensure <topic>\``);
   const { values, positionals } = parse('topic ensure', rest, API_OPTIONS, ['topic']);
   if (values.help) {
