@@ -11,6 +11,7 @@
 // AbortSignal and `onDrain` callbacks, and reads the intake flag in `acceptingTasks()`.
 
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from '../common/defaults.js';
 import { isIntakeStopped } from '../common/intake-flag.js';
 import { type DeclaredSignals, type SignalName, isDeclarableSignal, isValidWorkerId } from '../pid-files/format.js';
@@ -81,7 +82,8 @@ function warmUpDrainPath(): void {
 export function registerWorker(options: RegisterWorkerOptions): WorkerRegistration {
   const env = options.env ?? process.env;
   if (typeof options.topic !== 'string' || options.topic === '') throw new TypeError('registerWorker: topic is required');
-  const pidDir = options.pidDir ?? defaultPidDir(env);
+  // Absolute: the PID file names the flag's path, and the agent runs in another directory.
+  const pidDir = resolve(options.pidDir ?? defaultPidDir(env));
   const workerId =
     options.workerId ?? nonEmpty(env['WORKFORCE_WORKER_ID']) ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${process.pid}`;
   if (!isValidWorkerId(workerId)) {
@@ -102,7 +104,7 @@ export function registerWorker(options: RegisterWorkerOptions): WorkerRegistrati
   if (graceful !== null && graceful === intake) {
     throw new TypeError(`registerWorker: ${graceful} cannot mean both graceful-downscale and do-not-accept-new-tasks`);
   }
-  const intakeFlag = options.intakeFlag ?? nonEmpty(env['WORKFORCE_INTAKE_FLAG']) ?? defaultIntakeFlagPath(pidDir, options.topic);
+  const intakeFlag = resolve(options.intakeFlag ?? nonEmpty(env['WORKFORCE_INTAKE_FLAG']) ?? defaultIntakeFlagPath(pidDir, options.topic));
 
   const controller = new AbortController();
   const drainHandlers = new Set<(e: DrainEvent) => void>();
