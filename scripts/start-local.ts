@@ -41,10 +41,9 @@ function workerCommand(node: string): string {
   return `WORKFORCE_PID_DIR=${q(`${node}/pids`)} npx tsx worker-agent/examples/node/worker.ts --queue ${q(`${node}/queue`)} --topic eu-west --worker-id node-1-w1`;
 }
 
-/** Five 20-second tasks in the example's directory queue (worker-agent/examples/local-queue.ts). */
+/** Five 20-second tasks in the example's directory queue (worker-agent/examples/tasks.ts). */
 function tasksCommand(node: string): string {
-  const pending = q(`${node}/queue/pending`);
-  return `mkdir -p ${pending} && for i in 1 2 3 4 5; do echo '{"durationMs":20000}' > ${pending}/task-$i.json; done`;
+  return `npm run --silent tasks -w worker-agent -- add 5 --ms 20000 --queue ${q(`${node}/queue`)}`;
 }
 
 async function main(): Promise<void> {
