@@ -26,12 +26,19 @@ export function sendSignal(pid: number, signal: SignalName | 0, log?: Logger): S
  * up the tree). None of them, nor PID 1, is ever signalled, whatever a PID file says.
  */
 export class ProtectedProcesses {
-  private readonly chain: Array<{ pid: number; startTime: number }> = [];
+  private ancestry: Array<{ pid: number; startTime: number }> | undefined;
 
-  constructor(self = process.pid) {
-    for (let stat = readProcStat(self); stat && stat.pid > 1; stat = readProcStat(stat.ppid)) {
-      this.chain.push({ pid: stat.pid, startTime: stat.startTime });
+  constructor(private readonly self = process.pid) {}
+
+  /** The agent and its ancestors, read from /proc the first time a worker is checked (not at start-up). */
+  private get chain(): Array<{ pid: number; startTime: number }> {
+    if (this.ancestry === undefined) {
+      this.ancestry = [];
+      for (let stat = readProcStat(this.self); stat && stat.pid > 1; stat = readProcStat(stat.ppid)) {
+        this.ancestry.push({ pid: stat.pid, startTime: stat.startTime });
+      }
     }
+    return this.ancestry;
   }
 
   /** Why `pid` may not be signalled, or undefined if it may. */
