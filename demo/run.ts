@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { silentLogger } from '@workforce/functions-host';
-import { startLocalSystem, type LocalSystem } from '../scripts/local-system.js';
+import { portsFromEnv, startLocalSystem, type LocalSystem } from '../scripts/local-system.js';
 import { followEvents } from './events.js';
 import { ROOT, startFleet, stopFleet, type FleetNode } from './fleet.js';
 
@@ -16,11 +16,6 @@ const TOPICS = (process.env.DEMO_TOPICS ?? 'eu-west,us-east,asia-south').split('
 const NODES = Number(process.env.DEMO_NODES_PER_TOPIC ?? 4);
 const KEY = process.env.FUNCTIONS_HOST_FUNCTION_KEY ?? 'workforce-demo';
 
-const port = (name: string, fallback: number): number => {
-  const n = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${process.env[name]}"`);
-  return n;
-};
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
 let system: LocalSystem | undefined;
@@ -36,8 +31,7 @@ async function main(): Promise<void> {
   system = await startLocalSystem({
     appDir: ROOT,
     dataDir: DATA,
-    ports: { amqp: port('SERVICEBUS_PORT', 5672), amqps: port('SERVICEBUS_AMQPS_PORT', 5671), arm: port('SERVICEBUS_ARM_PORT', 5443) },
-    httpPort: port('PORT', 7071),
+    ...portsFromEnv(),
     functionKey: KEY,
     logger: silentLogger(),
   });

@@ -69,6 +69,23 @@ export function localAppSettings(bus: LocalBus, functionKey: string): Record<str
   };
 }
 
+/**
+ * The ports `npm start` and the demo listen on, from the environment (SERVICEBUS_PORT,
+ * SERVICEBUS_AMQPS_PORT, SERVICEBUS_ARM_PORT, PORT; 0 picks free ones), else the usual ones.
+ */
+export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): { ports: Required<NonNullable<LocalBusOptions['ports']>>; httpPort: number } {
+  const port = (name: string, fallback: number): number => {
+    const raw = env[name];
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${raw}"`);
+    return n;
+  };
+  return {
+    ports: { amqp: port('SERVICEBUS_PORT', 5672), amqps: port('SERVICEBUS_AMQPS_PORT', 5671), arm: port('SERVICEBUS_ARM_PORT', 5443) },
+    httpPort: port('PORT', 7071),
+  };
+}
+
 export interface LocalSystemOptions extends LocalBusOptions {
   /** The Function app's folder (host.json, package.json `main`). */
   appDir: string;

@@ -8,16 +8,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { consoleLogger } from '@workforce/functions-host';
-import { startLocalSystem } from './local-system.js';
+import { portsFromEnv, startLocalSystem } from './local-system.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = path.join(ROOT, '.data');
-const port = (name: string, fallback: number): number => {
-  const raw = process.env[name];
-  const n = raw === undefined ? fallback : Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${raw}"`);
-  return n;
-};
 
 /** One function key per checkout, kept in .data, so exported WORKFORCE_API_KEY stays valid across restarts. */
 function localFunctionKey(): string {
@@ -53,8 +47,7 @@ async function main(): Promise<void> {
   const system = await startLocalSystem({
     appDir: ROOT,
     dataDir: DATA,
-    ports: { amqp: port('SERVICEBUS_PORT', 5672), amqps: port('SERVICEBUS_AMQPS_PORT', 5671), arm: port('SERVICEBUS_ARM_PORT', 5443) },
-    httpPort: port('PORT', 7071),
+    ...portsFromEnv(),
     functionKey: localFunctionKey(),
     logger: consoleLogger(),
   });

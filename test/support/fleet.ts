@@ -1,12 +1,14 @@
-// Real nodes for end-to-end tests, built from the agent package's own test kit
-// (worker-agent/test/helpers.ts): the agent as it ships (its `bundle()`), the Node example worker,
-// and each node with its own PID, state and task-queue directories.
+// Real nodes for end-to-end tests: the agent package's node of real processes
+// (worker-agent/test/process-node.ts) with the agent as it ships (its `bundle()`) and one Node
+// example worker taking tasks from the node's own queue.
 
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { LocalQueue } from '../../worker-agent/examples/local-queue.js';
-import { type Artifacts, type Proc, startExampleWorker, startProcess } from '../../worker-agent/test/helpers.js';
-import { tempDir, waitFor } from './control-plane.js';
+import type { Artifacts, Proc } from '../../worker-agent/test/helpers.js';
+import { ProcessNode } from '../../worker-agent/test/process-node.js';
+import { REPORTS_QUEUE } from '../../src/config.js';
+import { tempDir } from './control-plane.js';
 
 export { buildArtifacts, type Artifacts } from '../../worker-agent/test/helpers.js';
 
@@ -17,32 +19,24 @@ export class Node {
   readonly queue = new LocalQueue(path.join(this.dir, 'queue'));
   agent!: Proc;
   worker!: Proc;
+  private processes: ProcessNode | undefined;
 
   constructor(readonly id: string, readonly topic: string) {}
 
+  /** Queues `tasks` tasks of `taskMs`, starts the worker, then the agent once the worker registered. */
   async start(artifacts: Artifacts, connectionString: string, tasks: number, taskMs: number, agentEnv: Record<string, string> = {}): Promise<void> {
     for (let i = 0; i < tasks; i++) this.queue.enqueue(`task-${String(i).padStart(3, '0')}`, taskMs);
-    const pidDir = path.join(this.dir, 'pids');
-    this.worker = startExampleWorker(artifacts, 'node', { queueDir: this.queue.dir, pidDir, topic: this.topic, workerId: `${this.id}-w0` });
-    await waitFor(() => this.queue.events().some((e) => e.event === 'registered'), `worker of ${this.id} to register`);
-    this.agent = startProcess(process.execPath, [artifacts.agent, 'listen'], {
-      WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: connectionString,
-      WORKFORCE_CONTROL_TOPIC_NAME: this.topic,
-      WORKFORCE_PID_DIR: pidDir,
-      WORKFORCE_STATE_DIR: path.join(this.dir, 'state'),
-      WORKFORCE_NODE_ID: this.id,
-      ...agentEnv,
-    });
+    const node = new ProcessNode(artifacts, this.id, this.dir, this.topic, () => ({ connectionString, reportsQueue: REPORTS_QUEUE }), agentEnv);
+    this.processes = node;
+    this.worker = node.startWorker('node', `${this.id}-w0`);
+    await node.waitRegistered();
+    this.agent = node.spawnAgent();
     await this.agent.waitForEvent('listening');
   }
 
+  /** SIGKILL to the node's processes. */
   async stop(): Promise<void> {
-    for (const p of [this.agent, this.worker]) {
-      if (p && isRunning(p)) {
-        p.kill('SIGKILL');
-        await p.exited;
-      }
-    }
+    await this.processes?.stop();
   }
 
   /** Stops the node and removes its directories. */
