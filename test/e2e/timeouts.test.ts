@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPIRY_MARGIN_MS } from '@workforce/worker-agent/contract';
 import { REPORT_GRACE_MS } from '../../src/domain/drain-end.js';
 import { report, sendReports } from '../support/agents.js';
-import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { FUNCTION_KEY, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { cli } from '../cli/run-cli.js';
 
 /** How drains end when too few nodes finish, on the host's manual clock (times are set from the clock). */
 describe('drains that too few nodes finish', () => {
@@ -34,7 +35,10 @@ describe('drains that too few nodes finish', () => {
       const d = await drain(drainId);
       return d.outcome !== 'publishing' && d.counts && d;
     }, 'publishing');
-    expect(running).toMatchObject({ status: 'running', counts: { untaken: 2 }, untakenExpireAt: new Date(Date.parse(spec.notAfter) + EXPIRY_MARGIN_MS).toISOString() });
+    const expireAt = new Date(Date.parse(spec.notAfter) + EXPIRY_MARGIN_MS).toISOString();
+    expect(running).toMatchObject({ status: 'running', counts: { untaken: 2 }, untakenExpireAt: expireAt });
+    const shown = await cli(['status', drainId], { WORKFORCE_API_URL: cp.host.url, WORKFORCE_API_KEY: FUNCTION_KEY });
+    expect(shown.stdout).toContain(`untaken 2 (expire ${expireAt})`);
     await cp.clock.set(Date.parse(spec.notAfter) + REPORT_GRACE_MS - 1_000);
     expect((await drain(drainId)).status).toBe('running');
     await cp.clock.advance(1_000);

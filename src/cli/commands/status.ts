@@ -11,8 +11,9 @@ import { intervalMs } from './drain.js';
 export const STATUS_HELP = `workforce status <drainId> [--watch] [--interval 1s] [--api URL] [--key KEY] [--json]
 
 Shows a drain: counts, deadline, the nodes still draining and for how long. With --watch, follows
-it until it ends. The exit code is the drain's (0 completed, 7 completed but workers were
-SIGKILLed at the deadline, 4 timed out, 5 cancelled, 1 failed) once it ended; 0 while it is still running without --watch.
+it until it ends. The exit code is the drain's once it ended (0 completed, 7 completed but
+workers were SIGKILLed at the deadline, 4 timed out, 5 cancelled, 1 failed); 0 while it is still
+running without --watch.
 `;
 
 const OPTIONS = { ...API_OPTIONS, watch: { type: 'boolean' }, interval: { type: 'string' } } as const;
