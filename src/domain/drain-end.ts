@@ -1,7 +1,10 @@
 // When a drain ends, decided from the folded progress and the time. Pure.
 //
 // - completed: `count` nodes reached the target state (drained / intake-stopped). When workers
-//   were SIGKILLed at the deadline the outcome says how many: their tasks may be lost.
+//   were SIGKILLed at the deadline the outcome says how many: their tasks may be lost. A node
+//   that drained after the deadline was escalated, but its `escalated` report may be folded after
+//   its `drained` one (the trigger takes reports concurrently): completion waits for it, until the
+//   deadline + REPORT_GRACE_MS at most.
 // - every message has a final answer but too few reached the target (some expired unread):
 //   timed-out at once, nothing more can happen.
 // - untaken messages expire at notAfter + EXPIRY_MARGIN_MS (their TTL). At notAfter +
@@ -29,14 +32,24 @@ function killedNote(counts: DrainCounts): string {
   return `; ${plural(counts.killed, 'worker', 'workers')} on ${plural(counts.escalated, 'node', 'nodes')} ${counts.killed === 1 ? 'was' : 'were'} SIGKILLed at the deadline (their tasks may be lost)`;
 }
 
+/** A node reached the target after the deadline, so it was escalated, and that report is not folded yet. */
+function escalationInFlight(spec: DrainSpecWithId, progress: DrainProgress): boolean {
+  if (spec.deadline === undefined) return false;
+  const deadlineMs = Date.parse(spec.deadline);
+  return Object.values(progress.nodes).some((n) => n.state === 'drained' && !n.escalated && Date.parse(n.since) >= deadlineMs);
+}
+
 export function judge(spec: DrainSpecWithId, progress: DrainProgress, now: Date): Verdict {
   const counts = countNodes(progress);
   const killed = killedNote(counts);
+  const nowMs = now.getTime();
+  const deadlineEnd = spec.deadline !== undefined ? Date.parse(spec.deadline) + REPORT_GRACE_MS : undefined;
+  if (counts.done >= spec.count && deadlineEnd !== undefined && nowMs < deadlineEnd && escalationInFlight(spec, progress)) {
+    return { end: false, wakeAt: new Date(deadlineEnd).toISOString() };
+  }
   if (counts.done >= spec.count) return { end: 'completed', outcome: `${counts.done} of ${spec.count} nodes reached the target state${killed}` };
   const shortfall = `${counts.shortfall} of ${spec.count} nodes did not reach the target state`;
   if (allMessagesSettled(progress)) return { end: 'timed-out', outcome: `every message has a final answer; ${shortfall} (${counts.expired} expired unread)${killed}` };
-  const nowMs = now.getTime();
-  const deadlineEnd = spec.deadline !== undefined ? Date.parse(spec.deadline) + REPORT_GRACE_MS : undefined;
   if (deadlineEnd !== undefined && nowMs >= deadlineEnd) return { end: 'timed-out', outcome: `deadline ${spec.deadline} passed; ${shortfall}${killed}` };
   const expiredEnd = Date.parse(spec.notAfter) + REPORT_GRACE_MS;
   if (nowMs < expiredEnd) return { end: false, wakeAt: new Date(Math.min(expiredEnd, deadlineEnd ?? expiredEnd)).toISOString() };

@@ -66,6 +66,19 @@ describe('judge', () => {
     });
   });
 
+  it('waits for the escalation of a node that drained after the deadline when its reports arrive out of order', () => {
+    const s = spec({ count: 1, deadline: at(60_000).toISOString() });
+    const drained = { ...report(1, 'a', 'drained'), at: at(60_500).toISOString() };
+    const p = progressOf(s, [report(1, 'a', 'signalled'), drained]);
+    expect(judge(s, p, at(61_000))).toEqual({ end: false, wakeAt: at(60_000 + REPORT_GRACE_MS).toISOString() });
+    applyReport(p, { ...report(1, 'a', 'escalated'), workers: [{ workerId: 'w', pid: 7, signal: 'SIGKILL' }], at: at(60_000).toISOString() });
+    expect(judge(s, p, at(61_000))).toMatchObject({ end: 'completed', outcome: expect.stringContaining('1 worker on 1 node was SIGKILLed') });
+    // Never beyond the grace: without the escalated report it completes then.
+    expect(judge(s, progressOf(s, [drained]), at(60_000 + REPORT_GRACE_MS))).toEqual({ end: 'completed', outcome: '1 of 1 nodes reached the target state' });
+    // A node that drained before the deadline completes the drain at once.
+    expect(judge(s, progressOf(s, [report(1, 'a', 'drained')]), at(61_000))).toMatchObject({ end: 'completed' });
+  });
+
   it('ends at once when every message has a final answer and too few reached the target', () => {
     const s = spec();
     expect(judge(s, progressOf(s, [report(1, 'a', 'drained'), report(2, 'b', 'expired')]), at(1000))).toMatchObject({ end: 'timed-out' });
