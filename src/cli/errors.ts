@@ -16,6 +16,8 @@ export const EXIT = {
   cancelled: 5,
   /** The API answered with an error (bad key, not found, conflict, misconfigured app…). */
   refused: 6,
+  /** The drain completed, but workers were SIGKILLed at its deadline: their tasks may be lost. */
+  escalated: 7,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

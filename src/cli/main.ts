@@ -22,6 +22,7 @@ workforce help <command> is workforce <command> --help.
 Exit codes: 0 ok (a followed drain completed) · 1 the drain failed · 2 bad usage
             3 API or Service Bus unreachable · 4 the drain timed out · 5 the drain was cancelled
             6 the API refused the request (key, not found, conflict, invalid field…)
+            7 the drain completed, but workers were SIGKILLed at its deadline (tasks may be lost)
             130 Ctrl-C while following a drain (the drain goes on)
 `;
 

@@ -14,6 +14,7 @@ export interface DrainJson {
   unfinished?: string[];
   deadline?: string;
   notAfter?: string;
+  untakenExpireAt?: string;
   reason?: string;
   requestedBy?: string;
   requestedFor?: string;
@@ -37,6 +38,8 @@ export function countsLine(d: DrainJson): string {
   const parts = [`${c.done ?? 0}/${c.requested ?? '?'} ${target}`, `accepted ${c.accepted ?? 0}`];
   if (d.mode !== 'do-not-accept-new-tasks') parts.push(`draining ${c.draining ?? 0}`);
   for (const k of ['escalated', 'expired', 'rejected'] as const) if (c[k]) parts.push(`${k} ${c[k]}`);
+  if (c.killed) parts.push(`SIGKILLed ${c.killed} worker${c.killed === 1 ? '' : 's'}`);
+  if (c.untaken && d.status === 'running') parts.push(`untaken ${c.untaken}${d.untakenExpireAt ? ` (expire ${d.untakenExpireAt})` : ''}`);
   return parts.join(' · ');
 }
 

@@ -6,10 +6,11 @@ import { CliError, EXIT, type ExitCode } from './errors.js';
 import type { Io } from './io.js';
 import { progressBlock, summaryLine, type DrainJson, type WorkerJson } from './render.js';
 
-export function exitCodeOf(status: string): ExitCode {
-  switch (status) {
+/** How an ended drain exits: a completion with workers SIGKILLed at the deadline is not plain success. */
+export function exitCodeOf(d: DrainJson): ExitCode {
+  switch (d.status) {
     case 'completed':
-      return EXIT.ok;
+      return (d.counts?.escalated ?? 0) > 0 ? EXIT.escalated : EXIT.ok;
     case 'timed-out':
       return EXIT.timedOut;
     case 'cancelled':
@@ -72,7 +73,7 @@ async function follow(api: ApiClient, drainId: string, io: Io, opts: { json: boo
       const rest = progressBlock(d, io.now()).slice(2);
       if (ended && rest.length > 0) io.out(`${rest.join('\n')}\n`);
     }
-    if (ended) return exitCodeOf(d.status);
+    if (ended) return exitCodeOf(d);
     await io.sleep(opts.intervalMs);
   }
 }

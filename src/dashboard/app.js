@@ -69,8 +69,12 @@ async function api(route) {
   return res.json();
 }
 
-function badge(status) {
-  return h('span', { class: `badge ${status}` }, status);
+/** Completed with workers SIGKILLed at the deadline: their tasks may be lost, so not shown as plain success. */
+const escalated = (d) => d.status === 'completed' && (d.counts?.escalated || 0) > 0;
+
+function badge(d) {
+  if (escalated(d)) return h('span', { class: 'badge escalated', title: d.outcome || '' }, 'completed, escalated');
+  return h('span', { class: `badge ${d.status}` }, d.status);
 }
 
 function countsBar(d) {
@@ -90,6 +94,8 @@ function countsLine(d) {
   const items = [[`${c.done || 0}/${c.requested ?? '?'}`, target], [c.accepted || 0, 'accepted']];
   if (d.mode !== 'do-not-accept-new-tasks') items.push([c.draining || 0, 'draining']);
   for (const k of ['escalated', 'expired', 'rejected']) if (c[k]) items.push([c[k], k]);
+  if (c.killed) items.push([c.killed, 'SIGKILLed']);
+  if (c.untaken && d.status === 'running') items.push([c.untaken, 'untaken']);
   return h('dl', { class: 'counts' }, items.map(([n, label]) => h('div', {}, h('dt', {}, label), h('dd', { 'data-count': label }, n))));
 }
 
@@ -120,12 +126,13 @@ function meta(d) {
     d.requestedBy ? h('span', {}, `by ${d.requestedBy}`, d.requestedFor ? h('span', { class: 'muted', title: 'as the caller said' }, ` for ${d.requestedFor}`) : null) : null,
     d.status === 'running' && d.deadline ? h('span', { class: 'deadline' }, 'deadline ', h('strong', { 'data-until': d.deadline })) : null,
     d.status === 'running' && !d.deadline && d.notAfter ? h('span', {}, 'takers until ', h('strong', { 'data-until': d.notAfter })) : null,
+    d.status === 'running' && d.untakenExpireAt ? h('span', { class: 'untaken' }, `${d.counts?.untaken} untaken, expire `, h('strong', { 'data-until': d.untakenExpireAt })) : null,
     d.status !== 'running' && d.finishedAt ? h('span', {}, 'ended ', h('span', { 'data-until': d.finishedAt })) : null);
 }
 
 function runningCard(d) {
   return h('article', { class: 'card', 'data-drain': d.drainId, 'data-status': d.status },
-    h('div', { class: 'card-head' }, h('h3', {}, d.topic, ' ', h('code', {}, d.drainId)), badge(d.status)),
+    h('div', { class: 'card-head' }, h('h3', {}, d.topic, ' ', h('code', {}, d.drainId)), badge(d)),
     meta(d), countsBar(d), countsLine(d),
     nodesTable(d, d.nodes || []),
     d.nodesOmitted ? h('p', { class: 'muted' }, `and ${d.nodesOmitted} more nodes`) : null,
@@ -138,7 +145,7 @@ function recentRow(d) {
   const nodes = detail?.progress ? Object.values(detail.progress.nodes) : d.nodes || [];
   return h('article', { class: `card compact${open ? ' open' : ''}`, 'data-drain': d.drainId, 'data-status': d.status },
     h('button', { class: 'card-head', type: 'button', 'aria-expanded': open, onclick: () => toggle(d.drainId) },
-      h('h3', {}, d.topic, ' ', h('code', {}, d.drainId)), badge(d.status)),
+      h('h3', {}, d.topic, ' ', h('code', {}, d.drainId)), badge(d)),
     h('p', { class: 'outcome' }, d.outcome || d.failure || ''),
     open ? [meta(d), countsLine(d), nodesTable(d, nodes)] : null);
 }
@@ -164,7 +171,7 @@ function topicsView(drains) {
   if (topics.size === 0) return h('p', { class: 'muted' }, 'No topics yet: workforce topic ensure <topic>');
   return [...topics].sort(([a], [b]) => a.localeCompare(b)).map(([name, t]) =>
     h('div', { class: `chip${t.running ? ' busy' : ''}`, 'data-topic': name }, h('strong', {}, name),
-      h('span', {}, t.running ? `${t.running} draining` : t.last ? `last drain ${t.last.status}` : 'no drain yet')));
+      h('span', {}, t.running ? `${t.running} draining` : t.last ? `last drain ${escalated(t.last) ? 'completed, escalated' : t.last.status}` : 'no drain yet')));
 }
 
 function render() {

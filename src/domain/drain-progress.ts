@@ -36,6 +36,8 @@ export interface NodeProgress {
   acceptedAt?: string;
   /** Deadline reached and SIGKILL sent to what was left. */
   escalated: boolean;
+  /** Workers the node SIGKILLed at the deadline (their tasks may be lost). */
+  killed?: number;
   /** Workers the node reported, with exit details once they exited. */
   workers: Array<WorkerReport & { exited: boolean }>;
   reason?: string;
@@ -154,8 +156,9 @@ export function applyReport(progress: DrainProgress, report: AgentReport): boole
   setNode(progress, node);
   let changed = fresh;
   if (report.state === 'accepted' && node.acceptedAt === undefined) node.acceptedAt = report.at;
-  if (report.state === 'escalated' && !node.escalated) {
+  if (report.state === 'escalated' && (!node.escalated || report.workers.length > (node.killed ?? 0))) {
     node.escalated = true;
+    node.killed = Math.max(node.killed ?? 0, Math.min(report.workers.length, MAX_WORKERS_PER_NODE));
     changed = true;
   }
   if (RANK[state] > RANK[node.state]) {
@@ -175,13 +178,18 @@ export interface DrainCounts {
   intakeStopped: number;
   draining: number;
   drained: number;
+  /** Nodes that reached the deadline and SIGKILLed what was left. */
   escalated: number;
+  /** Workers SIGKILLed at the deadline, over all nodes. */
+  killed: number;
   expired: number;
   rejected: number;
   /** Nodes at the drain's target state. */
   done: number;
   /** How many more nodes must reach the target state. */
   shortfall: number;
+  /** Messages no node holds (see untakenMessages). */
+  untaken: number;
 }
 
 export function countNodes(progress: DrainProgress): DrainCounts {
@@ -196,11 +204,23 @@ export function countNodes(progress: DrainProgress): DrainCounts {
     draining: inState('draining'),
     drained: inState('drained'),
     escalated: nodes.filter((n) => n.escalated).length,
+    killed: nodes.reduce((sum, n) => sum + (n.killed ?? 0), 0),
     expired: inState('expired'),
     rejected: inState('rejected'),
     done,
     shortfall: Math.max(0, progress.requested - done),
+    untaken: untakenMessages(progress),
   };
+}
+
+/**
+ * Published messages no node holds: never taken, or rejected by every node that took them (a
+ * rejection puts the message back on the subscription for another node). They expire with their
+ * TTL (notAfter + EXPIRY_MARGIN_MS); no report ever says so, hence this count.
+ */
+export function untakenMessages(progress: DrainProgress): number {
+  const held = new Set(Object.values(progress.nodes).filter((n) => n.state !== 'rejected').map((n) => n.messageId));
+  return Math.max(0, progress.requested - held.size);
 }
 
 /**

@@ -2,6 +2,7 @@
 // orchestration's custom status (Azure caps custom status at 16 KB of JSON), so it lists at most
 // NODE_LIMIT nodes: the unfinished ones first (oldest first, with time in state), then the rest.
 
+import { EXPIRY_MARGIN_MS } from '@workforce/worker-agent/contract';
 import type { DrainSpecWithId } from './drain-plan.js';
 import { countNodes, targetState, unfinishedNodes, type DrainCounts, type DrainProgress, type DrainStatus, type NodeState } from './drain-progress.js';
 import { formatDuration } from './durations.js';
@@ -41,6 +42,8 @@ export interface DrainSummary extends DrainEnd {
   deadline?: string;
   notAfter: string;
   counts: DrainCounts;
+  /** When the untaken messages (`counts.untaken`) expire: their TTL, notAfter + EXPIRY_MARGIN_MS. Only while some are untaken. */
+  untakenExpireAt?: string;
   /** Nodes listed below, at most NODE_LIMIT; `nodesOmitted` says how many more there are. */
   nodes: NodeSummary[];
   nodesOmitted: number;
@@ -71,6 +74,7 @@ export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: D
     .sort((a, b) => (a.state === target ? 0 : 1) - (b.state === target ? 0 : 1) || a.nodeId.localeCompare(b.nodeId));
   const listed = [...unfinished, ...rest].slice(0, NODE_LIMIT);
   const total = Object.keys(progress.nodes).length;
+  const counts = countNodes(progress);
   return {
     drainId: spec.drainId,
     topic: spec.topic,
@@ -82,7 +86,8 @@ export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: D
     ...(spec.reason !== undefined && { reason: spec.reason }),
     ...(spec.deadline !== undefined && { deadline: spec.deadline }),
     notAfter: spec.notAfter,
-    counts: countNodes(progress),
+    counts,
+    ...(counts.untaken > 0 && { untakenExpireAt: new Date(Date.parse(spec.notAfter) + EXPIRY_MARGIN_MS).toISOString() }),
     nodes: listed.map((n) => summaryOf(n, nowMs)),
     nodesOmitted: total - listed.length,
     unfinished: unfinished.slice(0, NODE_LIMIT).map((n) => n.nodeId),

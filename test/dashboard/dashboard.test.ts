@@ -108,10 +108,14 @@ describe('dashboard in Chromium', () => {
     const card = page.locator(`#running [data-drain="${drainId}"]`);
     await card.waitFor();
     await card.getByText('No node has taken this drain yet.').waitFor();
+    // The messages no node took yet, and when they expire.
+    await card.locator('[data-count="untaken"]', { hasText: '3' }).waitFor();
+    expect(await card.locator('.meta .untaken').textContent()).toMatch(/^3 untaken, expire in \d+m/);
 
     const nodes = ['eu-node-1', 'eu-node-2', 'eu-node-4'];
     await sendReports(cp.sb, nodes.map((n, i) => report(drainId, i + 1, n, 'accepted', 'eu-west')));
     for (const n of nodes) await card.locator(`[data-node="${n}"][data-state="accepted"]`).waitFor();
+    expect(await card.locator('[data-count="untaken"]').count()).toBe(0);
     await sendReports(cp.sb, [report(drainId, 1, 'eu-node-1', 'signalled', 'eu-west'), report(drainId, 2, 'eu-node-2', 'signalled', 'eu-west')]);
     await card.locator('[data-node="eu-node-1"][data-state="draining"]').waitFor();
     await card.locator('[data-node="eu-node-2"][data-state="draining"]').waitFor();

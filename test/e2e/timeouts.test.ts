@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXPIRY_MARGIN_MS } from '@workforce/worker-agent/contract';
 import { REPORT_GRACE_MS } from '../../src/domain/drain-end.js';
 import { report, sendReports } from '../support/agents.js';
-import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { FUNCTION_KEY, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { cli } from '../cli/run-cli.js';
 
-/** How drains without a deadline end, on the host's manual clock (times are set from the clock). */
-describe('drains without a deadline', () => {
+/** How drains end when too few nodes finish, on the host's manual clock (times are set from the clock). */
+describe('drains that too few nodes finish', () => {
   let cp: ControlPlane;
   beforeAll(async () => {
     cp = await startControlPlane();
@@ -25,6 +27,25 @@ describe('drains without a deadline', () => {
     const done = await waitFor(async () => ((await drain(drainId)).status !== 'running' ? drain(drainId) : undefined), 'the timeout');
     expect(done).toMatchObject({ status: 'timed-out', counts: { accepted: 0, shortfall: 2 } });
     expect(done.outcome).toContain('notAfter');
+  });
+
+  it('with a deadline, ends when its untaken messages expired, not at the deadline, saying so', async () => {
+    const { drainId, spec } = await post({ count: 2, gracePeriod: '30m' });
+    const running = await waitFor(async () => {
+      const d = await drain(drainId);
+      return d.outcome !== 'publishing' && d.counts && d;
+    }, 'publishing');
+    const expireAt = new Date(Date.parse(spec.notAfter) + EXPIRY_MARGIN_MS).toISOString();
+    expect(running).toMatchObject({ status: 'running', counts: { untaken: 2 }, untakenExpireAt: expireAt });
+    const shown = await cli(['status', drainId], { WORKFORCE_API_URL: cp.host.url, WORKFORCE_API_KEY: FUNCTION_KEY });
+    expect(shown.stdout).toContain(`untaken 2 (expire ${expireAt})`);
+    await cp.clock.set(Date.parse(spec.notAfter) + REPORT_GRACE_MS - 1_000);
+    expect((await drain(drainId)).status).toBe('running');
+    await cp.clock.advance(1_000);
+    const done = await waitFor(async () => ((await drain(drainId)).status !== 'running' ? drain(drainId) : undefined), 'the end at the expiry');
+    expect(done).toMatchObject({ status: 'timed-out', counts: { accepted: 0, shortfall: 2, untaken: 2 } });
+    expect(done.outcome).toContain('2 of 2 nodes did not reach the target state; 2 messages expired untaken');
+    expect(Date.parse(done.finishedAt)).toBeLessThan(Date.parse(done.deadline));
   });
 
   it('keeps waiting past notAfter for a node that accepted, then ends with the shortfall', async () => {

@@ -2,13 +2,13 @@
 // (worker-agent/test/process-node.ts) with the agent as it ships (its `bundle()`) and one Node
 // example worker taking tasks from the node's own queue.
 
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LocalQueue } from '../../worker-agent/examples/local-queue.js';
-import type { Artifacts, Proc } from '../../worker-agent/test/helpers.js';
+import { type Artifacts, type Proc, startProcess } from '../../worker-agent/test/helpers.js';
 import { ProcessNode } from '../../worker-agent/test/process-node.js';
 import { REPORTS_QUEUE } from '../../src/config.js';
-import { tempDir } from './control-plane.js';
+import { tempDir, waitFor } from './control-plane.js';
 
 export { buildArtifacts, type Artifacts } from '../../worker-agent/test/helpers.js';
 
@@ -26,10 +26,30 @@ export class Node {
   /** Queues `tasks` tasks of `taskMs`, starts the worker, then the agent once the worker registered. */
   async start(artifacts: Artifacts, connectionString: string, tasks: number, taskMs: number, agentEnv: Record<string, string> = {}): Promise<void> {
     for (let i = 0; i < tasks; i++) this.queue.enqueue(`task-${String(i).padStart(3, '0')}`, taskMs);
-    const node = new ProcessNode(artifacts, this.id, this.dir, this.topic, () => ({ connectionString, reportsQueue: REPORTS_QUEUE }), agentEnv);
-    this.processes = node;
+    const node = this.processesOn(artifacts, connectionString, agentEnv);
     this.worker = node.startWorker('node', `${this.id}-w0`);
     await node.waitRegistered();
+    await this.startAgent(node);
+  }
+
+  /**
+   * A node whose one worker ignores SIGTERM (a `workforce-agent run` shell that traps it, with a
+   * child in its process group): only the SIGKILL at a drain's deadline ends it.
+   */
+  async startIgnoringSigterm(artifacts: Artifacts, connectionString: string): Promise<void> {
+    const node = this.processesOn(artifacts, connectionString);
+    const workerId = `${this.id}-stubborn`;
+    this.worker = startProcess(process.execPath, [artifacts.agent, 'run', '--topic', this.topic, '--pid-dir', node.pidDir, '--worker-id', workerId, '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000; wait']);
+    await waitFor(() => existsSync(path.join(node.pidDir, `${workerId}.pid`)), `worker of ${this.id} to register`);
+    await this.startAgent(node);
+  }
+
+  private processesOn(artifacts: Artifacts, connectionString: string, agentEnv: Record<string, string> = {}): ProcessNode {
+    this.processes = new ProcessNode(artifacts, this.id, this.dir, this.topic, () => ({ connectionString, reportsQueue: REPORTS_QUEUE }), agentEnv);
+    return this.processes;
+  }
+
+  private async startAgent(node: ProcessNode): Promise<void> {
     this.agent = node.spawnAgent();
     await this.agent.waitForEvent('listening');
   }
@@ -37,6 +57,10 @@ export class Node {
   /** SIGKILL to the node's processes. */
   async stop(): Promise<void> {
     await this.processes?.stop();
+    if (this.worker && isRunning(this.worker)) {
+      this.worker.kill('SIGKILL'); // a worker the process node did not start (startIgnoringSigterm)
+      await this.worker.exited;
+    }
   }
 
   /** Stops the node and removes its directories. */

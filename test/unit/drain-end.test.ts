@@ -42,6 +42,43 @@ describe('judge', () => {
     expect(judge(s, p, at(700_000))).toMatchObject({ end: 'timed-out' });
   });
 
+  it('with a deadline, times out when the untaken messages expired and no node is on its way, not at the deadline', () => {
+    const s = spec({ deadline: at(3_600_000).toISOString() });
+    const none = progressOf(s, []);
+    expect(judge(s, none, at(0))).toEqual({ end: false, wakeAt: at(600_000 + REPORT_GRACE_MS).toISOString() });
+    const verdict = judge(s, none, at(600_000 + REPORT_GRACE_MS));
+    expect(verdict).toMatchObject({ end: 'timed-out' });
+    expect(verdict.end && verdict.outcome).toContain('2 of 2 nodes did not reach the target state; 2 messages expired untaken');
+
+    // A node still on its way is waited for until the deadline.
+    const one = progressOf(s, [report(1, 'a', 'signalled')]);
+    expect(judge(s, one, at(600_000 + REPORT_GRACE_MS))).toEqual({ end: false, wakeAt: at(3_600_000 + REPORT_GRACE_MS).toISOString() });
+    applyReport(one, report(1, 'a', 'drained'));
+    expect(judge(s, one, at(600_000 + REPORT_GRACE_MS))).toMatchObject({ end: 'timed-out', outcome: expect.stringContaining('1 message expired untaken') });
+  });
+
+  it('completes with an escalation in the outcome, saying how many workers were SIGKILLed', () => {
+    const s = spec({ count: 1, deadline: at(60_000).toISOString() });
+    const killed = { workers: [{ workerId: 'w', pid: 7, signal: 'SIGKILL' }] };
+    const p = progressOf(s, [{ ...report(1, 'a', 'escalated'), ...killed }, report(1, 'a', 'drained')]);
+    expect(judge(s, p, at(61_000))).toEqual({
+      end: 'completed', outcome: '1 of 1 nodes reached the target state; 1 worker on 1 node was SIGKILLed at the deadline (their tasks may be lost)',
+    });
+  });
+
+  it('waits for the escalation of a node that drained after the deadline when its reports arrive out of order', () => {
+    const s = spec({ count: 1, deadline: at(60_000).toISOString() });
+    const drained = { ...report(1, 'a', 'drained'), at: at(60_500).toISOString() };
+    const p = progressOf(s, [report(1, 'a', 'signalled'), drained]);
+    expect(judge(s, p, at(61_000))).toEqual({ end: false, wakeAt: at(60_000 + REPORT_GRACE_MS).toISOString() });
+    applyReport(p, { ...report(1, 'a', 'escalated'), workers: [{ workerId: 'w', pid: 7, signal: 'SIGKILL' }], at: at(60_000).toISOString() });
+    expect(judge(s, p, at(61_000))).toMatchObject({ end: 'completed', outcome: expect.stringContaining('1 worker on 1 node was SIGKILLed') });
+    // Never beyond the grace: without the escalated report it completes then.
+    expect(judge(s, progressOf(s, [drained]), at(60_000 + REPORT_GRACE_MS))).toEqual({ end: 'completed', outcome: '1 of 1 nodes reached the target state' });
+    // A node that drained before the deadline completes the drain at once.
+    expect(judge(s, progressOf(s, [report(1, 'a', 'drained')]), at(61_000))).toMatchObject({ end: 'completed' });
+  });
+
   it('ends at once when every message has a final answer and too few reached the target', () => {
     const s = spec();
     expect(judge(s, progressOf(s, [report(1, 'a', 'drained'), report(2, 'b', 'expired')]), at(1000))).toMatchObject({ end: 'timed-out' });

@@ -58,6 +58,27 @@ describe('drain progress', () => {
     expect(p.nodes.b!.reason).toBe('notAfter passed');
   });
 
+  it('counts the workers SIGKILLed at the deadline once, however often the escalation is reported', () => {
+    const p = newProgress('d1', 't', 'graceful-downscale', 1);
+    const killed = { workers: [{ workerId: 'w0', pid: 100, signal: 'SIGKILL' }, { workerId: 'w1', pid: 101, signal: 'SIGKILL' }] };
+    applyReport(p, report('a', 'd1/1', 'escalated', killed));
+    applyReport(p, report('a', 'd1/1', 'escalated', killed));
+    applyReport(p, report('a', 'd1/1', 'drained', killed));
+    expect(countNodes(p)).toMatchObject({ escalated: 1, killed: 2, drained: 1 });
+  });
+
+  it('counts as untaken the messages no node holds, including those every taker rejected', () => {
+    const p = newProgress('d1', 't', 'graceful-downscale', 4);
+    expect(countNodes(p).untaken).toBe(4);
+    applyReport(p, report('a', 'd1/1', 'accepted'));
+    applyReport(p, report('b', 'd1/2', 'expired', { workers: [] }));
+    applyReport(p, report('c', 'd1/3', 'rejected', { workers: [] }));
+    // d1/3 went back on the subscription: untaken until another node takes it.
+    expect(countNodes(p).untaken).toBe(2);
+    applyReport(p, report('d', 'd1/3', 'accepted'));
+    expect(countNodes(p).untaken).toBe(1);
+  });
+
   it('flags a message that acted on two nodes, and a node that acted twice', () => {
     const p = newProgress('d1', 't', 'graceful-downscale', 2);
     applyReport(p, report('a', 'd1/1', 'accepted'));
