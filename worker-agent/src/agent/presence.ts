@@ -73,7 +73,8 @@ export class Presence {
           this.deps.log.debug('presence-sent', { presence, nodeState: report.nodeState });
         },
         (err: unknown) => {
-          this.next ??= presence;
+          // A newer request wins, except that an `online` never sent stays `online`.
+          if (this.next === undefined || (presence === 'online' && this.next === 'heartbeat')) this.next = presence;
           this.deps.log.warn('presence-not-sent', { presence, error: (err as Error).message, retryInMs: this.retryMs });
           this.schedule(this.retryMs);
           this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
