@@ -203,7 +203,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     if (state === 'drained' && !this.drainedLogged) {
       this.drainedLogged = true;
-      this.log.warn('node-drained', { message: `this node takes no control messages until reset (${RESET_HINT})`, since: this.state.since });
+      this.log.warn('drained-until-reset', { message: `this node takes no control messages until reset (${RESET_HINT})`, since: this.state.since });
     } else if (state !== 'drained') {
       this.drainedLogged = false;
     }

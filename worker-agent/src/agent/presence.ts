@@ -63,8 +63,17 @@ export class Presence {
       return Promise.resolve();
     }
     const presence = this.next;
+    let report: PresenceReport;
+    try {
+      report = this.build(presence);
+    } catch (err) {
+      // Called from timers: a throw would end the agent. Tried again later.
+      this.deps.log.warn('presence-not-sent', { presence, error: (err as Error).message, retryInMs: this.retryMs });
+      this.schedule(this.retryMs);
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      return Promise.resolve();
+    }
     this.next = undefined;
-    const report = this.build(presence);
     this.sending = this.deps.bus
       .sendPresence(this.deps.config.reportsQueue, report)
       .then(

@@ -42,16 +42,16 @@ it('follows an intake stop and a drain; a drained node says so until reset, whic
   expect(last()).toMatchObject({ drain: { drainId: 'q', messageId: 'q/0' }, workers: [] });
   // A drain's reports went first: no presence report of the node left before its `drained` report.
   expect(cluster.reportsOf('drained').map((r) => r.messageId)).toEqual(['q/0']);
-  await node.agent.waitForEvent('node-drained');
+  await node.agent.waitForEvent('drained-until-reset');
   // Restarted, it says so at start, once, and comes online drained.
   node.agent.kill('SIGTERM');
   await node.agent.exited;
   const before = cluster.presenceOf(node.id).length;
   await node.startAgent();
-  await node.agent.waitForEvent('node-drained');
+  await node.agent.waitForEvent('drained-until-reset');
   await waitFor(() => cluster.presenceOf(node.id).slice(before).some((p) => p.presence === 'online'), 10_000, () => 'online after the restart');
   expect(cluster.presenceOf(node.id).slice(before).find((p) => p.presence === 'online')).toMatchObject({ nodeState: 'drained', drain: { messageId: 'q/0' } });
-  expect(node.agent.events().filter((e) => e['event'] === 'node-drained')).toHaveLength(1);
+  expect(node.agent.events().filter((e) => e['event'] === 'drained-until-reset')).toHaveLength(1);
   const status = await node.cli(['status']);
   expect(status.output).toContain('takes no control messages until reset: run `workforce-agent reset`');
 

@@ -2,18 +2,20 @@
 // keeps only the latest unsent report while sends fail (bounded by construction), and never
 // rejects; `offline` on close.
 import { expect, it } from 'vitest';
-import { silentLogger } from '../../src/common/log.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Logger, createLogger, silentLogger } from '../../src/common/log.js';
 import { initialState } from '../../src/agent/node-state.js';
 import { Presence } from '../../src/agent/presence.js';
 import { makeReport } from '../../src/agent/reports.js';
 import { FakeBus } from '../fake-bus.js';
 import { tempDir, waitFor } from '../helpers.js';
 
-function presenceWith() {
+function presenceWith(pidDir = tempDir('wf-presence-'), log: Logger = silentLogger) {
   const bus = new FakeBus();
   const state = initialState('n1', 'eu', new Date());
-  const config = { reportsQueue: 'workforce-reports', heartbeatMs: 60_000, pidDir: tempDir('wf-presence-'), topic: 'eu', legacySignals: true };
-  const presence = new Presence({ bus, config, state: () => state, log: silentLogger, now: () => new Date(), startedAt: new Date() });
+  const config = { reportsQueue: 'workforce-reports', heartbeatMs: 60_000, pidDir, topic: 'eu', legacySignals: true };
+  const presence = new Presence({ bus, config, state: () => state, log, now: () => new Date(), startedAt: new Date() });
   return { bus, state, presence };
 }
 
@@ -43,4 +45,16 @@ it('keeps only the latest unsent report while sends fail, then sends that one; n
   expect(bus.presence.map((p) => [p.report.presence, p.report.nodeState])).toEqual([['online', 'intake-stopped']]);
   await presence.close(1000);
   expect(bus.presence.map((p) => p.report.presence)).toEqual(['online', 'offline']);
+});
+
+it('logs a report it cannot build (a PID directory turned into a file) and tries again, without throwing from its timer', async () => {
+  const pidDir = join(tempDir('wf-presence-'), 'pids');
+  writeFileSync(pidDir, 'not a directory');
+  const lines: string[] = [];
+  const { bus, presence } = presenceWith(pidDir, createLogger('debug', (l) => lines.push(l)));
+  presence.start();
+  await waitFor(() => lines.filter((l) => l.includes('"presence-not-sent"')).length >= 2, 5000);
+  expect(lines[0]).toContain('ENOTDIR');
+  expect(bus.presence).toEqual([]);
+  await presence.close(500);
 });
