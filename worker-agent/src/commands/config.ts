@@ -299,12 +299,12 @@ export const DEFAULT_HEARTBEAT_MS = 30_000;
 const HEARTBEAT_MIN_MS = 100;
 const HEARTBEAT_MAX_MS = 60 * 60_000;
 
-/** `500ms`, `30s`, `2m`, or a number of seconds; between 100 ms and 1 h. */
+/** `500ms`, `30s`, `2m`, `1h`, or a number of seconds; between 100 ms and 1 h. */
 function duration(r: Reader, name: SettingName, fallback: number): number {
   const text = r.string(name);
   if (text === undefined) return fallback;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text);
-  const ms = m ? Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm']) : NaN;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const ms = m ? Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']) : NaN;
   if (!(ms >= HEARTBEAT_MIN_MS && ms <= HEARTBEAT_MAX_MS)) {
     throw configError(`${label(name)} must be a duration from 100ms to 1h such as 30s, 500ms or 2m, got ${JSON.stringify(text)}`);
   }

@@ -33,6 +33,7 @@ describe('listen configuration', () => {
     expect(listen({ ...base }).heartbeatMs).toBe(30_000);
     expect(listen({ ...base, WORKFORCE_HEARTBEAT: '500ms' }).heartbeatMs).toBe(500);
     expect(listen({ ...base, WORKFORCE_HEARTBEAT: '45' }).heartbeatMs).toBe(45_000);
+    expect(listen({ ...base, WORKFORCE_HEARTBEAT: '1h' }).heartbeatMs).toBe(3_600_000);
     expect(listen({ ...base, WORKFORCE_HEARTBEAT: '10s' }, ['--heartbeat', '2m']).heartbeatMs).toBe(120_000);
     for (const bad of ['0', '50ms', '2h', 'soon', '-1s']) {
       expect(() => listen({ ...base, WORKFORCE_HEARTBEAT: bad })).toThrow(/WORKFORCE_HEARTBEAT \(--heartbeat\) must be a duration/);
