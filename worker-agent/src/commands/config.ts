@@ -79,7 +79,7 @@ export const SETTINGS = {
   stateDir: { flag: 'state-dir', env: ['WORKFORCE_STATE_DIR'], kind: 'string', help: 'agent state directory (default $XDG_STATE_HOME/workforce-agent/<topic>)' },
   intakeFlag: { flag: 'intake-flag', env: ['WORKFORCE_INTAKE_FLAG'], kind: 'string', help: 'intake flag file, in a directory the agent owns (default <parent of pid-dir>/intake/<topic>.intake-stopped)' },
   legacySignals: { flag: 'legacy-signals', env: ['WORKFORCE_LEGACY_SIGNALS'], kind: 'boolean', help: 'ai4s-jobq convention for integer PID files: SIGUSR2 drain, SIGUSR1 intake stop (default on; --no-legacy-signals)' },
-  heartbeat: { flag: 'heartbeat', env: ['WORKFORCE_HEARTBEAT'], kind: 'string', help: 'interval of presence heartbeats on the reports queue: 30s, 500ms, 2m or seconds (default 30s)' },
+  heartbeat: { flag: 'heartbeat', env: ['WORKFORCE_HEARTBEAT'], kind: 'string', help: 'interval of presence heartbeats on the reports queue: 500ms, 30s, 2m, 1h or seconds (default 30s)' },
   releaseBackoffMaxMs: { flag: 'release-backoff-max-ms', env: ['WORKFORCE_RELEASE_BACKOFF_MAX_MS'], kind: 'string', help: 'longest pause after releasing a message this node cannot act on (default 30000)' },
   logLevel: { flag: 'log-level', env: ['WORKFORCE_LOG_LEVEL'], kind: 'string', help: `${LOG_LEVELS.join(' | ')} (default info)` },
   crashAt: { flag: 'crash-at', env: ['WORKFORCE_AGENT_CRASH_AT'], kind: 'string', help: `test hook: SIGKILL self at ${CRASH_POINTS.join(' | ')}` },
