@@ -13,7 +13,9 @@ import { VERSION } from '../common/version.js';
 import type { NodeState } from './node-state.js';
 import { scanWorkers } from '../pid-files/registry.js';
 
-const BUSY_WAIT_MS = 100;
+/** While a drain is busy: checked again after 100 ms, doubling to 2 s (a stuck outbox is not polled hot). */
+const BUSY_MIN_MS = 100;
+const BUSY_MAX_MS = 2000;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
@@ -33,6 +35,7 @@ export class Presence {
   private heartbeat: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private retryMs = RETRY_MIN_MS;
+  private busyMs = BUSY_MIN_MS;
   private started = false;
   private stopped = false;
   private readonly host = hostname();
@@ -59,9 +62,11 @@ export class Presence {
     if (this.sending || this.next === undefined) return this.sending ?? Promise.resolve();
     const state = this.deps.state();
     if (!force && (state.pending !== undefined || state.outbox.length > 0)) {
-      this.schedule(BUSY_WAIT_MS);
+      this.schedule(this.busyMs);
+      this.busyMs = Math.min(this.busyMs * 2, BUSY_MAX_MS);
       return Promise.resolve();
     }
+    this.busyMs = BUSY_MIN_MS;
     const presence = this.next;
     let report: PresenceReport;
     try {
