@@ -3,6 +3,7 @@
 // peek by sequence number, receive-deferred + complete. No lock expiry: tests move messages.
 
 import type { BusMessage, ControlBus, PeekedMessage } from '../src/agent/bus.js';
+import type { PresenceReport } from '../src/contract/presence.js';
 import type { AgentReport } from '../src/contract/report.js';
 
 export interface StoredMessage {
@@ -19,6 +20,7 @@ export interface StoredMessage {
 export class FakeBus implements ControlBus {
   readonly messages: StoredMessage[] = [];
   readonly reports: Array<{ queue: string; report: AgentReport }> = [];
+  readonly presence: Array<{ queue: string; report: PresenceReport }> = [];
   readonly settlements: string[] = [];
   private seq = 0;
   private waiters: Array<() => void> = [];
@@ -118,6 +120,11 @@ export class FakeBus implements ControlBus {
   async sendReports(queue: string, reports: readonly AgentReport[]): Promise<void> {
     this.check('sendReports');
     for (const report of reports) this.reports.push({ queue, report });
+  }
+
+  async sendPresence(queue: string, report: PresenceReport): Promise<void> {
+    this.check('sendPresence');
+    this.presence.push({ queue, report });
   }
 
   async close(): Promise<void> {}

@@ -18,7 +18,9 @@ import { Listener } from './listener.js';
 import { type Logger, createLogger } from '../common/log.js';
 import { type NodeState, NodeStateStore, STATE_DIR, canActOnAnything } from './node-state.js';
 import { bootId, isLive, ownStartTime, readProcStat } from '../common/proc.js';
+import { Presence } from './presence.js';
 import { Reporter } from './reports.js';
+import { RESET_HINT, RESET_REQUEST, resetDrained, resetRefusal } from './reset.js';
 import { type SaveOptions, StateWriter } from './state-writer.js';
 import { BackoffPoller, PidDirWatcher } from './watch.js';
 
@@ -53,6 +55,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   private state!: NodeState;
   private bus!: ControlBus;
   private reporter!: Reporter;
+  private presence!: Presence;
+  private drainedLogged = false;
   private writer!: StateWriter;
   private drainer!: Drainer;
   private listener!: Listener;
@@ -132,6 +136,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       now: this.now,
       onSent: (reports) => this.emit('reports', reports),
     });
+    this.presence = new Presence({ bus: this.bus, config, state: () => this.state, log: this.log, now: this.now, startedAt: this.now() });
     this.drainer = new Drainer({
       config,
       bus: this.bus,
@@ -160,7 +165,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     this.watcher.start();
     this.listener.start();
     this.stateChanged();
-    void this.bus.prepare?.([config.reportsQueue]).then(() => this.reporter.flush());
+    // Presence starts once the links are open: `online` means connected.
+    void (this.bus.prepare?.([config.reportsQueue]) ?? Promise.resolve()).then(() => {
+      void this.reporter.flush();
+      this.presence.start();
+    });
     void this.reporter.flush();
     this.status = 'running';
     this.log.info('listening', {
@@ -190,6 +199,13 @@ export class Agent extends EventEmitter<AgentEvents> {
     if (state !== this.lastState) {
       this.lastState = state;
       this.emit('state', state);
+      this.presence.post('heartbeat');
+    }
+    if (state === 'drained' && !this.drainedLogged) {
+      this.drainedLogged = true;
+      this.log.warn('drained-until-reset', { message: `this node takes no control messages until reset (${RESET_HINT})`, since: this.state.since });
+    } else if (state !== 'drained') {
+      this.drainedLogged = false;
     }
     this.listener.wake();
     if (state === 'draining') {
@@ -227,21 +243,29 @@ export class Agent extends EventEmitter<AgentEvents> {
     return this.drainer.resume();
   }
 
-  /** Handles requests dropped in the state directory by `workforce-agent resume` (SIGHUP). */
+  /** Re-arms a drained node (`workforce-agent reset`); the reason when it cannot. */
+  reset(): string | undefined {
+    if (this.status !== 'running') return `the agent is ${this.status}`;
+    const refusal = resetRefusal(this.state, this.config);
+    if (refusal !== undefined) return refusal;
+    resetDrained(this.state, this.config.intakeFlag, this.now(), this.log);
+    this.writer.save();
+    this.stateChanged();
+    return undefined;
+  }
+
+  /** Handles requests dropped in the state directory by `workforce-agent resume` and `reset` (SIGHUP). */
   processRequests(): void {
-    const path = join(this.config.stateDir, RESUME_REQUEST);
-    try {
-      readFileSync(path);
-    } catch {
-      return;
-    }
-    const resumed = this.resume();
-    this.log.info('resume-request', { resumed, nodeState: this.state.state });
-    try {
-      unlinkSync(path);
-    } catch {
-      /* already gone */
-    }
+    // Each request file is removed after it was acted on (and the state saved): its CLI waits for that.
+    answerRequest(join(this.config.stateDir, RESUME_REQUEST), () => {
+      const resumed = this.resume();
+      this.log.info('resume-request', { resumed, nodeState: this.state.state });
+    });
+    answerRequest(join(this.config.stateDir, RESET_REQUEST), () => {
+      const refused = this.reset();
+      if (refused === undefined) this.log.info('reset-request', { reset: true, nodeState: this.state.state });
+      else this.log.warn('reset-request', { reset: false, reason: refused, nodeState: this.state.state });
+    });
   }
 
   close(): Promise<void> {
@@ -276,6 +300,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     await step('watcher', () => this.watcher.close());
     await step('reports', () => this.reporter.close(CLOSE_FLUSH_MS));
+    await step('presence', () => this.presence.close(CLOSE_FLUSH_MS));
     await step('state', () => this.writer.close());
     // Bounded: closing a link that is still opening can wait for the SDK's own timeouts.
     await step('bus', () => Promise.race([this.bus.close(), new Promise((r) => setTimeout(r, CLOSE_BUS_MS).unref())]));
@@ -287,6 +312,20 @@ export class Agent extends EventEmitter<AgentEvents> {
 }
 
 export const RESUME_REQUEST = 'resume.request';
+
+function answerRequest(path: string, act: () => void): void {
+  try {
+    readFileSync(path);
+  } catch {
+    return;
+  }
+  act();
+  try {
+    unlinkSync(path);
+  } catch {
+    /* already gone */
+  }
+}
 
 interface LockContent {
   pid: number;

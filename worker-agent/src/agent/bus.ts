@@ -1,6 +1,7 @@
 // What the agent needs from Service Bus, as an interface: the Service Bus implementation is in
 // servicebus.ts; tests of the decision logic use an in-memory one.
 
+import type { PresenceReport } from '../contract/presence.js';
 import type { AgentReport } from '../contract/report.js';
 
 export interface BusMessage {
@@ -39,5 +40,7 @@ export interface ControlBus {
   prepare?(reportQueues: readonly string[]): Promise<void>;
   /** Sends reports to one queue in one batch. */
   sendReports(queue: string, reports: readonly AgentReport[]): Promise<void>;
+  /** Sends one presence report to the reports queue. */
+  sendPresence(queue: string, report: PresenceReport): Promise<void>;
   close(): Promise<void>;
 }

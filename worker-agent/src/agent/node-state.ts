@@ -21,7 +21,7 @@ const TRANSITIONS: Record<NodeStateName, readonly NodeStateName[]> = {
   active: ['intake-stopped', 'draining'],
   'intake-stopped': ['draining', 'active'], // → active: a local `resume`
   draining: ['drained'],
-  drained: [],
+  drained: ['active'], // a local `reset`
 };
 
 /** How many acted-on message ids are remembered for deduplication. */

@@ -16,6 +16,7 @@ import {
 } from '@azure/service-bus';
 import Long from 'long';
 import type { BusConfig } from '../commands/config.js';
+import type { PresenceReport } from '../contract/presence.js';
 import type { AgentReport } from '../contract/report.js';
 import { reportKey } from '../contract/report.js';
 import type { BusMessage, ControlBus, PeekedMessage } from './bus.js';
@@ -210,6 +211,11 @@ export class ServiceBusControlBus implements ControlBus {
         })),
       );
     });
+  }
+
+  async sendPresence(queue: string, report: PresenceReport): Promise<void> {
+    // No messageId: every presence report is new, and only a node's latest one counts.
+    await this.op('send-presence', (c) => sender(c, queue).sendMessages({ body: report, contentType: 'application/json', subject: report.kind }));
   }
 
   async close(): Promise<void> {

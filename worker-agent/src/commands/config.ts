@@ -36,6 +36,8 @@ export interface ListenConfig extends LocalConfig {
   readonly releaseBackoffMs: { readonly min: number; readonly max: number };
   /** Bounds of the reports outbox (outbox.ts). */
   readonly outbox: OutboxLimits;
+  /** Interval of presence heartbeats (presence.ts). */
+  readonly heartbeatMs: number;
   /** Lock renewal while a message is being handled. */
   readonly maxLockRenewalMs: number;
   /** Test hook, see crash-points.ts. */
@@ -77,6 +79,7 @@ export const SETTINGS = {
   stateDir: { flag: 'state-dir', env: ['WORKFORCE_STATE_DIR'], kind: 'string', help: 'agent state directory (default $XDG_STATE_HOME/workforce-agent/<topic>)' },
   intakeFlag: { flag: 'intake-flag', env: ['WORKFORCE_INTAKE_FLAG'], kind: 'string', help: 'intake flag file, in a directory the agent owns (default <parent of pid-dir>/intake/<topic>.intake-stopped)' },
   legacySignals: { flag: 'legacy-signals', env: ['WORKFORCE_LEGACY_SIGNALS'], kind: 'boolean', help: 'ai4s-jobq convention for integer PID files: SIGUSR2 drain, SIGUSR1 intake stop (default on; --no-legacy-signals)' },
+  heartbeat: { flag: 'heartbeat', env: ['WORKFORCE_HEARTBEAT'], kind: 'string', help: 'interval of presence heartbeats on the reports queue: 500ms, 30s, 2m, 1h or seconds (default 30s)' },
   releaseBackoffMaxMs: { flag: 'release-backoff-max-ms', env: ['WORKFORCE_RELEASE_BACKOFF_MAX_MS'], kind: 'string', help: 'longest pause after releasing a message this node cannot act on (default 30000)' },
   logLevel: { flag: 'log-level', env: ['WORKFORCE_LOG_LEVEL'], kind: 'string', help: `${LOG_LEVELS.join(' | ')} (default info)` },
   crashAt: { flag: 'crash-at', env: ['WORKFORCE_AGENT_CRASH_AT'], kind: 'string', help: `test hook: SIGKILL self at ${CRASH_POINTS.join(' | ')}` },
@@ -241,6 +244,7 @@ export const LISTEN_FLAGS: SettingName[] = [
   'reportsQueue',
   'outboxTtlMs',
   'outboxMax',
+  'heartbeat',
   'releaseBackoffMaxMs',
   'crashAt',
   'timings',
@@ -283,11 +287,28 @@ export function parseListenConfig(env: Env, flags: Values): ListenConfig {
     reportsQueue: entityName(r, 'reportsQueue', DEFAULT_REPLY_TO),
     releaseBackoffMs: Object.freeze({ min: Math.min(1000, max), max }),
     outbox: Object.freeze({ ttlMs: r.integer('outboxTtlMs', DEFAULT_OUTBOX_TTL_MS, 1000), max: r.integer('outboxMax', DEFAULT_OUTBOX_MAX, 1) }),
+    heartbeatMs: duration(r, 'heartbeat', DEFAULT_HEARTBEAT_MS),
     maxLockRenewalMs: 5 * 60_000,
     timings: r.boolean('timings', false),
     ...(crashAt !== undefined ? { crashAt } : {}),
   };
   return Object.freeze(config);
+}
+
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+const HEARTBEAT_MIN_MS = 100;
+const HEARTBEAT_MAX_MS = 60 * 60_000;
+
+/** `500ms`, `30s`, `2m`, `1h`, or a number of seconds; between 100 ms and 1 h. */
+function duration(r: Reader, name: SettingName, fallback: number): number {
+  const text = r.string(name);
+  if (text === undefined) return fallback;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  const ms = m ? Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']) : NaN;
+  if (!(ms >= HEARTBEAT_MIN_MS && ms <= HEARTBEAT_MAX_MS)) {
+    throw configError(`${label(name)} must be a duration from 100ms to 1h such as 30s, 500ms or 2m, got ${JSON.stringify(text)}`);
+  }
+  return ms;
 }
 
 export function parseRunConfig(env: Env, flags: Values, command: readonly string[]): RunConfig {

@@ -1,8 +1,10 @@
 // `workforce-agent`: parse the command line → read the environment → act. Returns the exit code.
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, RESUME_REQUEST, runningAgent } from '../agent/agent.js';
 import { resumeIntake } from '../agent/intake-stop.js';
+import { RESET_HINT, RESET_REQUEST, resetDrained, resetRefusal } from '../agent/reset.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import {
   LISTEN_FLAGS,
@@ -24,9 +26,10 @@ import { type NodeState, NodeStateStore } from '../agent/node-state.js';
 import { scanWorkers } from '../pid-files/registry.js';
 import { printable, terminalSafeJson } from './printable.js';
 import { sendSignal } from '../common/signals.js';
+import { VERSION } from '../common/version.js';
 
 type Env = Record<string, string | undefined>;
-export const VERSION = '0.1.0';
+export { VERSION };
 
 const USAGE = `workforce-agent ${VERSION}: drains this node when the control topic says so.
 
@@ -35,12 +38,14 @@ usage:
   workforce-agent run [options] -- <command…>      wrapper for a worker that cannot be changed
   workforce-agent status [options] [--json]        node state and registered workers
   workforce-agent resume [options]                 undo an intake stop on this node
+  workforce-agent reset [options]                  re-arm a drained node (exit 1, with the reason,
+                                                   while a registered worker is still alive)
   workforce-agent help [<command>] | version
 
 Every command also answers --help and --version.
 `;
 
-const COMMAND_FLAGS = { listen: LISTEN_FLAGS, run: RUN_FLAGS, status: STATUS_FLAGS, resume: LOCAL_FLAGS } as const;
+const COMMAND_FLAGS = { listen: LISTEN_FLAGS, run: RUN_FLAGS, status: STATUS_FLAGS, resume: LOCAL_FLAGS, reset: LOCAL_FLAGS } as const;
 type Command = keyof typeof COMMAND_FLAGS;
 type Flags = ReturnType<typeof parseFlags>;
 
@@ -82,6 +87,8 @@ export async function main(argv: readonly string[], env: Env, out = (s: string) 
           return status(flags, env, out);
         case 'resume':
           return await resume(flags, env, out);
+        case 'reset':
+          return await reset(flags, env, out);
       }
     }
     switch (command) {
@@ -172,6 +179,7 @@ function status({ values }: Flags, env: Env, out: (s: string) => void): number {
     intake: state?.intake,
     pending: state?.pending,
     outbox: state?.outbox.length ?? 0,
+    ...(state?.state === 'drained' ? { hint: DRAINED_HINT } : {}),
     pidDir: config.pidDir,
     workers,
     otherTopics: scan.others.length,
@@ -186,6 +194,7 @@ function status({ values }: Flags, env: Env, out: (s: string) => void): number {
     `topic       ${report.topic}`,
     `state       ${report.state}${report.since ? ` since ${report.since}` : ''}`,
   ];
+  if (report.hint) lines.push(`            ${report.hint}`);
   for (const [label, acted] of [['drain', state?.drain], ['intake', state?.intake]] as const) {
     if (!acted) continue;
     lines.push(
@@ -210,6 +219,42 @@ function status({ values }: Flags, env: Env, out: (s: string) => void): number {
   for (const i of report.invalidPidFiles) lines.push(`  invalid: ${i.path}: ${i.error}`);
   // Every line carries text others wrote (message reason, worker ids, file names): escaped.
   out(`${lines.map(printable).join('\n')}\n`);
+  return 0;
+}
+
+const DRAINED_HINT = `takes no control messages until reset: run \`${RESET_HINT}\` once its workers are gone`;
+
+/**
+ * Re-arms a drained node. Refused (AgentError, exit 1) with the reason while a registered worker
+ * lives. With an agent running it asks the agent, as `resume` does.
+ */
+async function reset({ values }: Flags, env: Env, out: (s: string) => void): Promise<number> {
+  const config = parseLocalConfig(env, values);
+  const store = new NodeStateStore(config.stateDir);
+  const state = store.read();
+  const refusal = resetRefusal(state, config);
+  if (refusal !== undefined || !state) throw new AgentError('StateTransitionInvalid', `reset refused: ${refusal}`);
+  const agent = runningAgent(config.stateDir);
+  if (agent) {
+    const request = join(config.stateDir, RESET_REQUEST);
+    writeFileAtomic(request, JSON.stringify({ at: new Date().toISOString(), pid: process.pid }));
+    sendSignal(agent.pid, 'SIGHUP');
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      if (existsSync(request)) continue;
+      const now = store.read();
+      if (now?.state === 'active') {
+        out(`reset: node ${now.nodeId} is active and takes control messages again (agent pid ${agent.pid})\n`);
+        return 0;
+      }
+      throw new AgentError('StateTransitionInvalid', `reset refused by the agent (pid ${agent.pid}): ${resetRefusal(now, config) ?? 'see its log (reset-request)'}`);
+    }
+    throw new AgentError('Internal', `the agent (pid ${agent.pid}) did not answer the reset within 10 s; see its log`);
+  }
+  resetDrained(state, config.intakeFlag, new Date(), createLogger(config.logLevel));
+  store.save(state);
+  out(`reset: node ${state.nodeId} is active (no agent running: it takes control messages when it starts)\n`);
   return 0;
 }
 

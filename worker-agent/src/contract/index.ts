@@ -5,3 +5,4 @@ export * from './result.js';
 export * from './drain-id.js';
 export * from './control-message.js';
 export * from './report.js';
+export * from './presence.js';

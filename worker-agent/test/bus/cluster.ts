@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type ServiceBusClient as Client, type ServiceBusReceivedMessage, ServiceBusClient } from '@azure/service-bus';
 import { type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
 import Long from 'long';
-import { type AgentReport, parseAgentReport } from '../../src/contract/index.js';
+import { type AgentReport, type PresenceReport, isPresenceBody, parseAgentReport, parsePresenceReport } from '../../src/contract/index.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
 import { ProcessNode, type WorkerProc } from '../process-node.js';
@@ -56,6 +56,8 @@ export class Cluster {
   readonly topic = `control-${randomUUID().slice(0, 8)}`;
   readonly reportsQueue = `reports-${randomUUID().slice(0, 8)}`;
   readonly reports: AgentReport[] = [];
+  /** Presence reports (online, heartbeat, offline), in arrival order. */
+  readonly presence: PresenceReport[] = [];
   readonly nodes: TestNode[] = [];
   client!: Client;
   private stopReports: (() => Promise<void>) | undefined;
@@ -86,6 +88,12 @@ export class Cluster {
     const receiver = this.client.createReceiver(this.reportsQueue, { receiveMode: 'receiveAndDelete' });
     const sub = receiver.subscribe({
       processMessage: async (m) => {
+        if (isPresenceBody(m.body)) {
+          const presence = parsePresenceReport(m.body);
+          if (!presence.ok) throw new Error(`bad presence report: ${presence.error.message}`);
+          this.presence.push(presence.value);
+          return;
+        }
         const parsed = parseAgentReport(m.body);
         if (!parsed.ok) throw new Error(`bad report: ${parsed.error.message}`);
         this.reports.push(parsed.value);
@@ -155,6 +163,10 @@ export class Cluster {
     await node.waitRegistered();
     await node.startAgent();
     return node;
+  }
+
+  presenceOf(nodeId: string): PresenceReport[] {
+    return this.presence.filter((p) => p.nodeId === nodeId);
   }
 
   reportsOf(state: AgentReport['state']): AgentReport[] {

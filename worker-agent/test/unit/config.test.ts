@@ -29,6 +29,17 @@ describe('listen configuration', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('reads the presence heartbeat as a duration, 30 s by default, and names a bad one', () => {
+    expect(listen({ ...base }).heartbeatMs).toBe(30_000);
+    expect(listen({ ...base, WORKFORCE_HEARTBEAT: '500ms' }).heartbeatMs).toBe(500);
+    expect(listen({ ...base, WORKFORCE_HEARTBEAT: '45' }).heartbeatMs).toBe(45_000);
+    expect(listen({ ...base, WORKFORCE_HEARTBEAT: '1h' }).heartbeatMs).toBe(3_600_000);
+    expect(listen({ ...base, WORKFORCE_HEARTBEAT: '10s' }, ['--heartbeat', '2m']).heartbeatMs).toBe(120_000);
+    for (const bad of ['0', '50ms', '2h', 'soon', '-1s']) {
+      expect(() => listen({ ...base, WORKFORCE_HEARTBEAT: bad })).toThrow(/WORKFORCE_HEARTBEAT \(--heartbeat\) must be a duration/);
+    }
+  });
+
   it('bounds the reports outbox as configured', () => {
     expect(listen({ ...base, WORKFORCE_OUTBOX_TTL_MS: '60000' }, ['--outbox-max', '20']).outbox).toEqual({ ttlMs: 60_000, max: 20 });
   });

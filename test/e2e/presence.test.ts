@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPORTS_QUEUE } from '../../src/config.js';
+import { buildArtifacts, Node } from '../support/fleet.js';
+import { peek, sendRaw } from '../support/agents.js';
+import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+
+/**
+ * Presence reports of a real agent reach the reports trigger of the local host, which completes
+ * them (the inventory that stores them is the next part of issue #15): none is dead-lettered. A
+ * malformed presence report is malformed like any other report.
+ */
+describe('presence reports through the control plane', () => {
+  const topic = 'presence-1';
+  let cp: ControlPlane;
+  let node: Node;
+
+  beforeAll(async () => {
+    let artifacts;
+    [cp, artifacts] = await Promise.all([startControlPlane(), buildArtifacts()]);
+    expect((await cp.api('PUT', `topics/${topic}`)).status).toBe(201);
+    node = new Node('presence-node', topic);
+    // Debug logs say when a presence report left the agent (`presence-sent`).
+    await node.start(artifacts, cp.bus.emulator.connectionString, 0, 0, { WORKFORCE_LOG_LEVEL: 'debug', WORKFORCE_HEARTBEAT: '200ms' });
+  }, 120_000);
+  afterAll(async () => {
+    await node?.close();
+    await cp?.close();
+  });
+
+  const sent = () => node.agent.events().filter((e) => e['event'] === 'presence-sent').length;
+
+  it('completes presence reports and dead-letters none', async () => {
+    await waitFor(() => sent() >= 5, 'five presence reports from the agent');
+    // Stopped cleanly, its last one is `offline`; then nothing more comes and the queue can empty.
+    node.agent.kill('SIGTERM');
+    expect((await node.agent.exited).code).toBe(0);
+    expect(node.agent.events().filter((e) => e['event'] === 'presence-sent').at(-1)).toMatchObject({ presence: 'offline' });
+    const settled = async () => (await peek(cp.sb, REPORTS_QUEUE)).length === 0;
+    await waitFor(async () => (await settled()) || undefined, 'the reports queue to be empty', 30_000);
+    expect(await peek(cp.sb, REPORTS_QUEUE, { deadLetter: true })).toEqual([]);
+  });
+
+  it('dead-letters a malformed presence report after the max delivery count, as any malformed report', async () => {
+    await sendRaw(cp.sb, REPORTS_QUEUE, { body: { kind: 'presence', presence: 'online', nodeId: 'mallory', workers: 'all of them' }, contentType: 'application/json' });
+    await waitFor(async () => (await peek(cp.sb, REPORTS_QUEUE, { deadLetter: true })).find((m) => (m.body as { nodeId?: string }).nodeId === 'mallory'), 'the malformed presence report to be dead-lettered', 60_000);
+  });
+});
