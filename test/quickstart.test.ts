@@ -23,6 +23,19 @@ function shell(command: string, cwd: string): { child: ChildProcess; output: () 
   return { child, output: () => out, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }
 
+/** The exit code of a printed command, or a failure that shows what it printed if it runs too long. */
+async function exitCode(sh: { output: () => string; exited: Promise<number | null> }, what: string, timeoutMs = 90_000, more: () => string = () => ''): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} still running after ${timeoutMs} ms; it printed:\n${sh.output().slice(-3000)}${more()}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([sh.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Step n of the banner's "A real worker, drained" list: the command as printed. */
 function step(banner: string, n: number): string {
   const line = new RegExp(`^ {2}${n}\\. [a-zA-Z ]+? {2,}(.+?)(?: {2,}\\(in the CLI's terminal\\))?$`, 'm').exec(banner);
@@ -70,24 +83,24 @@ describe('README quick start', () => {
     // 1. the CLI's key (and URL: ports are 0 here) and the topic
     const cliEnv = step(banner, 1).split('; ')[0]!;
     const ensure = shell(step(banner, 1), dir);
-    expect(await ensure.exited, ensure.output()).toBe(0);
+    expect(await exitCode(ensure, 'workforce topic ensure'), ensure.output()).toBe(0);
     expect(ensure.output()).toContain('topic eu-west is ready');
     // 2. an agent with its own state and PID directories, 3. a worker, 4. its tasks
     const agent = shell(step(banner, 2), dir);
     const worker = shell(step(banner, 3), dir);
     shells.push(agent.child, worker.child);
     const tasks = shell(step(banner, 4), dir);
-    expect(await tasks.exited, tasks.output()).toBe(0);
+    expect(await exitCode(tasks, 'the tasks command'), tasks.output()).toBe(0);
     const queue = path.join(dir, '.data', 'node-1', 'queue');
     await waitFor(() => agent.output().includes('"listening"'), 'the agent to listen', 60_000);
     await waitFor(() => readdirSync(path.join(queue, 'running')).length === 1, 'the worker to take a task', 60_000);
 
     // 5. drain it, in the CLI's terminal
     const drain = shell(`${cliEnv}; ${step(banner, 5)}`, dir);
-    expect(await drain.exited, drain.output()).toBe(0);
+    expect(await exitCode(drain, 'workforce drain --wait', 120_000, () => `\nagent:\n${agent.output().slice(-1500)}\nworker:\n${worker.output().slice(-800)}`), drain.output()).toBe(0);
     expect(drain.output()).toMatch(/completed · 1\/1 drained/);
     // The worker finished the task in flight and exited; the rest stay queued.
-    expect(await worker.exited, worker.output()).toBe(0);
+    expect(await exitCode(worker, 'the drained worker'), worker.output()).toBe(0);
     expect(readdirSync(path.join(queue, 'done')).length).toBeGreaterThanOrEqual(1);
     expect(readdirSync(path.join(queue, 'running'))).toEqual([]);
     expect(readdirSync(path.join(queue, 'pending')).length).toBeGreaterThanOrEqual(1);
