@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType } from '../../local/functions-host/src/durable/history.js';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
-import { buildArtifacts, isRunning, Node } from '../support/fleet.js';
+import { controlPlaneWithNode, isRunning, type Node } from '../support/fleet.js';
 import { peek, sendRaw } from '../support/agents.js';
-import { drainWithoutTimes, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { drainWithoutTimes, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
  * A principal with Send on one topic publishes a control message whose drainId carries a durable
@@ -18,12 +18,8 @@ describe('a control message whose drainId carries a durable operation', () => {
   let node: Node;
 
   beforeAll(async () => {
-    let artifacts;
-    [cp, artifacts] = await Promise.all([startControlPlane(), buildArtifacts()]);
-    expect((await cp.api('PUT', `topics/${topic}`)).status).toBe(201);
-    node = new Node('inj-node', topic);
     // Debug logs say when the agent's reports left it (`reports-sent`).
-    await node.start(artifacts, cp.bus.emulator.connectionString, 200, 300, { WORKFORCE_LOG_LEVEL: 'debug' });
+    ({ cp, node } = await controlPlaneWithNode(topic, 'inj-node', { tasks: 200, taskMs: 300, agentEnv: { WORKFORCE_LOG_LEVEL: 'debug' } }));
   }, 120_000);
   afterAll(async () => {
     await node?.close();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE } from '../../src/config.js';
-import { buildArtifacts, Node } from '../support/fleet.js';
+import { controlPlaneWithNode, type Node } from '../support/fleet.js';
 import { peek, sendRaw } from '../support/agents.js';
-import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
  * Presence reports of a real agent reach the reports trigger of the local host, which completes
@@ -15,12 +15,8 @@ describe('presence reports through the control plane', () => {
   let node: Node;
 
   beforeAll(async () => {
-    let artifacts;
-    [cp, artifacts] = await Promise.all([startControlPlane(), buildArtifacts()]);
-    expect((await cp.api('PUT', `topics/${topic}`)).status).toBe(201);
-    node = new Node('presence-node', topic);
     // Debug logs say when a presence report left the agent (`presence-sent`).
-    await node.start(artifacts, cp.bus.emulator.connectionString, 0, 0, { WORKFORCE_LOG_LEVEL: 'debug', WORKFORCE_HEARTBEAT: '200ms' });
+    ({ cp, node } = await controlPlaneWithNode(topic, 'presence-node', { tasks: 0, taskMs: 0, agentEnv: { WORKFORCE_LOG_LEVEL: 'debug', WORKFORCE_HEARTBEAT: '200ms' } }));
   }, 120_000);
   afterAll(async () => {
     await node?.close();

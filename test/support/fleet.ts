@@ -8,7 +8,8 @@ import { LocalQueue } from '../../worker-agent/examples/local-queue.js';
 import { type Artifacts, type Proc, startProcess } from '../../worker-agent/test/helpers.js';
 import { ProcessNode } from '../../worker-agent/test/process-node.js';
 import { REPORTS_QUEUE } from '../../src/config.js';
-import { tempDir, waitFor } from './control-plane.js';
+import { startControlPlane, tempDir, waitFor, type ControlPlane } from './control-plane.js';
+import { buildArtifacts } from '../../worker-agent/test/helpers.js';
 
 export { buildArtifacts, type Artifacts } from '../../worker-agent/test/helpers.js';
 
@@ -68,4 +69,21 @@ export class Node {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The control plane with `topic` provisioned and one node on it: a worker with `tasks` tasks of
+ * `taskMs` each, and its agent (`agentEnv` on top of its defaults), listening.
+ */
+export async function controlPlaneWithNode(
+  topic: string,
+  nodeId: string,
+  options: { tasks: number; taskMs: number; agentEnv?: Record<string, string> },
+): Promise<{ cp: ControlPlane; node: Node }> {
+  const [cp, artifacts] = await Promise.all([startControlPlane(), buildArtifacts()]);
+  const put = await cp.api('PUT', `topics/${topic}`);
+  if (put.status !== 201) throw new Error(`PUT topics/${topic} answered ${put.status}: ${JSON.stringify(put.body)}`);
+  const node = new Node(nodeId, topic);
+  await node.start(artifacts, cp.bus.emulator.connectionString, options.tasks, options.taskMs, options.agentEnv);
+  return { cp, node };
 }
