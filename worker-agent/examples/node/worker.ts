@@ -47,6 +47,12 @@ function note(event: string, fields: Record<string, unknown> = {}, says: string 
 }
 worker.onDrain(({ signal }) => note('drain-requested', { signal }, `drain requested (${signal}): finishing the task in flight, then exiting`));
 worker.onIntakeStop(({ signal }) => note('intake-signal', { signal }, `intake stop signalled (${signal})`));
+// Ctrl-C in the terminal: stop at once, as the Python example does. Node's default for SIGINT
+// ends the process without its 'exit' handlers, which would leave the PID file behind.
+process.once('SIGINT', () => {
+  console.log('interrupted');
+  void worker.close().finally(() => process.exit(130));
+});
 note('registered', { pid: process.pid }, `registered (pid ${process.pid}, topic ${values.topic}), taking tasks from ${queue.dir}`);
 
 const idleMs = Number(values['idle-poll-ms']);

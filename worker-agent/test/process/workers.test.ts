@@ -64,11 +64,11 @@ describe.each<Kind>(['node', 'python'])('%s example worker', (kind) => {
   });
 });
 
-it('the python example exits quietly on Ctrl-C (SIGINT), removing its PID file', async () => {
+it.each<Kind>(['node', 'python'])('the %s example exits quietly on Ctrl-C (SIGINT), removing its PID file', async (kind) => {
   const queue = new LocalQueue(tempDir());
   const pidDir = tempDir();
   queue.enqueue('t0', 30_000);
-  const worker = startWorker('python', queue.dir, pidDir, 'w3');
+  const worker = startWorker(kind, queue.dir, pidDir, 'w3');
   await waitFor(() => queue.events().some((e) => e.event === 'started'), 15_000, () => worker.output());
   worker.kill('SIGINT');
   expect(await worker.exited).toEqual({ code: 130, signal: null });
