@@ -34,7 +34,7 @@ async function pythonSend(cluster: Cluster, env: Record<string, string>, extra: 
   // uamqp retries a failing connection for minutes: the output says more than a test timeout.
   const watchdog = setTimeout(() => sender.child.kill('SIGKILL'), 30_000);
   const { code } = await sender.exited.finally(() => clearTimeout(watchdog));
-  if (code !== 0) throw new Error(`the Python sender exited with ${code}:\n${sender.output()}`);
+  if (code !== 0) throw new Error(`the Python sender ${code === null ? 'was stopped after 30 s' : `exited with ${code}`}:\n${sender.output()}`);
 }
 
 /** A certificate for `ip` (uamqp checks the name), as PEM files for --cert/--key. */
