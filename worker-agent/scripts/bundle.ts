@@ -8,6 +8,8 @@
 //   needed only with --namespace. It is bundled on its own and embedded brotli-compressed as a
 //   string inside a function that runs only when a credential is created; with a connection
 //   string it is never decompressed or parsed (idle `listen`: RSS −5 MiB).
+// - `ws` and `https-proxy-agent` (src/transport/websocket-modules.ts, 70 kB) are needed only
+//   with --websockets: embedded the same way.
 //
 // Dependencies are bundled as they are published: no edits of their source (each bundle-time
 // edit once saved an idle agent 0.7 MiB or less, measured in 2026-12, and each was one more
@@ -37,34 +39,35 @@ const common: BuildOptions = {
   logLevel: 'warning',
 };
 
-/** @azure/identity as one CommonJS module (node built-ins are its only requires). */
-async function identityModule(): Promise<string> {
+/** One CommonJS module of `contents` (an entry's exports); node built-ins are its only requires. */
+async function moduleCode(what: string, contents: string): Promise<string> {
   const result = await build({
     ...common,
-    stdin: { contents: "export { DefaultAzureCredential } from '@azure/identity';", resolveDir: root, loader: 'ts' },
+    stdin: { contents, resolveDir: root, loader: 'ts' },
     write: false,
     legalComments: 'eof', // the licences travel inside the embedded module
   });
   const code = result.outputFiles?.[0]?.text;
-  if (!code) throw new Error('empty @azure/identity bundle');
+  if (!code) throw new Error(`empty ${what} bundle`);
   return code;
 }
 
-/** Resolves `@azure/identity` to a module that decompresses and compiles the embedded build on first use. */
-function embeddedIdentity(code: string): Plugin {
+/** Resolves `filter` to a module that decompresses and compiles the embedded `code` on first use. */
+function embedded(name: string, filter: RegExp, code: string): Plugin {
   const packed = brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: code.length } }).toString('base64');
+  const namespace = `embedded-${name}`;
   return {
-    name: 'embedded-identity',
+    name: namespace,
     setup(b) {
-      b.onResolve({ filter: /^@azure\/identity$/ }, () => ({ path: 'embedded-identity', namespace: 'embedded' }));
-      b.onLoad({ filter: /.*/, namespace: 'embedded' }, () => ({
+      b.onResolve({ filter }, () => ({ path: namespace, namespace }));
+      b.onLoad({ filter: /.*/, namespace }, () => ({
         loader: 'js',
         contents: `
 const { brotliDecompressSync } = require('node:zlib');
 const { runInThisContext } = require('node:vm');
 const Module = require('node:module');
 const code = brotliDecompressSync(Buffer.from(${JSON.stringify(packed)}, 'base64')).toString('utf8');
-const wrapped = runInThisContext(Module.wrap(code), { filename: __filename + '#@azure/identity' });
+const wrapped = runInThisContext(Module.wrap(code), { filename: __filename + '#${name}' });
 const m = { exports: {} };
 wrapped.call(m.exports, m.exports, require, m, __filename, __dirname);
 module.exports = m.exports;
@@ -101,7 +104,11 @@ export async function bundle(outfile = DEFAULT_BUNDLE, entry = join(root, 'src',
     ...common,
     entryPoints: [entry],
     outfile,
-    plugins: [embeddedIdentity(await identityModule()), fixedRheaOnly()],
+    plugins: [
+      embedded('@azure/identity', /^@azure\/identity$/, await moduleCode('@azure/identity', "export { DefaultAzureCredential } from '@azure/identity';")),
+      embedded('websocket-modules', /[\\/]websocket-modules\.js$/, await moduleCode('websocket-modules', "export * from './src/transport/websocket-modules.ts';")),
+      fixedRheaOnly(),
+    ],
     legalComments: 'eof',
     banner: { js: '#!/usr/bin/env node' },
   });

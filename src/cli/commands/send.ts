@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceBusClient } from '@azure/service-bus';
 import { DRAIN_ID_RULE, isDrainId, OPERATIONS } from '@workforce/worker-agent/contract';
+import { type BusTransport, busHost, bypassesProxy, parseProxyUrl, webSocketOptions } from '@workforce/worker-agent/transport';
 import { newServiceBusClient, publishBatches } from '../../adapters/service-bus.js';
 import { drainMessages, type DrainSpecWithId } from '../../domain/drain-plan.js';
 import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
@@ -27,6 +28,10 @@ the drain: read the reports queue or the agents' logs).
                           (or WORKFORCE_BACK_CHANNEL_CONNECTION_STRING, as the agent reads it)
   --namespace NS          or WORKFORCE_SERVICEBUS_NAMESPACE: <ns>.servicebus.windows.net with
                           DefaultAzureCredential (needs Azure Service Bus Data Sender on the topic)
+  --websockets            or WORKFORCE_WEBSOCKETS=1: AMQP over WebSockets (wss, port 443 or the
+                          connection string's) instead of AMQP on 5671
+  --proxy URL             HTTP CONNECT proxy of --websockets (else HTTPS_PROXY, unless NO_PROXY
+                          lists the host)
   --json
 `;
 
@@ -41,6 +46,8 @@ const OPTIONS = {
   'drain-id': { type: 'string' },
   'connection-string': { type: 'string' },
   namespace: { type: 'string' },
+  websockets: { type: 'boolean' },
+  proxy: { type: 'string' },
 } as const;
 
 function at(flag: string, value: string | undefined, now: number): string | undefined {
@@ -54,19 +61,44 @@ function at(flag: string, value: string | undefined, now: number): string | unde
 
 const RETRY = { retryOptions: { maxRetries: 2, timeoutInMs: 15_000 } };
 
-function client(values: { 'connection-string'?: string; namespace?: string }, io: Io): ServiceBusClient {
+type BusValues = { 'connection-string'?: string; namespace?: string; websockets?: boolean; proxy?: string };
+
+async function client(values: BusValues, io: Io): Promise<ServiceBusClient> {
   const cs = values['connection-string'] ?? io.env.WORKFORCE_SERVICEBUS_CONNECTION_STRING ?? io.env.WORKFORCE_BACK_CHANNEL_CONNECTION_STRING;
   const ns = values.namespace ?? io.env.WORKFORCE_SERVICEBUS_NAMESPACE;
   if (cs && ns && values['connection-string'] !== undefined && values.namespace !== undefined) throw usageError('give --connection-string or --namespace, not both');
+  if (!cs && !ns) throw usageError('send needs Service Bus: pass --connection-string (or set WORKFORCE_SERVICEBUS_CONNECTION_STRING) or --namespace with an Azure login');
+  const fqns = ns && (ns.includes('.') ? ns : `${ns}.servicebus.windows.net`);
+  const options = { ...RETRY, webSocketOptions: await webSocketOptions(transport(values, io, cs ? busHost(cs) : fqns!)) };
   if (cs) {
     try {
-      return newServiceBusClient({ kind: 'connectionString', connectionString: cs }, RETRY);
+      return newServiceBusClient({ kind: 'connectionString', connectionString: cs }, options);
     } catch (err) {
       throw usageError(`the Service Bus connection string is not valid (${(err as Error).message}); copy it from the portal or from \`npm start\``);
     }
   }
-  if (ns) return newServiceBusClient({ kind: 'identity', fullyQualifiedNamespace: ns.includes('.') ? ns : `${ns}.servicebus.windows.net` }, RETRY);
-  throw usageError('send needs Service Bus: pass --connection-string (or set WORKFORCE_SERVICEBUS_CONNECTION_STRING) or --namespace with an Azure login');
+  return newServiceBusClient({ kind: 'identity', fullyQualifiedNamespace: fqns! }, options);
+}
+
+/** As the agent reads it: --proxy, else HTTPS_PROXY unless NO_PROXY lists the host; only with WebSockets. */
+function transport(values: BusValues, io: Io, host: string): BusTransport {
+  const env = io.env.WORKFORCE_WEBSOCKETS?.trim().toLowerCase();
+  if (env !== undefined && env !== '' && !['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off'].includes(env)) {
+    throw usageError(`WORKFORCE_WEBSOCKETS must be true or false, got ${JSON.stringify(io.env.WORKFORCE_WEBSOCKETS)}`);
+  }
+  const webSockets = values.websockets ?? ['1', 'true', 'yes', 'on'].includes(env ?? '');
+  if (!webSockets) {
+    if (values.proxy !== undefined) throw usageError('--proxy applies to AMQP over WebSockets only: add --websockets');
+    return { webSockets };
+  }
+  const fromEnv = io.env.HTTPS_PROXY || io.env.https_proxy || undefined;
+  const proxy = values.proxy ?? (fromEnv && !bypassesProxy(host, io.env.NO_PROXY ?? io.env.no_proxy) ? fromEnv : undefined);
+  if (proxy === undefined) return { webSockets };
+  try {
+    return { webSockets, proxy: parseProxyUrl(proxy, values.proxy !== undefined ? '--proxy' : 'HTTPS_PROXY') };
+  } catch (err) {
+    throw usageError((err as Error).message);
+  }
 }
 
 export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
@@ -99,7 +131,7 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
   if (deadline !== undefined && Date.parse(spec.notAfter) > Date.parse(deadline)) throw usageError('--not-after must not be after --deadline');
 
   const envelopes = drainMessages(spec, undefined, new Date(now));
-  const sb = client(values, io);
+  const sb = await client(values, io);
   try {
     await publishBatches(sb, topic, envelopes);
   } catch (err) {

@@ -187,6 +187,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const { ServiceBusControlBus } = await import('./servicebus.js');
     return ServiceBusControlBus.create({
       bus: this.config.bus,
+      transport: this.config.transport,
       topic: this.config.topic,
       subscription: this.config.subscription,
       maxLockRenewalMs: this.config.maxLockRenewalMs,

@@ -8,6 +8,7 @@
 
 import type { TokenCredential } from '@azure/identity';
 import {
+  type WebSocketOptions,
   type ServiceBusReceivedMessage,
   type ServiceBusReceiver,
   type ServiceBusSender,
@@ -16,6 +17,7 @@ import {
 } from '@azure/service-bus';
 import Long from 'long';
 import type { BusConfig } from '../commands/config.js';
+import { type BusTransport, webSocketOptions } from '../transport/index.js';
 import type { PresenceReport } from '../contract/presence.js';
 import type { AgentReport } from '../contract/report.js';
 import { reportKey } from '../contract/report.js';
@@ -23,6 +25,8 @@ import type { BusMessage, ControlBus, PeekedMessage } from './bus.js';
 
 export interface ServiceBusControlBusOptions {
   bus: BusConfig;
+  /** AMQP over WebSockets, resolved by `create()` (default: AMQP). */
+  transport?: BusTransport;
   topic: string;
   subscription: string;
   maxLockRenewalMs: number;
@@ -66,15 +70,17 @@ export class ServiceBusControlBus implements ControlBus {
 
   /** Creates the bus; @azure/identity (and MSAL) is loaded only when a credential is needed. */
   static async create(options: ServiceBusControlBusOptions): Promise<ServiceBusControlBus> {
-    if (options.bus.kind === 'connection-string') return new ServiceBusControlBus(options);
+    const webSockets = options.transport ? await webSocketOptions(options.transport) : undefined;
+    if (options.bus.kind === 'connection-string') return new ServiceBusControlBus(options, undefined, webSockets);
     const { DefaultAzureCredential } = await import('@azure/identity');
     const credential = new DefaultAzureCredential(options.bus.clientId ? { managedIdentityClientId: options.bus.clientId } : {});
-    return new ServiceBusControlBus(options, credential);
+    return new ServiceBusControlBus(options, credential, webSockets);
   }
 
   constructor(
     private readonly options: ServiceBusControlBusOptions,
     private readonly credential?: TokenCredential,
+    private readonly webSocketOptions?: WebSocketOptions,
   ) {
     if (options.bus.kind === 'credential' && !credential) throw new Error('a credential is needed: use ServiceBusControlBus.create()');
     this.maxWaitMs = options.maxWaitMs ?? 30_000;
@@ -86,10 +92,11 @@ export class ServiceBusControlBus implements ControlBus {
     const { bus, topic, subscription, maxLockRenewalMs } = this.options;
     // Every operation here is tiny: a short SDK timeout bounds retries after a connection loss.
     const retryOptions = { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000, timeoutInMs: 10_000 };
+    const clientOptions = { retryOptions, ...(this.webSocketOptions ? { webSocketOptions: this.webSocketOptions } : {}) };
     const client =
       bus.kind === 'connection-string'
-        ? new ServiceBusClient(bus.connectionString, { retryOptions })
-        : new ServiceBusClient(bus.namespace, this.credential as TokenCredential, { retryOptions });
+        ? new ServiceBusClient(bus.connectionString, clientOptions)
+        : new ServiceBusClient(bus.namespace, this.credential as TokenCredential, clientOptions);
     const receiver = client.createReceiver(topic, subscription, {
       receiveMode: 'peekLock',
       // Bodies are validated by the contract parser, which names what is wrong.

@@ -11,6 +11,7 @@ import { AgentError } from '../common/errors.js';
 import { LOG_LEVELS, type LogLevel } from '../common/log.js';
 import { DEFAULT_OUTBOX_MAX, DEFAULT_OUTBOX_TTL_MS, type OutboxLimits } from '../agent/outbox.js';
 import { type SignalName, isDeclarableSignal, isValidWorkerId } from '../pid-files/format.js';
+import { type BusTransport, busHost, bypassesProxy, parseProxyUrl } from '../transport/index.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -30,6 +31,8 @@ export interface LocalConfig {
 
 export interface ListenConfig extends LocalConfig {
   readonly bus: BusConfig;
+  /** AMQP, or AMQP over WebSockets (with a proxy or not). */
+  readonly transport: BusTransport;
   readonly subscription: string;
   readonly reportsQueue: string;
   /** How long a message the node cannot act on keeps this agent from receiving (doubling). */
@@ -69,6 +72,9 @@ export const SETTINGS = {
   namespace: { flag: 'namespace', env: ['WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE'], kind: 'string', help: 'Service Bus namespace host (<name>.servicebus.windows.net); credentials from DefaultAzureCredential' },
   connectionString: { flag: 'connection-string', env: ['WORKFORCE_BACK_CHANNEL_CONNECTION_STRING'], kind: 'string', help: 'Service Bus connection string (SAS, or the local emulator); instead of --namespace' },
   clientId: { flag: 'client-id', env: ['AZURE_CLIENT_ID'], kind: 'string', help: 'client id of the user-assigned managed identity' },
+  webSockets: { flag: 'websockets', env: ['WORKFORCE_WEBSOCKETS'], kind: 'boolean', help: 'AMQP over WebSockets (wss, port 443 or the connection string\'s) instead of AMQP on 5671: for networks where only 443 leaves' },
+  proxy: { flag: 'proxy', env: ['HTTPS_PROXY', 'https_proxy'], kind: 'string', help: 'HTTP CONNECT proxy of --websockets (http://host:port); the variables are ignored without --websockets' },
+  noProxy: { flag: 'proxy-bypass', env: ['NO_PROXY', 'no_proxy'], kind: 'string', help: 'hosts reached without the proxy of HTTPS_PROXY: comma-separated names (and their subdomains), * for all' },
   topic: { flag: 'topic', env: ['WORKFORCE_CONTROL_TOPIC_NAME'], kind: 'string', help: 'control topic (required)' },
   subscription: { flag: 'subscription', env: ['WORKFORCE_CONTROL_SUBSCRIPTION_NAME'], kind: 'string', help: `subscription on the topic (default ${DEFAULT_SUBSCRIPTION})` },
   reportsQueue: { flag: 'reports-queue', env: ['WORKFORCE_REPORTS_QUEUE_NAME'], kind: 'string', help: `the one queue reports go to; a message's replyTo naming another is ignored (default ${DEFAULT_REPLY_TO})` },
@@ -240,6 +246,9 @@ export const LISTEN_FLAGS: SettingName[] = [
   'namespace',
   'connectionString',
   'clientId',
+  'webSockets',
+  'proxy',
+  'noProxy',
   'subscription',
   'reportsQueue',
   'outboxTtlMs',
@@ -277,12 +286,14 @@ export function parseListenConfig(env: Env, flags: Values): ListenConfig {
     const clientId = r.string('clientId');
     bus = clientId === undefined ? { kind: 'credential', namespace } : { kind: 'credential', namespace, clientId };
   }
+  const transport = readTransport(r, flags, bus.kind === 'connection-string' ? bus.connectionString : bus.namespace);
   const crashAt = r.string('crashAt');
   if (crashAt !== undefined && !isCrashPoint(crashAt)) throw configError(`${label('crashAt')} must be one of ${CRASH_POINTS.join(', ')}`);
   const max = r.integer('releaseBackoffMaxMs', 30_000, 1);
   const config: ListenConfig = {
     ...local,
     bus,
+    transport,
     subscription: entityName(r, 'subscription', DEFAULT_SUBSCRIPTION),
     reportsQueue: entityName(r, 'reportsQueue', DEFAULT_REPLY_TO),
     releaseBackoffMs: Object.freeze({ min: Math.min(1000, max), max }),
@@ -293,6 +304,27 @@ export function parseListenConfig(env: Env, flags: Values): ListenConfig {
     ...(crashAt !== undefined ? { crashAt } : {}),
   };
   return Object.freeze(config);
+}
+
+/**
+ * `--websockets`, and its proxy: `--proxy`, else HTTPS_PROXY unless NO_PROXY lists the host.
+ * The proxy variables are ignored without WebSockets (AMQP on 5671 cannot use them); the flag
+ * is refused.
+ */
+function readTransport(r: Reader, flags: Values, bus: string): BusTransport {
+  const webSockets = r.boolean('webSockets', false);
+  const proxyText = r.string('proxy');
+  if (!webSockets) {
+    if (typeof flags.proxy === 'string') throw configError(`--proxy applies to AMQP over WebSockets only: add ${label('webSockets')}`);
+    return Object.freeze({ webSockets });
+  }
+  if (proxyText === undefined) return Object.freeze({ webSockets });
+  if (typeof flags.proxy !== 'string' && bypassesProxy(busHost(bus), r.string('noProxy'))) return Object.freeze({ webSockets });
+  try {
+    return Object.freeze({ webSockets, proxy: parseProxyUrl(proxyText, label('proxy')) });
+  } catch (e) {
+    throw configError((e as Error).message);
+  }
 }
 
 export const DEFAULT_HEARTBEAT_MS = 30_000;

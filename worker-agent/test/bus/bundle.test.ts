@@ -52,12 +52,16 @@ it('names a missing variable and exits 2', async () => {
   expect(proc.output()).toContain('WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE (--namespace) or WORKFORCE_BACK_CHANNEL_CONNECTION_STRING (--connection-string) is required');
 });
 
-it('carries @azure/identity compressed and loads it only for a credential', async () => {
-  const source = readFileSync(clusters.built.agent, 'utf8');
-  expect(source).not.toContain('ManagedIdentityCredential'); // not parsed with the agent's code
-  const packed = /Buffer\.from\("([A-Za-z0-9+/=]+)", ?"base64"\)/.exec(source)?.[1];
-  expect(packed).toBeDefined();
-  // What the bundle does on first use, in a fresh process with nothing installed.
+/** The base64 of the module the bundle embeds as `name` (the compressed code before its `#name`). */
+function packedModule(source: string, name: string): string {
+  for (const m of source.matchAll(/Buffer\.from\("([A-Za-z0-9+/=]+)", ?"base64"\)/g)) {
+    if (source.slice(m.index + m[0].length, m.index + m[0].length + 400).includes(`#${name}`)) return m[1]!;
+  }
+  throw new Error(`the bundle embeds no ${name}`);
+}
+
+/** Runs `use` (JavaScript with the module as `m.exports`) as the bundle loads an embedded module, in a fresh process with nothing installed. */
+async function loadEmbedded(packed: string, use: string): Promise<string> {
   const folder = tempDir('wf-image-');
   const probe = join(folder, 'probe.cjs');
   writeFileSync(
@@ -65,10 +69,23 @@ it('carries @azure/identity compressed and loads it only for a credential', asyn
     `const code = require('node:zlib').brotliDecompressSync(Buffer.from(${JSON.stringify(packed)}, 'base64')).toString('utf8');
 const m = { exports: {} };
 require('node:vm').runInThisContext(require('node:module').wrap(code)).call(m.exports, m.exports, require, m, __filename, __dirname);
-const credential = new m.exports.DefaultAzureCredential();
-process.stdout.write(typeof credential.getToken);`,
+${use}`,
   );
   const proc = startProcess(process.execPath, [probe], { NODE_PATH: '' }, folder);
   expect(await proc.exited).toEqual({ code: 0, signal: null });
-  expect(proc.output()).toBe('function');
+  return proc.output();
+}
+
+it('carries @azure/identity compressed and loads it only for a credential', async () => {
+  const source = readFileSync(clusters.built.agent, 'utf8');
+  expect(source).not.toContain('ManagedIdentityCredential'); // not parsed with the agent's code
+  const output = await loadEmbedded(packedModule(source, '@azure/identity'), 'process.stdout.write(typeof new m.exports.DefaultAzureCredential().getToken);');
+  expect(output).toBe('function');
+});
+
+it('carries ws and https-proxy-agent compressed, for --websockets only', async () => {
+  const source = readFileSync(clusters.built.agent, 'utf8');
+  expect(source).not.toContain('Sec-WebSocket-Key'); // not parsed with the agent's code
+  const output = await loadEmbedded(packedModule(source, 'websocket-modules'), 'process.stdout.write(`${typeof m.exports.WebSocket} ${typeof m.exports.HttpsProxyAgent}`);');
+  expect(output).toBe('function function');
 });

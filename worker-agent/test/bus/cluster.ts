@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { type ServiceBusClient as Client, type ServiceBusReceivedMessage, ServiceBusClient } from '@azure/service-bus';
-import { type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
+import { type EmulatorOptions, type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
 import Long from 'long';
 import { type AgentReport, type PresenceReport, isPresenceBody, parseAgentReport, parsePresenceReport } from '../../src/contract/index.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -44,12 +44,18 @@ export function useClusters(options: { beforeClose?: (cluster: Cluster) => void 
       if (!built) throw new Error('artifacts are built in beforeAll');
       return built;
     },
-    async start(entityOptions: EntityOptions & { dataDir?: string } = {}): Promise<Cluster> {
+    async start(entityOptions: ClusterOptions = {}): Promise<Cluster> {
       const cluster = await Cluster.start(this.built, entityOptions);
       started.push(cluster);
       return cluster;
     },
   };
+}
+
+export interface ClusterOptions extends EntityOptions {
+  dataDir?: string;
+  /** More emulator options (a TLS listener, a host, a logger). */
+  emulator?: EmulatorOptions;
 }
 
 export class Cluster {
@@ -68,10 +74,10 @@ export class Cluster {
     private readonly dataDir?: string,
   ) {}
 
-  static async start(built: Artifacts, options: EntityOptions & { dataDir?: string } = {}): Promise<Cluster> {
-    // AMQP only: the agents need nothing else, and a restart on the same port would otherwise
-    // bind the default AMQPS and ARM ports (5671, 5443), which parallel test runs share.
-    const emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  static async start(built: Artifacts, options: ClusterOptions = {}): Promise<Cluster> {
+    // AMQP only unless asked: the agents need nothing else, and a restart on the same port would
+    // otherwise bind the default AMQPS and ARM ports (5671, 5443), which parallel test runs share.
+    const emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false, ...(options.dataDir ? { dataDir: options.dataDir } : {}), ...options.emulator });
     const cluster = new Cluster(emulator, built, options.dataDir);
     emulator.catalogue.putTopic(cluster.topic, { requiresDuplicateDetection: options.requiresDuplicateDetection ?? false });
     emulator.catalogue.putSubscription(cluster.topic, 'shutdown', {

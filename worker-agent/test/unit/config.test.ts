@@ -57,6 +57,29 @@ describe('listen configuration', () => {
     expect(listen({ ...base, WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE: 'sb://ns.servicebus.windows.net/' }).bus).toMatchObject({ namespace: 'ns.servicebus.windows.net' });
   });
 
+  it('uses AMQP unless asked for WebSockets, and then a proxy from --proxy or HTTPS_PROXY unless NO_PROXY lists the host', () => {
+    const proxy = 'http://proxy.corp:3128';
+    expect(listen({ ...base, HTTPS_PROXY: proxy }).transport).toEqual({ webSockets: false });
+    expect(listen({ ...base, WORKFORCE_WEBSOCKETS: '1' }).transport).toEqual({ webSockets: true });
+    expect(listen({ ...base }, ['--websockets']).transport).toEqual({ webSockets: true });
+    expect(listen({ ...base, WORKFORCE_WEBSOCKETS: 'true', HTTPS_PROXY: proxy }).transport).toEqual({ webSockets: true, proxy: 'http://proxy.corp:3128/' });
+    expect(listen({ ...base, WORKFORCE_WEBSOCKETS: 'on', https_proxy: proxy }).transport).toEqual({ webSockets: true, proxy: 'http://proxy.corp:3128/' });
+    for (const noProxy of ['servicebus.windows.net', '.windows.net', 'ns.servicebus.windows.net:443', 'localhost, *']) {
+      expect(listen({ ...base, WORKFORCE_WEBSOCKETS: '1', HTTPS_PROXY: proxy, NO_PROXY: noProxy }).transport).toEqual({ webSockets: true });
+    }
+    expect(listen({ ...base, WORKFORCE_WEBSOCKETS: '1', HTTPS_PROXY: proxy, NO_PROXY: 'other.servicebus.windows.net,windows.com' }).transport.proxy).toBe('http://proxy.corp:3128/');
+    // An explicit --proxy is used whatever NO_PROXY says.
+    expect(listen({ ...base, WORKFORCE_WEBSOCKETS: '1', NO_PROXY: '*' }, ['--proxy', proxy]).transport.proxy).toBe('http://proxy.corp:3128/');
+  });
+
+  it('names a bad WebSockets or proxy setting', () => {
+    expect(() => listen({ ...base, WORKFORCE_WEBSOCKETS: 'maybe' })).toThrow('WORKFORCE_WEBSOCKETS (--websockets) must be true or false, got "maybe"');
+    expect(() => listen({ ...base }, ['--proxy', 'http://p:1'])).toThrow('--proxy applies to AMQP over WebSockets only: add WORKFORCE_WEBSOCKETS (--websockets)');
+    expect(() => listen({ ...base, WORKFORCE_WEBSOCKETS: '1', HTTPS_PROXY: 'proxy.corp' })).toThrow('HTTPS_PROXY or https_proxy (--proxy) must be a URL such as http://proxy.example:3128, got "proxy.corp"');
+    expect(() => listen({ ...base, WORKFORCE_WEBSOCKETS: '1' }, ['--proxy', 'socks5://p:1080'])).toThrow('must be an http:// or https:// URL, got "socks5://p:1080"');
+    expect(() => listen({ ...base, WORKFORCE_WEBSOCKETS: '1' }, ['--proxy', 'http://p:1/path'])).toThrow('must name only the proxy (scheme, host, port)');
+  });
+
   it('turns the legacy convention off by variable or flag', () => {
     expect(listen({ ...base, WORKFORCE_LEGACY_SIGNALS: 'false' }).legacySignals).toBe(false);
     expect(listen(base, ['--no-legacy-signals']).legacySignals).toBe(false);

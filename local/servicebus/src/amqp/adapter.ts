@@ -13,7 +13,7 @@ import { parsePayload } from './payload.js';
 import { BATCH_FORMAT, splitBatch } from './sections.js';
 import { handleManagement } from './management.js';
 
-const { message: amqpMessage } = rhea;
+const { message: amqpMessage, types: amqpTypes } = rhea;
 
 /** Delivery outcomes (rhea exports them at runtime but not in its typings). */
 const outcomes = amqpMessage as unknown as {
@@ -258,7 +258,8 @@ export class ServiceBusAdapter {
       description = err.message;
       this.options.logger.info('put-token refused', { connection: state.id, reason: err.message });
     }
-    this.reply(state, request, { 'status-code': status, 'status-description': description }, undefined);
+    // An AMQP int, as Azure sends it: uamqp reads nothing else (rhea would write a uint).
+    this.reply(state, request, { 'status-code': amqpTypes.wrap_int(status), 'status-description': description }, undefined, CBS);
   }
 
   private onManagementRequest(state: ConnectionState, entity: string, request: ReturnType<typeof amqpMessage.decode>): void {
@@ -269,15 +270,19 @@ export class ServiceBusAdapter {
       { operation: String(props.operation ?? ''), body },
     );
     this.options.logger.debug('management request', { connection: state.id, entity, operation: props.operation, status: result.status });
-    const replyProps: Record<string, unknown> = { statusCode: result.status, statusDescription: result.description };
+    const replyProps: Record<string, unknown> = { statusCode: amqpTypes.wrap_int(result.status), statusDescription: result.description };
     if (result.condition) replyProps.errorCondition = result.condition;
     // Changes made by the operation (settlements, schedules) are durable before the reply.
-    this.options.broker.afterCommit(() => this.reply(state, request, replyProps, result.body));
+    this.options.broker.afterCommit(() => this.reply(state, request, replyProps, result.body, `${entity}${MANAGEMENT_SUFFIX}`));
   }
 
-  private reply(state: ConnectionState, request: ReturnType<typeof amqpMessage.decode>, props: Record<string, unknown>, body: unknown): void {
+  private reply(state: ConnectionState, request: ReturnType<typeof amqpMessage.decode>, props: Record<string, unknown>, body: unknown, node: string): void {
     const replyTo = request.reply_to as string | undefined;
-    const link = replyTo ? state.replyLinks.get(replyTo) : undefined;
+    // uamqp (the Python and C SDKs) sends requests without reply-to and reads the answer on its
+    // receiving link from the same node, where Azure sends it.
+    const link = replyTo
+      ? state.replyLinks.get(replyTo)
+      : [...state.replyLinks.values()].find((l) => l.is_open() && String(l.source?.address ?? '').toLowerCase() === node.toLowerCase());
     if (!link || !link.is_open()) {
       this.options.logger.debug('no reply link', { connection: state.id, replyTo });
       return;

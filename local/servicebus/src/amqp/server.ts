@@ -1,11 +1,15 @@
-// The AMQP listeners: rhea's own (`container.listen`), one container for all of them; attaching
-// one more (the AMQPS listener) is a single `listen({ port, host, tls })` call. Around each
-// accepted socket, at the socket level only: frames gathered into one write per tick, a prompt
-// answer to segments that get none, and a guard against frames larger than we offered.
-import type net from 'node:net';
-import rhea, { type Container } from 'rhea';
+// The AMQP listeners, one rhea container for all of them; attaching one more (the AMQPS
+// listener) is a single `listen({ port, host, tls })` call. A TLS listener also serves AMQP over
+// WebSockets (websocket.ts): its connections are told apart by their first bytes. Around each
+// accepted AMQP socket, at the socket level only: frames gathered into one write per tick, a
+// prompt answer to segments that get none, and a guard against frames larger than we offered.
+import net from 'node:net';
+import tls from 'node:tls';
+import rhea, { type Connection, type Container } from 'rhea';
+import { offerServiceBusMechanisms, type ServerMechanisms } from '../auth/sasl.js';
 import type { Logger } from '../log.js';
 import { guardFrameSizes } from './frame-guard.js';
+import { isHttp, WebSocketEndpoint } from './websocket.js';
 
 export interface ListenOptions {
   port: number;
@@ -31,7 +35,7 @@ export class AmqpServer {
     private readonly connectionOptions: ConnectionOptions,
   ) {
     this.container = rhea.create_container({ id: 'servicebus-emulator' });
-    this.container.sasl_server_mechanisms.enable_anonymous();
+    offerServiceBusMechanisms(this.container.sasl_server_mechanisms as ServerMechanisms);
     // A protocol error on one connection must never reach the default 'error' handler,
     // which would throw and stop the process.
     this.container.on('error', (e: unknown) => logger.debug('amqp error', { error: String(e) }));
@@ -40,27 +44,38 @@ export class AmqpServer {
   /** Starts a listener; resolves with the bound port (useful with port 0). */
   listen(options: ListenOptions): Promise<number> {
     const maxFrameSize = this.connectionOptions.maxFrameSize;
-    const server = this.container.listen({
+    const connectionOptions = {
       ...this.connectionOptions.rhea,
       max_frame_size: maxFrameSize,
       // Idle timeout we ask of the client; the SDK sends empty frames well within this.
       idle_time_out: 120_000,
-      port: options.port,
-      host: options.host,
-      ...(options.tls ? { transport: 'tls', key: options.tls.key, cert: options.tls.cert } : {}),
-    } as never) as unknown as net.Server;
-    // rhea's own listener (registered by `listen`) has set the connection up by now.
-    server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      socket.on('error', () => socket.destroy());
+    };
+    const acceptAmqp = (socket: net.Socket) => {
+      // What rhea's `container.listen` does with each socket.
+      (this.container.create_connection(connectionOptions as never) as Connection & { accept(s: net.Socket): void }).accept(socket);
       const writes = coalesceWrites(socket);
       acknowledgePromptly(socket, writes);
       guardFrameSizes(socket, maxFrameSize, (size) => {
         this.logger.warn('connection dropped: frame size out of bounds', { size, maxFrameSize });
         socket.destroy();
       });
+    };
+    const webSockets = options.tls ? new WebSocketEndpoint({ container: this.container, connectionOptions, maxFrameSize, logger: this.logger }) : undefined;
+    const server = options.tls ? tls.createServer({ key: options.tls.key, cert: options.tls.cert }) : net.createServer();
+    server.on(options.tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      if (!webSockets) return acceptAmqp(socket);
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        if (isHttp(first)) webSockets.handle(socket);
+        else acceptAmqp(socket);
+        socket.resume();
+      });
     });
+    server.listen({ port: options.port, host: options.host });
     if (options.tls) {
       // TLS handshake failures (plain TCP clients, bad certificates) are per-socket problems.
       server.on('tlsClientError', (e: Error) => this.logger.debug('tls client error', { error: String(e) }));
