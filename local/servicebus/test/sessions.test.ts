@@ -148,6 +148,34 @@ describe.each(stores)('sessions ($name store)', ({ dataDir }) => {
     await receiver.completeMessage(m!);
   });
 
+  it('forgets a receiver that stopped waiting for a session: the session goes to the next one', async () => {
+    const q = sessionQueue();
+    // It would wait 10 s; the SDK's promise settles only then, the connection closes at once.
+    const gone = new ServiceBusClient(emulator.connectionString, { retryOptions: { maxRetries: 0, timeoutInMs: 10_000 } });
+    void gone.acceptNextSession(q).catch(() => {});
+    await sleep(300);
+    await gone.close(); // while its attach is held
+    await client.createSender(q).sendMessages({ body: 'for the next one', sessionId: 's' });
+    const impatient = impatientClient(3000);
+    try {
+      const receiver = await impatient.acceptNextSession(q);
+      expect(receiver.sessionId).toBe('s');
+    } finally {
+      await impatient.close();
+    }
+  });
+
+  it('keeps a session while the SDK renews its lock on its own', async () => {
+    const q = sessionQueue({ lockDurationMs: 1000 });
+    await client.createSender(q).sendMessages({ body: 'renewed', sessionId: 's' });
+    const receiver = await client.acceptSession(q, 's'); // auto-renewal on (the default)
+    const [m] = await receiveAll(receiver, 1);
+    await sleep(2500);
+    await receiver.completeMessage(m!);
+    expect(receiver.sessionLockedUntilUtc!.getTime()).toBeGreaterThan(Date.now());
+    await receiver.close();
+  });
+
   it('fails acceptNextSession with ServiceTimeout when no session becomes available in time', async () => {
     const q = sessionQueue();
     const impatient = impatientClient(1000);
