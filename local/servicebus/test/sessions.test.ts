@@ -89,6 +89,25 @@ describe.each(stores)('sessions ($name store)', ({ dataDir }) => {
     await receiver.close();
   });
 
+  it('matches session ids regardless of case, as Service Bus does', async () => {
+    const q = sessionQueue();
+    await client.createSender(q).sendMessages([
+      { body: 1, sessionId: 'Node-1' },
+      { body: 2, sessionId: 'node-1' },
+    ]);
+    const receiver = await client.acceptSession(q, 'NODE-1');
+    expect(receiver.sessionId).toBe('NODE-1');
+    const got = await receiveAll(receiver, 2);
+    expect(got.map((m) => m.body)).toEqual([1, 2]);
+    for (const m of got) await receiver.completeMessage(m);
+    await receiver.setSessionState('applied');
+    expect((await failure(client.acceptSession(q, 'node-1')))?.code).toBe('SessionCannotBeLocked');
+    await receiver.close();
+    const again = await client.acceptSession(q, 'node-1');
+    expect(await again.getSessionState()).toBe('applied');
+    await again.close();
+  });
+
   it('redelivers an abandoned message before the later ones of its session', async () => {
     const q = sessionQueue();
     await client.createSender(q).sendMessages([1, 2].map((n) => ({ body: n, sessionId: 's' })));

@@ -5,7 +5,8 @@
 // holder had locked count a delivery attempt (as a lost message lock does) and become available,
 // and the next `acceptNextSession` (or `acceptSession`) can take it. Messages of a locked session
 // share its lock (their `lockedUntil` is the session's). Session state is kept per session id,
-// whether the session has messages or not, and written to the store.
+// whether the session has messages or not, and written to the store. Session ids are matched
+// regardless of case, as Service Bus matches them.
 import { invalidOperation, messageNotFound, sessionCannotBeLocked, sessionLockLost } from '../errors.js';
 import type { MessageStore, SessionStateRecord } from '../store/store.js';
 import type { Consumer, Subqueue } from './entities.js';
@@ -27,7 +28,9 @@ export interface SessionHost {
 }
 
 interface Session {
+  /** As first seen (a message's, or the one accepted); `key` is its lower case. */
   readonly id: string;
+  readonly key: string;
   /** Active messages by sequence number; entries are dropped lazily (see `live`). */
   readonly ready: MinHeap<BrokerMessage>;
   holder: Holder | undefined;
@@ -46,11 +49,9 @@ export class Holder {
     readonly session: Session,
     readonly consumer: Consumer,
     public lockedUntil: number,
+    /** The session id as the receiver named it (the SDK expects it back as it was), or the session's. */
+    readonly sessionId: string = session.id,
   ) {}
-
-  get sessionId(): string {
-    return this.session.id;
-  }
 }
 
 /** How a receiver waiting for the next available session (`acceptNextSession`) is answered. */
@@ -82,7 +83,7 @@ export class Sessions {
   constructor(private readonly host: SessionHost) {}
 
   restore(states: SessionStateRecord[]): void {
-    for (const r of states) this.table(r.subqueue).states.set(r.sessionId, r.state);
+    for (const r of states) this.table(r.subqueue).states.set(sessionKey(r.sessionId), r.state);
   }
 
   // ---- sending -----------------------------------------------------------------------------
@@ -120,7 +121,7 @@ export class Sessions {
   accept(sq: Subqueue, sessionId: string, consumer: Consumer): Holder {
     const session = this.session(sq, sessionId);
     if (session.holder) throw sessionCannotBeLocked(sessionId, sq.path);
-    return this.lock(sq, session, consumer);
+    return this.lock(sq, session, consumer, sessionId);
   }
 
   /** `acceptNextSession()`: locks the unlocked session with the oldest available message, if any. */
@@ -161,7 +162,7 @@ export class Sessions {
 
   /** The holder of a session for a management request, which must come from its connection. */
   held(sq: Subqueue, sessionId: string, owner: string): Holder {
-    const holder = this.tables.get(sq.key)?.sessions.get(sessionId)?.holder;
+    const holder = this.tables.get(sq.key)?.sessions.get(sessionKey(sessionId))?.holder;
     if (!holder || holder.consumer.owner !== owner) throw sessionLockLost(sessionId, sq.path);
     this.checkHolder(holder);
     return holder;
@@ -209,7 +210,7 @@ export class Sessions {
     const { sq } = holder;
     const found = seqs.map((seq) => {
       const m = sq.messages.get(seq);
-      if (!m || m.state !== 'deferred' || m.lock || m.payload.sessionId !== holder.sessionId) {
+      if (!m || m.state !== 'deferred' || m.lock || !inSession(m, holder.session.key)) {
         throw messageNotFound(`No deferred message with sequence number ${seq} is available in session '${holder.sessionId}' of '${sq.path}'.`);
       }
       return m;
@@ -224,7 +225,8 @@ export class Sessions {
   /** Messages of one session with sequence number ≥ `from`, in order, without locking them. */
   peek(sq: Subqueue, sessionId: string, from: number, count: number): BrokerMessage[] {
     const out: BrokerMessage[] = [];
-    for (const m of sq.messages.values()) if (m.seq >= from && m.payload.sessionId === sessionId) out.push(m);
+    const key = sessionKey(sessionId);
+    for (const m of sq.messages.values()) if (m.seq >= from && inSession(m, key)) out.push(m);
     out.sort((a, b) => a.seq - b.seq);
     return out.slice(0, count);
   }
@@ -232,14 +234,15 @@ export class Sessions {
   // ---- session state -----------------------------------------------------------------------
 
   getState(holder: Holder): Buffer | undefined {
-    return this.tables.get(holder.sq.key)?.states.get(holder.sessionId);
+    return this.tables.get(holder.sq.key)?.states.get(holder.session.key);
   }
 
   setState(holder: Holder, state: Buffer | undefined): void {
     const states = this.table(holder.sq.key).states;
-    if (state && state.length > 0) states.set(holder.sessionId, state);
-    else states.delete(holder.sessionId);
-    this.host.store.setSessionState(holder.sq.key, holder.sessionId, state && state.length > 0 ? state : undefined);
+    const key = holder.session.key;
+    if (state && state.length > 0) states.set(key, state);
+    else states.delete(key);
+    this.host.store.setSessionState(holder.sq.key, key, state && state.length > 0 ? state : undefined);
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -282,16 +285,17 @@ export class Sessions {
 
   private session(sq: Subqueue, id: string): Session {
     const sessions = this.table(sq.key).sessions;
-    let session = sessions.get(id);
+    const key = sessionKey(id);
+    let session = sessions.get(key);
     if (!session) {
-      session = { id, ready: new MinHeap<BrokerMessage>((a, b) => a.seq < b.seq), holder: undefined };
-      sessions.set(id, session);
+      session = { id, key, ready: new MinHeap<BrokerMessage>((a, b) => a.seq < b.seq), holder: undefined };
+      sessions.set(key, session);
     }
     return session;
   }
 
-  private lock(sq: Subqueue, session: Session, consumer: Consumer): Holder {
-    const holder = new Holder(sq, session, consumer, this.host.now() + sq.settings.lockDurationMs);
+  private lock(sq: Subqueue, session: Session, consumer: Consumer, requested?: string): Holder {
+    const holder = new Holder(sq, session, consumer, this.host.now() + sq.settings.lockDurationMs, requested);
     session.holder = holder;
     this.holders.set(consumer, holder);
     this.arm(holder);
@@ -344,7 +348,7 @@ export class Sessions {
     const table = this.tables.get(sq.key);
     if (!table || session.holder) return;
     if (!hasAvailable(sq, session)) {
-      if (table.sessions.get(session.id) === session) table.sessions.delete(session.id);
+      if (table.sessions.get(session.key) === session) table.sessions.delete(session.key);
       return;
     }
     const waiter = table.waiters[0];
@@ -374,6 +378,15 @@ export class Sessions {
     if (i >= 0) waiters!.splice(i, 1);
     return wait.waiter;
   }
+}
+
+function sessionKey(id: string): string {
+  return id.toLowerCase();
+}
+
+function inSession(m: BrokerMessage, key: string): boolean {
+  const id = m.payload.sessionId;
+  return id !== undefined && sessionKey(id) === key;
 }
 
 /** Whether a ready-queue entry is still an available message of this subqueue. */
