@@ -278,6 +278,7 @@ describe.each(stores)('sessions ($name store)', ({ dataDir }) => {
     expect(await again.getSessionState()).toEqual({ step: 3, items: ['a'] });
     const other = await client.acceptSession(q, 'other');
     expect(await other.getSessionState()).toBeFalsy();
+    expect((await failure(other.setSessionState(Buffer.alloc(300 * 1024))))?.code).toBe('MessageSizeExceeded');
     await again.close();
     await other.close();
   });

@@ -3,7 +3,7 @@
 // session (the SDK adds `session-id` to those requests). Every one but peek needs the session
 // to be locked by a receiver on the requesting connection, else `SessionLockLost`.
 import rhea from 'rhea';
-import { invalidRequest } from '../errors.js';
+import { invalidRequest, messageTooLarge } from '../errors.js';
 import {
   type ManagementContext,
   type ManagementRequest,
@@ -35,7 +35,11 @@ const sessionOperations: Record<string, Operation> = {
   'com.microsoft:set-session-state': (ctx, body) => {
     const state = body['session-state'];
     if (state !== null && state !== undefined && !Buffer.isBuffer(state)) throw invalidRequest("'session-state' must be binary or null.");
-    ctx.broker.sessions.setState(holder(ctx, body), state ?? undefined);
+    const held = holder(ctx, body);
+    // Azure caps the state at the entity's message size.
+    const limit = held.sq.maxMessageSizeInBytes;
+    if (state && state.length > limit) throw messageTooLarge(state.length, limit, held.sq.path);
+    ctx.broker.sessions.setState(held, state ?? undefined);
     return ok();
   },
 };

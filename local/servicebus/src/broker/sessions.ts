@@ -188,6 +188,10 @@ export class Sessions {
     try {
       const { consumer, session, sq } = holder;
       const now = this.host.now();
+      if (holder.lockedUntil <= now) {
+        this.expired(holder); // its timer is late: deliver nothing under a lapsed lock
+        return;
+      }
       while (session.ready.size > 0 && consumer.credit() > 0) {
         const m = session.ready.pop()!;
         if (!live(sq, m)) continue;
