@@ -95,8 +95,9 @@ describe('patched rhea, as a server', () => {
     const { server, client } = await pair({});
     let held: Sender | undefined;
     server.on('sender_open', (ctx) => {
-      held = ctx.sender!;
-      held.hold_attach();
+      const link = ctx.sender!;
+      link.hold_attach();
+      held = link;
     });
     const receiver = client.open_receiver({ source: { address: 'q' } } as never);
     let opened = false;
