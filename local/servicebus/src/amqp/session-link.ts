@@ -61,6 +61,8 @@ export function openSessionLink(broker: Broker, link: Sender, sq: Subqueue, cons
   link.hold_attach();
   const waitMs = clientTimeout(link);
   sessions.wait(sq, consumer, waitMs, operationTimeout(`No session of '${sq.path}' became available within ${waitMs} ms.`), {
+    // The peer's attach, its AMQP session and its connection are all still there.
+    stillWaiting: () => link.is_remote_open(),
     granted: (granted) => {
       answer(link, granted);
       link.open();

@@ -56,6 +56,8 @@ export class Holder {
 
 /** How a receiver waiting for the next available session (`acceptNextSession`) is answered. */
 export interface WaitOutcome {
+  /** False once the receiver is gone without a word (its AMQP session ended, say). */
+  stillWaiting(): boolean;
   granted(holder: Holder): void;
   /** No session within the wait (with a timeout error), or the wait ended otherwise. */
   ended(error?: Error): void;
@@ -355,7 +357,12 @@ export class Sessions {
       if (table.sessions.get(session.key) === session) table.sessions.delete(session.key);
       return;
     }
-    const waiter = table.waiters[0];
+    let waiter = table.waiters[0];
+    while (waiter && !waiter.outcome.stillWaiting()) {
+      this.unwait(waiter.consumer);
+      waiter.outcome.ended();
+      waiter = table.waiters[0];
+    }
     if (!waiter) return;
     this.unwait(waiter.consumer);
     waiter.outcome.granted(this.lock(sq, session, waiter.consumer));

@@ -53,10 +53,26 @@ describe('sessions in the broker', () => {
     const { broker, sq, target } = setup();
     const waiting = consumer(10);
     const granted: string[] = [];
-    broker.sessions.wait(sq, waiting, 10_000, new Error('timeout'), { granted: (h) => granted.push(h.sessionId), ended: () => granted.push('ended') });
+    broker.sessions.wait(sq, waiting, 10_000, new Error('timeout'), { stillWaiting: () => true, granted: (h) => granted.push(h.sessionId), ended: () => granted.push('ended') });
     broker.send(target, [message('late', 'late')]);
     expect(granted).toEqual(['late']);
     expect(broker.sessions.acceptNext(sq, consumer(10))).toBeUndefined(); // the only session is held
+    broker.close();
+  });
+
+  it('skips a waiting receiver that is gone without a word (its AMQP session ended)', () => {
+    const { broker, sq, target } = setup();
+    const events: string[] = [];
+    const wait = (name: string, present: boolean) =>
+      broker.sessions.wait(sq, consumer(10), 10_000, new Error('timeout'), {
+        stillWaiting: () => present,
+        granted: (h) => events.push(`${name} got ${h.sessionId}`),
+        ended: (e) => events.push(`${name} ended${e ? ` (${e.message})` : ''}`),
+      });
+    wait('gone', false);
+    wait('present', true);
+    broker.send(target, [message('m', 's')]);
+    expect(events).toEqual(['gone ended', 'present got s']);
     broker.close();
   });
 
