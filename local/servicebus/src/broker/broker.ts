@@ -4,7 +4,7 @@
 // One file of ~540 lines on purpose: every transition of a message's state is here, so that
 // locks, settlements and timers read together.
 import { randomFillSync } from 'node:crypto';
-import { entityNotFound, invalidRequest, lockLost, messageNotFound, messageTooLarge } from '../errors.js';
+import { entityNotFound, invalidOperation, invalidRequest, lockLost, messageNotFound, messageTooLarge } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MessageRecord, MessageStore } from '../store/store.js';
 import { normalise } from './address.js';
@@ -384,6 +384,8 @@ export class Broker {
 
   /** Extends locks by the entity's lock duration; returns the new expiry of each. */
   renewLocks(sq: Subqueue, tokens: string[]): number[] {
+    // A session's messages share its lock: renew-session-lock renews them (the SDK refuses too).
+    if (sq.requiresSession) throw invalidOperation(`The messages of '${sq.path}' are locked by their session: renew the session lock instead.`);
     const now = this.now();
     return tokens.map((token) => {
       const m = this.locked(token, sq);

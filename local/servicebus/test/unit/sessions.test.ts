@@ -46,6 +46,7 @@ describe('sessions in the broker', () => {
     expect(bodies(a)).toEqual(['a1', 'a2']);
     expect(a.got.every((m) => m.lock!.lockedUntil === holder.lockedUntil)).toBe(true);
     expect(() => broker.sessions.accept(sq, 'A', consumer(10))).toThrow(/cannot be accepted/);
+    expect(() => broker.renewLocks(sq, [a.got[0]!.lock!.tokenString])).toThrow(/renew the session lock/);
     broker.close();
   });
 
