@@ -9,6 +9,10 @@ export type EmulatorErrorCode =
   | 'MessageLockLost'
   | 'MessageNotFound'
   | 'MessageSizeExceeded'
+  | 'SessionCannotBeLocked'
+  | 'SessionLockLost'
+  | 'InvalidOperation'
+  | 'OperationTimeout'
   | 'Unauthorized'
   | 'InvalidRequest'
   | 'NotImplemented'
@@ -30,6 +34,10 @@ const wire: Record<EmulatorErrorCode, WireMapping> = {
   MessageLockLost: { condition: 'com.microsoft:message-lock-lost', statusCode: 410 },
   MessageNotFound: { condition: 'com.microsoft:message-not-found', statusCode: 404 },
   MessageSizeExceeded: { condition: 'amqp:link:message-size-exceeded', statusCode: 413 },
+  SessionCannotBeLocked: { condition: 'com.microsoft:session-cannot-be-locked', statusCode: 410 },
+  SessionLockLost: { condition: 'com.microsoft:session-lock-lost', statusCode: 410 },
+  InvalidOperation: { condition: 'amqp:not-allowed', statusCode: 400 },
+  OperationTimeout: { condition: 'com.microsoft:timeout', statusCode: 408 },
   Unauthorized: { condition: 'amqp:unauthorized-access', statusCode: 401 },
   InvalidRequest: { condition: 'com.microsoft:argument-error', statusCode: 400 },
   NotImplemented: { condition: 'amqp:not-implemented', statusCode: 501 },
@@ -105,6 +113,29 @@ export function messageTooLarge(size: number, limit: number, path: string): Emul
     'MessageSizeExceeded',
     `The received message (size ${size} bytes) exceeds the limit (${limit} bytes) of '${path}'. Send smaller messages or raise maxMessageSizeInBytes.`,
   );
+}
+
+export function sessionCannotBeLocked(sessionId: string, path: string): EmulatorError {
+  return new EmulatorError(
+    'SessionCannotBeLocked',
+    `The requested session '${sessionId}' of '${path}' cannot be accepted. It is locked by another receiver: wait until it is closed or its lock expires.`,
+  );
+}
+
+export function sessionLockLost(sessionId: string, path: string): EmulatorError {
+  return new EmulatorError(
+    'SessionLockLost',
+    `The session lock of session '${sessionId}' of '${path}' has expired or the session was released. Accept the session again.`,
+  );
+}
+
+/** Azure's wording (InvalidOperationException), so that people searching for it find the cause. */
+export function invalidOperation(reason: string): EmulatorError {
+  return new EmulatorError('InvalidOperation', reason);
+}
+
+export function operationTimeout(reason: string): EmulatorError {
+  return new EmulatorError('OperationTimeout', reason);
 }
 
 export function unauthorized(reason: string): EmulatorError {

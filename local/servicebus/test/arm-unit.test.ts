@@ -106,6 +106,7 @@ describe('ARM properties', () => {
       duplicateDetectionHistoryTimeWindowMs: 600_000,
       maxSizeInMegabytes: 2048,
       maxMessageSizeInBytes: 512 * 1024,
+      requiresSession: false,
     });
   });
 
@@ -116,9 +117,7 @@ describe('ARM properties', () => {
     expect(() => readEntityProperties('subscription', { maxDeliveryCount: 'ten' }, armRead)).toThrow(
       /properties\.maxDeliveryCount: must be a non-negative integer/,
     );
-    expect(() => readEntityProperties('queue', { requiresSession: true }, armRead)).toThrow(
-      /properties\.requiresSession: sessions are not supported/,
-    );
+    expect(() => readEntityProperties('queue', { requiresSession: 'yes' }, armRead)).toThrow(/properties\.requiresSession: must be true or false/);
     expect(() => readEntityProperties('queue', { forwardTo: 'other' }, armRead)).toThrow(/properties\.forwardTo/);
   });
 

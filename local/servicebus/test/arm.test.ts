@@ -95,10 +95,20 @@ describe('ARM endpoint: queues', () => {
     const error = await arm.queues.createOrUpdate(RG, NS, name, { lockDuration: 'PT10M' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ statusCode: 400, code: 'BadRequest' });
     expect((error as Error).message).toContain("'properties.lockDuration'");
-    const session = await arm.queues.createOrUpdate(RG, NS, name, { requiresSession: true }).catch((e: unknown) => e);
-    expect(session).toMatchObject({ statusCode: 400 });
-    expect((session as Error).message).toMatch(/requiresSession.*sessions are not supported/);
+    const forward = await arm.queues.createOrUpdate(RG, NS, name, { forwardTo: 'elsewhere' }).catch((e: unknown) => e);
+    expect(forward).toMatchObject({ statusCode: 400 });
+    expect((forward as Error).message).toMatch(/forwardTo.*auto-forwarding is not supported/);
     expect(await statusOf(arm.queues.get(RG, NS, name))).toBe(404);
+  });
+
+  it('creates a session-enabled queue, and refuses to change requiresSession afterwards (as Azure does)', async () => {
+    const name = unique('sessions');
+    const created = await arm.queues.createOrUpdate(RG, NS, name, { requiresSession: true });
+    expect(created.requiresSession).toBe(true);
+    expect((await arm.queues.get(RG, NS, name)).requiresSession).toBe(true);
+    const change = await arm.queues.createOrUpdate(RG, NS, name, { requiresSession: false }).catch((e: unknown) => e);
+    expect(change).toMatchObject({ statusCode: 400 });
+    expect((change as Error).message).toMatch(/requiresSession.*cannot be changed on an existing queue/);
   });
 });
 

@@ -171,6 +171,33 @@ describe('config file: the official emulator Config.json', () => {
   });
 });
 
+describe('config file: sessions', () => {
+  it('creates session-enabled queues and subscriptions from either shape', async () => {
+    const file = await writeConfig('sessions.json', {
+      queues: [{ name: 'commands', requiresSession: true }],
+      topics: [{ name: 't', subscriptions: [{ name: 'per-node', requiresSession: true }, { name: 'plain' }] }],
+    });
+    const officialFile = await writeConfig('sessions-official.json', {
+      UserConfig: { Namespaces: [{ Name: 'ns', Queues: [{ Name: 'ordered', Properties: { RequiresSession: true } }] }] },
+    });
+    for (const configFile of [file, officialFile]) {
+      const emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false, configFile });
+      try {
+        const { catalogue } = emulator;
+        if (configFile === file) {
+          expect(catalogue.getQueue('commands')?.properties.requiresSession).toBe(true);
+          expect(catalogue.getSubscription('t', 'per-node')?.properties.requiresSession).toBe(true);
+          expect(catalogue.getSubscription('t', 'plain')?.properties.requiresSession).toBe(false);
+        } else {
+          expect(catalogue.getQueue('ordered')?.properties.requiresSession).toBe(true);
+        }
+      } finally {
+        await emulator.close();
+      }
+    }
+  });
+});
+
 describe('config file with a data directory', () => {
   it('is applied again on every start: listed entities get its values, others stay', async () => {
     const file = await writeConfig('restart.json', {
@@ -220,7 +247,7 @@ describe('config file: bad files', () => {
     [{ queues: [{ lockDuration: 'PT1M' }] }, '$.queues[0].name: is required'],
     [{ queues: [{ name: 'q', lockDurationMs: 5 }] }, '$.queues[0].lockDurationMs: unknown queue property'],
     [{ topics: [{ name: 't', subscriptions: [{ name: 's', rules: [{ name: 'r', filter: { kind: 'sql' } }] }] }] }, '$.topics[0].subscriptions[0].rules[0].filter.kind: must be "true", "false" or "correlation"'],
-    [{ UserConfig: { Namespaces: [{ Queues: [{ Name: 'q', Properties: { RequiresSession: true } }] }] } }, '$.UserConfig.Namespaces[0].Queues[0].Properties.RequiresSession: sessions are not supported'],
+    [{ UserConfig: { Namespaces: [{ Queues: [{ Name: 'q', Properties: { ForwardTo: 'other' } }] }] } }, '$.UserConfig.Namespaces[0].Queues[0].Properties.ForwardTo: auto-forwarding is not supported'],
     [{ UserConfig: { Namespaces: [{ Topics: [{ Name: 't', Subscriptions: [{ Name: 's', Rules: [{ Name: 'r', Properties: { FilterType: 'Sql', SqlFilter: { SqlExpression: "sys.MessageId = '1'" } } }] }] }] }] } }, '$.UserConfig.Namespaces[0].Topics[0].Subscriptions[0].Rules[0].Properties.SqlFilter.SqlExpression: SQL filters are not supported'],
     [{ UserConfig: { Namespaces: [{ Queues: [{ Properties: {} }] }] } }, '$.UserConfig.Namespaces[0].Queues[0].Name: is required'],
     [[], '$: must be a JSON object'],

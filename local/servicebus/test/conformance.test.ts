@@ -506,24 +506,6 @@ describe('restart with a data directory', () => {
   });
 });
 
-describe('not implemented: sessions', () => {
-  it('refuses a session receiver with an error that says so', async () => {
-    const emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false });
-    const client = new ServiceBusClient(emulator.connectionString, { retryOptions: { maxRetries: 0 } });
-    try {
-      emulator.catalogue.putQueue('with-sessions');
-      const error = await client.acceptNextSession('with-sessions').then(
-        () => undefined,
-        (e: Error) => e.message,
-      );
-      expect(error).toMatch(/Receiving from sessions is not implemented by the emulator/);
-    } finally {
-      await client.close();
-      await emulator.close();
-    }
-  });
-});
-
 describe('auto-create', () => {
   it('creates a queue, and a topic with its subscription, on first use', async () => {
     const emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false, autoCreate: true });

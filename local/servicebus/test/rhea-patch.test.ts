@@ -1,7 +1,7 @@
 // The server-side behaviours of patches/rhea+3.0.5.patch that the conformance and malformed-input
 // tests do not reach on their own, through rhea's API: a plain rhea server and client on port 0.
 import type { AddressInfo, Server } from 'node:net';
-import rhea, { type Connection, type Container, type EventContext } from 'rhea';
+import rhea, { type Connection, type Container, type EventContext, type Sender } from 'rhea';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const accepted = () => (rhea.message as unknown as { accepted(): { described(): unknown } }).accepted().described();
@@ -89,6 +89,27 @@ describe('patched rhea, as a server', () => {
     });
     receiver.once('receiver_open', () => receiver.add_credit(1));
     expect(await answer.result).toBe(true);
+  });
+
+  it('holds the answer to an attach with hold_attach() until open(), and sends the properties set for it', async () => {
+    const { server, client } = await pair({});
+    let held: Sender | undefined;
+    server.on('sender_open', (ctx) => {
+      const link = ctx.sender!;
+      link.hold_attach();
+      held = link;
+    });
+    const receiver = client.open_receiver({ source: { address: 'q' } } as never);
+    let opened = false;
+    receiver.once('receiver_open', () => (opened = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(held).toBeDefined();
+    expect(opened).toBe(false); // stock rhea answers at once
+    const answer = until('the held attach', () => opened, () => receiver.properties, () => 'no attach came back');
+    receiver.once('receiver_open', () => answer.check());
+    held!.set_attach_fields({ properties: { 'com.example:answer': 42 } });
+    held!.open();
+    expect(await answer.result).toEqual({ 'com.example:answer': 42 });
   });
 
   it('hands format-0 messages over as their bytes with the link option decode: false', async () => {

@@ -6,12 +6,13 @@
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import { tokenCovers, type SasKey, type VerifiedToken, verifySasToken } from '../auth/sas.js';
 import type { Broker, Settlement } from '../broker/broker.js';
-import { invalidRequest, notImplemented, toEmulatorError, unauthorized } from '../errors.js';
+import { invalidRequest, toEmulatorError, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LinkConsumer } from './link-consumer.js';
 import { parsePayload } from './payload.js';
 import { BATCH_FORMAT, splitBatch } from './sections.js';
 import { handleManagement } from './management.js';
+import { checkPlainReceiver, openSessionLink, sessionFilter } from './session-link.js';
 
 const { message: amqpMessage, types: amqpTypes } = rhea;
 
@@ -162,14 +163,15 @@ export class ServiceBusAdapter {
         return;
       }
       this.authorize(state, address);
-      const filter = (link.source as { filter?: Record<string, unknown> | null } | undefined)?.filter;
-      if (filter && 'com.microsoft:session-filter' in filter) throw notImplemented('Receiving from sessions');
       const sq = this.options.broker.subqueue(address);
+      const session = sessionFilter(link);
+      if (!session) checkPlainReceiver(sq);
       link.set_attach_fields({ max_message_size: this.options.broker.maxMessageSize(sq) });
       const consumer = new LinkConsumer(link, sq, state.id, link.snd_settle_mode === 1);
+      if (session) openSessionLink(this.options.broker, link, sq, consumer, session.requested);
       this.roles.set(link, { kind: 'receive', consumer });
       state.consumers.add(consumer);
-      this.options.broker.addConsumer(sq, consumer);
+      if (!session) this.options.broker.addConsumer(sq, consumer);
     } catch (e) {
       this.refuse(link, e, state, address);
     }
@@ -295,7 +297,7 @@ export class ServiceBusAdapter {
   private onFlow(link: Sender): void {
     const role = this.roles.get(link);
     if (role?.kind !== 'receive') return;
-    this.options.broker.pump(role.consumer.subqueue);
+    this.options.broker.pumpFor(role.consumer.subqueue, role.consumer);
   }
 
   /** The peer asks for its credit back (after `sender_flow`, whose pump sent what was there). */
@@ -333,6 +335,7 @@ export class ServiceBusAdapter {
     const broker = this.options.broker;
     let outcome: unknown;
     try {
+      broker.sessions.assertHolds(role.consumer);
       broker.settle(token, settlement, role.consumer.subqueue);
       outcome = successOutcome(settlement);
     } catch (e) {

@@ -8,6 +8,7 @@ import { invalidRequest, notImplemented, toEmulatorError } from '../errors.js';
 import { encodeForDelivery } from './delivery.js';
 import { uuidToString } from './guid.js';
 import { parsePayload } from './payload.js';
+import { sessionOperation } from './session-operations.js';
 
 const { types } = rhea;
 
@@ -31,11 +32,11 @@ export interface ManagementContext {
   owner: string;
 }
 
-const ok = (body: unknown = {}): ManagementReply => ({ status: 200, description: 'OK', body });
+export const ok = (body: unknown = {}): ManagementReply => ({ status: 200, description: 'OK', body });
 
 export function handleManagement(ctx: ManagementContext, request: ManagementRequest): ManagementReply {
   try {
-    const handler = operations[request.operation];
+    const handler = sessionOperation(request) ?? operations[request.operation];
     if (!handler) throw notImplemented(`The management operation '${request.operation}'`);
     return handler(ctx, request.body ?? {});
   } catch (e) {
@@ -44,7 +45,7 @@ export function handleManagement(ctx: ManagementContext, request: ManagementRequ
   }
 }
 
-type Operation = (ctx: ManagementContext, body: Record<string, unknown>) => ManagementReply;
+export type Operation = (ctx: ManagementContext, body: Record<string, unknown>) => ManagementReply;
 
 const operations: Record<string, Operation> = {
   'com.microsoft:renew-lock': ({ broker, entity }, body) => {
@@ -79,10 +80,7 @@ const operations: Record<string, Operation> = {
     const sq = broker.subqueue(entity);
     const from = toNumber(body['from-sequence-number'], 'from-sequence-number');
     const count = toNumber(body['message-count'], 'message-count');
-    const found = broker.peek(sq, from, Math.max(1, count));
-    const messages = found.map((m) => ({ message: encodeForDelivery(m) }));
-    // An empty peek is 204 in Service Bus; the body still carries the (empty) list.
-    return messages.length ? ok({ messages }) : { status: 204, description: 'No Content', body: { messages: [] } };
+    return peekReply(broker.peek(sq, from, Math.max(1, count)));
   },
 
   'com.microsoft:receive-by-sequence-number': ({ broker, entity, owner }, body) => {
@@ -100,14 +98,20 @@ const operations: Record<string, Operation> = {
   },
 };
 
-function deferredEntry(m: BrokerMessage): Record<string, unknown> {
+export function peekReply(found: BrokerMessage[]): ManagementReply {
+  const messages = found.map((m) => ({ message: encodeForDelivery(m) }));
+  // An empty peek is 204 in Service Bus; the body still carries the (empty) list.
+  return messages.length ? ok({ messages }) : { status: 204, description: 'No Content', body: { messages: [] } };
+}
+
+export function deferredEntry(m: BrokerMessage): Record<string, unknown> {
   const entry: Record<string, unknown> = { message: encodeForDelivery(m) };
   // Management replies carry lock tokens in standard UUID order.
   if (m.lock) entry['lock-token'] = types.wrap_uuid(m.lock.token);
   return entry;
 }
 
-function dispositionOf(body: Record<string, unknown>): Settlement {
+export function dispositionOf(body: Record<string, unknown>): Settlement {
   const properties = plainObject(body['properties-to-modify']);
   switch (body['disposition-status']) {
     case 'completed':
@@ -129,7 +133,7 @@ function dispositionOf(body: Record<string, unknown>): Settlement {
   }
 }
 
-function lockTokens(body: Record<string, unknown>): string[] {
+export function lockTokens(body: Record<string, unknown>): string[] {
   const tokens = body['lock-tokens'];
   if (!Array.isArray(tokens) || tokens.length === 0) throw invalidRequest("The request needs a non-empty 'lock-tokens' array.");
   return tokens.map((t) => {
@@ -138,13 +142,13 @@ function lockTokens(body: Record<string, unknown>): string[] {
   });
 }
 
-function sequenceNumbers(body: Record<string, unknown>): number[] {
+export function sequenceNumbers(body: Record<string, unknown>): number[] {
   const seqs = body['sequence-numbers'];
   if (!Array.isArray(seqs)) throw invalidRequest("The request needs a 'sequence-numbers' array.");
   return seqs.map((s) => toNumber(s, 'sequence-numbers'));
 }
 
-function toNumber(v: unknown, field: string): number {
+export function toNumber(v: unknown, field: string): number {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (Buffer.isBuffer(v) && v.length === 8) return Number(v.readBigInt64BE(0));
   throw invalidRequest(`'${field}' must be a number.`);

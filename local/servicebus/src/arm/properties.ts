@@ -68,7 +68,7 @@ const common = {
     type: 'boolean',
     target: 'deadLetteringOnMessageExpiration',
   },
-  requiresSession: { name: 'requiresSession', type: 'boolean', refuse: refuseTrue('sessions') },
+  requiresSession: { name: 'requiresSession', type: 'boolean', target: 'requiresSession' },
   forwardTo: { name: 'forwardTo', type: 'string', refuse: refuseNonEmpty },
   forwardDeadLetteredMessagesTo: { name: 'forwardDeadLetteredMessagesTo', type: 'string', refuse: refuseNonEmpty },
   status: { name: 'status', type: 'string', refuse: refuseInactive },

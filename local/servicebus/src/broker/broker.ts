@@ -4,7 +4,7 @@
 // One file of ~540 lines on purpose: every transition of a message's state is here, so that
 // locks, settlements and timers read together.
 import { randomFillSync } from 'node:crypto';
-import { entityNotFound, invalidRequest, lockLost, messageNotFound, messageTooLarge } from '../errors.js';
+import { entityNotFound, invalidOperation, invalidRequest, lockLost, messageNotFound, messageTooLarge } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MessageRecord, MessageStore } from '../store/store.js';
 import { normalise } from './address.js';
@@ -13,6 +13,7 @@ import { matchesAnyRule } from './filters.js';
 import { MinHeap } from './heap.js';
 import type { BrokerMessage, Lock, MessagePayload } from './message.js';
 import { Namespace } from './namespace.js';
+import { Sessions } from './sessions.js';
 
 export interface BrokerOptions {
   store: MessageStore;
@@ -37,6 +38,8 @@ const MAX_TIMER = 2_147_483_647;
 
 export class Broker {
   readonly namespace: Namespace;
+  /** Session-enabled subqueues deliver through their sessions (sessions.ts). */
+  readonly sessions: Sessions;
   private readonly store: MessageStore;
   private readonly now: () => number;
   /** Lock token (standard UUID string) → locked message. */
@@ -51,11 +54,24 @@ export class Broker {
     this.store = options.store;
     this.now = options.now ?? Date.now;
     this.namespace = new Namespace(this.store, { removed: (sq) => this.dropSubqueue(sq) }, this.now);
+    this.sessions = new Sessions({
+      store: this.store,
+      now: () => this.now(),
+      lockUntil: (m, owner, until) => this.lock(m, owner, this.now(), until),
+      release: (m) => {
+        this.unlock(m);
+        this.redeliver(m);
+      },
+      remove: (m) => this.remove(m),
+      expire: (m) => this.expire(m),
+      deadLetter: (m, reason, description) => this.deadLetter(m, reason, description),
+    });
   }
 
   /** Loads entities and messages from the store. Locks are not stored: every message comes back unlocked. */
   restore(): void {
     const snapshot = this.store.load();
+    this.sessions.restore(snapshot.sessionStates);
     const order = { queue: 0, topic: 0, subscription: 1 };
     for (const e of [...snapshot.entities].sort((a, b) => order[a.kind] - order[b.kind])) this.namespace.restore(e);
     for (const [key, seq] of snapshot.sequences) {
@@ -142,6 +158,7 @@ export class Broker {
 
   /** Accepts messages sent to a queue or topic. Returns the sequence numbers assigned (duplicates get none). */
   send(target: SendTarget, payloads: MessagePayload[]): number[] {
+    this.sessions.checkSend(target, payloads);
     const now = this.now();
     const seqs: number[] = [];
     for (const payload of payloads) {
@@ -225,6 +242,10 @@ export class Broker {
   }
 
   private makeReady(sq: Subqueue, m: BrokerMessage): void {
+    if (sq.requiresSession) {
+      this.sessions.makeReady(sq, m);
+      return;
+    }
     if (m.readyIn !== sq.key) {
       m.readyIn = sq.key;
       sq.ready.push(m);
@@ -242,6 +263,14 @@ export class Broker {
   removeConsumer(sq: Subqueue, consumer: Consumer): void {
     const i = sq.consumers.indexOf(consumer);
     if (i >= 0) sq.consumers.splice(i, 1);
+    this.sessions.closed(consumer);
+  }
+
+  /** The consumer got credit: deliver what its session, or its subqueue, has for it. */
+  pumpFor(sq: Subqueue, consumer: Consumer): void {
+    const holder = this.sessions.holderOf(consumer);
+    if (holder) this.sessions.pump(holder);
+    else this.pump(sq);
   }
 
   /** Hands ready messages to consumers with credit, round-robin, so competing receivers get distinct messages. */
@@ -273,13 +302,16 @@ export class Broker {
     }
   }
 
-  private lock(m: BrokerMessage, owner: string, now: number): Lock {
+  /** A message lock with a timer of its own; or until `until` without one (a session's lock times it). */
+  private lock(m: BrokerMessage, owner: string, now: number, until?: number): Lock {
     const sq = this.sq(m);
     const { token, tokenString } = newLockToken();
     const duration = sq.settings.lockDurationMs;
-    const lock: Lock = { token, tokenString, lockedUntil: now + duration, timer: undefined, owner };
-    lock.timer = setTimeout(() => this.lockExpired(m, lock), duration);
-    lock.timer.unref?.();
+    const lock: Lock = { token, tokenString, lockedUntil: until ?? now + duration, timer: undefined, owner };
+    if (until === undefined) {
+      lock.timer = setTimeout(() => this.lockExpired(m, lock), duration);
+      lock.timer.unref?.();
+    }
     m.lock = lock;
     this.locks.set(tokenString, m);
     return lock;
@@ -352,6 +384,8 @@ export class Broker {
 
   /** Extends locks by the entity's lock duration; returns the new expiry of each. */
   renewLocks(sq: Subqueue, tokens: string[]): number[] {
+    // A session's messages share its lock: renew-session-lock renews them (the SDK refuses too).
+    if (sq.requiresSession) throw invalidOperation(`The messages of '${sq.path}' are locked by their session: renew the session lock instead.`);
     const now = this.now();
     return tokens.map((token) => {
       const m = this.locked(token, sq);
@@ -479,6 +513,7 @@ export class Broker {
   }
 
   private dropSubqueue(sq: Subqueue): void {
+    this.sessions.drop(sq, entityNotFound(sq.path, 'It was deleted.'));
     for (const c of [...sq.consumers]) c.detach(entityNotFound(sq.path, 'It was deleted.'));
     sq.consumers.length = 0;
     for (const m of sq.messages.values()) {
@@ -495,6 +530,7 @@ export class Broker {
     clearTimeout(this.timer);
     for (const m of this.locks.values()) clearTimeout(m.lock?.timer);
     this.locks.clear();
+    this.sessions.close();
   }
 }
 

@@ -13,6 +13,8 @@ export interface QueueProperties {
   maxSizeInMegabytes: number;
   /** Largest message accepted, in bytes (Standard tier: 256 KiB). */
   maxMessageSizeInBytes: number;
+  /** Messages carry a session id and are received through session receivers; fixed at creation. */
+  requiresSession: boolean;
 }
 
 export interface TopicProperties {
@@ -28,6 +30,8 @@ export interface SubscriptionProperties {
   maxDeliveryCount: number;
   defaultMessageTimeToLiveMs: number;
   deadLetteringOnMessageExpiration: boolean;
+  /** As for queues; a topic message without a session id is dead-lettered here. Fixed at creation. */
+  requiresSession: boolean;
 }
 
 /** Matches when every given field equals the message's (Service Bus correlation filter). */

@@ -16,6 +16,7 @@ export const queueDefaults: QueueProperties = Object.freeze({
   duplicateDetectionHistoryTimeWindowMs: 600_000,
   maxSizeInMegabytes: 1024,
   maxMessageSizeInBytes: DEFAULT_MAX_MESSAGE_SIZE,
+  requiresSession: false,
 });
 
 export const topicDefaults: TopicProperties = Object.freeze({
@@ -31,6 +32,7 @@ export const subscriptionDefaults: SubscriptionProperties = Object.freeze({
   maxDeliveryCount: 10,
   defaultMessageTimeToLiveMs: MAX_TTL_MS,
   deadLetteringOnMessageExpiration: false,
+  requiresSession: false,
 });
 
 // Azure allows lock durations of 5 s to 5 min; the emulator accepts shorter ones so that tests
@@ -53,6 +55,7 @@ const checks: Record<string, Check> = {
   duplicateDetectionHistoryTimeWindowMs: int(1_000, SEVEN_DAYS),
   maxSizeInMegabytes: int(1, 81_920),
   maxMessageSizeInBytes: int(1_024, 100 * 1024 * 1024),
+  requiresSession: bool,
 };
 
 /**

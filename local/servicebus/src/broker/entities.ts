@@ -41,6 +41,11 @@ export class Subqueue {
     return this.owner.properties;
   }
 
+  /** Receivers must accept a session (see sessions.ts); dead-letter queues never require one. */
+  get requiresSession(): boolean {
+    return !this.isDeadLetter && this.owner.properties.requiresSession;
+  }
+
   /** Where dead-lettered messages of this subqueue go; none for a dead-letter subqueue. */
   get deadLetterQueue(): Subqueue | undefined {
     return this.isDeadLetter ? undefined : this.owner.dlq;

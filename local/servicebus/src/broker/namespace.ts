@@ -1,6 +1,6 @@
 // The emulated namespace: the entity catalogue (create-or-update, list, delete) and the index of
 // subqueues by address. Messaging itself lives in broker.ts.
-import { entityAlreadyExists, entityNotFound } from '../errors.js';
+import { entityAlreadyExists, entityNotFound, invalidProperty } from '../errors.js';
 import type { EntityRecord, MessageStore } from '../store/store.js';
 import type {
   EntityCatalogue,
@@ -41,6 +41,7 @@ export class Namespace implements EntityCatalogue {
     const key = name.toLowerCase();
     if (this.topics.has(key)) throw entityAlreadyExists(`${name} (a topic has this name)`);
     const existing = this.queues.get(key);
+    if (existing) keepRequiresSession(existing.properties, properties, 'queue');
     const merged = mergeProperties(existing?.properties ?? queueDefaults, properties);
     const now = this.now();
     let queue = existing;
@@ -122,6 +123,7 @@ export class Namespace implements EntityCatalogue {
     checkName('name', name, 50);
     const checkedRules = rules?.map(checkRule);
     const existing = topic.subscriptions.get(name.toLowerCase());
+    if (existing) keepRequiresSession(existing.properties, properties, 'subscription');
     const merged = mergeProperties(existing?.properties ?? subscriptionDefaults, properties);
     const now = this.now();
     let sub = existing;
@@ -311,6 +313,14 @@ export class Namespace implements EntityCatalogue {
       deadLetterMessageCount: dead,
       scheduledMessageCount: main.scheduled,
     };
+  }
+}
+
+/** As in Azure, an entity is created with or without sessions and stays so. */
+function keepRequiresSession(current: { requiresSession: boolean }, given: { requiresSession?: boolean } | undefined, kind: string): void {
+  const wanted = given?.requiresSession;
+  if (wanted !== undefined && wanted !== current.requiresSession) {
+    throw invalidProperty('requiresSession', `cannot be changed on an existing ${kind} (it is ${current.requiresSession}); delete the ${kind} and create it again`);
   }
 }
 

@@ -5,7 +5,7 @@ export class MemoryStore implements MessageStore {
   readonly persistent = false;
 
   load(): StoreSnapshot {
-    return { entities: [], messages: [], sequences: new Map(), messageIds: [] };
+    return { entities: [], messages: [], sequences: new Map(), messageIds: [], sessionStates: [] };
   }
   saveEntity(_record: EntityRecord): void {}
   deleteEntity(): void {}
@@ -15,6 +15,7 @@ export class MemoryStore implements MessageStore {
   setSequence(): void {}
   rememberMessageId(): void {}
   forgetMessageIds(): void {}
+  setSessionState(): void {}
   afterCommit(done: (error?: Error) => void): void {
     done();
   }

@@ -61,6 +61,9 @@ export class SqliteStore implements MessageStore {
       CREATE TABLE IF NOT EXISTS message_ids (
         entity TEXT NOT NULL, message_id TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (entity, message_id)
       ) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS session_states (
+        subqueue TEXT NOT NULL, session_id TEXT NOT NULL, state BLOB NOT NULL, PRIMARY KEY (subqueue, session_id)
+      ) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS messages (
         subqueue TEXT NOT NULL,
         seq INTEGER NOT NULL,
@@ -95,6 +98,12 @@ export class SqliteStore implements MessageStore {
       rememberId: db.prepare(`INSERT OR REPLACE INTO message_ids (entity, message_id, at) VALUES (?, ?, ?)`),
       forgetIds: db.prepare(`DELETE FROM message_ids WHERE entity = ? AND at < ?`),
       removeIds: db.prepare(`DELETE FROM message_ids WHERE entity = ?`),
+      setState: db.prepare(
+        `INSERT INTO session_states (subqueue, session_id, state) VALUES (?, ?, ?)
+         ON CONFLICT(subqueue, session_id) DO UPDATE SET state = excluded.state`,
+      ),
+      clearState: db.prepare(`DELETE FROM session_states WHERE subqueue = ? AND session_id = ?`),
+      removeStates: db.prepare(`DELETE FROM session_states WHERE subqueue = ?`),
       saveEntity: db.prepare(`INSERT INTO entities (key, record) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET record = excluded.record`),
       removeEntity: db.prepare(`DELETE FROM entities WHERE key = ?`),
     };
@@ -135,7 +144,10 @@ export class SqliteStore implements MessageStore {
     const messageIds = (
       this.db.prepare(`SELECT entity, message_id, at FROM message_ids ORDER BY at`).all() as Array<{ entity: string; message_id: string; at: number }>
     ).map((r) => ({ entity: r.entity, messageId: r.message_id, at: r.at }));
-    return { entities, messages, sequences, messageIds };
+    const sessionStates = (
+      this.db.prepare(`SELECT subqueue, session_id, state FROM session_states`).all() as Array<{ subqueue: string; session_id: string; state: Buffer }>
+    ).map((r) => ({ subqueue: r.subqueue, sessionId: r.session_id, state: r.state }));
+    return { entities, messages, sequences, messageIds, sessionStates };
   }
 
   saveEntity(record: EntityRecord): void {
@@ -147,7 +159,10 @@ export class SqliteStore implements MessageStore {
     this.flush();
     this.db.transaction(() => {
       this.stmt.removeEntity.run(entityKey(record));
-      for (const sq of subqueues) this.stmt.removeSubqueue.run(sq);
+      for (const sq of subqueues) {
+        this.stmt.removeSubqueue.run(sq);
+        this.stmt.removeStates.run(sq);
+      }
       if (record.kind !== 'subscription') {
         this.stmt.removeSequence.run(record.name.toLowerCase());
         this.stmt.removeIds.run(record.name.toLowerCase());
@@ -182,6 +197,10 @@ export class SqliteStore implements MessageStore {
 
   forgetMessageIds(entityKey: string, before: number): void {
     this.stage(() => this.stmt.forgetIds.run(entityKey, before));
+  }
+
+  setSessionState(subqueue: string, sessionId: string, state: Buffer | undefined): void {
+    this.stage(() => (state ? this.stmt.setState.run(subqueue, sessionId, state) : this.stmt.clearState.run(subqueue, sessionId)));
   }
 
   afterCommit(done: (error?: Error) => void): void {

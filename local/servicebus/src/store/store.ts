@@ -28,6 +28,13 @@ export interface MessageRecord {
   deadLetterSource: string | undefined;
 }
 
+/** The state a session receiver set on a session (`setSessionState`). */
+export interface SessionStateRecord {
+  subqueue: string;
+  sessionId: string;
+  state: Buffer;
+}
+
 export interface StoreSnapshot {
   entities: EntityRecord[];
   messages: MessageRecord[];
@@ -35,6 +42,7 @@ export interface StoreSnapshot {
   sequences: Map<string, number>;
   /** Duplicate-detection history (message ids accepted, per top-level entity key), oldest first. */
   messageIds: Array<{ entity: string; messageId: string; at: number }>;
+  sessionStates: SessionStateRecord[];
 }
 
 export interface MessageStore {
@@ -54,6 +62,8 @@ export interface MessageStore {
   rememberMessageId(entityKey: string, messageId: string, at: number): void;
   /** Drops the history entries of an entity older than `before` (out of its window). */
   forgetMessageIds(entityKey: string, before: number): void;
+  /** Sets (or, with `undefined`, clears) a session's state; deleted with its subqueue. */
+  setSessionState(subqueue: string, sessionId: string, state: Buffer | undefined): void;
   /** Calls `done` once every change recorded so far is durable (or failed to be). */
   afterCommit(done: (error?: Error) => void): void;
   close(): void;
