@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, type Logger } from '@workforce/functions-host';
-import { NodeInventory } from '../../src/adapters/inventory-table.js';
 import { REPORTS_QUEUE } from '../../src/config.js';
 import { controlPlaneWithNode, type Node } from '../support/fleet.js';
 import { peek, sendRaw } from '../support/agents.js';
-import { waitFor, type ControlPlane } from '../support/control-plane.js';
+import { inventoryOf, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
  * The fleet inventory through the whole control plane: a real agent's presence and drain reports
@@ -98,7 +97,7 @@ describe('fleet inventory through the control plane', () => {
       { messageId: 'bad-future', body: { ...base, nodeId: 'mallory-2', sentAt: new Date(Date.now() + 3_600_000).toISOString() }, contentType: 'application/json' },
       { messageId: 'bad-topic', body: { ...base, nodeId: 'mallory-3', topic: '~topics', sentAt: new Date().toISOString() }, contentType: 'application/json' },
     ]);
-    const inventory = new NodeInventory({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString: cp.storage });
+    const inventory = inventoryOf(cp);
     const rejected = await waitFor(async () => {
       const rows = await inventory.listRejected();
       return rows.length >= 3 && rows;
