@@ -59,10 +59,10 @@ describe('the node table in Azurite', () => {
   it('writes one row for a batch of many heartbeats of one node, from the newest', async () => {
     const inventory = new NodeInventory(settings);
     const batch = Array.from({ length: 50 }, (_, i) => heartbeat('batch-1', 'busy-node', i, { hostName: `h${i}` })).reverse();
-    expect(await write(inventory, batch)).toEqual({ written: 1, unchanged: 0 });
+    expect(await write(inventory, batch)).toEqual({ written: 1, unchanged: 0, failed: [] });
     expect(await row(inventory, 'batch-1', 'busy-node')).toMatchObject({ hostName: 'h49', lastReportAt: new Date(T0 + 49_000).toISOString() });
     // The same batch again (a redelivery): nothing newer, nothing written.
-    expect(await write(inventory, batch)).toEqual({ written: 0, unchanged: 1 });
+    expect(await write(inventory, batch)).toEqual({ written: 0, unchanged: 1, failed: [] });
   });
 
   it('never lets an older report overwrite a newer row, whoever wrote it', async () => {
@@ -70,11 +70,11 @@ describe('the node table in Azurite', () => {
     await write(a, [heartbeat('order-1', 'n1', 10, { hostName: 'ten' })]);
     // Another process (no rows known): it reads the stored time and drops the older report.
     const b = new NodeInventory(settings);
-    expect(await write(b, [heartbeat('order-1', 'n1', 5, { hostName: 'five' })])).toEqual({ written: 0, unchanged: 1 });
+    expect(await write(b, [heartbeat('order-1', 'n1', 5, { hostName: 'five' })])).toEqual({ written: 0, unchanged: 1, failed: [] });
     // b writes a newer one; a still holds the ETag of its own write, so its next write (newer
     // than its own, older than b's) fails on the ETag, is read again and dropped.
     await write(b, [heartbeat('order-1', 'n1', 30, { hostName: 'thirty' })]);
-    expect(await write(a, [heartbeat('order-1', 'n1', 20, { hostName: 'twenty' })])).toEqual({ written: 0, unchanged: 1 });
+    expect(await write(a, [heartbeat('order-1', 'n1', 20, { hostName: 'twenty' })])).toEqual({ written: 0, unchanged: 1, failed: [] });
     expect(await row(a, 'order-1', 'n1')).toMatchObject({ hostName: 'thirty' });
     // A node created by b meanwhile: a's create fails, it reads and merges instead.
     await write(b, [heartbeat('order-1', 'n2', 1)]);
@@ -86,7 +86,7 @@ describe('the node table in Azurite', () => {
   it('writes thousands of nodes over partitions in transactions, and pages return every node once', async () => {
     const inventory = new NodeInventory(settings);
     const batch = [...Array.from({ length: 1234 }, (_, i) => heartbeat('Paging-1', `node-${i}`, 1)), ...Array.from({ length: 150 }, (_, i) => heartbeat('paging-2', `other/${i}?#`, 1))];
-    expect(await write(inventory, batch)).toEqual({ written: 1384, unchanged: 0 });
+    expect(await write(inventory, batch)).toEqual({ written: 1384, unchanged: 0, failed: [] });
     const seen: string[] = [];
     let token: string | undefined;
     let pages = 0;
