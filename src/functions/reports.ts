@@ -1,5 +1,7 @@
-// Service Bus trigger on the reports queue: each valid agent report becomes a `report` event on
-// the orchestration whose instance id is the report's drainId.
+// Service Bus trigger on the reports queue, in batches (`cardinality: 'many'`): each valid drain
+// report becomes a `report` event on the orchestration whose instance id is its drainId, and
+// every valid report, presence and drain reports alike, updates the fleet inventory once per
+// node per batch (src/adapters/inventory-batch.ts).
 //
 // A report is untrusted input (any node identity can send to the queue): it can only inform the
 // progress of the drain it names, and only through that drain's orchestration, which checks it
@@ -8,41 +10,27 @@
 // - no drainId, or no such drain: logged and completed (nothing to track; a finished drain
 //   takes the event and ignores it, as the durable API answers 410 and the client succeeds).
 // - a messageId that is not one of the named drain's (`<drainId>/<n>`): logged and completed.
-// - a presence report (`kind: "presence"`, from every agent every heartbeat): logged at debug
-//   level and completed. It names no drain; the fleet inventory that stores it comes next
-//   (issue #15, "Inventory in the control plane"). Never dead-lettered unless malformed.
-// - malformed (a presence report too): the function throws, so the message is abandoned and, after the queue's max
-//   delivery count (5, set when provisioning), dead-lettered (`MaxDeliveryCountExceeded`). The
-//   Node.js programming model has no dead-letter action with a custom reason in GA (only the
-//   preview SDK bindings have one, and the local host does not model them), so the reason is in
-//   the log and in the error of every attempt.
+// - a presence report (`kind: "presence"`, from every agent every heartbeat): into the inventory.
+// - malformed (a presence report too): logged with the field at fault, kept in the inventory's
+//   bounded rejected-reports table, and completed. Throwing would abandon the whole batch, and
+//   after the queue's max delivery count dead-letter the good reports with it.
 
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { type ContractError, drainMessageNumber, isPresenceBody, parseAgentReport, parsePresenceReport } from '@workforce/worker-agent/contract';
+import { type AgentReport, drainMessageNumber } from '@workforce/worker-agent/contract';
 import { raiseDrainEvent } from '../adapters/durable.js';
-import { REPORTS_QUEUE, SERVICE_BUS_CONNECTION } from '../config.js';
+import { inventoryInput, updateInventory } from '../adapters/inventory-batch.js';
+import { config, REPORTS_QUEUE, SERVICE_BUS_CONNECTION } from '../config.js';
 import { REPORT_EVENT } from '../domain/drain-protocol.js';
 
-export class InvalidReportError extends Error {
-  constructor(readonly field: string, message: string) {
-    super(`InvalidReport: ${field}: ${message}`);
-    this.name = 'InvalidReportError';
-  }
+export async function reportsReceived(messages: unknown[], context: InvocationContext): Promise<void> {
+  const batch = inventoryInput(Array.isArray(messages) ? messages : [messages], context.triggerMetadata);
+  for (const bad of batch.malformed) context.warn(`report ${bad.messageId} is malformed (${bad.field}: ${bad.reason}); completed without effect`);
+  await updateInventory(config().inventory, batch.valid, batch.malformed, context);
+  for (const { messageId, report } of batch.valid) if (!('kind' in report)) await drainReportReceived(messageId, report, context);
 }
 
-export async function reportReceived(message: unknown, context: InvocationContext): Promise<void> {
-  const messageId = String(context.triggerMetadata?.messageId ?? '?');
-  if (isPresenceBody(message)) {
-    const presence = parsePresenceReport(message);
-    if (!presence.ok) return malformed(messageId, presence.error, context);
-    const p = presence.value;
-    context.debug(`presence ${messageId} from ${p.nodeId} on ${p.topic}: ${p.presence}, ${p.nodeState} since ${p.since}, ${p.workerCount} workers`);
-    return;
-  }
-  const parsed = parseAgentReport(message);
-  if (!parsed.ok) return malformed(messageId, parsed.error, context);
-  const report = parsed.value;
+async function drainReportReceived(messageId: string, report: AgentReport, context: InvocationContext): Promise<void> {
   if (report.drainId === undefined) {
     context.log(`report ${messageId} from ${report.nodeId} (${report.state}) names no drain: not tracked`);
     return;
@@ -56,14 +44,10 @@ export async function reportReceived(message: unknown, context: InvocationContex
   }
 }
 
-function malformed(messageId: string, error: ContractError, context: InvocationContext): never {
-  context.warn(`report ${messageId} is malformed (${error.field}: ${error.message}); it will be dead-lettered after the queue's max delivery count`);
-  throw new InvalidReportError(error.field, error.message);
-}
-
 app.serviceBusQueue('agentReports', {
   connection: SERVICE_BUS_CONNECTION,
   queueName: REPORTS_QUEUE,
+  cardinality: 'many',
   extraInputs: [df.input.durableClient()],
-  handler: reportReceived,
+  handler: reportsReceived,
 });

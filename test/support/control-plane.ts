@@ -5,10 +5,11 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServiceBusClient } from '@azure/service-bus';
-import { ManualClock, silentLogger, type Host } from '@workforce/functions-host';
+import { ManualClock, silentLogger, type Host, type Logger } from '@workforce/functions-host';
 import type { RunningEmulator } from '@workforce/servicebus-emulator';
 import { tempDir, waitFor as poll } from '../../local/functions-host/test/helpers.js';
 import { startLocalBus, startLocalSystem } from '../../scripts/local-system.js';
+import { NodeInventory } from '../../src/adapters/inventory-table.js';
 
 // The host's test kit polls and makes temporary directories; these tests use the same.
 export { tempDir };
@@ -56,6 +57,8 @@ export interface ControlPlane {
   /** Where the manual clock started (ms); it moves only when a test moves it. */
   clockStart: number;
   bus: Emulator;
+  /** Connection string of the app's storage account (Azurite): the fleet inventory's tables. */
+  storage: string;
   sb: ServiceBusClient;
   appDir: string;
   dataDir: string;
@@ -65,7 +68,7 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
-export async function startControlPlane(opts: { clock?: ManualClock; schedules?: unknown; settings?: Record<string, string> } = {}): Promise<ControlPlane> {
+export async function startControlPlane(opts: { clock?: ManualClock; schedules?: unknown; settings?: Record<string, string>; logger?: Logger } = {}): Promise<ControlPlane> {
   const clock = opts.clock ?? new ManualClock(new Date());
   const appDir = sourceAppDir({ schedules: opts.schedules });
   const dataDir = tempDir('workforce-host-');
@@ -77,7 +80,7 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
     clock,
     // The worker runs our TypeScript sources; workspace packages resolve to theirs too.
     settings: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=source`.trim(), ...opts.settings },
-    ...(!process.env.WORKFORCE_TEST_LOGS && { logger: silentLogger() }),
+    ...(opts.logger ? { logger: opts.logger } : !process.env.WORKFORCE_TEST_LOGS && { logger: silentLogger() }),
   });
   const bus: Emulator = { emulator: system.bus.emulator, caFile: system.bus.caFile, close: () => system.bus.close() };
   const sb = new ServiceBusClient(bus.emulator.connectionString);
@@ -88,6 +91,7 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
     clock,
     clockStart: clock.now(),
     bus,
+    storage: system.storage.connectionString,
     sb,
     appDir,
     dataDir,
@@ -114,6 +118,11 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
     },
   };
   return plane;
+}
+
+/** The fleet inventory's tables in the control plane's storage account (Azurite), read as the app reads them. */
+export function inventoryOf(cp: ControlPlane): NodeInventory {
+  return new NodeInventory({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString: cp.storage });
 }
 
 /** The drain as GET /api/drains/{id} shows it, less the times that change on every read: to compare before and after. */
