@@ -1,0 +1,95 @@
+// Text views of the fleet inventory: the topics with their nodes by state, and a topic's nodes.
+// Node ids, host names, worker ids and versions come from agents' reports, which anyone with Send
+// on the queue can write: they are shown with their control characters made visible, so a report
+// cannot move the cursor, retitle the terminal or hide a line.
+
+import { formatDuration } from '../domain/durations.js';
+import { NODE_COUNT_STATES, type TopicNodeCounts } from '../domain/drain-hint.js';
+
+/** The fields of GET /api/topics the CLI reads. */
+export interface TopicJson {
+  name: string;
+  subscriptionCount?: number;
+  nodes?: TopicNodeCounts;
+  runningDrains?: Array<{ drainId: string; mode?: string; requested?: number; createdAt?: string }>;
+}
+
+/** The fields of GET /api/topics/{topic}/nodes the CLI reads. */
+export interface NodeJson {
+  nodeId: string;
+  state: string;
+  since?: string;
+  lastSeen?: string;
+  stale?: boolean;
+  presence?: string;
+  workers?: Array<{ workerId: string; pid: number; alive?: boolean }>;
+  workerCount?: number;
+  drain?: { drainId?: string; messageId?: string };
+  agentVersion?: string;
+  hostName?: string;
+}
+
+/** C0 and C1 control characters, DEL, and the bidi controls that reorder what a line shows. */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Untrusted text as one inert line: every control character as a visible \u escape. */
+export function printable(text: string | undefined): string {
+  return (text ?? '').replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const YELLOW = '\x1b[33m';
+const RESET = '\x1b[0m';
+
+/** Columns padded to their widest cell; `highlight(row)` colours a whole row (ANSI) on a terminal. */
+function table(head: string[], rows: string[][], highlight?: (i: number) => boolean): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(head), ...rows.map((r, i) => (highlight?.(i) ? `${YELLOW}${line(r)}${RESET}` : line(r)))].join('\n') + '\n';
+}
+
+export function topicsTable(topics: TopicJson[]): string {
+  if (topics.length === 0) return 'no topics: create one with `workforce topic ensure <topic>`\n';
+  const head = ['TOPIC', ...NODE_COUNT_STATES.map((s) => s.toUpperCase()), 'TOTAL', 'RUNNING DRAINS'];
+  const rows = topics.map((t) => [
+    printable(t.name),
+    ...NODE_COUNT_STATES.map((s) => (t.nodes ? String(t.nodes[s] ?? 0) : '-')),
+    t.nodes ? String(t.nodes.total ?? 0) : '-',
+    (t.runningDrains ?? []).map((d) => `${d.drainId} (${d.mode ?? '?'} x${d.requested ?? '?'})`).join(', ') || '-',
+  ]);
+  return table(head, rows);
+}
+
+const ago = (iso: string | undefined, now: number) => (iso ? `${formatDuration(Math.max(0, now - Date.parse(iso)))} ago` : '-');
+
+/** What a node is now: its state, or stale / offline with the last state it reported. */
+export function nodeStatus(n: NodeJson): string {
+  if (n.presence === 'offline') return `offline (was ${n.state})`;
+  if (n.stale) return `stale (was ${n.state})`;
+  return n.state;
+}
+
+function workersCell(n: NodeJson): string {
+  const listed = n.workers ?? [];
+  const total = Math.max(n.workerCount ?? listed.length, listed.length);
+  if (total === 0) return 'none';
+  const alive = listed.filter((w) => w.alive !== false).length;
+  const more = total > listed.length ? ` (+${total - listed.length} not listed)` : '';
+  return `${alive}/${listed.length} alive${more}: ${listed.slice(0, 3).map((w) => `${printable(w.workerId)} (pid ${w.pid})`).join(', ')}${listed.length > 3 ? ', …' : ''}`;
+}
+
+/** Every node; stale ones in yellow when `colour` (a terminal), always marked "stale" in the text. */
+export function nodesTable(topic: string, nodes: NodeJson[], now: number, colour: boolean): string {
+  if (nodes.length === 0) return `no nodes on ${printable(topic)}\n`;
+  const head = ['NODE', 'STATE', 'FOR', 'LAST SEEN', 'DRAIN', 'AGENT', 'HOST', 'WORKERS'];
+  const rows = nodes.map((n) => [
+    printable(n.nodeId),
+    nodeStatus(n),
+    n.since ? formatDuration(Math.max(0, now - Date.parse(n.since))) : '-',
+    ago(n.lastSeen, now),
+    printable(n.drain?.drainId ?? n.drain?.messageId) || '-',
+    printable(n.agentVersion) || '-',
+    printable(n.hostName) || '-',
+    workersCell(n),
+  ]);
+  return table(head, rows, colour ? (i) => nodes[i]!.stale === true && nodes[i]!.presence !== 'offline' : undefined);
+}
