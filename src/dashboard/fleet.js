@@ -10,7 +10,7 @@ const PAGE_SIZE = 50;
 const AUTO_OPEN = 20;
 const STATES = ['active', 'intake-stopped', 'draining', 'drained', 'stale', 'offline'];
 
-/** Per topic: open or not (undefined: automatic), state filter, page tokens, the page shown. */
+/** Per topic: open or not (undefined: not decided yet), state filter, page tokens, the page shown. */
 const views = new Map();
 
 function viewOf(name) {
@@ -18,7 +18,11 @@ function viewOf(name) {
   return views.get(name);
 }
 
-const isOpen = (t, v) => v.open ?? (t.nodes !== undefined && t.nodes.total > 0 && t.nodes.total <= AUTO_OPEN);
+/** Decided once the topic has nodes, then kept: a table does not close because the fleet grew. */
+function isOpen(t, v) {
+  if (v.open === undefined && t.nodes?.total > 0) v.open = t.nodes.total <= AUTO_OPEN;
+  return v.open === true;
+}
 
 /** Reads the shown page of every open topic's nodes. A refused key is the page's business (rethrown). */
 export async function refreshNodes(api, topics) {
