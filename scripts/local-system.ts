@@ -1,7 +1,9 @@
 // The control plane on this machine, the one way `npm start`, the demo and the tests run it: the
 // Service Bus emulator, the reports queue provisioned through the emulator's ARM endpoint by the
 // app's own provisioning code (so its settings are those of src/domain/entities.ts, as in Azure),
-// and the local Functions host serving the app with the settings that point it at the emulator.
+// Azurite's Table service as the app's storage account (the fleet inventory), and the local
+// Functions host serving the app with the settings that point it at both. (The host keeps its
+// durable state in its own SQLite store; it reads nothing of AzureWebJobsStorage.)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +11,7 @@ import { startHost, type Clock, type Host, type Logger } from '@workforce/functi
 import { startEmulator, type RunningEmulator } from '@workforce/servicebus-emulator';
 import { provisionReportsQueue } from '../src/adapters/provision.js';
 import type { ArmSettings } from '../src/config.js';
+import { startLocalStorage, type LocalStorage } from './local-storage.js';
 
 /** ARM names of the local namespace; any values do, the emulator has one namespace. */
 const LOCAL_ARM = { subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'local', namespace: 'local' } as const;
@@ -16,7 +19,7 @@ const LOCAL_ARM = { subscriptionId: '00000000-0000-0000-0000-000000000000', reso
 export interface LocalBusOptions {
   /** Holds `servicebus/` (the emulator's SQLite state, unless `inMemory`) and `servicebus-ca.pem`. */
   dataDir: string;
-  /** Keep the emulator's messages in memory (tests): nothing survives a restart. */
+  /** Keep the emulator's messages (and Azurite's tables) in memory (tests): nothing survives a restart. */
   inMemory?: boolean;
   /** 0 picks a free port; each defaults to 0. */
   ports?: { amqp?: number; amqps?: number; arm?: number };
@@ -100,21 +103,35 @@ export interface LocalSystemOptions extends LocalBusOptions {
 
 export interface LocalSystem {
   readonly bus: LocalBus;
+  /** Azurite's Table service: the app's AzureWebJobsStorage (in `dataDir/azurite` unless `inMemory`). */
+  readonly storage: LocalStorage;
   /** The running host (a new object after `restartHost`). */
   readonly host: Host;
   /** Restarts the host on the same data folder: durable state survives. */
   restartHost(): Promise<void>;
-  /** Closes the host, then the bus. Idempotent. */
+  /** Closes the host, then the bus and Azurite. Idempotent. */
   close(): Promise<void>;
 }
 
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
-  const bus = await startLocalBus(options);
+  const [bus, storage] = await Promise.allSettled([
+    startLocalBus(options),
+    startLocalStorage(options.inMemory ? {} : { location: path.join(options.dataDir, 'azurite') }),
+  ]);
+  if (bus.status === 'rejected' || storage.status === 'rejected') {
+    if (bus.status === 'fulfilled') await bus.value.close().catch(() => {});
+    if (storage.status === 'fulfilled') await storage.value.close().catch(() => {});
+    throw bus.status === 'rejected' ? bus.reason : (storage as PromiseRejectedResult).reason;
+  }
+  return serve(options, bus.value, storage.value);
+}
+
+async function serve(options: LocalSystemOptions, bus: LocalBus, storage: LocalStorage): Promise<LocalSystem> {
   const hostOptions = {
     appDir: options.appDir,
     port: options.httpPort ?? 0,
     dataDir: path.join(options.dataDir, 'functions-host'),
-    settings: { ...localAppSettings(bus, options.functionKey), ...options.settings },
+    settings: { ...localAppSettings(bus, options.functionKey), AzureWebJobsStorage: storage.connectionString, ...options.settings },
     ...(options.clock && { clock: options.clock }),
     ...(options.logger && { logger: options.logger }),
   };
@@ -123,11 +140,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     host = await startHost(hostOptions);
   } catch (err) {
     await bus.close().catch(() => {});
+    await storage.close().catch(() => {});
     throw err;
   }
   let closing: Promise<void> | undefined;
   return {
     bus,
+    storage,
     get host() {
       return host;
     },
@@ -139,6 +158,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       closing ??= (async () => {
         await host.close().catch((e: unknown) => process.stderr.write(`closing the Functions host: ${String(e)}\n`));
         await bus.close().catch((e: unknown) => process.stderr.write(`closing the Service Bus emulator: ${String(e)}\n`));
+        await storage.close().catch((e: unknown) => process.stderr.write(`closing Azurite: ${String(e)}\n`));
       })();
       return closing;
     },

@@ -27,8 +27,19 @@ export interface ArmSettings {
   credential: 'default' | 'emulator';
 }
 
+/** The storage account of the fleet inventory (Table Storage). */
+export type InventoryStorage =
+  | { kind: 'connectionString'; setting: string; connectionString: string }
+  | { kind: 'identity'; setting: string; tableServiceUri: string; clientId?: string };
+
+/** The inventory's own setting; unset, the app's storage account (AzureWebJobsStorage) holds it. */
+export const INVENTORY_STORAGE = 'WORKFORCE_INVENTORY_STORAGE';
+const APP_STORAGE = 'AzureWebJobsStorage';
+
 export interface Config {
   serviceBus: ServiceBusAccess;
+  /** Absent when no storage account is configured: the inventory is off (the API answers 503). */
+  inventory?: InventoryStorage;
   /** Absent when the three ARM settings are all unset: PUT /api/topics answers 503 then. */
   arm?: ArmSettings;
 }
@@ -107,9 +118,40 @@ function armSettings(env: Env): ArmSettings | undefined {
   };
 }
 
+/**
+ * The inventory's account, as the Functions host names connections: the setting holds a
+ * connection string, or `<setting>__tableServiceUri` (with `__clientId` for a user-assigned
+ * identity) names the account's table endpoint, reached with a managed identity.
+ */
+function inventoryStorage(env: Env): InventoryStorage | undefined {
+  for (const setting of [INVENTORY_STORAGE, APP_STORAGE]) {
+    const conn = value(env, setting);
+    if (conn !== undefined) {
+      if (!/(^|;)\s*(AccountName=|TableEndpoint=|UseDevelopmentStorage=true)/i.test(conn)) {
+        throw new ConfigError(setting, 'is not a Storage connection string (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net)');
+      }
+      return { kind: 'connectionString', setting, connectionString: conn };
+    }
+    const uri = value(env, `${setting}__tableServiceUri`);
+    if (uri !== undefined) {
+      if (!/^https:\/\/[^/?#]+\/?$/.test(uri)) {
+        throw new ConfigError(`${setting}__tableServiceUri`, `must be the account's table endpoint such as "https://myaccount.table.core.windows.net", got "${uri}"`);
+      }
+      const clientId = value(env, `${setting}__clientId`);
+      return { kind: 'identity', setting, tableServiceUri: uri.replace(/\/$/, ''), ...(clientId && { clientId }) };
+    }
+  }
+  return undefined;
+}
+
 export function parseConfig(env: Env): Config {
   const arm = armSettings(env);
-  return Object.freeze({ serviceBus: Object.freeze(serviceBusAccess(env)), ...(arm && { arm: Object.freeze(arm) }) });
+  const inventory = inventoryStorage(env);
+  return Object.freeze({
+    serviceBus: Object.freeze(serviceBusAccess(env)),
+    ...(arm && { arm: Object.freeze(arm) }),
+    ...(inventory && { inventory: Object.freeze(inventory) }),
+  });
 }
 
 let cached: Config | undefined;

@@ -1,37 +1,79 @@
-// GET /api/topics: the topics of the namespace (through ARM), for the dashboard and operators.
-// Function key like the rest of the API. 503 when provisioning is not configured (no ARM target).
+// GET /api/topics: every topic, from Service Bus (through ARM) and from the fleet inventory, with
+// its node counts by standing (a stale node counts as stale, an offline one as offline, not as
+// its last state) and its running drains. Function key like the rest of the API. 503 when
+// neither provisioning (ARM) nor the inventory (a storage account) is configured.
 
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
 import { armClient, armError } from '../adapters/arm.js';
+import { listDrains } from '../adapters/durable.js';
+import { nodeInventory } from '../adapters/inventory-table.js';
 import { config } from '../config.js';
+import type { DrainSpecWithId } from '../domain/drain-plan.js';
+import { topicPartition } from '../domain/node-inventory.js';
+import { addToCounts, emptyCounts, type NodeCounts } from '../domain/node-view.js';
+import { drainView } from '../http/drain-view.js';
 import { problem, problemResponse, unexpected } from '../http/problem-response.js';
+
+export interface RunningDrain {
+  drainId: string;
+  mode: DrainSpecWithId['mode'];
+  requested: number;
+  createdAt: string;
+}
 
 export interface TopicView {
   name: string;
   subscriptionCount?: number;
+  nodes: NodeCounts;
+  runningDrains: RunningDrain[];
 }
+
+const RUNNING = ['Running', 'Pending', 'ContinuedAsNew', 'Suspended'];
 
 export async function listTopics(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const { arm } = config();
-    if (!arm) {
-      return problemResponse(problem('ProvisioningNotConfigured', 503, 'Provisioning is not configured', 'set AZURE_SUBSCRIPTION_ID, SERVICEBUS_RESOURCE_GROUP and SERVICEBUS_NAMESPACE to list topics'));
+    const { arm, inventory } = config();
+    if (!arm && !inventory) {
+      return problemResponse(problem('ProvisioningNotConfigured', 503, 'Provisioning is not configured', 'set AZURE_SUBSCRIPTION_ID, SERVICEBUS_RESOURCE_GROUP and SERVICEBUS_NAMESPACE (or a storage account for the fleet inventory) to list topics'));
     }
-    const topics: TopicView[] = [];
-    try {
-      for await (const t of armClient(arm).topics.listByNamespace(arm.resourceGroup, arm.namespace)) {
-        if (t.name) topics.push({ name: t.name, ...(t.subscriptionCount !== undefined && { subscriptionCount: t.subscriptionCount }) });
+    // By partition key: entity names are case-insensitive.
+    const topics = new Map<string, TopicView>();
+    const add = (name: string, subscriptionCount?: number) => {
+      const known = topics.get(topicPartition(name));
+      if (known) return known;
+      const view: TopicView = { name, ...(subscriptionCount !== undefined && { subscriptionCount }), nodes: emptyCounts(), runningDrains: [] };
+      topics.set(topicPartition(name), view);
+      return view;
+    };
+    if (arm) {
+      try {
+        for await (const t of armClient(arm).topics.listByNamespace(arm.resourceGroup, arm.namespace)) if (t.name) add(t.name, t.subscriptionCount);
+      } catch (err) {
+        const e = armError(err);
+        context.warn(`listing topics failed: ${e.statusCode ?? 'network'} ${e.message}`);
+        return problemResponse(problem('ListingFailed', 502, 'Listing topics failed', `Service Bus management answered ${e.statusCode ?? 'nothing'}: ${e.message}`));
       }
-    } catch (err) {
-      const e = armError(err);
-      context.warn(`listing topics failed: ${e.statusCode ?? 'network'} ${e.message}`);
-      return problemResponse(problem('ListingFailed', 502, 'Listing topics failed', `Service Bus management answered ${e.statusCode ?? 'nothing'}: ${e.message}`));
     }
-    topics.sort((a, b) => a.name.localeCompare(b.name));
-    return { status: 200, jsonBody: { topics } };
+    if (inventory) {
+      const store = nodeInventory(inventory);
+      for (const name of (await store.topics()).values()) add(name);
+      const now = new Date();
+      await Promise.all([...topics].map(async ([partition, view]) => {
+        for await (const row of store.standings(partition)) addToCounts(view.nodes, row, now);
+      }));
+    }
+    for (const status of await listDrains(df.getClient(context), RUNNING)) {
+      const d = drainView(status, { full: false });
+      if (d.status !== 'running' || d.topic === undefined || d.mode === undefined) continue;
+      add(d.topic).runningDrains.push({ drainId: d.drainId, mode: d.mode, requested: d.counts?.requested ?? 0, createdAt: d.createdTime ?? d.requestedAt ?? '' });
+    }
+    const list = [...topics.values()].sort((a, b) => a.name.localeCompare(b.name));
+    for (const t of list) t.runningDrains.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return { status: 200, jsonBody: { topics: list } };
   } catch (err) {
     return unexpected(err, context, 'listing topics');
   }
 }
 
-app.http('listTopics', { route: 'topics', methods: ['GET'], authLevel: 'function', handler: listTopics });
+app.http('listTopics', { route: 'topics', methods: ['GET'], authLevel: 'function', extraInputs: [df.input.durableClient()], handler: listTopics });

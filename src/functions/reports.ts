@@ -1,5 +1,7 @@
-// Service Bus trigger on the reports queue: each valid agent report becomes a `report` event on
-// the orchestration whose instance id is the report's drainId.
+// Service Bus trigger on the reports queue, in batches (`cardinality: 'many'`): each valid drain
+// report becomes a `report` event on the orchestration whose instance id is its drainId, and
+// every valid report, presence and drain reports alike, updates the fleet inventory once per
+// node per batch (src/adapters/inventory-batch.ts).
 //
 // A report is untrusted input (any node identity can send to the queue): it can only inform the
 // progress of the drain it names, and only through that drain's orchestration, which checks it
@@ -8,41 +10,49 @@
 // - no drainId, or no such drain: logged and completed (nothing to track; a finished drain
 //   takes the event and ignores it, as the durable API answers 410 and the client succeeds).
 // - a messageId that is not one of the named drain's (`<drainId>/<n>`): logged and completed.
-// - a presence report (`kind: "presence"`, from every agent every heartbeat): logged at debug
-//   level and completed. It names no drain; the fleet inventory that stores it comes next
-//   (issue #15, "Inventory in the control plane"). Never dead-lettered unless malformed.
-// - malformed (a presence report too): the function throws, so the message is abandoned and, after the queue's max
-//   delivery count (5, set when provisioning), dead-lettered (`MaxDeliveryCountExceeded`). The
-//   Node.js programming model has no dead-letter action with a custom reason in GA (only the
-//   preview SDK bindings have one, and the local host does not model them), so the reason is in
-//   the log and in the error of every attempt.
+// - a presence report (`kind: "presence"`, from every agent every heartbeat): into the inventory.
+// - malformed (a presence report too): logged with the field at fault, kept in the inventory's
+//   bounded rejected-reports table, and completed. Throwing would abandon the whole batch, and
+//   after the queue's max delivery count dead-letter the good reports with it.
 
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { type ContractError, drainMessageNumber, isPresenceBody, parseAgentReport, parsePresenceReport } from '@workforce/worker-agent/contract';
+import { type AgentReport, type ContractError, drainMessageNumber, isPresenceBody, parseAgentReport, parsePresenceReport } from '@workforce/worker-agent/contract';
 import { raiseDrainEvent } from '../adapters/durable.js';
-import { REPORTS_QUEUE, SERVICE_BUS_CONNECTION } from '../config.js';
+import { excerpt, updateInventory, type BatchReport } from '../adapters/inventory-batch.js';
+import type { RejectedReport } from '../adapters/inventory-table.js';
+import { config, REPORTS_QUEUE, SERVICE_BUS_CONNECTION } from '../config.js';
 import { REPORT_EVENT } from '../domain/drain-protocol.js';
 
-export class InvalidReportError extends Error {
-  constructor(readonly field: string, message: string) {
-    super(`InvalidReport: ${field}: ${message}`);
-    this.name = 'InvalidReportError';
-  }
+/** The i-th value of a batch's `<name>Array` trigger metadata. */
+function batchMeta(context: InvocationContext, name: string, i: number): unknown {
+  const values = context.triggerMetadata?.[`${name}Array`];
+  return Array.isArray(values) ? values[i] : undefined;
 }
 
-export async function reportReceived(message: unknown, context: InvocationContext): Promise<void> {
-  const messageId = String(context.triggerMetadata?.messageId ?? '?');
-  if (isPresenceBody(message)) {
-    const presence = parsePresenceReport(message);
-    if (!presence.ok) return malformed(messageId, presence.error, context);
-    const p = presence.value;
-    context.debug(`presence ${messageId} from ${p.nodeId} on ${p.topic}: ${p.presence}, ${p.nodeState} since ${p.since}, ${p.workerCount} workers`);
-    return;
-  }
-  const parsed = parseAgentReport(message);
-  if (!parsed.ok) return malformed(messageId, parsed.error, context);
-  const report = parsed.value;
+export async function reportsReceived(messages: unknown[], context: InvocationContext): Promise<void> {
+  const valid: BatchReport[] = [];
+  const malformed: RejectedReport[] = [];
+  const drainReports: Array<{ messageId: string; report: AgentReport }> = [];
+  messages.forEach((body, i) => {
+    const messageId = String(batchMeta(context, 'messageId', i) ?? '?');
+    const sequenceNumber = Number(batchMeta(context, 'sequenceNumber', i) ?? i);
+    const enqueued = new Date(String(batchMeta(context, 'enqueuedTimeUtc', i) ?? ''));
+    const receivedAt = Number.isNaN(enqueued.getTime()) ? new Date() : enqueued;
+    const parsed = isPresenceBody(body) ? parsePresenceReport(body) : parseAgentReport(body);
+    if (!parsed.ok) {
+      logMalformed(messageId, parsed.error, context);
+      malformed.push({ sequenceNumber, messageId, field: parsed.error.field, reason: parsed.error.message, excerpt: excerpt(body) });
+      return;
+    }
+    valid.push({ report: parsed.value, receivedAt, messageId, sequenceNumber });
+    if (!('kind' in parsed.value)) drainReports.push({ messageId, report: parsed.value });
+  });
+  await updateInventory(config().inventory, valid, malformed, context);
+  for (const { messageId, report } of drainReports) await drainReportReceived(messageId, report, context);
+}
+
+async function drainReportReceived(messageId: string, report: AgentReport, context: InvocationContext): Promise<void> {
   if (report.drainId === undefined) {
     context.log(`report ${messageId} from ${report.nodeId} (${report.state}) names no drain: not tracked`);
     return;
@@ -56,14 +66,14 @@ export async function reportReceived(message: unknown, context: InvocationContex
   }
 }
 
-function malformed(messageId: string, error: ContractError, context: InvocationContext): never {
-  context.warn(`report ${messageId} is malformed (${error.field}: ${error.message}); it will be dead-lettered after the queue's max delivery count`);
-  throw new InvalidReportError(error.field, error.message);
+function logMalformed(messageId: string, error: ContractError, context: InvocationContext): void {
+  context.warn(`report ${messageId} is malformed (${error.field}: ${error.message}); completed without effect, kept in the rejected reports`);
 }
 
 app.serviceBusQueue('agentReports', {
   connection: SERVICE_BUS_CONNECTION,
   queueName: REPORTS_QUEUE,
+  cardinality: 'many',
   extraInputs: [df.input.durableClient()],
-  handler: reportReceived,
+  handler: reportsReceived,
 });

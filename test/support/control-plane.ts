@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServiceBusClient } from '@azure/service-bus';
-import { ManualClock, silentLogger, type Host } from '@workforce/functions-host';
+import { ManualClock, silentLogger, type Host, type Logger } from '@workforce/functions-host';
 import type { RunningEmulator } from '@workforce/servicebus-emulator';
 import { tempDir, waitFor as poll } from '../../local/functions-host/test/helpers.js';
 import { startLocalBus, startLocalSystem } from '../../scripts/local-system.js';
@@ -56,6 +56,8 @@ export interface ControlPlane {
   /** Where the manual clock started (ms); it moves only when a test moves it. */
   clockStart: number;
   bus: Emulator;
+  /** Connection string of the app's storage account (Azurite): the fleet inventory's tables. */
+  storage: string;
   sb: ServiceBusClient;
   appDir: string;
   dataDir: string;
@@ -65,7 +67,7 @@ export interface ControlPlane {
   close(): Promise<void>;
 }
 
-export async function startControlPlane(opts: { clock?: ManualClock; schedules?: unknown; settings?: Record<string, string> } = {}): Promise<ControlPlane> {
+export async function startControlPlane(opts: { clock?: ManualClock; schedules?: unknown; settings?: Record<string, string>; logger?: Logger } = {}): Promise<ControlPlane> {
   const clock = opts.clock ?? new ManualClock(new Date());
   const appDir = sourceAppDir({ schedules: opts.schedules });
   const dataDir = tempDir('workforce-host-');
@@ -77,7 +79,7 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
     clock,
     // The worker runs our TypeScript sources; workspace packages resolve to theirs too.
     settings: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=source`.trim(), ...opts.settings },
-    ...(!process.env.WORKFORCE_TEST_LOGS && { logger: silentLogger() }),
+    ...(opts.logger ? { logger: opts.logger } : !process.env.WORKFORCE_TEST_LOGS && { logger: silentLogger() }),
   });
   const bus: Emulator = { emulator: system.bus.emulator, caFile: system.bus.caFile, close: () => system.bus.close() };
   const sb = new ServiceBusClient(bus.emulator.connectionString);
@@ -88,6 +90,7 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
     clock,
     clockStart: clock.now(),
     bus,
+    storage: system.storage.connectionString,
     sb,
     appDir,
     dataDir,

@@ -55,6 +55,18 @@ export class Node {
     await this.agent.waitForEvent('listening');
   }
 
+  /** Runs a `workforce-agent` command (status, reset…) with the node's environment. */
+  async cli(args: string[]): Promise<{ code: number | null; output: string }> {
+    const proc = startProcess(process.execPath, [this.processes!.built.agent, ...args], this.processes!.agentEnv());
+    const { code } = await proc.exited;
+    return { code, output: proc.output() };
+  }
+
+  /** Starts the agent again (after it stopped), waiting until it listens. */
+  async restartAgent(): Promise<void> {
+    await this.startAgent(this.processes!);
+  }
+
   /** SIGKILL to the node's processes. */
   async stop(): Promise<void> {
     await this.processes?.stop();
@@ -78,9 +90,9 @@ export class Node {
 export async function controlPlaneWithNode(
   topic: string,
   nodeId: string,
-  options: { tasks: number; taskMs: number; agentEnv?: Record<string, string> },
+  options: { tasks: number; taskMs: number; agentEnv?: Record<string, string>; controlPlane?: Parameters<typeof startControlPlane>[0] },
 ): Promise<{ cp: ControlPlane; node: Node }> {
-  const [cp, artifacts] = await Promise.all([startControlPlane(), buildArtifacts()]);
+  const [cp, artifacts] = await Promise.all([startControlPlane(options.controlPlane), buildArtifacts()]);
   const put = await cp.api('PUT', `topics/${topic}`);
   if (put.status !== 201) throw new Error(`PUT topics/${topic} answered ${put.status}: ${JSON.stringify(put.body)}`);
   const node = new Node(nodeId, topic);

@@ -1,11 +1,11 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cancelDrain } from '../../src/functions/cancel-drain.js';
 import { getDrain } from '../../src/functions/get-drain.js';
 import { getDrains } from '../../src/functions/list-drains.js';
 import { postDrain } from '../../src/functions/post-drain.js';
 import { putTopic } from '../../src/functions/put-topic.js';
-import { InvalidReportError, reportReceived } from '../../src/functions/reports.js';
+import { reportsReceived } from '../../src/functions/reports.js';
 import { occurrenceOf } from '../../src/functions/scheduled-drains.js';
 
 // Handlers called directly with the library's own request and context objects. Only paths that
@@ -44,28 +44,43 @@ describe('HTTP handlers (validation before any I/O)', () => {
   });
 });
 
-describe('reports trigger', () => {
-  it('throws a typed error naming the field for a malformed report (so the host abandons it)', async () => {
-    await expect(reportReceived({ nodeId: 'n' }, context())).rejects.toThrow(InvalidReportError);
-    await expect(reportReceived('not json', context())).rejects.toThrow(/InvalidReport: body/);
+describe('reports trigger (batches)', () => {
+  // No storage account: the inventory is off, so nothing here does I/O.
+  vi.stubEnv('ServiceBusConnection', 'Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=v');
+  const logged: string[] = [];
+  const batchContext = (messageIds: string[]) =>
+    new InvocationContext({
+      functionName: 'agentReports',
+      invocationId: 'unit',
+      triggerMetadata: { messageIdArray: messageIds, sequenceNumberArray: messageIds.map((_, i) => i + 1) },
+      logHandler: (_level, ...args) => logged.push(args.map(String).join(' ')),
+    });
+  const at = '2026-01-01T00:00:00Z';
+
+  it('completes a batch with malformed reports in it, logging each with the field at fault', async () => {
+    logged.length = 0;
+    const good = { messageId: 'm/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at };
+    await expect(reportsReceived([{ nodeId: 'n' }, 'not json', good], batchContext(['bad-1', 'bad-2', 'good']))).resolves.toBeUndefined();
+    expect(logged.filter((l) => /malformed/.test(l))).toEqual([expect.stringMatching(/report bad-1 is malformed \(messageId: /), expect.stringMatching(/report bad-2 is malformed \(body: /)]);
+    expect(logged.some((l) => l.includes('good') && l.includes('malformed'))).toBe(false);
   });
 
   it('completes a report that names no drain without contacting anything', async () => {
-    const report = { messageId: 'm/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at: '2026-01-01T00:00:00Z' };
-    await expect(reportReceived(report, context())).resolves.toBeUndefined();
+    const report = { messageId: 'm/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at };
+    await expect(reportsReceived([report], batchContext(['r1']))).resolves.toBeUndefined();
   });
 
   it('ignores a report about a message that is not its drain\'s, without contacting anything', async () => {
     // (The context has no durable client: reaching for it would throw.)
-    for (const messageId of ['victim/1', 'd1', 'd1/0', 'd1/x']) {
-      const report = { drainId: 'd1', messageId, nodeId: 'n', topic: 't', state: 'drained', workers: [], at: '2026-01-01T00:00:00Z' };
-      await expect(reportReceived(report, context()), messageId).resolves.toBeUndefined();
-    }
+    const reports = ['victim/1', 'd1', 'd1/0', 'd1/x'].map((messageId) => ({ drainId: 'd1', messageId, nodeId: 'n', topic: 't', state: 'drained', workers: [], at }));
+    await expect(reportsReceived(reports, batchContext(reports.map((r) => r.messageId)))).resolves.toBeUndefined();
   });
 
-  it('treats a drain id outside the pattern as a malformed report', async () => {
-    const report = { drainId: 'victim/terminate?reason=x&', messageId: 'victim/terminate?reason=x&/1', nodeId: 'n', topic: 't', state: 'drained', workers: [], at: '2026-01-01T00:00:00Z' };
-    await expect(reportReceived(report, context())).rejects.toThrow(/InvalidReport: drainId/);
+  it('treats a drain id outside the pattern as a malformed report, raising nothing', async () => {
+    logged.length = 0;
+    const report = { drainId: 'victim/terminate?reason=x&', messageId: 'victim/terminate?reason=x&/1', nodeId: 'n', topic: 't', state: 'drained', workers: [], at };
+    await expect(reportsReceived([report], batchContext(['evil']))).resolves.toBeUndefined();
+    expect(logged).toEqual([expect.stringMatching(/report evil is malformed \(drainId: /)]);
   });
 });
 

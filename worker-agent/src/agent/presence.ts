@@ -132,6 +132,7 @@ export class Presence {
       hostName: this.host.slice(0, 255) || 'unknown',
       startedAt: this.deps.startedAt.toISOString(),
       sentAt: this.deps.now().toISOString(),
+      heartbeatSeconds: config.heartbeatMs / 1000,
     };
     const acted = state.state === 'active' ? undefined : state.state === 'intake-stopped' ? state.intake : state.drain;
     if (acted) report.drain = acted.message.drainId === undefined ? { messageId: acted.messageId } : { drainId: acted.message.drainId, messageId: acted.messageId };

@@ -17,6 +17,8 @@ export type PresenceNodeState = (typeof PRESENCE_NODE_STATES)[number];
 /** At most this many workers in one report (a node reports its first 256 and the total). */
 export const MAX_PRESENCE_WORKERS = 256;
 const MAX_SIGNAL = 32;
+/** The longest heartbeat interval a report may claim: one day. */
+export const MAX_HEARTBEAT_SECONDS = 86_400;
 const SIGNAL_OPERATIONS = ['graceful-downscale', 'do-not-accept-new-tasks'] as const;
 
 export interface PresenceWorker {
@@ -46,6 +48,8 @@ export interface PresenceReport {
   /** ISO-8601 instants. */
   startedAt: string;
   sentAt: string;
+  /** The agent's heartbeat interval (`--heartbeat`), in seconds; absent from older agents. */
+  heartbeatSeconds?: number;
 }
 
 /** Whether a decoded report body claims to be a presence report (then parsePresenceReport judges it). */
@@ -96,6 +100,13 @@ export function parsePresenceReport(body: unknown): ParseResult<PresenceReport> 
     startedAt: f['startedAt'] as string,
     sentAt: f['sentAt'] as string,
   };
+  const heartbeat = f['heartbeatSeconds'];
+  if (heartbeat !== undefined) {
+    if (typeof heartbeat !== 'number' || !Number.isFinite(heartbeat) || heartbeat <= 0 || heartbeat > MAX_HEARTBEAT_SECONDS) {
+      return fail(INVALID_REPORT, 'heartbeatSeconds', `heartbeatSeconds must be a number of seconds above 0 and at most ${MAX_HEARTBEAT_SECONDS}`);
+    }
+    report.heartbeatSeconds = heartbeat;
+  }
   if (f['drain'] !== undefined) {
     const d = f['drain'];
     if (typeof d !== 'object' || d === null || Array.isArray(d)) return fail(INVALID_REPORT, 'drain', 'drain must be an object');

@@ -16,7 +16,7 @@ it('sends online after it connects, a heartbeat every interval with its workers,
   const mine = () => cluster.presenceOf(node.id);
   await waitFor(() => mine().filter((p) => p.presence === 'heartbeat').length >= 3, 20_000, () => `3 heartbeats; got ${JSON.stringify(mine().map((p) => p.presence))}`);
   const [online, ...beats] = mine();
-  expect(online).toMatchObject({ presence: 'online', topic: cluster.topic, nodeState: 'active', agentVersion: '0.1.0', workerCount: 1 });
+  expect(online).toMatchObject({ presence: 'online', topic: cluster.topic, nodeState: 'active', agentVersion: '0.1.0', workerCount: 1, heartbeatSeconds: 0.3 });
   expect(Date.parse(online!.startedAt)).toBeLessThanOrEqual(Date.parse(online!.sentAt));
   expect(online!.workers).toEqual([{ workerId: `${node.id}-node-0`, pid: node.workers[0]!.pid, signals: { 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': null }, alive: true }]);
   expect(beats.every((p) => p.presence === 'heartbeat' && p.startedAt === online!.startedAt)).toBe(true);

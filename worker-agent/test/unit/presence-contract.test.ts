@@ -15,6 +15,7 @@ const report: PresenceReport = {
   hostName: 'host-7',
   startedAt: '2026-12-07T02:59:00.000Z',
   sentAt: '2026-12-07T03:01:00.000Z',
+  heartbeatSeconds: 0.5,
 };
 
 describe('parsePresenceReport', () => {
@@ -52,8 +53,14 @@ describe('parsePresenceReport', () => {
     bad({ drain: { drainId: 'victim/terminate?x', messageId: 'm' } }, 'drain.drainId');
     bad({ drain: { messageId: 'm'.repeat(1025) } }, 'drain.messageId');
     bad({ drain: [] }, 'drain');
+    for (const heartbeatSeconds of [0, -1, '30', Number.NaN, 86_401]) bad({ heartbeatSeconds }, 'heartbeatSeconds');
     expect(parsePresenceReport('{"kind": "presence"')).toMatchObject({ ok: false, error: { field: 'body' } });
     expect(parsePresenceReport([report])).toMatchObject({ ok: false, error: { field: 'body' } });
+  });
+
+  it('takes a report without heartbeatSeconds (an agent from before it)', () => {
+    const { heartbeatSeconds: _h, ...older } = report;
+    expect(parsePresenceReport(older)).toEqual({ ok: true, value: older });
   });
 
   it('accepts 256 workers, and more counted than listed', () => {
