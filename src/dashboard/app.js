@@ -125,7 +125,7 @@ function recentRow(d) {
   const detail = state.details.get(d.drainId);
   const nodes = detail?.progress ? Object.values(detail.progress.nodes) : d.nodes || [];
   return h('article', { class: `card compact${open ? ' open' : ''}`, 'data-drain': d.drainId, 'data-status': d.status },
-    h('button', { class: 'card-head', type: 'button', 'aria-expanded': open, onclick: () => toggle(d.drainId) },
+    h('button', { class: 'card-head', type: 'button', 'aria-expanded': String(open), onclick: () => toggle(d.drainId) },
       h('h3', {}, d.topic, ' ', h('code', {}, d.drainId)), badge(d)),
     recentMeta(d),
     h('p', { class: 'outcome' }, d.outcome || d.failure || ''),

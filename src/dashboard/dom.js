@@ -10,7 +10,7 @@ export function h(tag, attrs = {}, ...children) {
     else if (k === 'style') Object.assign(el.style, v); // CSSOM, which the page's CSP allows
     else el.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
   return el;
 }
 

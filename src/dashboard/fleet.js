@@ -105,7 +105,7 @@ function stateCounts(t, v, changed) {
     changed();
   };
   return h('div', { class: 'states' }, STATES.map((s) =>
-    h('button', { type: 'button', class: `count ${s}${v.filter === s ? ' selected' : ''}${t.nodes[s] ? '' : ' zero'}`, 'data-count': s, 'aria-pressed': v.filter === s, onclick: filter(s) },
+    h('button', { type: 'button', class: `count ${s}${v.filter === s ? ' selected' : ''}${t.nodes[s] ? '' : ' zero'}`, 'data-count': s, 'aria-pressed': String(v.filter === s), onclick: filter(s) },
       h('strong', {}, t.nodes[s] ?? 0), ` ${s}`)),
   h('span', { class: 'muted total' }, `${t.nodes.total} in all`));
 }
@@ -127,7 +127,7 @@ export function fleetView(topics, notes, changed) {
     };
     return h('article', { class: `card topic${note.busy ? ' busy' : ''}${open ? ' open' : ''}`, 'data-topic': t.name },
       h('div', { class: 'card-head' },
-        t.nodes ? h('button', { type: 'button', class: 'toggle', 'aria-expanded': open, onclick: toggle }, h('h3', {}, t.name)) : h('h3', {}, t.name),
+        t.nodes ? h('button', { type: 'button', class: 'toggle', 'aria-expanded': String(open), onclick: toggle }, h('h3', {}, t.name)) : h('h3', {}, t.name),
         h('span', { class: 'drain-note' }, note.text)),
       t.nodes ? stateCounts(t, v, changed) : h('p', { class: 'muted' }, 'No fleet inventory: nodes show once the app stores presence reports.'),
       t.nodes && open ? nodeTable(t, v, changed) : null);
