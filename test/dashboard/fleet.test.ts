@@ -88,10 +88,16 @@ describe('dashboard fleet view in Chromium', () => {
     // A state's count filters the table.
     await card.locator('button[data-count="stale"]').click();
     await card.locator('tr[data-node="ui-node-1"]').waitFor({ state: 'detached' });
+    await card.locator('tr[data-node="xss-node"]').waitFor();
     expect(await card.locator('tbody tr').count()).toBe(1);
     await card.locator('button[data-count="stale"]').click();
     await card.locator('tr[data-node="ui-node-1"]').waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-fleet.png'), fullPage: true });
+    // On a phone the node table does not make the page scroll sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-fleet-phone.png'), fullPage: true });
+    expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it('pages through a topic of 62 nodes, 50 at a time', async () => {
