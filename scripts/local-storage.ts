@@ -26,7 +26,7 @@ export interface LocalStorageOptions {
 export interface LocalStorage {
   readonly port: number;
   readonly connectionString: string;
-  /** Stops Azurite (SIGTERM; it saves its database first). Idempotent. */
+  /** Stops Azurite (SIGINT: it saves its database, as it also does every 5 s). Idempotent. */
   close(): Promise<void>;
 }
 
@@ -58,7 +58,8 @@ function exited(child: ChildProcess): Promise<void> {
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
+  // Azurite saves its database on SIGINT only (SIGTERM ends it unsaved).
+  child.kill('SIGINT');
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
   await exited(child);
   clearTimeout(timer);

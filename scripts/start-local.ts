@@ -1,7 +1,8 @@
 // `npm start`: the whole control plane on this machine (scripts/local-system.ts): the Service Bus
-// emulator (state in .data/servicebus) with the reports queue, and the local Functions host
+// emulator (state in .data/servicebus) with the reports queue, Azurite's Table service (the fleet
+// inventory, state in .data/azurite), and the local Functions host
 // serving this app (built to dist/ by the npm script) on http://localhost:7071. Prints what
-// operators and agents need. Ctrl-C stops both.
+// operators and agents need. Ctrl-C stops them all.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
     functionKey: localFunctionKey(),
     logger: consoleLogger(),
   });
-  const { host, bus } = system;
+  const { host, bus, storage } = system;
   const { emulator, caFile } = bus;
   const api = host.url.replace('127.0.0.1', 'localhost');
   const key = host.keys.function;
@@ -69,6 +70,7 @@ Workforce control plane is running.
     status       curl -H "x-functions-key: ${key}" ${api}/api/drains/<drainId>
   Service Bus    ${emulator.connectionString}
   ARM endpoint   ${emulator.armEndpoint}   (certificate ${caFile})
+  Table Storage  http://127.0.0.1:${storage.port}   (Azurite: the fleet inventory; AzureWebJobsStorage)
   State          ${DATA}
 
 A real worker, drained (each in its own terminal in this checkout; node-1's directories are its own):

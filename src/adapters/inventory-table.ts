@@ -87,8 +87,12 @@ export class NodeInventory {
     return this.#ready;
   }
 
-  /** Writes the batch's nodes; returns how many rows were written and how many reports were older than the stored row. */
-  async apply(nodes: readonly NodeReports[]): Promise<{ written: number; unchanged: number }> {
+  /**
+   * Writes the batch's nodes: how many rows were written, how many nodes had a row no older than
+   * their reports, and the failures (a failed transaction loses its nodes until their next
+   * heartbeat; the other transactions of the batch go on).
+   */
+  async apply(nodes: readonly NodeReports[]): Promise<{ written: number; unchanged: number; failed: Array<{ nodes: number; error: string }> }> {
     await this.ready();
     const byPartition = new Map<string, NodeReports[]>();
     for (const node of nodes) {
@@ -99,14 +103,21 @@ export class NodeInventory {
     await this.#rememberTopics(nodes);
     let written = 0;
     let unchanged = 0;
+    const failed: Array<{ nodes: number; error: string }> = [];
     for (const list of byPartition.values()) {
       for (let i = 0; i < list.length; i += TRANSACTION_MAX) {
-        const n = await this.#writeChunk(list.slice(i, i + TRANSACTION_MAX));
-        written += n;
-        unchanged += Math.min(TRANSACTION_MAX, list.length - i) - n;
+        const chunk = list.slice(i, i + TRANSACTION_MAX);
+        try {
+          const n = await this.#writeChunk(chunk);
+          written += n;
+          unchanged += chunk.length - n;
+        } catch (err) {
+          for (const node of chunk) this.#known.delete(key(node));
+          failed.push({ nodes: chunk.length, error: String((err as Error)?.message ?? err).split('\n')[0] || String((err as RestError).code ?? (err as RestError).statusCode) });
+        }
       }
     }
-    return { written, unchanged };
+    return { written, unchanged, failed };
   }
 
   async #writeChunk(chunk: NodeReports[]): Promise<number> {

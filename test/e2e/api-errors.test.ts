@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE } from '../../src/config.js';
 import { sendRaw } from '../support/agents.js';
-import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { inventoryOf, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /** What callers get wrong, and what the app answers: problem+json naming the field, never a stack. */
 describe('API errors and report hygiene', () => {
@@ -72,19 +72,16 @@ describe('API errors and report hygiene', () => {
     expect(res.body).toMatchObject({ code: 'ProvisioningRejected', field: 'topic' });
   });
 
-  it('completes reports for unknown drains and dead-letters malformed ones', async () => {
+  it('completes reports for unknown drains, and malformed ones too, keeping those in the rejected reports', async () => {
     await sendRaw(cp.sb, REPORTS_QUEUE, [
       { messageId: 'unknown-drain', body: { drainId: 'never-started', messageId: 'never-started/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at: new Date().toISOString() } },
       { messageId: 'malformed', body: { nodeId: 'n', state: 'sleeping' } },
     ]);
-    const receiver = cp.sb.createReceiver(REPORTS_QUEUE, { subQueueType: 'deadLetter' });
-    const dead = await waitFor(async () => {
-      const got = await receiver.receiveMessages(1, { maxWaitTimeInMs: 500 });
-      return got.length > 0 && got;
-    }, 'the malformed report in the dead-letter queue');
-    await receiver.completeMessage(dead[0]!);
-    await receiver.close();
-    expect(dead[0]).toMatchObject({ messageId: 'malformed', deadLetterReason: 'MaxDeliveryCountExceeded' });
+    // The trigger takes batches: a malformed report is not thrown back (that would abandon the
+    // good ones with it), it is kept with the field at fault.
+    const inventory = inventoryOf(cp);
+    const rejected = await waitFor(async () => (await inventory.listRejected()).find((r) => r.messageId === 'malformed'), 'the malformed report in the rejected reports');
+    expect(rejected).toMatchObject({ field: 'messageId', reason: 'messageId must be a non-empty string' });
     // The unknown drain's report was completed, not retried into the DLQ.
     const queue = await waitFor(() => {
       const q = cp.bus.emulator.catalogue.getQueue(REPORTS_QUEUE);

@@ -4,7 +4,7 @@ import { REPORTS_QUEUE } from '../../src/config.js';
 import { REPORT_EVENT } from '../../src/domain/drain-protocol.js';
 import { EventType } from '../../local/functions-host/src/durable/history.js';
 import { peek, report, sendReports } from '../support/agents.js';
-import { drainWithoutTimes, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { drainWithoutTimes, inventoryOf, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
  * Anyone who can send to the reports queue sends reports crafted to reach another drain, through
@@ -22,7 +22,7 @@ describe('forged reports on the reports queue', () => {
   const view = (id: string) => drainWithoutTimes(cp, id);
   const raisedReports = (id: string) => cp.host.durable.store.getHistory(id).filter((e) => e.EventType === EventType.EventRaised && e.Name === REPORT_EVENT).length;
   const pendingEvents = (id: string) => cp.host.durable.store.messages(id).filter((m) => m.event.EventType === EventType.EventRaised).length;
-  /** Every report sent so far was taken off the queue (completed or dead-lettered). */
+  /** Every report sent so far was taken off the queue (completed). */
   const queueSettled = async () => (await peek(cp.sb, REPORTS_QUEUE)).length === 0;
   const deadLettered = async () => (await peek(cp.sb, REPORTS_QUEUE, { deadLetter: true })).map((m) => (m.body as AgentReport).drainId);
 
@@ -53,9 +53,12 @@ describe('forged reports on the reports queue', () => {
 
     expect(cp.host.durable.store.getInstance('victim')?.status).toBe('Running');
     expect(await view('victim')).toEqual(before);
-    // The bad id went to the dead-letter queue as a malformed report; the orchestration saw only
-    // the two that named one of its messages' shape (victim/3, and victim/2 from elsewhere).
-    expect(await deadLettered()).toEqual(['victim/terminate?reason=x&']);
+    // The bad id was a malformed report: completed without effect and kept in the rejected
+    // reports; the orchestration saw only the two that named one of its messages' shape
+    // (victim/3, and victim/2 from elsewhere).
+    const rejected = await waitFor(async () => (await inventoryOf(cp).listRejected()).find((r) => r.messageId.startsWith('victim/terminate')), 'the bad id in the rejected reports');
+    expect(rejected).toMatchObject({ field: 'drainId' });
+    expect(await deadLettered()).toEqual([]);
     expect(raisedReports('victim')).toBe(3);
   });
 });

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger, type Logger } from '@workforce/functions-host';
-import { NodeInventory } from '../../src/adapters/inventory-table.js';
 import { REPORTS_QUEUE } from '../../src/config.js';
+import { groupByNode } from '../../src/domain/node-inventory.js';
 import { controlPlaneWithNode, type Node } from '../support/fleet.js';
 import { peek, sendRaw } from '../support/agents.js';
-import { waitFor, type ControlPlane } from '../support/control-plane.js';
+import { inventoryOf, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
  * The fleet inventory through the whole control plane: a real agent's presence and drain reports
@@ -98,7 +98,7 @@ describe('fleet inventory through the control plane', () => {
       { messageId: 'bad-future', body: { ...base, nodeId: 'mallory-2', sentAt: new Date(Date.now() + 3_600_000).toISOString() }, contentType: 'application/json' },
       { messageId: 'bad-topic', body: { ...base, nodeId: 'mallory-3', topic: '~topics', sentAt: new Date().toISOString() }, contentType: 'application/json' },
     ]);
-    const inventory = new NodeInventory({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString: cp.storage });
+    const inventory = inventoryOf(cp);
     const rejected = await waitFor(async () => {
       const rows = await inventory.listRejected();
       return rows.length >= 3 && rows;
@@ -110,6 +110,26 @@ describe('fleet inventory through the control plane', () => {
     // Completed, not dead-lettered: a bad report does not fail the batch it came in.
     await waitFor(async () => (await peek(cp.sb, REPORTS_QUEUE)).length === 0, 'the reports queue to be empty');
     expect(await peek(cp.sb, REPORTS_QUEUE, { deadLetter: true })).toEqual([]);
+  });
+
+  it('pages a topic of 250 nodes: every node once, following the continuation token', async () => {
+    const now = Date.now();
+    const reports = Array.from({ length: 250 }, (_, i) => ({
+      report: { kind: 'presence' as const, presence: 'heartbeat' as const, nodeId: `page-node-${i}`, topic: 'paging-api', nodeState: 'active' as const, since: new Date(now).toISOString(), workers: [], workerCount: 0, agentVersion: '0.1.0', hostName: 'h', startedAt: new Date(now).toISOString(), sentAt: new Date(now).toISOString() },
+      receivedAt: new Date(now),
+    }));
+    await inventoryOf(cp).apply(groupByNode(reports).nodes);
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const res = await cp.api('GET', `topics/paging-api/nodes?limit=100${token ? `&continuationToken=${encodeURIComponent(token)}` : ''}`);
+      expect(res.status).toBe(200);
+      expect(res.body.nodes.length).toBeLessThanOrEqual(100);
+      seen.push(...res.body.nodes.map((n: { nodeId: string }) => n.nodeId));
+      token = res.body.continuationToken;
+    } while (token);
+    expect(seen.sort()).toEqual(reports.map((r) => r.report.nodeId).sort());
+    expect((await cp.api('GET', 'topics')).body.topics.find((t: { name: string }) => t.name === 'paging-api')).toMatchObject({ nodes: { active: 250, total: 250 } });
   });
 
   it('answers 400 naming a bad state, limit or continuation token', async () => {

@@ -9,6 +9,7 @@ import { ManualClock, silentLogger, type Host, type Logger } from '@workforce/fu
 import type { RunningEmulator } from '@workforce/servicebus-emulator';
 import { tempDir, waitFor as poll } from '../../local/functions-host/test/helpers.js';
 import { startLocalBus, startLocalSystem } from '../../scripts/local-system.js';
+import { NodeInventory } from '../../src/adapters/inventory-table.js';
 
 // The host's test kit polls and makes temporary directories; these tests use the same.
 export { tempDir };
@@ -117,6 +118,11 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
     },
   };
   return plane;
+}
+
+/** The fleet inventory's tables in the control plane's storage account (Azurite), read as the app reads them. */
+export function inventoryOf(cp: ControlPlane): NodeInventory {
+  return new NodeInventory({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString: cp.storage });
 }
 
 /** The drain as GET /api/drains/{id} shows it, less the times that change on every read: to compare before and after. */

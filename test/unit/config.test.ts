@@ -35,6 +35,26 @@ describe('parseConfig', () => {
   });
 });
 
+describe('parseConfig: the fleet inventory\'s storage account', () => {
+  const STORAGE = 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net';
+  it('takes WORKFORCE_INVENTORY_STORAGE, else AzureWebJobsStorage, as a connection string or a table endpoint for an identity', () => {
+    expect(parseConfig({ ServiceBusConnection: CONN }).inventory).toBeUndefined();
+    expect(parseConfig({ ServiceBusConnection: CONN, AzureWebJobsStorage: 'UseDevelopmentStorage=true' }).inventory).toEqual({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString: 'UseDevelopmentStorage=true' });
+    expect(parseConfig({ ServiceBusConnection: CONN, AzureWebJobsStorage: 'UseDevelopmentStorage=true', WORKFORCE_INVENTORY_STORAGE: STORAGE }).inventory).toMatchObject({ setting: 'WORKFORCE_INVENTORY_STORAGE', connectionString: STORAGE });
+    expect(parseConfig({ ServiceBusConnection: CONN, AzureWebJobsStorage__tableServiceUri: 'https://acct.table.core.windows.net/', AzureWebJobsStorage__clientId: 'id-1' }).inventory).toEqual({
+      kind: 'identity',
+      setting: 'AzureWebJobsStorage',
+      tableServiceUri: 'https://acct.table.core.windows.net',
+      clientId: 'id-1',
+    });
+  });
+
+  it('names a bad setting', () => {
+    expect(() => parseConfig({ ServiceBusConnection: CONN, WORKFORCE_INVENTORY_STORAGE: 'nope' })).toThrow(/app setting WORKFORCE_INVENTORY_STORAGE: is not a Storage connection string/);
+    expect(() => parseConfig({ ServiceBusConnection: CONN, AzureWebJobsStorage__tableServiceUri: 'http://acct.table.core.windows.net' })).toThrow(/AzureWebJobsStorage__tableServiceUri: must be the account's table endpoint/);
+  });
+});
+
 describe('loadSchedules', () => {
   const entry = { name: 'nightly', schedule: '0 0 22 * * *', topic: 'eu-west', count: 5, gracePeriod: '2h', reason: 'nightly' };
   it('reads WORKFORCE_SCHEDULES first, then schedules.json, else nothing', () => {
