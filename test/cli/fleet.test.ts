@@ -8,8 +8,8 @@ import { cli, cliProcess } from './run-cli.js';
 
 /**
  * `workforce topics`, `workforce nodes` and the drain hint against the local system: a real agent
- * (heartbeat 500 ms) on its topic, presence stored by the reports trigger in Azurite, read
- * through the API. Simulated nodes (presence reports sent as agents send them) stand for a node
+ * on its topic (heartbeat 2 s, so a loaded machine does not make it stale), presence stored by
+ * the reports trigger in Azurite, read through the API. Simulated nodes (presence reports sent as agents send them) stand for a node
  * that fell silent.
  */
 describe('workforce topics and nodes against the local system', () => {
@@ -18,7 +18,7 @@ describe('workforce topics and nodes against the local system', () => {
   let node: Node;
   let env: Record<string, string>;
   beforeAll(async () => {
-    ({ cp, node } = await controlPlaneWithNode(topic, 'cli-node-1', { tasks: 0, taskMs: 0, agentEnv: { WORKFORCE_HEARTBEAT: '500ms' } }));
+    ({ cp, node } = await controlPlaneWithNode(topic, 'cli-node-1', { tasks: 0, taskMs: 0, agentEnv: { WORKFORCE_HEARTBEAT: '2s' } }));
     env = { WORKFORCE_API_URL: cp.host.url, WORKFORCE_API_KEY: FUNCTION_KEY };
   }, 120_000);
   afterAll(async () => {

@@ -21,8 +21,8 @@ const cssColour = (page: Page, property: string) =>
   })()`) as Promise<string>;
 
 /**
- * The dashboard's fleet view in Chromium against the local system: a real agent (heartbeat
- * 500 ms) in its topic's node table, a node that fell silent highlighted as stale, hostile report
+ * The dashboard's fleet view in Chromium against the local system: a real agent (heartbeat 2 s)
+ * in its topic's node table, a node that fell silent highlighted as stale, hostile report
  * text shown as text, paging through a topic of simulated nodes, and the hint on a drain that no
  * node can take.
  */
@@ -36,7 +36,7 @@ describe('dashboard fleet view in Chromium', () => {
 
   beforeAll(async () => {
     [{ cp, node }, chrome] = await Promise.all([
-      controlPlaneWithNode(topic, 'ui-node-1', { tasks: 0, taskMs: 0, agentEnv: { WORKFORCE_HEARTBEAT: '500ms' } }),
+      controlPlaneWithNode(topic, 'ui-node-1', { tasks: 0, taskMs: 0, agentEnv: { WORKFORCE_HEARTBEAT: '2s' } }),
       launchChromium(),
     ]);
     mkdirSync(ARTIFACTS, { recursive: true });
