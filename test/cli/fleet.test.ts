@@ -9,8 +9,8 @@ import { cli, cliProcess } from './run-cli.js';
 /**
  * `workforce topics`, `workforce nodes` and the drain hint against the local system: a real agent
  * on its topic (heartbeat 2 s, so a loaded machine does not make it stale), presence stored by
- * the reports trigger in Azurite, read through the API. Simulated nodes (presence reports sent as agents send them) stand for a node
- * that fell silent.
+ * the reports trigger in Azurite, read through the API. Simulated nodes (presence reports sent
+ * as agents send them) stand for a node that fell silent.
  */
 describe('workforce topics and nodes against the local system', () => {
   const topic = 'fleet-cli';
