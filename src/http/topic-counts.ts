@@ -26,7 +26,7 @@ export function topicCountsReader(storage: InventoryStorage): TopicCountsReader 
       return c;
     })();
     // A failed read is not kept: the next poll asks again.
-    counts.catch(() => cache.delete(partition));
+    counts.catch(() => cache.get(partition)?.counts === counts && cache.delete(partition));
     cache.set(partition, { at: Date.now(), counts });
     if (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value!);
     return counts;
