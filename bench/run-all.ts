@@ -1,4 +1,4 @@
-// `npm run bench`: runs the emulator, Functions host, agent, control-plane and CLI benchmarks one
+// `npm run bench`: runs the emulator, Functions host, agent, control-plane, fleet inventory and CLI benchmarks one
 // after another (each its own process, so none skews another), extracts their figures and
 // writes bench/results.md. `--only emulator,agent` runs some of them; `--out FILE` writes
 // elsewhere. Exits 1 when a benchmark failed or a figure was missing from its output.

@@ -143,6 +143,24 @@ export const BENCHES: Bench[] = [
     },
   },
   {
+    name: 'Fleet inventory',
+    script: 'bench:inventory',
+    issue: 15,
+    figures(out) {
+      const agents = match(out, /^(\d+) simulated agents × (\d+) heartbeats/m);
+      const updates = match(out, /inventory updates through the trigger: (\d+) reports\/s \((\d+) in ([\d.]+) s[^)]*\); (\d+) row writes in (\d+) batches \((\d+) rows\/s\)/);
+      const list = match(out, /GET \/api\/topics\/\{topic\}\/nodes, all (\d+) nodes by pages of 1,000, \d+ times: page p50 ([\d.]+) ms, p99 ([\d.]+) ms; all pages p50 (\d+) ms, max (\d+) ms/);
+      const topics = match(out, /GET \/api\/topics \(counts (\d+) nodes of [^)]*\): (\d+) ms/);
+      return [
+        judged(`inventory updates through the reports trigger (${agents?.[1] ?? '?'} agents × ${agents?.[2] ?? '?'} heartbeats)`, num(updates?.[1]), 'reports/s', '≥ 2,000/s', (v) => v >= 2_000),
+        info('row writes (coalesced per node per batch)', updates ? `${fmt(num(updates[4]))} in ${updates[5]} batches (${updates[6]} rows/s)` : undefined),
+        info(`GET /api/topics/{topic}/nodes, a page of 1,000, p99 (${list?.[1] ?? '?'} nodes)`, list ? `${list[3]} ms (p50 ${list[2]} ms)` : undefined, 'p99 asked for, no number set'),
+        info(`GET /api/topics/{topic}/nodes, all ${list?.[1] ?? '?'} nodes (every page)`, list ? `p50 ${fmt(num(list[4]))} ms, max ${fmt(num(list[5]))} ms` : undefined),
+        info(`GET /api/topics with ${topics?.[1] ?? '?'} nodes counted`, topics ? `${topics[2]} ms` : undefined),
+      ];
+    },
+  },
+  {
     name: 'workforce CLI',
     script: 'bench:cli',
     issue: 19,

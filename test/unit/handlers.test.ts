@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { cancelDrain } from '../../src/functions/cancel-drain.js';
 import { getDrain } from '../../src/functions/get-drain.js';
 import { getDrains } from '../../src/functions/list-drains.js';
+import { listNodes } from '../../src/functions/list-nodes.js';
 import { postDrain } from '../../src/functions/post-drain.js';
 import { putTopic } from '../../src/functions/put-topic.js';
 import { reportsReceived } from '../../src/functions/reports.js';
@@ -36,6 +37,14 @@ describe('HTTP handlers (validation before any I/O)', () => {
     expect((await getDrain(request('GET', 'http://localhost/api/drains/x', { id: '../etc' }), context())).jsonBody).toMatchObject({ field: 'drainId' });
     const cancel = await cancelDrain(request('POST', 'http://localhost/api/drains/d1/cancel', { id: 'd1' }, '{"why": "x"}'), context());
     expect(cancel.jsonBody).toMatchObject({ status: 400, field: 'why' });
+  });
+
+  it('listNodes names a bad topic, state, limit or continuation token before reading the inventory', async () => {
+    for (const [query, field] of [['state=sleeping', 'state'], ['limit=5000', 'limit'], ['continuationToken=not-one', 'continuationToken']]) {
+      const res = await listNodes(request('GET', `http://localhost/api/topics/eu/nodes?${query}`, { topic: 'eu' }), context());
+      expect(res.jsonBody, query).toMatchObject({ status: 400, code: 'InvalidField', field });
+    }
+    expect((await listNodes(request('GET', 'http://localhost/api/topics/a%20b/nodes', { topic: 'a b' }), context())).jsonBody).toMatchObject({ status: 400, field: 'topic' });
   });
 
   it('getDrains refuses an unknown status filter', async () => {
