@@ -145,10 +145,10 @@ async function toggle(id) {
 function drainNotes(drains) {
   const notes = new Map();
   for (const d of drains) {
-    const n = notes.get(d.topic) || { running: 0, last: undefined };
+    const n = notes.get(d.topic.toLowerCase()) || { running: 0, last: undefined };
     n.last ??= d; // drains come newest first
     if (d.status === 'running') n.running++;
-    notes.set(d.topic, n);
+    notes.set(d.topic.toLowerCase(), n); // entity names ignore case
   }
   for (const n of notes.values()) {
     n.busy = n.running > 0;
@@ -159,8 +159,8 @@ function drainNotes(drains) {
 
 /** Every topic GET /api/topics lists, plus any a drain names (the list is unavailable without ARM). */
 function allTopics(drains) {
-  const topics = new Map(state.topics.map((t) => [t.name, t]));
-  for (const d of drains) if (!topics.has(d.topic)) topics.set(d.topic, { name: d.topic });
+  const topics = new Map(state.topics.map((t) => [t.name.toLowerCase(), t])); // entity names ignore case
+  for (const d of drains) if (!topics.has(d.topic.toLowerCase())) topics.set(d.topic.toLowerCase(), { name: d.topic });
   return [...topics.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 

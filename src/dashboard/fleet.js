@@ -112,7 +112,7 @@ function stateCounts(t, v, changed) {
 
 /**
  * The topic cards. `topics`: GET /api/topics (with `nodes` when the app has an inventory);
- * `notes`: per topic, what its drains say ("1 draining", "last drain completed");
+ * `notes`: per topic (lower-cased), what its drains say ("1 draining", "last drain completed");
  * `changed`: called after a click that needs the nodes read again.
  */
 export function fleetView(topics, notes, changed) {
@@ -120,7 +120,7 @@ export function fleetView(topics, notes, changed) {
   return topics.map((t) => {
     const v = viewOf(t.name);
     const open = isOpen(t, v);
-    const note = notes.get(t.name) || { text: 'no drain yet' };
+    const note = notes.get(t.name.toLowerCase()) || { text: 'no drain yet' };
     const toggle = () => {
       v.open = !open;
       changed();
