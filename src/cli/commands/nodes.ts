@@ -15,8 +15,8 @@ export const NODES_HELP = `workforce nodes <topic> [--state S] [--watch] [--inte
 
 Lists every node of <topic> the agents' presence reports made known: its state and for how long,
 when it was last seen, the drain it acts on, agent version, host and workers. A node that sent no
-heartbeat for three of its intervals is stale (yellow on a terminal); one that stopped cleanly is
-offline.
+heartbeat for three of its intervals is stale (yellow on a terminal, unless NO_COLOR is set);
+one that stopped cleanly is offline.
 
   --state S      only the nodes in state S: ${NODE_FILTERS.join(', ')}
   --watch        redraw every --interval (default 2s) until Ctrl-C
