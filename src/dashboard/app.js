@@ -152,6 +152,7 @@ function drainNotes(drains) {
   }
   for (const n of notes.values()) {
     n.busy = n.running > 0;
+    n.escalated = !n.busy && escalated(n.last);
     n.text = n.running ? `${n.running} draining` : `last drain ${escalated(n.last) ? 'completed, escalated' : n.last.status}`;
   }
   return notes;

@@ -128,7 +128,7 @@ export function fleetView(topics, notes, changed) {
     return h('article', { class: `card topic${note.busy ? ' busy' : ''}${open ? ' open' : ''}`, 'data-topic': t.name },
       h('div', { class: 'card-head' },
         t.nodes ? h('button', { type: 'button', class: 'toggle', 'aria-expanded': String(open), onclick: toggle }, h('h3', {}, t.name)) : h('h3', {}, t.name),
-        h('span', { class: 'drain-note' }, note.text)),
+        h('span', { class: `drain-note${note.escalated ? ' escalated' : ''}` }, note.text)),
       t.nodes ? stateCounts(t, v, changed) : h('p', { class: 'muted' }, 'No fleet inventory: nodes show once the app stores presence reports.'),
       t.nodes && open ? nodeTable(t, v, changed) : null);
   });
