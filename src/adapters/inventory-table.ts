@@ -21,6 +21,8 @@ export const REJECTED_TABLE = 'workforcerejectedreports';
 export const REJECTED_SLOTS = 1000;
 const TRANSACTION_MAX = 100;
 const READ_CONCURRENCY = 16;
+/** From this many unknown nodes of a partition in one batch, the partition is read whole, once. */
+const SCAN_MIN = 50;
 const CONFLICT_RETRIES = 3;
 /** Known rows (ETag and lastReportAt) kept per process; beyond it the oldest are read again. */
 const KNOWN_MAX = 100_000;
@@ -68,6 +70,8 @@ export class NodeInventory {
   #ready: Promise<void> | undefined;
   readonly #known = new Map<string, Known>();
   readonly #knownTopics = new Set<string>();
+  /** Partitions read whole by this process: a node of theirs it does not know is taken as new. */
+  readonly #scanned = new Set<string>();
 
   constructor(storage: InventoryStorage) {
     this.#nodes = client(storage, NODES_TABLE);
@@ -122,7 +126,7 @@ export class NodeInventory {
 
   async #writeChunk(chunk: NodeReports[]): Promise<number> {
     for (let attempt = 1; ; attempt++) {
-      await this.#readUnknown(chunk);
+      await this.#readUnknown(chunk, attempt === 1);
       const actions: TransactionAction[] = [];
       const updates: NodeUpdate[] = [];
       for (const node of chunk) {
@@ -150,9 +154,27 @@ export class NodeInventory {
     }
   }
 
-  /** Reads `lastReportAt` and the ETag of the rows this process does not know. */
-  async #readUnknown(chunk: NodeReports[]): Promise<void> {
-    const unknown = chunk.filter((n) => !this.#known.has(key(n)));
+  /**
+   * Reads `lastReportAt` and the ETag of the rows this process does not know: one by one, or (a
+   * process's first batches of a large fleet) the whole partition in pages of 1,000, after which
+   * a node not found is taken as new. Taken wrongly (another instance created it meanwhile), the
+   * create fails with 409 and the retry reads it (`mayAssume` false).
+   */
+  async #readUnknown(chunk: NodeReports[], mayAssume: boolean): Promise<void> {
+    let unknown = chunk.filter((n) => !this.#known.has(key(n)));
+    const partition = chunk[0]?.partitionKey;
+    if (mayAssume && partition !== undefined && unknown.length > 0) {
+      if (unknown.length >= SCAN_MIN && !this.#scanned.has(partition)) {
+        for await (const e of this.#nodes.listEntities<{ lastReportAt?: string }>({ queryOptions: { filter: odata`PartitionKey eq ${partition}`, select: ['RowKey', 'lastReportAt'] } })) {
+          this.#remember(key({ partitionKey: partition, rowKey: e.rowKey! }), { etag: e.etag, ...(typeof e.lastReportAt === 'string' && { lastReportAt: e.lastReportAt }) });
+        }
+        this.#scanned.add(partition);
+      }
+      if (this.#scanned.has(partition)) {
+        for (const n of unknown) if (!this.#known.has(key(n))) this.#remember(key(n), { etag: '' });
+        unknown = [];
+      }
+    }
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < unknown.length) {

@@ -83,6 +83,21 @@ describe('the node table in Azurite', () => {
     expect(await row(a, 'order-1', 'n2')).toMatchObject({ hostName: 'two' });
   });
 
+  it('reads a large partition whole in a process that knows none of it, and still drops older reports', async () => {
+    const a = new NodeInventory(settings);
+    const fleet = (s: number, host: string) => Array.from({ length: 120 }, (_, i) => heartbeat('scan-1', `n${i}`, s, { hostName: host }));
+    await write(a, fleet(10, 'ten'));
+    const b = new NodeInventory(settings);
+    expect(await write(b, fleet(5, 'five'))).toEqual({ written: 0, unchanged: 120, failed: [] });
+    expect(await write(b, fleet(20, 'twenty'))).toEqual({ written: 120, unchanged: 0, failed: [] });
+    // b read the partition whole, so it takes a node it does not know as new; one that a created
+    // meanwhile makes its create fail, and the retry reads the row and drops the older report.
+    await write(a, [heartbeat('scan-1', 'late', 30, { hostName: 'from-a' })]);
+    expect(await write(b, [heartbeat('scan-1', 'late', 25, { hostName: 'from-b' }), heartbeat('scan-1', 'n0', 25, { hostName: 'b-again' })])).toEqual({ written: 1, unchanged: 1, failed: [] });
+    expect(await row(a, 'scan-1', 'late')).toMatchObject({ hostName: 'from-a' });
+    expect(await row(a, 'scan-1', 'n0')).toMatchObject({ hostName: 'b-again' });
+  });
+
   it('writes thousands of nodes over partitions in transactions, and pages return every node once', async () => {
     const inventory = new NodeInventory(settings);
     const batch = [...Array.from({ length: 1234 }, (_, i) => heartbeat('Paging-1', `node-${i}`, 1)), ...Array.from({ length: 150 }, (_, i) => heartbeat('paging-2', `other/${i}?#`, 1))];
