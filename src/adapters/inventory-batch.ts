@@ -50,8 +50,9 @@ export async function updateInventory(storage: InventoryStorage | undefined, rep
   }
   const inventory = nodeInventory(storage);
   try {
+    const started = performance.now();
     const { written, unchanged, failed } = await inventory.apply(nodes);
-    log.debug(`inventory: ${reports.length} reports, ${written} node rows written, ${unchanged} nodes had a newer row`);
+    log.debug(`inventory: ${reports.length} reports, ${written} node rows written, ${unchanged} nodes had a newer row, in ${Math.round(performance.now() - started)} ms`);
     for (const f of failed) log.error(`inventory: writing ${f.nodes} node rows failed (${f.error}); their next heartbeats write them again`);
   } catch (err) {
     log.error(`inventory: writing ${nodes.length} node rows failed (${String((err as Error)?.message ?? err).split('\n')[0]}); the next heartbeats write them again`);
