@@ -1,10 +1,9 @@
 // Text views of the fleet inventory: the topics with their nodes by state, and a topic's nodes.
-// Node ids, host names, worker ids and versions come from agents' reports, which anyone with Send
-// on the queue can write: they are shown with their control characters made visible, so a report
-// cannot move the cursor, retitle the terminal or hide a line.
+// Node ids, host names, worker ids and versions come from agents' reports: shown printable().
 
 import { formatDuration } from '../domain/durations.js';
 import { NODE_COUNT_STATES, type TopicNodeCounts } from '../domain/drain-hint.js';
+import { printable } from './printable.js';
 
 /** The fields of GET /api/topics the CLI reads. */
 export interface TopicJson {
@@ -27,14 +26,6 @@ export interface NodeJson {
   drain?: { drainId?: string; messageId?: string };
   agentVersion?: string;
   hostName?: string;
-}
-
-/** C0 and C1 control characters, DEL, and the bidi controls that reorder what a line shows. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/** Untrusted text as one inert line: every control character as a visible \u escape. */
-export function printable(text: string | undefined): string {
-  return (text ?? '').replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 const YELLOW = '\x1b[33m';

@@ -1,7 +1,7 @@
 // Text views of drains: one summary line, the live progress block and the list table.
 
 import { formatDuration } from '../domain/durations.js';
-import { printable } from './render-fleet.js';
+import { printable } from './printable.js';
 
 /** The fields of GET /api/drains/{id} the CLI reads (see src/http/drain-view.ts). */
 export interface DrainJson {

@@ -5,7 +5,7 @@ import type { ApiClient } from './api.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import type { Io } from './io.js';
 import { progressBlock, summaryLine, type DrainJson, type WorkerJson } from './render.js';
-import { printable } from './render-fleet.js';
+import { printable } from './printable.js';
 
 /** How an ended drain exits: a completion with workers SIGKILLed at the deadline is not plain success. */
 export function exitCodeOf(d: DrainJson): ExitCode {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { nodesTable, printable, topicsTable, type NodeJson } from '../../src/cli/render-fleet.js';
+import { printable } from '../../src/cli/printable.js';
+import { nodesTable, topicsTable, type NodeJson } from '../../src/cli/render-fleet.js';
 import { progressBlock } from '../../src/cli/render.js';
 
 const now = Date.parse('2030-01-01T10:00:00.000Z');

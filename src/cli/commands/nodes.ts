@@ -5,7 +5,8 @@ import { apiClient, type ApiClient } from '../api.js';
 import { CliError, EXIT, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { API_OPTIONS, apiTarget, duration, oneOf, parse } from '../options.js';
-import { nodeStatus, nodesTable, printable, type NodeJson } from '../render-fleet.js';
+import { printable } from '../printable.js';
+import { nodeStatus, nodesTable, type NodeJson } from '../render-fleet.js';
 import { parseDuration } from '../../domain/durations.js';
 import { topicMissing } from './drains.js';
 
