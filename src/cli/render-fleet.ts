@@ -2,14 +2,14 @@
 // Node ids, host names, worker ids and versions come from agents' reports: shown printable().
 
 import { formatDuration } from '../domain/durations.js';
-import { NODE_COUNT_STATES, type TopicNodeCounts } from '../domain/drain-hint.js';
+import { STANDINGS, type NodeCounts } from '../domain/node-view.js';
 import { printable } from './printable.js';
 
 /** The fields of GET /api/topics the CLI reads. */
 export interface TopicJson {
   name: string;
   subscriptionCount?: number;
-  nodes?: TopicNodeCounts;
+  nodes?: NodeCounts;
   runningDrains?: Array<{ drainId: string; mode?: string; requested?: number; createdAt?: string }>;
 }
 
@@ -40,10 +40,10 @@ function table(head: string[], rows: string[][], highlight?: (i: number) => bool
 
 export function topicsTable(topics: TopicJson[]): string {
   if (topics.length === 0) return 'no topics: create one with `workforce topic ensure <topic>`\n';
-  const head = ['TOPIC', ...NODE_COUNT_STATES.map((s) => s.toUpperCase()), 'TOTAL', 'RUNNING DRAINS'];
+  const head = ['TOPIC', ...STANDINGS.map((s) => s.toUpperCase()), 'TOTAL', 'RUNNING DRAINS'];
   const rows = topics.map((t) => [
     printable(t.name),
-    ...NODE_COUNT_STATES.map((s) => (t.nodes ? String(t.nodes[s] ?? 0) : '-')),
+    ...STANDINGS.map((s) => (t.nodes ? String(t.nodes[s] ?? 0) : '-')),
     t.nodes ? String(t.nodes.total ?? 0) : '-',
     (t.runningDrains ?? []).map((d) => `${d.drainId} (${d.mode ?? '?'} x${d.requested ?? '?'})`).join(', ') || '-',
   ]);

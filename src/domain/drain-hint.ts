@@ -3,19 +3,7 @@
 // the fleet changes while the drain runs.
 
 import type { Operation } from '@workforce/worker-agent/contract';
-
-/** A topic's nodes by state, as GET /api/topics counts them (a stale node counts as stale only). */
-export interface TopicNodeCounts {
-  active: number;
-  'intake-stopped': number;
-  draining: number;
-  drained: number;
-  stale: number;
-  offline: number;
-  total: number;
-}
-
-export const NODE_COUNT_STATES = ['active', 'intake-stopped', 'draining', 'drained', 'stale', 'offline'] as const;
+import { STANDINGS, type NodeCounts } from './node-view.js';
 
 export interface HintInput {
   topic: string;
@@ -23,7 +11,8 @@ export interface HintInput {
   untaken: number;
   /** When the untaken messages expire (the drain's `untakenExpireAt`). */
   untakenExpireAt?: string;
-  nodes: TopicNodeCounts;
+  /** The topic's nodes by where they stand, as GET /api/topics counts them. */
+  nodes: NodeCounts;
   now: Date;
 }
 
@@ -49,7 +38,7 @@ export function drainHint(input: HintInput): string | undefined {
   if (nodes.total === 0) return `${messages}; ${topic} has no node in the inventory: no agent has reported on this topic (agents listen with WORKFORCE_CONTROL_TOPIC_NAME=${topic})`;
   const takerStates = mode === 'graceful-downscale' ? (['active', 'intake-stopped'] as const) : (['active'] as const);
   const takers = takerStates.reduce((sum, s) => sum + nodes[s], 0);
-  const others = NODE_COUNT_STATES.filter((s) => !(takerStates as readonly string[]).includes(s) && nodes[s] > 0).map((s) => `${nodes[s]} ${s}`);
+  const others = STANDINGS.filter((s) => !(takerStates as readonly string[]).includes(s) && nodes[s] > 0).map((s) => `${nodes[s]} ${s}`);
   const what = `${takerStates.join(' or ')} ${takers === 1 ? 'node' : 'nodes'} online`;
   let fleet = `${topic} has ${takers} ${what}${others.length > 0 ? `: ${others.join(', ')}` : ''}`;
   if (takers === 0 && nodes.drained > 0) fleet += ' (a drained node takes no control message until `workforce-agent reset`)';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TopicNodeCounts } from '../../src/domain/drain-hint.js';
+import type { NodeCounts } from '../../src/domain/node-view.js';
 import { HINT_READ_MS, withHint } from '../../src/http/drain-hint.js';
 import type { DrainView } from '../../src/http/drain-view.js';
 
@@ -8,7 +8,7 @@ const view = {
   drainId: 'd-1', status: 'running', runtimeStatus: 'Running', topic: 'eu-west', mode: 'graceful-downscale',
   counts: { requested: 2, untaken: 2 }, untakenExpireAt: '2030-01-01T10:15:30.000Z',
 } as unknown as DrainView;
-const drained: TopicNodeCounts = { active: 0, 'intake-stopped': 0, draining: 0, drained: 3, stale: 0, offline: 0, total: 3 };
+const drained: NodeCounts = { active: 0, 'intake-stopped': 0, draining: 0, drained: 3, stale: 0, offline: 0, total: 3 };
 
 describe('withHint', () => {
   it('adds the hint from the topic counts the inventory reads', async () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { clockTime, drainHint, type TopicNodeCounts } from '../../src/domain/drain-hint.js';
+import { clockTime, drainHint } from '../../src/domain/drain-hint.js';
+import type { NodeCounts } from '../../src/domain/node-view.js';
 
 const now = new Date('2030-01-01T10:00:00.000Z');
-const counts = (c: Partial<TopicNodeCounts>): TopicNodeCounts => {
+const counts = (c: Partial<NodeCounts>): NodeCounts => {
   const all = { active: 0, 'intake-stopped': 0, draining: 0, drained: 0, stale: 0, offline: 0, ...c };
   return { ...all, total: Object.values(all).reduce((a, b) => a + b, 0) };
 };
