@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import type { PresenceReport } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStorage, type LocalStorage } from '../../scripts/local-storage.js';
-import { NodeInventory } from '../../src/adapters/inventory-table.js';
+import { NodeInventory, REJECTED_SLOTS } from '../../src/adapters/inventory-table.js';
 import type { InventoryStorage } from '../../src/config.js';
 import { groupByNode, type ReceivedReport } from '../../src/domain/node-inventory.js';
 import type { NodeRow } from '../../src/domain/node-view.js';
@@ -115,6 +115,15 @@ describe('the node table in Azurite', () => {
     expect(seen.sort()).toEqual(Array.from({ length: 1234 }, (_, i) => `node-${i}`).sort());
     expect((await all(inventory, 'paging-2')).map((r) => r.nodeId).sort()).toEqual(Array.from({ length: 150 }, (_, i) => `other/${i}?#`).sort());
     expect([...(await inventory.topics()).entries()]).toEqual(expect.arrayContaining([['paging-1', 'Paging-1'], ['paging-2', 'paging-2']]));
+  });
+
+  it('keeps refused reports in a bounded ring: the newest 1,000 by sequence number', async () => {
+    const inventory = new NodeInventory(settings);
+    const refused = Array.from({ length: 1500 }, (_, i) => ({ sequenceNumber: i, messageId: `bad-${i}`, field: 'body', reason: 'the body must be a JSON object', excerpt: 'x'.repeat(600).slice(0, 512) }));
+    for (let i = 0; i < refused.length; i += 250) await inventory.recordRejected(refused.slice(i, i + 250));
+    const kept = await inventory.listRejected();
+    expect(kept).toHaveLength(REJECTED_SLOTS);
+    expect(kept.map((r) => Number(r.messageId.slice(4))).sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => 500 + i));
   });
 
   it('keeps the inventory in its folder across an Azurite restart (npm start, the demo)', async () => {

@@ -132,6 +132,19 @@ describe('fleet inventory through the control plane', () => {
     expect((await cp.api('GET', 'topics')).body.topics.find((t: { name: string }) => t.name === 'paging-api')).toMatchObject({ nodes: { active: 250, total: 250 } });
   });
 
+  it('lists a topic\'s running drains with its counts', async () => {
+    expect((await cp.api('PUT', 'topics/running-1')).status).toBe(201);
+    // No node listens on it: the drain waits for its message to be taken.
+    const post = await cp.api('POST', 'topics/running-1/drains', { count: 2, mode: 'do-not-accept-new-tasks', ackTimeout: '10m' });
+    expect(post.status).toBe(202);
+    const listed = await waitFor(async () => {
+      const t = ((await cp.api('GET', 'topics')).body.topics as Array<Record<string, any>>).find((x) => x.name === 'running-1');
+      return t?.runningDrains.length > 0 && t;
+    }, 'the running drain in GET /api/topics');
+    expect(listed).toEqual({ name: 'running-1', subscriptionCount: 1, nodes: { active: 0, 'intake-stopped': 0, draining: 0, drained: 0, stale: 0, offline: 0, total: 0 }, runningDrains: [{ drainId: post.body.drainId, mode: 'do-not-accept-new-tasks', requested: 2, createdAt: expect.any(String) }] });
+    expect((await cp.api('POST', `drains/${post.body.drainId}/cancel`)).status).toBe(202);
+  });
+
   it('answers 400 naming a bad state, limit or continuation token', async () => {
     for (const [query, field] of [
       ['?state=gone', 'state'],
