@@ -1,13 +1,14 @@
 // Azurite's Table service (the npm package `azurite`, Microsoft's Storage emulator) as the local
 // Table Storage of the fleet inventory: a child process on a free loopback port, in memory
 // (tests) or in a folder (`npm start`, the demo: the inventory survives restarts), answering
-// before start resolves and stopped by close().
+// before start resolves, stopped by close(), and ending with its parent (azurite-preload.cjs).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Azurite's well-known development account (public, in Microsoft's documentation). */
 const ACCOUNT = 'devstoreaccount1';
@@ -25,6 +26,8 @@ export interface LocalStorageOptions {
 
 export interface LocalStorage {
   readonly port: number;
+  /** Azurite's process id. */
+  readonly pid: number;
   readonly connectionString: string;
   /** Stops Azurite (SIGINT: it saves its database, as it also does every 5 s). Idempotent. */
   close(): Promise<void>;
@@ -74,7 +77,9 @@ async function startOnce(port: number, options: LocalStorageOptions): Promise<Lo
   } else {
     args.push('--inMemoryPersistence');
   }
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(options.location && { cwd: options.location }) });
+  const preload = fileURLToPath(new URL('./azurite-preload.cjs', import.meta.url));
+  // stdin: a pipe that ends when this process does (the preload stops Azurite then).
+  const child = spawn(process.execPath, ['--require', preload, main, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...(options.location && { cwd: options.location }) });
   let output = '';
   const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000));
   child.stdout!.on('data', keep);
@@ -91,6 +96,7 @@ async function startOnce(port: number, options: LocalStorageOptions): Promise<Lo
   let closing: Promise<void> | undefined;
   return {
     port,
+    pid: child.pid!,
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};TableEndpoint=http://127.0.0.1:${port}/${ACCOUNT};`,
     close: () => (closing ??= stop(child)),
   };

@@ -4,6 +4,7 @@
 // failure of Table Storage is logged and does not fail the batch: the next heartbeat of each
 // node writes its row again, and the batch's drain reports still reach their drains.
 
+import { isPresenceBody, parseAgentReport, parsePresenceReport } from '@workforce/worker-agent/contract';
 import type { InventoryStorage } from '../config.js';
 import { groupByNode, type ReceivedReport } from '../domain/node-inventory.js';
 import { nodeInventory, REJECTED_TABLE, type RejectedReport } from './inventory-table.js';
@@ -34,6 +35,32 @@ export function excerpt(body: unknown): string {
     }
   }
   return text.slice(0, EXCERPT);
+}
+
+/** The i-th value of a batch's `<name>Array` trigger metadata. */
+function batchMeta(metadata: Record<string, unknown> | undefined, name: string, i: number): unknown {
+  const values = metadata?.[`${name}Array`];
+  return Array.isArray(values) ? values[i] : undefined;
+}
+
+/**
+ * A batch's messages as the inventory takes them: each report parsed, with its message id,
+ * sequence number and the time Service Bus took it (the trigger's `...Array` metadata), and the
+ * malformed ones with the field at fault.
+ */
+export function inventoryInput(messages: readonly unknown[], metadata: Record<string, unknown> | undefined): { valid: BatchReport[]; malformed: RejectedReport[] } {
+  const valid: BatchReport[] = [];
+  const malformed: RejectedReport[] = [];
+  messages.forEach((body, i) => {
+    const messageId = String(batchMeta(metadata, 'messageId', i) ?? '?');
+    const sequenceNumber = Number(batchMeta(metadata, 'sequenceNumber', i) ?? i);
+    const enqueued = new Date(String(batchMeta(metadata, 'enqueuedTimeUtc', i) ?? ''));
+    const receivedAt = Number.isNaN(enqueued.getTime()) ? new Date() : enqueued;
+    const parsed = isPresenceBody(body) ? parsePresenceReport(body) : parseAgentReport(body);
+    if (parsed.ok) valid.push({ report: parsed.value, receivedAt, messageId, sequenceNumber });
+    else malformed.push({ sequenceNumber, messageId, field: parsed.error.field, reason: parsed.error.message, excerpt: excerpt(body) });
+  });
+  return { valid, malformed };
 }
 
 export async function updateInventory(storage: InventoryStorage | undefined, reports: readonly BatchReport[], malformed: readonly RejectedReport[], log: BatchLog): Promise<void> {

@@ -17,39 +17,17 @@
 
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { type AgentReport, type ContractError, drainMessageNumber, isPresenceBody, parseAgentReport, parsePresenceReport } from '@workforce/worker-agent/contract';
+import { type AgentReport, drainMessageNumber } from '@workforce/worker-agent/contract';
 import { raiseDrainEvent } from '../adapters/durable.js';
-import { excerpt, updateInventory, type BatchReport } from '../adapters/inventory-batch.js';
-import type { RejectedReport } from '../adapters/inventory-table.js';
+import { inventoryInput, updateInventory } from '../adapters/inventory-batch.js';
 import { config, REPORTS_QUEUE, SERVICE_BUS_CONNECTION } from '../config.js';
 import { REPORT_EVENT } from '../domain/drain-protocol.js';
 
-/** The i-th value of a batch's `<name>Array` trigger metadata. */
-function batchMeta(context: InvocationContext, name: string, i: number): unknown {
-  const values = context.triggerMetadata?.[`${name}Array`];
-  return Array.isArray(values) ? values[i] : undefined;
-}
-
 export async function reportsReceived(messages: unknown[], context: InvocationContext): Promise<void> {
-  const valid: BatchReport[] = [];
-  const malformed: RejectedReport[] = [];
-  const drainReports: Array<{ messageId: string; report: AgentReport }> = [];
-  messages.forEach((body, i) => {
-    const messageId = String(batchMeta(context, 'messageId', i) ?? '?');
-    const sequenceNumber = Number(batchMeta(context, 'sequenceNumber', i) ?? i);
-    const enqueued = new Date(String(batchMeta(context, 'enqueuedTimeUtc', i) ?? ''));
-    const receivedAt = Number.isNaN(enqueued.getTime()) ? new Date() : enqueued;
-    const parsed = isPresenceBody(body) ? parsePresenceReport(body) : parseAgentReport(body);
-    if (!parsed.ok) {
-      logMalformed(messageId, parsed.error, context);
-      malformed.push({ sequenceNumber, messageId, field: parsed.error.field, reason: parsed.error.message, excerpt: excerpt(body) });
-      return;
-    }
-    valid.push({ report: parsed.value, receivedAt, messageId, sequenceNumber });
-    if (!('kind' in parsed.value)) drainReports.push({ messageId, report: parsed.value });
-  });
-  await updateInventory(config().inventory, valid, malformed, context);
-  for (const { messageId, report } of drainReports) await drainReportReceived(messageId, report, context);
+  const batch = inventoryInput(Array.isArray(messages) ? messages : [messages], context.triggerMetadata);
+  for (const bad of batch.malformed) context.warn(`report ${bad.messageId} is malformed (${bad.field}: ${bad.reason}); completed without effect`);
+  await updateInventory(config().inventory, batch.valid, batch.malformed, context);
+  for (const { messageId, report } of batch.valid) if (!('kind' in report)) await drainReportReceived(messageId, report, context);
 }
 
 async function drainReportReceived(messageId: string, report: AgentReport, context: InvocationContext): Promise<void> {
@@ -64,10 +42,6 @@ async function drainReportReceived(messageId: string, report: AgentReport, conte
   if (!(await raiseDrainEvent(df.getClient(context), report.drainId, REPORT_EVENT, report))) {
     context.log(`report ${messageId} from ${report.nodeId} (${report.state}) is for unknown drain ${report.drainId}: not tracked`);
   }
-}
-
-function logMalformed(messageId: string, error: ContractError, context: InvocationContext): void {
-  context.warn(`report ${messageId} is malformed (${error.field}: ${error.message}); completed without effect, kept in the rejected reports`);
 }
 
 app.serviceBusQueue('agentReports', {

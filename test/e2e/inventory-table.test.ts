@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { PresenceReport } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalStorage, type LocalStorage } from '../../scripts/local-storage.js';
@@ -6,7 +9,16 @@ import { NodeInventory, REJECTED_SLOTS } from '../../src/adapters/inventory-tabl
 import type { InventoryStorage } from '../../src/config.js';
 import { groupByNode, type ReceivedReport } from '../../src/domain/node-inventory.js';
 import type { NodeRow } from '../../src/domain/node-view.js';
-import { tempDir } from '../support/control-plane.js';
+import { tempDir, waitFor } from '../support/control-plane.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: gone
+  }
+}
 
 /** The node table's adapter against Azurite (the npm package, as `npm start` and the tests run it). */
 describe('the node table in Azurite', () => {
@@ -124,6 +136,32 @@ describe('the node table in Azurite', () => {
     const kept = await inventory.listRejected();
     expect(kept).toHaveLength(REJECTED_SLOTS);
     expect(kept.map((r) => Number(r.messageId.slice(4))).sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => 500 + i));
+  });
+
+  it('ends Azurite with the process that started it, even a SIGKILLed one, saving its database first', async () => {
+    const dir = tempDir('workforce-azurite-');
+    try {
+      const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+      const parent = spawn(process.execPath, ['--import', tsx, '--conditions=source', fileURLToPath(new URL('../support/storage-parent.ts', import.meta.url)), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        parent.stdout!.on('data', (d: Buffer) => (out += d.toString()).includes('\n') && resolve(out.split('\n')[0]!));
+        parent.once('exit', (code) => reject(new Error(`the parent exited (${code}) before Azurite started: ${out}`)));
+      });
+      const { pid, connectionString } = JSON.parse(line) as { pid: number; connectionString: string };
+      await write(new NodeInventory({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString }), [heartbeat('orphan-1', 'saved', 1)]);
+      parent.kill('SIGKILL');
+      await waitFor(() => !alive(pid), 'Azurite to end after its parent', 20_000);
+      const again = await startLocalStorage({ location: dir });
+      try {
+        const inventory = new NodeInventory({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString: again.connectionString });
+        expect((await all(inventory, 'orphan-1')).map((r) => r.nodeId)).toEqual(['saved']);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the inventory in its folder across an Azurite restart (npm start, the demo)', async () => {
