@@ -12,6 +12,8 @@ export const HELP = `workforce — drain batch worker nodes gracefully
   workforce drains [--topic T] [--status S]           list drains
   workforce status <drainId> [--watch]                show / follow a drain
   workforce cancel <drainId>                          cancel a drain
+  workforce topics                                    topics with their nodes by state and running drains
+  workforce nodes <topic> [--state S] [--watch]       a topic's nodes: state, last seen, workers
   workforce send <topic> --operation OP --count N     publish straight to Service Bus
 
 The API: --api URL (or WORKFORCE_API_URL; default http://localhost:7071, the app \`npm start\` runs)
@@ -23,7 +25,7 @@ Exit codes: 0 ok (a followed drain completed) · 1 the drain failed · 2 bad usa
             3 API or Service Bus unreachable · 4 the drain timed out · 5 the drain was cancelled
             6 the API refused the request (key, not found, conflict, invalid field…)
             7 the drain completed, but workers were SIGKILLed at its deadline (tasks may be lost)
-            130 Ctrl-C while following a drain (the drain goes on)
+            130 Ctrl-C while following a drain (the drain goes on) or watching nodes
 `;
 
 type Command = (args: string[], io: Io) => Promise<ExitCode>;
@@ -35,6 +37,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   drains: async () => (await import('./commands/drains.js')).drainsCommand,
   status: async () => (await import('./commands/status.js')).statusCommand,
   cancel: async () => (await import('./commands/cancel.js')).cancelCommand,
+  topics: async () => (await import('./commands/topics.js')).topicsCommand,
+  nodes: async () => (await import('./commands/nodes.js')).nodesCommand,
   send: async () => (await import('./commands/send.js')).sendCommand,
 };
 

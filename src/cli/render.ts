@@ -1,6 +1,7 @@
 // Text views of drains: one summary line, the live progress block and the list table.
 
 import { formatDuration } from '../domain/durations.js';
+import { printable } from './printable.js';
 
 /** The fields of GET /api/drains/{id} the CLI reads (see src/http/drain-view.ts). */
 export interface DrainJson {
@@ -15,6 +16,8 @@ export interface DrainJson {
   deadline?: string;
   notAfter?: string;
   untakenExpireAt?: string;
+  /** Why a running drain waits, from the fleet inventory (only while messages are untaken). */
+  hint?: string;
   reason?: string;
   requestedBy?: string;
   requestedFor?: string;
@@ -62,13 +65,14 @@ export function progressBlock(d: DrainJson, now: number, workers?: Map<string, W
   if (d.status === 'running') {
     if (d.deadline) lines.push(`  deadline ${d.deadline} (${until(d.deadline, now)})`);
     else if (d.notAfter) lines.push(`  nodes may take it until ${d.notAfter} (${until(d.notAfter, now)})`);
+    if (d.hint) lines.push(`  hint: ${printable(d.hint)}`);
   }
   const open = new Set(d.unfinished ?? []);
   for (const n of (d.nodes ?? []).filter((x) => open.has(x.nodeId))) {
     const inState = formatDuration(Math.max(0, now - Date.parse(n.since)));
     const running = workers?.get(n.nodeId)?.filter((w) => !w.exited) ?? [];
-    const names = running.map((w) => `${w.workerId ?? 'worker'} (pid ${w.pid})`).join(', ');
-    lines.push(`  ${n.nodeId.padEnd(20)} ${n.state.padEnd(15)} for ${inState.padEnd(8)}${n.escalated ? ' (escalated)' : ''}${names ? `  ${names}` : ''}`);
+    const names = running.map((w) => `${printable(w.workerId ?? 'worker')} (pid ${w.pid})`).join(', ');
+    lines.push(`  ${printable(n.nodeId).padEnd(20)} ${n.state.padEnd(15)} for ${inState.padEnd(8)}${n.escalated ? ' (escalated)' : ''}${names ? `  ${names}` : ''}`);
   }
   if (d.outcome) lines.push(`  ${d.outcome}`);
   const cancelled = whoLine('cancelled', d.cancelledBy, d.cancelledFor);

@@ -5,6 +5,7 @@ import type { ApiClient } from './api.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import type { Io } from './io.js';
 import { progressBlock, summaryLine, type DrainJson, type WorkerJson } from './render.js';
+import { printable } from './printable.js';
 
 /** How an ended drain exits: a completion with workers SIGKILLed at the deadline is not plain success. */
 export function exitCodeOf(d: DrainJson): ExitCode {
@@ -31,7 +32,7 @@ async function workersOf(api: ApiClient, drainId: string): Promise<Map<string, W
 }
 
 /** One line of what changed, for logs and pipes (no countdown, so it prints only on change). */
-const changeKey = (d: DrainJson) => JSON.stringify([d.status, d.counts, d.unfinished, d.nodes?.map((n) => [n.nodeId, n.state])]);
+const changeKey = (d: DrainJson) => JSON.stringify([d.status, d.counts, d.unfinished, d.nodes?.map((n) => [n.nodeId, n.state]), d.hint]);
 
 export async function watchDrain(api: ApiClient, drainId: string, io: Io, opts: { json: boolean; intervalMs: number }): Promise<ExitCode> {
   // Ctrl-C stops watching, not the drain: say so, and how to pick it up again.
@@ -67,7 +68,7 @@ async function follow(api: ApiClient, drainId: string, io: Io, opts: { json: boo
       drawn = lines.length;
     } else {
       const key = changeKey(d);
-      if (key !== lastKey) io.out(`${new Date(io.now()).toISOString()} ${summaryLine(d, io.now())}\n`);
+      if (key !== lastKey) io.out(`${new Date(io.now()).toISOString()} ${summaryLine(d, io.now())}\n${!ended && d.hint ? `  hint: ${printable(d.hint)}\n` : ''}`);
       lastKey = key;
       // The last change line already holds the counts: add only the rest of the block.
       const rest = progressBlock(d, io.now()).slice(2);

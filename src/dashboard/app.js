@@ -1,5 +1,9 @@
-// The live drain dashboard: polls the app's API (GET /api/drains) every 2 s and redraws; counts
-// down deadlines and time in state every second. Plain ES module, no build step.
+// The live drain dashboard: polls the app's API (GET /api/drains, the topics and the open
+// topics' nodes) every 2 s and redraws; counts down deadlines and time in state every second.
+// Plain ES modules, no build step.
+
+import { duration, h, tick } from './dom.js';
+import { fleetView, refreshNodes } from './fleet.js';
 
 const API = location.pathname.replace(/\/dashboard(\/.*)?$/, '');
 const POLL_MS = 2000;
@@ -7,7 +11,7 @@ const KEY_STORE = 'workforce.functionKey';
 const TARGET = { 'graceful-downscale': 'drained', 'do-not-accept-new-tasks': 'intake-stopped' };
 
 const $ = (id) => document.getElementById(id);
-const TOPICS_EVERY = 5; // polls between two reads of GET /api/topics (it goes through ARM)
+const TOPICS_EVERY = 3; // polls between two reads of GET /api/topics (it goes through ARM and counts every node)
 
 /**
  * The function key: kept for this tab only (sessionStorage, gone when the tab closes), and a key
@@ -27,40 +31,6 @@ function initialKey() {
 }
 
 const state = { key: initialKey(), drains: [], topics: [], polls: 0, details: new Map(), open: new Set() };
-
-/** Creates an element: h('div', { class: 'x' }, 'text', child). Text is never parsed as HTML. */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (k === 'style') Object.assign(el.style, v); // CSSOM, which the page's CSP allows
-    else el.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
-  return el;
-}
-
-function duration(ms) {
-  let s = Math.max(0, Math.round(ms / 1000));
-  const parts = [];
-  for (const [u, n] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]]) {
-    if (s >= n || (u === 's' && parts.length === 0)) parts.push(`${Math.floor(s / n)}${u}`);
-    s %= n;
-  }
-  return parts.slice(0, 2).join(' ');
-}
-
-/** Elements whose text depends on the clock carry data-since / data-until; tick() refreshes them. */
-function tick() {
-  const now = Date.now();
-  for (const el of document.querySelectorAll('[data-since]')) el.textContent = duration(now - Date.parse(el.dataset.since));
-  for (const el of document.querySelectorAll('[data-until]')) {
-    const left = Date.parse(el.dataset.until) - now;
-    el.textContent = left > 0 ? `in ${duration(left)}` : `${duration(-left)} ago`;
-    el.classList.toggle('soon', left > 0 && left < 3 * 60_000);
-  }
-}
 
 async function api(route) {
   const res = await fetch(`${API}/${route}`, { headers: { 'x-functions-key': state.key, accept: 'application/json' } });
@@ -134,9 +104,20 @@ function runningCard(d) {
   return h('article', { class: 'card', 'data-drain': d.drainId, 'data-status': d.status },
     h('div', { class: 'card-head' }, h('h3', {}, d.topic, ' ', h('code', {}, d.drainId)), badge(d)),
     meta(d), countsBar(d), countsLine(d),
+    // Why it waits (untaken messages, what the topic's nodes are), from the fleet inventory.
+    d.hint ? h('p', { class: 'hint' }, d.hint) : null,
     nodesTable(d, d.nodes || []),
     d.nodesOmitted ? h('p', { class: 'muted' }, `and ${d.nodesOmitted} more nodes`) : null,
     (d.anomalies || []).map((a) => h('p', { class: 'error' }, a)));
+}
+
+/** Mode, when it ended and why it was asked for, shown before a recent drain is opened. */
+function recentMeta(d) {
+  const at = d.finishedAt || d.lastUpdatedTime || d.createdTime;
+  return h('p', { class: 'meta recent-meta' },
+    h('span', { class: 'mode' }, d.mode || '?'),
+    at ? h('span', { class: 'when' }, 'ended ', h('time', { datetime: at, title: at }, new Date(at).toLocaleString()), ' (', h('span', { 'data-ago': at }), ')') : null,
+    d.reason ? h('span', { class: 'reason' }, `“${d.reason}”`) : null);
 }
 
 function recentRow(d) {
@@ -144,8 +125,9 @@ function recentRow(d) {
   const detail = state.details.get(d.drainId);
   const nodes = detail?.progress ? Object.values(detail.progress.nodes) : d.nodes || [];
   return h('article', { class: `card compact${open ? ' open' : ''}`, 'data-drain': d.drainId, 'data-status': d.status },
-    h('button', { class: 'card-head', type: 'button', 'aria-expanded': open, onclick: () => toggle(d.drainId) },
+    h('button', { class: 'card-head', type: 'button', 'aria-expanded': String(open), onclick: () => toggle(d.drainId) },
       h('h3', {}, d.topic, ' ', h('code', {}, d.drainId)), badge(d)),
+    recentMeta(d),
     h('p', { class: 'outcome' }, d.outcome || d.failure || ''),
     open ? [meta(d), countsLine(d), nodesTable(d, nodes)] : null);
 }
@@ -159,25 +141,40 @@ async function toggle(id) {
   render();
 }
 
-function topicsView(drains) {
-  // Every provisioned topic (GET /api/topics), plus any a drain names.
-  const topics = new Map(state.topics.map((t) => [t.name, { running: 0, last: undefined }]));
+/** Per topic, what its drains say: "2 draining", "last drain completed", "no drain yet". */
+function drainNotes(drains) {
+  const notes = new Map();
   for (const d of drains) {
-    const t = topics.get(d.topic) || { running: 0 };
-    t.last ??= d; // drains come newest first
-    if (d.status === 'running') t.running++;
-    topics.set(d.topic, t);
+    const n = notes.get(d.topic.toLowerCase()) || { running: 0, last: undefined };
+    n.last ??= d; // drains come newest first
+    if (d.status === 'running') n.running++;
+    notes.set(d.topic.toLowerCase(), n); // entity names ignore case
   }
-  if (topics.size === 0) return h('p', { class: 'muted' }, 'No topics yet: workforce topic ensure <topic>');
-  return [...topics].sort(([a], [b]) => a.localeCompare(b)).map(([name, t]) =>
-    h('div', { class: `chip${t.running ? ' busy' : ''}`, 'data-topic': name }, h('strong', {}, name),
-      h('span', {}, t.running ? `${t.running} draining` : t.last ? `last drain ${escalated(t.last) ? 'completed, escalated' : t.last.status}` : 'no drain yet')));
+  for (const n of notes.values()) {
+    n.busy = n.running > 0;
+    n.escalated = !n.busy && escalated(n.last);
+    n.text = n.running ? `${n.running} draining` : `last drain ${escalated(n.last) ? 'completed, escalated' : n.last.status}`;
+  }
+  return notes;
+}
+
+/** Every topic GET /api/topics lists, plus any a drain names (the list is unavailable without ARM). */
+function allTopics(drains) {
+  const topics = new Map(state.topics.map((t) => [t.name.toLowerCase(), t])); // entity names ignore case
+  for (const d of drains) if (!topics.has(d.topic.toLowerCase())) topics.set(d.topic.toLowerCase(), { name: d.topic });
+  return [...topics.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** A click in the fleet view: read the open topics' nodes again, then redraw. */
+function fleetChanged() {
+  render();
+  refreshNodes(api, allTopics(state.drains)).then(render, () => {});
 }
 
 function render() {
   const running = state.drains.filter((d) => d.status === 'running');
   const recent = state.drains.filter((d) => d.status !== 'running').slice(0, 20);
-  $('topics').replaceChildren(...[topicsView(state.drains)].flat());
+  $('topics').replaceChildren(...fleetView(allTopics(state.drains), drainNotes(state.drains), fleetChanged));
   $('running').replaceChildren(...(running.length ? running.map(runningCard) : [h('p', { class: 'muted' }, 'Nothing is draining.')]));
   $('recent').replaceChildren(...(recent.length ? recent.map(recentRow) : [h('p', { class: 'muted' }, 'No drain has ended yet.')]));
   tick();
@@ -207,6 +204,7 @@ async function poll() {
     const { drains } = await api('drains');
     // The list is compact; each running drain's own status has its nodes.
     state.drains = await Promise.all(drains.map((d) => (d.status === 'running' ? withWorkers(d) : d)));
+    await refreshNodes(api, allTopics(state.drains));
     // Details of an opened drain are refreshed while it runs.
     for (const id of state.open) if (drains.find((d) => d.drainId === id)?.status === 'running') state.details.delete(id);
     $('key-form').hidden = true;

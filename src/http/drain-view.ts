@@ -17,6 +17,8 @@ export interface DrainView extends Partial<DrainSummary> {
   /** Every node with workers, once the drain ended. */
   progress?: DrainProgress;
   failure?: string;
+  /** Why a running drain waits (untaken messages, the topic's nodes), from the fleet inventory at read time. */
+  hint?: string;
 }
 
 /**

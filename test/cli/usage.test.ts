@@ -7,7 +7,7 @@ import { cli, cliProcess } from './run-cli.js';
 /** Bad arguments never reach the network: exit 2 and a message naming the problem. */
 describe('workforce: bad usage', () => {
   const cases: Array<[string[], RegExp]> = [
-    [['frobnicate'], /unknown command "frobnicate"; the commands are topic, drain, drains, status, cancel, send/],
+    [['frobnicate'], /unknown command "frobnicate"; the commands are topic, drain, drains, status, cancel, topics, nodes, send/],
     [['drains', '--bogus'], /drains: Unknown option '--bogus'\. See `workforce drains --help`/],
     [['drain'], /drain: missing <topic>/],
     [['drain', 'eu-west'], /--count is required/],
@@ -21,6 +21,10 @@ describe('workforce: bad usage', () => {
     [['drain', 'eu-west', '--count', '2', '--deadline', 'soon'], /--deadline must be a duration such as 30m, 2h or 1h30m, got "soon"/],
     [['drain', 'eu-west', '--count', '2', '--mode', 'nap'], /--mode must be one of graceful-downscale, do-not-accept-new-tasks, got "nap"/],
     [['drain', 'eu-west', '--count', '2', '--mode', 'do-not-accept-new-tasks', '--deadline', '1h'], /--deadline applies to graceful-downscale only/],
+    [['nodes'], /nodes: missing <topic>/],
+    [['nodes', 'eu-west', '--state', 'asleep'], /--state must be one of active, intake-stopped, draining, drained, stale, offline, got "asleep"/],
+    [['nodes', 'eu-west', '--watch', '--interval', 'often'], /--interval must be a duration such as 30m, 2h or 1h30m, got "often"/],
+    [['topics', 'eu-west'], /topics: unexpected argument "eu-west"/],
     [['drains', '--status', 'sleeping'], /--status must be one of running, completed, timed-out, cancelled, failed/],
     [['status', 'a', 'b'], /status: unexpected argument "b"/],
     [['topic', 'delete', 'x'], /topic: unknown subcommand "delete"/],

@@ -63,6 +63,8 @@ describe('a drain completed by SIGKILL at the deadline', () => {
     expect(colour).toBe(colours.amber);
     expect(colour).not.toBe(colours.green);
     await page.locator(`[data-topic="${topic}"]`).getByText('last drain completed, escalated').waitFor();
+    // The topic's note too is amber.
+    expect(await page.evaluate(`getComputedStyle(document.querySelector('[data-topic="${topic}"] .drain-note')).color`)).toBe(colours.amber);
     await page.close();
   });
 });

@@ -32,7 +32,7 @@ export async function drainsCommand(args: string[], io: Io): Promise<ExitCode> {
 }
 
 /** A typo in --topic should not read as "no drains yet"; unknown when the app cannot list topics. */
-async function topicMissing(api: ApiClient, topic: string): Promise<boolean> {
+export async function topicMissing(api: ApiClient, topic: string): Promise<boolean> {
   try {
     const { topics } = (await api.get('topics')) as { topics: Array<{ name: string }> };
     return !topics.some((t) => t.name.toLowerCase() === topic.toLowerCase()); // entity names ignore case
