@@ -21,6 +21,8 @@ export interface ManagementReply {
   description: string;
   condition?: string;
   body: unknown;
+  /** Why a request failed, with the emulator's hint, for the log. */
+  reason?: string;
 }
 
 export interface ManagementContext {
@@ -29,6 +31,8 @@ export interface ManagementContext {
   entity: string;
   /** Connection id, the owner of locks taken here. */
   owner: string;
+  /** The host name the client connected to, for Azure's wording of errors. */
+  namespace?: string;
 }
 
 const ok = (body: unknown = {}): ManagementReply => ({ status: 200, description: 'OK', body });
@@ -40,7 +44,7 @@ export function handleManagement(ctx: ManagementContext, request: ManagementRequ
     return handler(ctx, request.body ?? {});
   } catch (e) {
     const err = toEmulatorError(e);
-    return { status: err.statusCode, description: err.message, condition: err.condition, body: {} };
+    return { status: err.statusCode, description: err.wireMessage(ctx.namespace), condition: err.condition, body: {}, reason: err.message };
   }
 }
 

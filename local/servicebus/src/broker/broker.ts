@@ -342,6 +342,9 @@ export class Broker {
         if (settlement.properties && Object.keys(settlement.properties).length) {
           m.payload = m.payload.withApplicationProperties(settlement.properties);
         }
+        // The delivery that ended in defer() counts, as in Azure: a deferred message received
+        // by sequence number reports one more delivery than the receive that deferred it.
+        m.deliveryCount++;
         m.state = 'deferred';
         this.store.updateMessage(record(m));
         return;
