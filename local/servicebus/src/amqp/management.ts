@@ -8,6 +8,7 @@ import { invalidRequest, notImplemented, toEmulatorError } from '../errors.js';
 import { encodeForDelivery } from './delivery.js';
 import { uuidToString } from './guid.js';
 import { parsePayload } from './payload.js';
+import { addRule, enumerateRules, removeRule } from './rule-operations.js';
 
 const { types } = rhea;
 
@@ -102,7 +103,15 @@ const operations: Record<string, Operation> = {
     for (const token of lockTokens(body)) broker.settle(token, settlement, sq);
     return ok();
   },
+
+  'com.microsoft:add-rule': ({ broker, entity }, body) => replyOf(addRule(broker, entity, body)),
+  'com.microsoft:remove-rule': ({ broker, entity }, body) => replyOf(removeRule(broker, entity, body)),
+  'com.microsoft:enumerate-rules': ({ broker, entity }, body) => replyOf(enumerateRules(broker, entity, body)),
 };
+
+function replyOf(r: { status: number; body: unknown }): ManagementReply {
+  return r.status === 204 ? { status: 204, description: 'No Content', body: r.body } : ok(r.body);
+}
 
 function deferredEntry(m: BrokerMessage): Record<string, unknown> {
   const entry: Record<string, unknown> = { message: encodeForDelivery(m) };

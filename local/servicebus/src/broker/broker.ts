@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { MessageRecord, MessageStore } from '../store/store.js';
 import { normalise } from './address.js';
 import { type Consumer, QueueEntity, type Subqueue, TopicEntity } from './entities.js';
-import { matchesAnyRule } from './filters.js';
+import { copiesFor } from './filters.js';
 import { MinHeap } from './heap.js';
 import type { BrokerMessage, Lock, MessagePayload } from './message.js';
 import { Namespace } from './namespace.js';
@@ -157,7 +157,12 @@ export class Broker {
       } else {
         const view = payload.filterView();
         for (const sub of target.subscriptions.values()) {
-          if (matchesAnyRule(sub.rules.values(), view)) this.insert(sub.main, base);
+          let copySeq = seq;
+          for (const changes of copiesFor(sub.rules.values(), view)) {
+            // A further copy (a rule with an action) is a message of its own: its own number.
+            this.insert(sub.main, { ...base, seq: copySeq, payload: changes ? payload.withApplicationProperties(changes) : payload });
+            copySeq = ++target.lastSequence;
+          }
         }
       }
       seqs.push(seq);

@@ -44,11 +44,23 @@ export interface CorrelationFilter {
   applicationProperties?: Record<string, string | number | boolean>;
 }
 
-export type RuleFilter = { kind: 'true' } | { kind: 'false' } | ({ kind: 'correlation' } & CorrelationFilter);
+/** A SQL filter: the SQL-92 subset of Service Bus (src/broker/sql-syntax.ts). */
+export interface SqlFilter {
+  sqlExpression: string;
+}
+
+export type RuleFilter = { kind: 'true' } | { kind: 'false' } | ({ kind: 'correlation' } & CorrelationFilter) | ({ kind: 'sql' } & SqlFilter);
+
+/** `SET`/`REMOVE` statements applied to the copy of a message that the rule selects. */
+export interface RuleAction {
+  sqlExpression: string;
+}
 
 export interface RuleDescription {
   name: string;
   filter: RuleFilter;
+  /** With an action, the rule gives the subscription a copy of its own (as in Azure). */
+  action?: RuleAction;
 }
 
 export interface EntityRuntimeInfo {
