@@ -2,6 +2,9 @@
 // $management link), through the SDK's `createRuleManager`: rules as listed, the messages they
 // select, what their actions change, and Azure's errors.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type RuleProperties, ServiceBusClient, type ServiceBusReceivedMessage, type ServiceBusReceiver } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../src/index.js';
@@ -72,18 +75,20 @@ describe('rule manager over AMQP', () => {
     expect(await listRules(topic, sub)).toEqual([{ name: '$Default', filter: { sqlExpression: '1=1' }, action: {} }]);
 
     await rules.createRule('big', { sqlExpression: 'quantity > 10' }, { sqlExpression: "SET size = 'big'" });
-    await rules.createRule('red', { subject: 'red', applicationProperties: { priority: 'high', quantity: 10 } });
+    const since = new Date('2000-01-01T00:00:00Z');
+    await rules.createRule('red', { subject: 'red', applicationProperties: { priority: 'high', quantity: 10, since } });
     await rules.createRule('none', { sqlExpression: '1=0' });
     await rules.deleteRule('$Default');
 
+    // Listed by name, as Azure lists them.
     const listed = await listRules(topic, sub);
-    expect(listed.map((r) => r.name)).toEqual(['big', 'red', 'none']);
+    expect(listed.map((r) => r.name)).toEqual(['big', 'none', 'red']);
     expect(listed[0]).toEqual({ name: 'big', filter: { sqlExpression: 'quantity > 10' }, action: { sqlExpression: "SET size = 'big'" } });
-    expect(listed[1]!.filter).toMatchObject({ subject: 'red', applicationProperties: { priority: 'high', quantity: 10 } });
-    expect(listed[1]!.action).toEqual({});
-    expect(listed[2]!.filter).toEqual({ sqlExpression: '1=0' });
+    expect(listed[1]!.filter).toEqual({ sqlExpression: '1=0' });
+    expect(listed[2]!.filter).toMatchObject({ subject: 'red', applicationProperties: { priority: 'high', quantity: 10, since } });
+    expect(listed[2]!.action).toEqual({});
     // The catalogue (what ARM and the config file see) holds the same rules.
-    expect(emulator.catalogue.listRules(topic, sub).map((r) => r.name)).toEqual(['big', 'red', 'none']);
+    expect(emulator.catalogue.listRules(topic, sub).map((r) => r.name).sort()).toEqual(['big', 'none', 'red']);
   });
 
   it('routes by SQL filters on system and (case-insensitive) user properties, and by correlation filters', async () => {
@@ -151,5 +156,33 @@ describe('rule manager over AMQP', () => {
 
     const noSubscription = await failure(client.createRuleManager(topic, 'ghost').createRule('x', { subject: 'y' }));
     expect(noSubscription?.code).toBe('MessagingEntityNotFound');
+  });
+
+  it('keeps rules, their actions and timestamp values across a restart on --data', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-rules-'));
+    try {
+      const since = new Date('2001-02-03T04:05:06Z');
+      let persistent = await startEmulator({ port: 0, armPort: false, amqpsPort: false, dataDir: dir });
+      persistent.catalogue.putTopic('t');
+      persistent.catalogue.putSubscription('t', 's');
+      const first = new ServiceBusClient(persistent.connectionString);
+      await first.createRuleManager('t', 's').createRule('dated', { applicationProperties: { since } }, { sqlExpression: "SET seen = 'yes'" });
+      await first.close();
+      await persistent.close();
+
+      persistent = await startEmulator({ port: 0, armPort: false, amqpsPort: false, dataDir: dir });
+      const second = new ServiceBusClient(persistent.connectionString);
+      const listed: RuleProperties[] = [];
+      for await (const rule of second.createRuleManager('t', 's').listRules()) listed.push(rule);
+      expect(listed.find((r) => r.name === 'dated')).toEqual({
+        name: 'dated',
+        filter: expect.objectContaining({ applicationProperties: { since } }),
+        action: { sqlExpression: "SET seen = 'yes'" },
+      });
+      await second.close();
+      await persistent.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

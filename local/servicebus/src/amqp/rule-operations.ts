@@ -74,7 +74,11 @@ export function enumerateRules(broker: Broker, entity: string, body: Record<stri
   const { topic, subscription } = subscriptionOf(broker, entity);
   const skip = count(body.skip, 'skip', 0);
   const top = count(body.top, 'top', 2 ** 31 - 1);
-  const rules = broker.namespace.listRules(topic, subscription).slice(skip, skip + top);
+  // Azure lists rules by name.
+  const rules = broker.namespace
+    .listRules(topic, subscription)
+    .sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0))
+    .slice(skip, skip + top);
   if (rules.length === 0) return { status: 204, body: { rules: [] } };
   return { status: 200, body: { rules: rules.map((r) => ({ 'rule-description': encodeRule(r) })) } };
 }
@@ -100,10 +104,10 @@ function filterOf(description: Record<string, unknown>): RuleFilter {
   const properties = correlation.properties;
   if (properties !== undefined && properties !== null) {
     if (!isMap(properties)) throw invalidRequest("The correlation filter's 'properties' must be a map.");
-    const props: Record<string, string | number | boolean> = {};
+    const props: Record<string, string | number | boolean | Date> = {};
     for (const [k, v] of Object.entries(properties)) {
-      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
-        throw invalidRequest(`The correlation filter's property '${k}' must be a string, number or boolean.`);
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean' && !(v instanceof Date)) {
+        throw invalidRequest(`The correlation filter's property '${k}' must be a string, number, boolean or timestamp.`);
       }
       props[k] = v;
     }

@@ -40,8 +40,8 @@ export interface CorrelationFilter {
   sessionId?: string;
   replyToSessionId?: string;
   contentType?: string;
-  /** Application properties that must be present with these exact values. */
-  applicationProperties?: Record<string, string | number | boolean>;
+  /** Application properties that must be present with these exact values (a Date: a timestamp). */
+  applicationProperties?: Record<string, string | number | boolean | Date>;
 }
 
 /** A SQL filter: the SQL-92 subset of Service Bus (src/broker/sql-syntax.ts). */

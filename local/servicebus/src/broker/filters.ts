@@ -51,10 +51,10 @@ function matchesCorrelation(filter: CorrelationFilter, message: FilterView): boo
   return true;
 }
 
-function sameValue(actual: unknown, expected: string | number | boolean): boolean {
+function sameValue(actual: unknown, expected: string | number | boolean | Date): boolean {
   if (actual === expected) return true;
-  // Numbers may arrive as longs encoded in a Buffer, or as Date for timestamps; compare by value.
-  if (typeof expected === 'number' && actual instanceof Date) return actual.getTime() === expected;
+  // Timestamps arrive as Date; compare by value.
+  if (actual instanceof Date) return actual.getTime() === (expected instanceof Date ? expected.getTime() : expected);
   return false;
 }
 
@@ -106,10 +106,10 @@ export function checkRule(rule: RuleDescription): RuleDescription {
         copy[field] = v;
       }
       if (filter.applicationProperties !== undefined) {
-        const props: Record<string, string | number | boolean> = {};
+        const props: Record<string, string | number | boolean | Date> = {};
         for (const [k, v] of Object.entries(filter.applicationProperties)) {
-          if (!['string', 'number', 'boolean'].includes(typeof v)) {
-            throw invalidProperty(`rule.filter.applicationProperties.${k}`, 'expected a string, number or boolean');
+          if (!['string', 'number', 'boolean'].includes(typeof v) && !(v instanceof Date && Number.isFinite(v.getTime()))) {
+            throw invalidProperty(`rule.filter.applicationProperties.${k}`, 'expected a string, number, boolean or Date');
           }
           props[k] = v;
         }
