@@ -12,6 +12,7 @@ export type EmulatorErrorCode =
   | 'MessageSizeExceeded'
   | 'Unauthorized'
   | 'InvalidRequest'
+  | 'InvalidOperation'
   | 'NotImplemented'
   | 'InvalidConfiguration'
   | 'ServiceUnavailable'
@@ -33,6 +34,7 @@ const wire: Record<EmulatorErrorCode, WireMapping> = {
   MessageSizeExceeded: { condition: 'amqp:link:message-size-exceeded', statusCode: 413 },
   Unauthorized: { condition: 'amqp:unauthorized-access', statusCode: 401 },
   InvalidRequest: { condition: 'com.microsoft:argument-error', statusCode: 400 },
+  InvalidOperation: { condition: 'amqp:not-allowed', statusCode: 400 },
   NotImplemented: { condition: 'amqp:not-implemented', statusCode: 501 },
   InvalidConfiguration: { condition: 'amqp:invalid-field', statusCode: 400 },
   ServiceUnavailable: { condition: 'com.microsoft:server-busy', statusCode: 503 },
@@ -134,6 +136,10 @@ export function unauthorized(reason: string): EmulatorError {
 
 export function invalidRequest(reason: string): EmulatorError {
   return new EmulatorError('InvalidRequest', reason);
+}
+
+export function invalidOperation(reason: string): EmulatorError {
+  return new EmulatorError('InvalidOperation', reason);
 }
 
 export function notImplemented(what: string): EmulatorError {

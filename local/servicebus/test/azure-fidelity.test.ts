@@ -95,4 +95,21 @@ describe('answers as Azure does', () => {
     expect(m!.enqueuedTimeUtc!.getTime()).toBeGreaterThanOrEqual(at.getTime());
     await receiver.completeMessage(m!);
   });
+
+  it('refuses to dead-letter a message of a dead-letter queue; it stays there, available again, its delivery not counted', async () => {
+    const q = queue();
+    await client.createSender(q).sendMessages({ body: 'poison' });
+    const receiver = client.createReceiver(q);
+    const [m] = await receiveAll(receiver, 1);
+    await receiver.deadLetterMessage(m!);
+    const dlq = client.createReceiver(q, { subQueueType: 'deadLetter' });
+    const [dead] = await receiveAll(dlq, 1);
+    const error = await dlq.deadLetterMessage(dead!).then(() => undefined, (e: Error & { code?: string }) => e);
+    // Azure's refusal (amqp:not-allowed) has no Service Bus code of its own: the SDK says GeneralError.
+    expect(error?.code).toBe('GeneralError');
+    const [again] = await receiveAll(dlq, 1);
+    expect(again).toMatchObject({ body: 'poison', deliveryCount: 0 });
+    await dlq.completeMessage(again!);
+    expect(emulator.catalogue.getQueue(q)!.messageCount).toBe(0);
+  });
 });

@@ -4,7 +4,7 @@
 // One file of ~540 lines on purpose: every transition of a message's state is here, so that
 // locks, settlements and timers read together.
 import { randomFillSync } from 'node:crypto';
-import { entityNotFound, invalidRequest, lockLost, messageNotFound, messageTooLarge } from '../errors.js';
+import { entityNotFound, invalidOperation, invalidRequest, lockLost, messageNotFound, messageTooLarge } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MessageRecord, MessageStore } from '../store/store.js';
 import { normalise } from './address.js';
@@ -377,10 +377,10 @@ export class Broker {
     const from = this.sq(m);
     const dlq = from.deadLetterQueue;
     if (!dlq) {
-      // Dead-lettering a message of a dead-letter queue leaves it there (as in Azure).
-      this.store.updateMessage(record(m));
+      // Azure refuses to dead-letter a message of a dead-letter queue; the message stays there,
+      // available again at once, and the refused delivery does not count.
       this.makeReady(from, m);
-      return;
+      throw invalidOperation(`The message ${m.seq} is in the dead-letter queue '${from.path}' and cannot be dead-lettered again; complete it to remove it.`);
     }
     const changes: Record<string, unknown> = { ...properties };
     if (reason !== undefined && reason !== null) changes.DeadLetterReason = reason;
