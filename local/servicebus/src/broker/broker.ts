@@ -304,10 +304,14 @@ export class Broker {
     this.redeliver(m);
   }
 
-  /** After an abandon or a lost lock: count the attempt, then dead-letter or make available again. */
+  /**
+   * After an abandon or a lost lock: count the attempt, then dead-letter or make available
+   * again. In a dead-letter queue attempts are not counted (as in Azure: nothing follows from
+   * the count there).
+   */
   private redeliver(m: BrokerMessage, properties?: Record<string, unknown>): void {
     const sq = this.sq(m);
-    m.deliveryCount++;
+    if (!sq.isDeadLetter) m.deliveryCount++;
     if (properties && Object.keys(properties).length) m.payload = m.payload.withApplicationProperties(properties);
     if (m.deliveryCount >= sq.settings.maxDeliveryCount && sq.deadLetterQueue) {
       this.deadLetter(m, 'MaxDeliveryCountExceeded', `Message could not be consumed after ${sq.settings.maxDeliveryCount} delivery attempts.`);
