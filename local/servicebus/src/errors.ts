@@ -1,6 +1,7 @@
 // The single factory of wire errors. Every error the emulator reports to a client (AMQP link
 // detach, rejected transfer, management reply, ARM response) is an `EmulatorError` created here,
 // so that codes, AMQP conditions and status codes stay consistent across the surfaces.
+import { randomUUID } from 'node:crypto';
 
 export type EmulatorErrorCode =
   | 'MessagingEntityNotFound'
@@ -15,6 +16,7 @@ export type EmulatorErrorCode =
   | 'OperationTimeout'
   | 'Unauthorized'
   | 'InvalidRequest'
+  | 'InvalidOperation'
   | 'NotImplemented'
   | 'InvalidConfiguration'
   | 'ServiceUnavailable'
@@ -52,6 +54,8 @@ export class EmulatorError extends Error {
   readonly condition: string;
   /** HTTP-like status code (management replies, ARM). */
   readonly statusCode: number;
+  /** For `MessagingEntityNotFound`: the path of the missing entity. */
+  entityPath: string | undefined;
 
   constructor(
     readonly code: EmulatorErrorCode,
@@ -62,9 +66,25 @@ export class EmulatorError extends Error {
     this.statusCode = wire[code].statusCode;
   }
 
-  /** The `{ condition, description }` shape rhea sends in detach, reject and end frames. */
-  toAmqpError(): { condition: string; description: string } {
-    return { condition: this.condition, description: this.message };
+  /**
+   * The `{ condition, description }` shape rhea sends in detach, reject and end frames; the
+   * namespace is the host name the client connected to (its AMQP open frame).
+   */
+  toAmqpError(namespace?: string): { condition: string; description: string } {
+    return { condition: this.condition, description: this.wireMessage(namespace) };
+  }
+
+  /**
+   * The text a client sees. An unknown entity is worded as Azure words it (code in the wild
+   * matches on it); the emulator's hint stays in `message`, for the log.
+   */
+  wireMessage(namespace = 'localhost'): string {
+    if (this.entityPath === undefined) return this.message;
+    const now = new Date().toISOString().slice(0, 19);
+    return (
+      `The messaging entity 'sb://${namespace}/${this.entityPath}' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.  ` +
+      `TrackingId:${randomUUID()}, SystemTracker:${namespace}:${this.entityPath}, Timestamp:${now}`
+    );
   }
 }
 
@@ -82,11 +102,13 @@ export function toEmulatorError(e: unknown): EmulatorError {
 // ---- factory -------------------------------------------------------------------------------
 
 /**
- * The SDK recognises "entity not found" by this exact sentence (`The messaging entity '…' could
- * not be found`), so keep its wording.
+ * An unknown entity. `message` (the library's and the log's text) carries a hint; clients get
+ * Azure's wording from `wireMessage`, with the namespace they connected to.
  */
 export function entityNotFound(path: string, hint = 'Create it first (config file, ARM endpoint) or start the emulator with --auto-create.'): EmulatorError {
-  return new EmulatorError('MessagingEntityNotFound', `The messaging entity '${path}' could not be found. ${hint}`);
+  const error = new EmulatorError('MessagingEntityNotFound', `The messaging entity '${path}' could not be found. ${hint}`);
+  error.entityPath = path.replace(/^\/+|\/+$/g, '');
+  return error;
 }
 
 export function entityAlreadyExists(path: string): EmulatorError {

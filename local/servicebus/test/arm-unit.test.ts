@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_TIMESPAN_MS, formatIsoDuration, parseIsoDuration } from '../src/arm/durations.js';
 import { toArmError } from '../src/arm/errors.js';
-import { PropertyError, readEntityProperties, readRuleFilter, ruleToArmProperties } from '../src/arm/properties.js';
+import { PropertyError, readEntityProperties, readRuleAction, readRuleFilter, ruleToArmProperties } from '../src/arm/properties.js';
 import { parseRoute } from '../src/arm/routes.js';
 import { invalidProperty, entityNotFound } from '../src/errors.js';
 
@@ -154,18 +154,24 @@ describe('ARM rules', () => {
     ).toEqual({ kind: 'correlation', subject: 'shutdown', correlationId: 'c1', applicationProperties: { region: 'eu' } });
   });
 
-  it('understands the constant SQL filters and refuses others', () => {
+  it('reads SQL filters (the constant ones as true and false) and refuses bad SQL, naming the field', () => {
     expect(readRuleFilter({ filterType: 'SqlFilter', sqlFilter: { sqlExpression: '1=1' } }, 'properties', 'camel')).toEqual({ kind: 'true' });
     expect(readRuleFilter({ sqlFilter: { sqlExpression: ' 1 = 0 ' } }, 'properties', 'camel')).toEqual({ kind: 'false' });
+    expect(readRuleFilter({ filterType: 'SqlFilter', sqlFilter: { sqlExpression: "region = 'eu'" } }, 'properties', 'camel')).toEqual({
+      kind: 'sql',
+      sqlExpression: "region = 'eu'",
+    });
     expect(() =>
-      readRuleFilter({ filterType: 'SqlFilter', sqlFilter: { sqlExpression: "region = 'eu'" } }, 'properties', 'camel'),
-    ).toThrow(/properties\.sqlFilter\.sqlExpression: SQL filters are not supported/);
+      readRuleFilter({ filterType: 'SqlFilter', sqlFilter: { sqlExpression: "region = 'eu" } }, 'properties', 'camel'),
+    ).toThrow(/properties\.sqlFilter\.sqlExpression: .*an unterminated string at position 9/);
     expect(() => readRuleFilter({ filterType: 'CorrelationFilter', correlationFilter: {} }, 'properties', 'camel')).toThrow(
       /at least one property/,
     );
-    expect(() =>
-      readRuleFilter({ sqlFilter: { sqlExpression: '1=1' }, action: { sqlExpression: "SET x = 1" } }, 'properties', 'camel'),
-    ).toThrow(/properties\.action: rule actions are not supported/);
+    expect(readRuleAction({ sqlFilter: { sqlExpression: '1=1' }, action: { sqlExpression: 'SET x = 1' } }, 'properties', 'camel')).toEqual({
+      sqlExpression: 'SET x = 1',
+    });
+    expect(readRuleAction({ action: {} }, 'properties', 'camel')).toBeUndefined();
+    expect(() => readRuleAction({ action: { sqlExpression: 'SET x' } }, 'properties', 'camel')).toThrow(/properties\.action\.sqlExpression: .*expected '='/);
     expect(() => readRuleFilter({}, 'properties', 'camel')).toThrow(/properties\.filterType: is required/);
   });
 

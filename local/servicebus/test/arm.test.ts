@@ -159,12 +159,23 @@ describe('ARM endpoint: topics, subscriptions and rules', () => {
     expect(await statusOf(arm.rules.createOrUpdate(RG, NS, topic, 's', 'r', { filterType: 'SqlFilter', sqlFilter: { sqlExpression: '1=1' } }))).toBe(404);
   });
 
-  it('refuses SQL filters it cannot evaluate, naming the field', async () => {
+  it('keeps SQL filters and actions, and refuses bad SQL naming the field', async () => {
     const topic = unique('sql');
     await arm.topics.createOrUpdate(RG, NS, topic, {});
     await arm.subscriptions.createOrUpdate(RG, NS, topic, 's', {});
+    const rule = await arm.rules.createOrUpdate(RG, NS, topic, 's', 'r', {
+      filterType: 'SqlFilter',
+      sqlFilter: { sqlExpression: "region = 'eu'" },
+      action: { sqlExpression: "SET routed = 'yes'" },
+    });
+    expect(rule).toMatchObject({ sqlFilter: { sqlExpression: "region = 'eu'" }, action: { sqlExpression: "SET routed = 'yes'" } });
+    expect(emulator.catalogue.getRule(topic, 's', 'r')).toEqual({
+      name: 'r',
+      filter: { kind: 'sql', sqlExpression: "region = 'eu'" },
+      action: { sqlExpression: "SET routed = 'yes'" },
+    });
     const error = await arm.rules
-      .createOrUpdate(RG, NS, topic, 's', 'r', { filterType: 'SqlFilter', sqlFilter: { sqlExpression: "region = 'eu'" } })
+      .createOrUpdate(RG, NS, topic, 's', 'bad', { filterType: 'SqlFilter', sqlFilter: { sqlExpression: "region = = 'eu'" } })
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ statusCode: 400 });
     expect((error as Error).message).toContain('properties.sqlFilter.sqlExpression');

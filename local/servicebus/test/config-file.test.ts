@@ -246,9 +246,11 @@ describe('config file: bad files', () => {
     [{ queues: {} }, '$.queues: must be an array'],
     [{ queues: [{ lockDuration: 'PT1M' }] }, '$.queues[0].name: is required'],
     [{ queues: [{ name: 'q', lockDurationMs: 5 }] }, '$.queues[0].lockDurationMs: unknown queue property'],
-    [{ topics: [{ name: 't', subscriptions: [{ name: 's', rules: [{ name: 'r', filter: { kind: 'sql' } }] }] }] }, '$.topics[0].subscriptions[0].rules[0].filter.kind: must be "true", "false" or "correlation"'],
+    [{ topics: [{ name: 't', subscriptions: [{ name: 's', rules: [{ name: 'r', filter: { kind: 'sql' } }] }] }] }, '$.topics[0].subscriptions[0].rules[0].filter.sqlExpression: must be a string'],
+    [{ topics: [{ name: 't', subscriptions: [{ name: 's', rules: [{ name: 'r', filter: { kind: 'regex' } }] }] }] }, '$.topics[0].subscriptions[0].rules[0].filter.kind: must be "true", "false", "correlation" or "sql"'],
+    [{ topics: [{ name: 't', subscriptions: [{ name: 's', rules: [{ name: 'r', filter: { kind: 'true' }, action: { sqlExpression: 'SET sys.to = 1' } }] }] }] }, '$.topics[0].subscriptions[0].rules[0].action.sqlExpression: actions on system properties (sys.to) are not supported'],
     [{ UserConfig: { Namespaces: [{ Queues: [{ Name: 'q', Properties: { ForwardTo: 'other' } }] }] } }, '$.UserConfig.Namespaces[0].Queues[0].Properties.ForwardTo: auto-forwarding is not supported'],
-    [{ UserConfig: { Namespaces: [{ Topics: [{ Name: 't', Subscriptions: [{ Name: 's', Rules: [{ Name: 'r', Properties: { FilterType: 'Sql', SqlFilter: { SqlExpression: "sys.MessageId = '1'" } } }] }] }] }] } }, '$.UserConfig.Namespaces[0].Topics[0].Subscriptions[0].Rules[0].Properties.SqlFilter.SqlExpression: SQL filters are not supported'],
+    [{ UserConfig: { Namespaces: [{ Topics: [{ Name: 't', Subscriptions: [{ Name: 's', Rules: [{ Name: 'r', Properties: { FilterType: 'Sql', SqlFilter: { SqlExpression: "sys.MessageId = " } } }] }] }] }] } }, '$.UserConfig.Namespaces[0].Topics[0].Subscriptions[0].Rules[0].Properties.SqlFilter.SqlExpression: The SQL expression'],
     [{ UserConfig: { Namespaces: [{ Queues: [{ Properties: {} }] }] } }, '$.UserConfig.Namespaces[0].Queues[0].Name: is required'],
     [[], '$: must be a JSON object'],
   ])('refuses %j', (json, message) => {

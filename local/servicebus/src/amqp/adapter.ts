@@ -78,7 +78,7 @@ export class ServiceBusAdapter {
           // Never let one bad request take the server down: log, and fail only that link.
           options.logger.warn('amqp handler failed', { event, error: String(e) });
           const link = ctx.sender ?? ctx.receiver;
-          link?.close(toEmulatorError(e).toAmqpError());
+          link?.close(toEmulatorError(e).toAmqpError(namespaceOf(ctx.connection)));
         }
       });
     on('receiver_open', (ctx) => this.onIncomingLink(ctx.connection, ctx.receiver!));
@@ -190,7 +190,7 @@ export class ServiceBusAdapter {
   private refuse(link: Sender | Receiver, e: unknown, state: ConnectionState, address: string): void {
     const err = toEmulatorError(e);
     this.options.logger.info('link refused', { connection: state.id, address, code: err.code, reason: err.message });
-    link.close(err.toAmqpError());
+    link.close(err.toAmqpError(namespaceOf(link.connection)));
   }
 
   // ---- transfers from the peer -------------------------------------------------------------
@@ -206,7 +206,7 @@ export class ServiceBusAdapter {
       return;
     }
     if (role.kind === 'send') {
-      this.onMessageSent(role.address, raw, format, delivery);
+      this.onMessageSent(role.address, raw, format, delivery, namespaceOf(ctx.connection));
       return;
     }
     let request: ReturnType<typeof amqpMessage.decode>;
@@ -219,10 +219,10 @@ export class ServiceBusAdapter {
     delivery.accept();
     const state = this.state(ctx.connection);
     if (role.kind === 'cbs') this.onCbsRequest(state, request);
-    else if (role.kind === 'management') this.onManagementRequest(state, role.entity, request);
+    else if (role.kind === 'management') this.onManagementRequest(state, role.entity, request, namespaceOf(ctx.connection));
   }
 
-  private onMessageSent(address: string, raw: Buffer, format: number, delivery: Delivery): void {
+  private onMessageSent(address: string, raw: Buffer, format: number, delivery: Delivery, namespace: string | undefined): void {
     const broker = this.options.broker;
     try {
       const target = broker.sendTarget(address);
@@ -233,7 +233,9 @@ export class ServiceBusAdapter {
       else throw invalidRequest(`Message format ${format} is not supported.`);
       broker.send(target, payloads);
     } catch (e) {
-      if (!delivery.remote_settled) delivery.reject(toEmulatorError(e).toAmqpError());
+      const err = toEmulatorError(e);
+      this.options.logger.debug('message refused', { address, code: err.code, reason: err.message });
+      if (!delivery.remote_settled) delivery.reject(err.toAmqpError(namespace));
       return;
     }
     if (delivery.remote_settled) return;
@@ -264,14 +266,15 @@ export class ServiceBusAdapter {
     this.reply(state, request, { 'status-code': amqpTypes.wrap_int(status), 'status-description': description }, undefined, CBS);
   }
 
-  private onManagementRequest(state: ConnectionState, entity: string, request: ReturnType<typeof amqpMessage.decode>): void {
+  private onManagementRequest(state: ConnectionState, entity: string, request: ReturnType<typeof amqpMessage.decode>, namespace: string | undefined): void {
     const props = (request.application_properties ?? {}) as Record<string, unknown>;
     const body = request.body && typeof request.body === 'object' && !Buffer.isBuffer(request.body) ? (request.body as Record<string, unknown>) : {};
     const result = handleManagement(
-      { broker: this.options.broker, entity, owner: state.id },
+      { broker: this.options.broker, entity, owner: state.id, namespace },
       { operation: String(props.operation ?? ''), body },
     );
     this.options.logger.debug('management request', { connection: state.id, entity, operation: props.operation, status: result.status });
+    if (result.reason) this.options.logger.info('management request refused', { connection: state.id, entity, operation: props.operation, reason: result.reason });
     const replyProps: Record<string, unknown> = { statusCode: amqpTypes.wrap_int(result.status), statusDescription: result.description };
     if (result.condition) replyProps.errorCondition = result.condition;
     // Changes made by the operation (settlements, schedules) are durable before the reply.
@@ -370,6 +373,12 @@ export class ServiceBusAdapter {
     state.consumers.clear();
     this.options.logger.debug('connection closed', { connection: state.id });
   }
+}
+
+/** The namespace host name the client connected to (its open frame), as Azure names it in errors. */
+function namespaceOf(connection: Connection | undefined): string | undefined {
+  const host = (connection as unknown as { hostname?: unknown } | undefined)?.hostname;
+  return typeof host === 'string' && host !== '' ? host : undefined;
 }
 
 function successOutcome(s: Settlement): unknown {

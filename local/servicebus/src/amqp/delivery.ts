@@ -37,7 +37,8 @@ export function encodeForDelivery(m: BrokerMessage): Buffer {
     count += 2;
     annBody += ANNOTATION_KEYS.lockedUntil.length + 9;
   }
-  if (m.state !== 'active') {
+  const state = reportedState(m);
+  if (state !== 'active') {
     count += 2;
     annBody += ANNOTATION_KEYS.messageState.length + 5;
   }
@@ -52,7 +53,7 @@ export function encodeForDelivery(m: BrokerMessage): Buffer {
   out[at++] = payload.priority & 0xff;
   if (ttlBytes === 5) at = writeUint(out, at, ttl!);
   else out[at++] = 0x40;
-  out[at++] = m.deliveryCount === 0 ? 0x41 : 0x42;
+  out[at++] = payload.firstAcquirer ? 0x41 : 0x42;
   at = writeUint(out, at, m.deliveryCount);
   at = sectionHead(out, at, SECTION.messageAnnotations, 0xd1, annBody, count);
   at += kept.bytes.copy(out, at);
@@ -64,10 +65,10 @@ export function encodeForDelivery(m: BrokerMessage): Buffer {
     at += ANNOTATION_KEYS.lockedUntil.copy(out, at);
     at = writeLong(out, at, 0x83, m.lock.lockedUntil);
   }
-  if (m.state !== 'active') {
+  if (state !== 'active') {
     at += ANNOTATION_KEYS.messageState.copy(out, at);
     out[at] = 0x71;
-    out.writeInt32BE(MESSAGE_STATE[m.state], at + 1);
+    out.writeInt32BE(MESSAGE_STATE[state], at + 1);
     at += 5;
   }
   if (source) {
@@ -84,6 +85,14 @@ export function encodeForDelivery(m: BrokerMessage): Buffer {
   }
   bare.copy(out, at);
   return out;
+}
+
+/**
+ * The state a receiver sees: Azure keeps reporting `scheduled` for a message that was
+ * scheduled, also once it is enqueued and delivered; deferral is reported as such.
+ */
+function reportedState(m: BrokerMessage): BrokerMessage['state'] {
+  return m.state === 'active' && m.payload.scheduledEnqueueTime !== undefined ? 'scheduled' : m.state;
 }
 
 function writeUint(out: Buffer, at: number, n: number): number {

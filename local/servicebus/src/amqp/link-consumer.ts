@@ -57,7 +57,8 @@ export class LinkConsumer implements Consumer {
   }
 
   detach(reason: Error): void {
-    const error = reason instanceof EmulatorError ? reason.toAmqpError() : { condition: 'amqp:internal-error', description: reason.message };
+    const namespace = (this.link.connection as unknown as { hostname?: string }).hostname || undefined;
+    const error = reason instanceof EmulatorError ? reason.toAmqpError(namespace) : { condition: 'amqp:internal-error', description: reason.message };
     this.link.close(error);
   }
 }

@@ -9,6 +9,7 @@ import { encodeForDelivery } from './delivery.js';
 import { uuidToString } from './guid.js';
 import { parsePayload } from './payload.js';
 import { sessionOperation } from './session-operations.js';
+import { addRule, enumerateRules, removeRule } from './rule-operations.js';
 
 const { types } = rhea;
 
@@ -22,6 +23,8 @@ export interface ManagementReply {
   description: string;
   condition?: string;
   body: unknown;
+  /** Why a request failed, with the emulator's hint, for the log. */
+  reason?: string;
 }
 
 export interface ManagementContext {
@@ -30,6 +33,8 @@ export interface ManagementContext {
   entity: string;
   /** Connection id, the owner of locks taken here. */
   owner: string;
+  /** The host name the client connected to, for Azure's wording of errors. */
+  namespace?: string;
 }
 
 export const ok = (body: unknown = {}): ManagementReply => ({ status: 200, description: 'OK', body });
@@ -41,7 +46,7 @@ export function handleManagement(ctx: ManagementContext, request: ManagementRequ
     return handler(ctx, request.body ?? {});
   } catch (e) {
     const err = toEmulatorError(e);
-    return { status: err.statusCode, description: err.message, condition: err.condition, body: {} };
+    return { status: err.statusCode, description: err.wireMessage(ctx.namespace), condition: err.condition, body: {}, reason: err.message };
   }
 }
 
@@ -96,12 +101,20 @@ const operations: Record<string, Operation> = {
     for (const token of lockTokens(body)) broker.settle(token, settlement, sq);
     return ok();
   },
+
+  'com.microsoft:add-rule': ({ broker, entity }, body) => replyOf(addRule(broker, entity, body)),
+  'com.microsoft:remove-rule': ({ broker, entity }, body) => replyOf(removeRule(broker, entity, body)),
+  'com.microsoft:enumerate-rules': ({ broker, entity }, body) => replyOf(enumerateRules(broker, entity, body)),
 };
 
 export function peekReply(found: BrokerMessage[]): ManagementReply {
   const messages = found.map((m) => ({ message: encodeForDelivery(m) }));
   // An empty peek is 204 in Service Bus; the body still carries the (empty) list.
   return messages.length ? ok({ messages }) : { status: 204, description: 'No Content', body: { messages: [] } };
+}
+
+function replyOf(r: { status: number; body: unknown }): ManagementReply {
+  return r.status === 204 ? { status: 204, description: 'No Content', body: r.body } : ok(r.body);
 }
 
 export function deferredEntry(m: BrokerMessage): Record<string, unknown> {

@@ -35,6 +35,7 @@ export const brokerAnnotations = new Set([
 interface Envelope {
   durable: boolean;
   priority: number;
+  firstAcquirer: boolean;
   ttlMs: number | undefined;
   scheduledEnqueueTime: number | undefined;
 }
@@ -46,6 +47,8 @@ export class AmqpPayload implements MessagePayload {
   /** Header fields kept on delivery. */
   readonly durable: boolean;
   readonly priority: number;
+  /** The sender's `first-acquirer`, handed back as sent (as Azure does). */
+  readonly firstAcquirer: boolean;
   private filterCache: FilterView | undefined;
   private keptAnnotations: { count: number; bytes: Buffer } | undefined;
 
@@ -60,6 +63,7 @@ export class AmqpPayload implements MessagePayload {
     this.scheduledEnqueueTime = envelope.scheduledEnqueueTime;
     this.durable = envelope.durable;
     this.priority = envelope.priority;
+    this.firstAcquirer = envelope.firstAcquirer;
   }
 
   /**
@@ -192,12 +196,13 @@ function readMessageId(raw: Buffer, props: Section): string | undefined {
 }
 
 function readEnvelope(raw: Buffer, sections: Section[]): Envelope {
-  const envelope: Envelope = { durable: false, priority: 4, ttlMs: undefined, scheduledEnqueueTime: undefined };
+  const envelope: Envelope = { durable: false, priority: 4, firstAcquirer: false, ttlMs: undefined, scheduledEnqueueTime: undefined };
   const header = findSection(sections, SECTION.header);
   if (header) {
     const h = decodeSection(raw, header);
     envelope.durable = h.durable === true;
     envelope.priority = typeof h.priority === 'number' ? h.priority : 4;
+    envelope.firstAcquirer = h.first_acquirer === true;
     envelope.ttlMs = typeof h.ttl === 'number' && h.ttl > 0 ? h.ttl : undefined;
   }
   const ann = findSection(sections, SECTION.messageAnnotations);

@@ -7,11 +7,14 @@
 import type {
   CorrelationFilter,
   QueueProperties,
+  RuleAction,
   RuleDescription,
   RuleFilter,
   SubscriptionProperties,
   TopicProperties,
 } from '../broker/catalogue.js';
+import { parseSqlAction, parseSqlFilter } from '../broker/sql-syntax.js';
+import { isEmulatorError } from '../errors.js';
 import { parseIsoDuration } from './durations.js';
 
 /** A bad value, with the path of the field (e.g. `properties.lockDuration`). */
@@ -123,7 +126,7 @@ const FIELDS: Record<EntityKind, Field[]> = {
     common.status,
     common.enableBatchedOperations,
     common.autoDeleteOnIdle,
-    // No SQL filters, hence no filter evaluation exceptions to dead-letter.
+    // Accepted, not modelled: a SQL rule that cannot be evaluated is unknown (no match), never an exception.
     { name: 'deadLetteringOnFilterEvaluationExceptions', type: 'boolean' },
     { name: 'isClientAffine', type: 'boolean', refuse: refuseTrue('client-affine subscriptions') },
   ],
@@ -230,20 +233,12 @@ const FALSE_SQL = /^\s*(?:1\s*=\s*0|false)\s*$/i;
 
 /**
  * An ARM rule resource's `properties` (or a Config.json rule's `Properties`, with `keyCase:
- * 'pascal'`) as a catalogue filter. SQL filters are understood only as the constant filters
- * Azure itself uses (`1=1`, `1=0`); anything else is refused, since evaluating it wrongly
- * would deliver the wrong messages.
+ * 'pascal'`) as a catalogue filter. The constant SQL filters Azure itself uses (`1=1`, `1=0`)
+ * become true and false filters; other SQL is parsed here, so that an error names the field.
  */
 export function readRuleFilter(input: unknown, path: string, keyCase: 'camel' | 'pascal'): RuleFilter {
   const k = (name: string) => (keyCase === 'pascal' ? pascal(name) : name);
   const object = expectObject(input ?? {}, path);
-  const action = object[k('action')];
-  if (action !== undefined && action !== null) {
-    const expression = expectObject(action, `${path}.${k('action')}`)[k('sqlExpression')];
-    if (typeof expression === 'string' && expression.trim() !== '') {
-      throw new PropertyError(`${path}.${k('action')}`, 'rule actions are not supported by the emulator');
-    }
-  }
   const filterType = object[k('filterType')];
   const sqlKey = k('sqlFilter');
   const correlationKey = k('correlationFilter');
@@ -267,12 +262,7 @@ export function readRuleFilter(input: unknown, path: string, keyCase: 'camel' | 
     const sqlPath = `${path}.${sqlKey}`;
     const expression = expectObject(object[sqlKey] ?? {}, sqlPath)[k('sqlExpression')];
     if (typeof expression !== 'string') throw new PropertyError(`${sqlPath}.${k('sqlExpression')}`, 'is required');
-    if (TRUE_SQL.test(expression)) return { kind: 'true' };
-    if (FALSE_SQL.test(expression)) return { kind: 'false' };
-    throw new PropertyError(
-      `${sqlPath}.${k('sqlExpression')}`,
-      `SQL filters are not supported by the emulator, only "1=1" and "1=0" (got ${JSON.stringify(expression)}); use a correlation filter`,
-    );
+    return sqlFilterOf(expression, `${sqlPath}.${k('sqlExpression')}`);
   }
 
   const corrPath = `${path}.${correlationKey}`;
@@ -302,22 +292,53 @@ export function readRuleFilter(input: unknown, path: string, keyCase: 'camel' | 
   return filter;
 }
 
+/** A SQL filter expression as a catalogue filter (`1=1` and `1=0` as true and false filters). */
+export function sqlFilterOf(expression: string, field: string): RuleFilter {
+  if (TRUE_SQL.test(expression)) return { kind: 'true' };
+  if (FALSE_SQL.test(expression)) return { kind: 'false' };
+  checkSql(field, () => parseSqlFilter(expression));
+  return { kind: 'sql', sqlExpression: expression };
+}
+
+/** The rule's SQL action (`action.sqlExpression`), if any; application properties only. */
+export function readRuleAction(input: unknown, path: string, keyCase: 'camel' | 'pascal'): RuleAction | undefined {
+  const k = (name: string) => (keyCase === 'pascal' ? pascal(name) : name);
+  const action = expectObject(input ?? {}, path)[k('action')];
+  if (action === undefined || action === null) return undefined;
+  const actionPath = `${path}.${k('action')}`;
+  const expression = expectObject(action, actionPath)[k('sqlExpression')];
+  if (expression === undefined || expression === null || (typeof expression === 'string' && expression.trim() === '')) return undefined;
+  if (typeof expression !== 'string') throw new PropertyError(`${actionPath}.${k('sqlExpression')}`, 'must be a string');
+  const statements = checkSql(`${actionPath}.${k('sqlExpression')}`, () => parseSqlAction(expression));
+  const sys = statements.find((st) => st.ref.scope === 'sys');
+  if (sys) throw new PropertyError(`${actionPath}.${k('sqlExpression')}`, `actions on system properties (sys.${sys.ref.name}) are not supported by the emulator`);
+  return { sqlExpression: expression };
+}
+
+/** Runs a SQL parse, reporting a syntax error against `field`. */
+function checkSql<T>(field: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (isEmulatorError(e)) throw new PropertyError(field, e.message);
+    throw e;
+  }
+}
+
 /** The ARM `properties` of a rule. */
 export function ruleToArmProperties(rule: RuleDescription): Record<string, unknown> {
   const { filter } = rule;
+  const action = rule.action ? { sqlExpression: rule.action.sqlExpression, compatibilityLevel: 20 } : {};
   if (filter.kind !== 'correlation') {
-    return {
-      action: {},
-      filterType: 'SqlFilter',
-      sqlFilter: { sqlExpression: filter.kind === 'true' ? '1=1' : '1=0', compatibilityLevel: 20 },
-    };
+    const sqlExpression = filter.kind === 'sql' ? filter.sqlExpression : filter.kind === 'true' ? '1=1' : '1=0';
+    return { action, filterType: 'SqlFilter', sqlFilter: { sqlExpression, compatibilityLevel: 20 } };
   }
   const correlationFilter: Record<string, unknown> = {};
   for (const [armName, name] of CORRELATION_FIELDS) {
     if (filter[name] !== undefined) correlationFilter[armName] = filter[name];
   }
   correlationFilter.properties = { ...(filter.applicationProperties ?? {}) };
-  return { action: {}, filterType: 'CorrelationFilter', correlationFilter };
+  return { action, filterType: 'CorrelationFilter', correlationFilter };
 }
 
 // ----- helpers ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { EntityCatalogue } from '../broker/catalogue.js';
 import { armErrors, toArmError } from './errors.js';
-import { expectObject, readEntityProperties, readRuleFilter, type ReadOptions } from './properties.js';
+import { expectObject, readEntityProperties, readRuleAction, readRuleFilter, type ReadOptions } from './properties.js';
 import {
   namespaceResource,
   queueResource,
@@ -229,8 +229,10 @@ function dispatch(
           return ok(ruleResource(route.ref, topic, sub, rule));
         }
         case 'PUT': {
-          const filter = readRuleFilter(armProperties(body), 'properties', 'camel');
-          return ok(ruleResource(route.ref, topic, sub, catalogue.putRule(topic, sub, { name: route.rule, filter }).entity));
+          const properties = armProperties(body);
+          const filter = readRuleFilter(properties, 'properties', 'camel');
+          const action = readRuleAction(properties, 'properties', 'camel');
+          return ok(ruleResource(route.ref, topic, sub, catalogue.putRule(topic, sub, { name: route.rule, filter, ...(action ? { action } : {}) }).entity));
         }
         case 'DELETE':
           return deleted(catalogue.deleteRule(topic, sub, route.rule));

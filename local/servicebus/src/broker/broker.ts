@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { MessageRecord, MessageStore } from '../store/store.js';
 import { normalise } from './address.js';
 import { type Consumer, QueueEntity, type Subqueue, TopicEntity } from './entities.js';
-import { matchesAnyRule } from './filters.js';
+import { copiesFor } from './filters.js';
 import { MinHeap } from './heap.js';
 import type { BrokerMessage, Lock, MessagePayload } from './message.js';
 import { Namespace } from './namespace.js';
@@ -174,7 +174,12 @@ export class Broker {
       } else {
         const view = payload.filterView();
         for (const sub of target.subscriptions.values()) {
-          if (matchesAnyRule(sub.rules.values(), view)) this.insert(sub.main, base);
+          let copySeq = seq;
+          for (const changes of copiesFor(sub.rules.values(), view)) {
+            // A further copy (a rule with an action) is a message of its own: its own number.
+            this.insert(sub.main, { ...base, seq: copySeq, payload: changes ? payload.withApplicationProperties(changes) : payload });
+            copySeq = ++target.lastSequence;
+          }
         }
       }
       seqs.push(seq);
@@ -331,10 +336,14 @@ export class Broker {
     this.redeliver(m);
   }
 
-  /** After an abandon or a lost lock: count the attempt, then dead-letter or make available again. */
+  /**
+   * After an abandon or a lost lock: count the attempt, then dead-letter or make available
+   * again. In a dead-letter queue attempts are not counted (as in Azure: nothing follows from
+   * the count there).
+   */
   private redeliver(m: BrokerMessage, properties?: Record<string, unknown>): void {
     const sq = this.sq(m);
-    m.deliveryCount++;
+    if (!sq.isDeadLetter) m.deliveryCount++;
     if (properties && Object.keys(properties).length) m.payload = m.payload.withApplicationProperties(properties);
     if (m.deliveryCount >= sq.settings.maxDeliveryCount && sq.deadLetterQueue) {
       this.deadLetter(m, 'MaxDeliveryCountExceeded', `Message could not be consumed after ${sq.settings.maxDeliveryCount} delivery attempts.`);
@@ -374,6 +383,9 @@ export class Broker {
         if (settlement.properties && Object.keys(settlement.properties).length) {
           m.payload = m.payload.withApplicationProperties(settlement.properties);
         }
+        // The delivery that ended in defer() counts, as in Azure: a deferred message received
+        // by sequence number reports one more delivery than the receive that deferred it.
+        m.deliveryCount++;
         m.state = 'deferred';
         this.store.updateMessage(record(m));
         return;
@@ -403,10 +415,10 @@ export class Broker {
     const from = this.sq(m);
     const dlq = from.deadLetterQueue;
     if (!dlq) {
-      // Dead-lettering a message of a dead-letter queue leaves it there (as in Azure).
-      this.store.updateMessage(record(m));
+      // Azure refuses to dead-letter a message of a dead-letter queue; the message stays there,
+      // available again at once, and the refused delivery does not count.
       this.makeReady(from, m);
-      return;
+      throw invalidOperation(`The message ${m.seq} is in the dead-letter queue '${from.path}' and cannot be dead-lettered again; complete it to remove it.`);
     }
     const changes: Record<string, unknown> = { ...properties };
     if (reason !== undefined && reason !== null) changes.DeadLetterReason = reason;

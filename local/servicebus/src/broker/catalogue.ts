@@ -44,15 +44,27 @@ export interface CorrelationFilter {
   sessionId?: string;
   replyToSessionId?: string;
   contentType?: string;
-  /** Application properties that must be present with these exact values. */
-  applicationProperties?: Record<string, string | number | boolean>;
+  /** Application properties that must be present with these exact values (a Date: a timestamp). */
+  applicationProperties?: Record<string, string | number | boolean | Date>;
 }
 
-export type RuleFilter = { kind: 'true' } | { kind: 'false' } | ({ kind: 'correlation' } & CorrelationFilter);
+/** A SQL filter: the SQL-92 subset of Service Bus (src/broker/sql-syntax.ts). */
+export interface SqlFilter {
+  sqlExpression: string;
+}
+
+export type RuleFilter = { kind: 'true' } | { kind: 'false' } | ({ kind: 'correlation' } & CorrelationFilter) | ({ kind: 'sql' } & SqlFilter);
+
+/** `SET`/`REMOVE` statements applied to the copy of a message that the rule selects. */
+export interface RuleAction {
+  sqlExpression: string;
+}
 
 export interface RuleDescription {
   name: string;
   filter: RuleFilter;
+  /** With an action, the rule gives the subscription a copy of its own (as in Azure). */
+  action?: RuleAction;
 }
 
 export interface EntityRuntimeInfo {

@@ -43,7 +43,7 @@ export interface BrokerMessage {
   scheduledAt: number | undefined;
   /** Absolute expiry time; `Infinity` when it never expires. */
   expiresAt: number;
-  /** Prior delivery attempts (abandons and lock expiries); the AMQP header's delivery-count. */
+  /** Prior delivery attempts (abandons, lock expiries and defers); the AMQP header's delivery-count. */
   deliveryCount: number;
   deadLetterSource: string | undefined;
   lock: Lock | undefined;

@@ -12,7 +12,9 @@ import {
   describeJson,
   expectObject,
   readEntityProperties,
+  readRuleAction,
   readRuleFilter,
+  sqlFilterOf,
 } from '../arm/properties.js';
 import type {
   EntityCatalogue,
@@ -151,19 +153,31 @@ function parseOurs(root: Record<string, unknown>): EntitiesConfig {
   };
 }
 
-/** `{ "name", "filter": { "kind": "true" | "false" | "correlation", ...correlation fields } }` */
+/**
+ * `{ "name", "filter": { "kind": "true" | "false" | "correlation", ...correlation fields } |
+ * { "kind": "sql", "sqlExpression" }, "action"?: { "sqlExpression" } }`
+ */
 function ourRule(item: unknown, path: string): RuleDescription {
   const { name, props } = splitName(item, path);
-  rejectUnknown(props, path, ['filter'], 'a rule has "name" and "filter"');
+  rejectUnknown(props, path, ['filter', 'action'], 'a rule has "name", "filter" and "action"');
+  const action = readRuleAction(props, path, 'camel');
+  const withAction = (rule: RuleDescription): RuleDescription => (action ? { ...rule, action } : rule);
   const filterPath = `${path}.filter`;
   const filter = expectObject(props.filter, filterPath);
   const { kind, ...fields } = filter;
   if (kind === 'true' || kind === 'false') {
     rejectUnknown(fields, filterPath, [], `a "${kind}" filter has no other fields`);
-    return { name, filter: { kind } };
+    return withAction({ name, filter: { kind } });
+  }
+  if (kind === 'sql') {
+    rejectUnknown(fields, filterPath, ['sqlExpression'], 'a "sql" filter has "sqlExpression"');
+    if (typeof fields.sqlExpression !== 'string') {
+      throw new PropertyError(`${filterPath}.sqlExpression`, `must be a string (got ${describeJson(fields.sqlExpression)})`);
+    }
+    return withAction({ name, filter: sqlFilterOf(fields.sqlExpression, `${filterPath}.sqlExpression`) });
   }
   if (kind !== 'correlation') {
-    throw new PropertyError(`${filterPath}.kind`, `must be "true", "false" or "correlation" (got ${describeJson(kind)})`);
+    throw new PropertyError(`${filterPath}.kind`, `must be "true", "false", "correlation" or "sql" (got ${describeJson(kind)})`);
   }
   rejectUnknown(fields, filterPath, [...CORRELATION_FILTER_FIELDS, 'applicationProperties'], 'unknown correlation filter field');
   const result: RuleFilter & { kind: 'correlation' } = { kind: 'correlation' };
@@ -184,7 +198,7 @@ function ourRule(item: unknown, path: string): RuleDescription {
     result.applicationProperties = app as Record<string, string | number | boolean>;
   }
   if (Object.keys(result).length === 1) throw new PropertyError(filterPath, 'a correlation filter needs at least one field to match');
-  return { name, filter: result };
+  return withAction({ name, filter: result });
 }
 
 // ----- the official emulator's Config.json -----------------------------------------------------
@@ -220,9 +234,11 @@ function parseOfficial(root: Record<string, unknown>): EntitiesConfig {
           const rules = array(sub.Rules, `${subPath}.Rules`).map((ruleItem, r) => {
             const rulePath = `${subPath}.Rules[${r}]`;
             const rule = expectObject(ruleItem, rulePath);
+            const action = readRuleAction(rule.Properties, `${rulePath}.Properties`, 'pascal');
             return {
               name: officialName(rule, rulePath),
               filter: readRuleFilter(rule.Properties, `${rulePath}.Properties`, 'pascal'),
+              ...(action ? { action } : {}),
             };
           });
           return {

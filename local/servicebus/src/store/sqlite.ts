@@ -111,7 +111,7 @@ export class SqliteStore implements MessageStore {
 
   load(): StoreSnapshot {
     const entities = (this.db.prepare(`SELECT record FROM entities`).all() as Array<{ record: string }>).map(
-      (r) => JSON.parse(r.record) as EntityRecord,
+      (r) => JSON.parse(r.record, reviveDates) as EntityRecord,
     );
     const messages = (
       this.db.prepare(`SELECT * FROM messages ORDER BY subqueue, seq`).all() as Array<{
@@ -152,7 +152,7 @@ export class SqliteStore implements MessageStore {
 
   saveEntity(record: EntityRecord): void {
     this.flush();
-    this.stmt.saveEntity.run(entityKey(record), JSON.stringify(record));
+    this.stmt.saveEntity.run(entityKey(record), JSON.stringify(record, keepDates));
   }
 
   deleteEntity(record: Pick<EntityRecord, 'kind' | 'name'> & { topicName?: string }, subqueues: string[]): void {
@@ -265,4 +265,19 @@ function toRow(r: MessageRecord) {
     deliveryCount: r.deliveryCount,
     deadLetterSource: r.deadLetterSource ?? null,
   };
+}
+
+/** Dates in entity records (timestamps in correlation filters) are stored as `{ "$date": ms }`. */
+function keepDates(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const original = this[key];
+  return original instanceof Date ? { $date: original.getTime() } : value;
+}
+
+function reviveDates(_key: string, value: unknown): unknown {
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const ms = (value as { $date?: unknown }).$date;
+    if (keys.length === 1 && typeof ms === 'number') return new Date(ms);
+  }
+  return value;
 }

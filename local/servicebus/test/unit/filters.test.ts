@@ -44,7 +44,9 @@ describe('subscription filters', () => {
 
   it('validates rules with messages that name the field', () => {
     expect(() => checkRule({ name: '', filter: { kind: 'true' } })).toThrow(/rule.name/);
-    expect(() => checkRule({ name: 'r', filter: { kind: 'sql' } as never })).toThrow(/'rule.filter.kind'.*SQL filters are not implemented/);
+    expect(() => checkRule({ name: 'r', filter: { kind: 'sql' } as never })).toThrow(/'rule.filter.sqlExpression'.*expected a string/);
+    expect(() => checkRule({ name: 'r', filter: { kind: 'sql', sqlExpression: 'a >' } })).toThrow(/'rule.filter.sqlExpression'.*position 3/);
+    expect(() => checkRule({ name: 'r', filter: { kind: 'regex' } as never })).toThrow(/'rule.filter.kind'.*'sql'/);
     expect(() => checkRule({ name: 'r', filter: { kind: 'correlation', subject: 3 } as never })).toThrow(/rule.filter.subject/);
     expect(checkRule({ name: '$Default', filter: { kind: 'true' } })).toEqual({ name: '$Default', filter: { kind: 'true' } });
   });
