@@ -69,10 +69,13 @@ export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: D
   const nowMs = now.getTime();
   const unfinished = unfinishedNodes(progress);
   const target = targetState(progress.mode);
-  const rest = Object.values(progress.nodes)
-    .filter((n) => !unfinished.includes(n))
-    .sort((a, b) => (a.state === target ? 0 : 1) - (b.state === target ? 0 : 1) || a.nodeId.localeCompare(b.nodeId));
-  const listed = [...unfinished, ...rest].slice(0, NODE_LIMIT);
+  // Only the first NODE_LIMIT are listed: sort the rest only when the unfinished leave room.
+  const room = NODE_LIMIT - Math.min(NODE_LIMIT, unfinished.length);
+  const open = new Set(unfinished);
+  const rest = room === 0 ? [] : Object.values(progress.nodes)
+    .filter((n) => !open.has(n))
+    .sort((a, b) => (a.state === target ? 0 : 1) - (b.state === target ? 0 : 1) || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  const listed = [...unfinished.slice(0, NODE_LIMIT), ...rest.slice(0, room)];
   const total = Object.keys(progress.nodes).length;
   const counts = countNodes(progress);
   return {

@@ -5,7 +5,7 @@ import { getDrain } from '../../src/functions/get-drain.js';
 import { getDrains } from '../../src/functions/list-drains.js';
 import { postDrain } from '../../src/functions/post-drain.js';
 import { putTopic } from '../../src/functions/put-topic.js';
-import { InvalidReportError, reportReceived } from '../../src/functions/reports.js';
+import { reportsReceived } from '../../src/functions/reports.js';
 import { occurrenceOf } from '../../src/functions/scheduled-drains.js';
 
 // Handlers called directly with the library's own request and context objects. Only paths that
@@ -44,28 +44,27 @@ describe('HTTP handlers (validation before any I/O)', () => {
   });
 });
 
-describe('reports trigger', () => {
-  it('throws a typed error naming the field for a malformed report (so the host abandons it)', async () => {
-    await expect(reportReceived({ nodeId: 'n' }, context())).rejects.toThrow(InvalidReportError);
-    await expect(reportReceived('not json', context())).rejects.toThrow(/InvalidReport: body/);
+describe('reports trigger (a batch)', () => {
+  // (The context has no durable client: reaching for it would throw.)
+  const at = '2026-01-01T00:00:00Z';
+  it('never throws for a malformed report: it is logged with the field at fault and the batch goes on', async () => {
+    const ctx = context();
+    const warned: string[] = [];
+    ctx.warn = (...args: unknown[]) => void warned.push(args.join(' '));
+    const good = { messageId: 'm/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at };
+    await expect(reportsReceived([{ nodeId: 'n' }, 'not json', good], ctx)).resolves.toBeUndefined();
+    expect(warned).toEqual([expect.stringContaining('(messageId: '), expect.stringContaining('(body: ')]);
   });
 
-  it('completes a report that names no drain without contacting anything', async () => {
-    const report = { messageId: 'm/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at: '2026-01-01T00:00:00Z' };
-    await expect(reportReceived(report, context())).resolves.toBeUndefined();
+  it('contacts nothing for reports that name no drain, or a message that is not their drain\'s', async () => {
+    const batch = [{ messageId: 'm/1', nodeId: 'n', topic: 't', state: 'accepted', workers: [], at }];
+    for (const messageId of ['victim/1', 'd1', 'd1/0', 'd1/x']) batch.push({ drainId: 'd1', messageId, nodeId: 'n', topic: 't', state: 'drained', workers: [], at } as never);
+    await expect(reportsReceived(batch, context())).resolves.toBeUndefined();
   });
 
-  it('ignores a report about a message that is not its drain\'s, without contacting anything', async () => {
-    // (The context has no durable client: reaching for it would throw.)
-    for (const messageId of ['victim/1', 'd1', 'd1/0', 'd1/x']) {
-      const report = { drainId: 'd1', messageId, nodeId: 'n', topic: 't', state: 'drained', workers: [], at: '2026-01-01T00:00:00Z' };
-      await expect(reportReceived(report, context()), messageId).resolves.toBeUndefined();
-    }
-  });
-
-  it('treats a drain id outside the pattern as a malformed report', async () => {
-    const report = { drainId: 'victim/terminate?reason=x&', messageId: 'victim/terminate?reason=x&/1', nodeId: 'n', topic: 't', state: 'drained', workers: [], at: '2026-01-01T00:00:00Z' };
-    await expect(reportReceived(report, context())).rejects.toThrow(/InvalidReport: drainId/);
+  it('treats a drain id outside the pattern as a malformed report, not a drain to raise on', async () => {
+    const report = { drainId: 'victim/terminate?reason=x&', messageId: 'victim/terminate?reason=x&/1', nodeId: 'n', topic: 't', state: 'drained', workers: [], at };
+    await expect(reportsReceived([report], context())).resolves.toBeUndefined();
   });
 });
 
