@@ -61,6 +61,8 @@ export interface ReportStep {
 
 /** Earlier states one report may carry. */
 export const MAX_EARLIER_STEPS = 16;
+/** A coalesced report stays under this many characters of JSON: far inside a Standard-tier message (256 KB). */
+export const MAX_COALESCED_CHARS = 64 * 1024;
 
 /** A report as single-state reports, oldest first: its earlier steps, then itself. */
 export function reportSteps(report: AgentReport): AgentReport[] {
@@ -72,7 +74,8 @@ export function reportSteps(report: AgentReport): AgentReport[] {
 
 /**
  * Coalesces reports about the same message from the same node that follow each other: one report
- * carrying the last state, with the ones before it in `earlier` (at most MAX_EARLIER_STEPS).
+ * carrying the last state, with the ones before it in `earlier` (at most MAX_EARLIER_STEPS, and
+ * MAX_COALESCED_CHARS of JSON).
  * Order is kept; nothing is dropped.
  */
 export function coalesceReports(reports: readonly AgentReport[]): AgentReport[] {
@@ -81,7 +84,8 @@ export function coalesceReports(reports: readonly AgentReport[]): AgentReport[] 
     const prev = out.at(-1);
     const same = prev !== undefined && prev.messageId === report.messageId && prev.nodeId === report.nodeId
       && prev.drainId === report.drainId && prev.topic === report.topic && prev.requestedBy === report.requestedBy
-      && (prev.earlier?.length ?? 0) < MAX_EARLIER_STEPS && !report.earlier;
+      && (prev.earlier?.length ?? 0) < MAX_EARLIER_STEPS && !report.earlier
+      && JSON.stringify(prev).length + JSON.stringify(report).length <= MAX_COALESCED_CHARS;
     if (!same) {
       out.push(report);
       continue;

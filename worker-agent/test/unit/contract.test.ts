@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   EXPIRY_MARGIN_MS,
+  MAX_COALESCED_CHARS,
   MAX_EARLIER_STEPS,
   coalesceReports,
   controlMessageEnvelope,
@@ -181,6 +182,15 @@ describe('coalesced reports (earlier states in one message)', () => {
     const wire = coalesceReports(many);
     expect(wire.map((r) => r.earlier?.length ?? 0)).toEqual([MAX_EARLIER_STEPS, 1]);
     expect(wire.flatMap(reportSteps)).toEqual(many);
+  });
+
+  it('never coalesce past MAX_COALESCED_CHARS (a node with many workers): the states travel in more messages', () => {
+    const workers = Array.from({ length: 256 }, (_, i) => ({ workerId: `worker-${'w'.repeat(100)}-${i}`, pid: 1000 + i }));
+    const wide = [accepted, signalled, drained].map((r) => ({ ...r, workers }));
+    const wire = coalesceReports(wide);
+    expect(wire.length).toBeGreaterThan(1);
+    for (const r of wire) expect(JSON.stringify(r).length).toBeLessThanOrEqual(MAX_COALESCED_CHARS);
+    expect(wire.flatMap(reportSteps)).toEqual(wide);
   });
 
   it('names the bad field of an earlier state, and refuses too many', () => {
