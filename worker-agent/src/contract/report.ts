@@ -61,8 +61,11 @@ export interface ReportStep {
 
 /** Earlier states one report may carry. */
 export const MAX_EARLIER_STEPS = 16;
-/** A coalesced report stays under this many characters of JSON: far inside a Standard-tier message (256 KB). */
-export const MAX_COALESCED_CHARS = 64 * 1024;
+/**
+ * A coalesced report stays within this many characters of JSON, about what one report of 256
+ * workers already is: coalescing never makes a message larger than a single report can be.
+ */
+export const MAX_COALESCED_CHARS = 16 * 1024;
 
 /** A report as single-state reports, oldest first: its earlier steps, then itself. */
 export function reportSteps(report: AgentReport): AgentReport[] {
