@@ -7,7 +7,6 @@ import type { DurableClient, DurableOrchestrationStatus, OrchestrationContext, O
 import type { DrainInput } from '../domain/drain-input.js';
 import type { DrainSpecWithId } from '../domain/drain-plan.js';
 import { DRAIN_ORCHESTRATOR } from '../domain/drain-protocol.js';
-import { fromJson, isObj } from '../domain/json.js';
 
 /** The client throws a plain Error on 404; this is the one place that knows how it reads. */
 function isNotFound(err: unknown): boolean {
@@ -21,18 +20,15 @@ function pathId(drainId: string): string {
 
 /**
  * The drain's status, without its input (which carries every node once the drain has run a while)
- * unless asked; undefined when no drain orchestration has that id.
+ * unless asked, never with its history; undefined when no drain orchestration has that id.
  */
 export async function findDrain(
   client: DurableClient,
   drainId: string,
-  opts: { showInput?: boolean; showHistory?: boolean } = {},
+  opts: { showInput?: boolean } = {},
 ): Promise<DurableOrchestrationStatus | undefined> {
   try {
-    const status = await client.getStatus(pathId(drainId), {
-      showInput: opts.showInput ?? false,
-      ...(opts.showHistory && { showHistory: true, showHistoryOutput: true }),
-    });
+    const status = await client.getStatus(pathId(drainId), { showInput: opts.showInput ?? false });
     return status.name === DRAIN_ORCHESTRATOR ? status : undefined;
   } catch (err) {
     if (isNotFound(err)) return undefined;
@@ -49,7 +45,7 @@ export async function findDrain(
 export async function startDrainOnce(client: DurableClient, spec: DrainSpecWithId): Promise<{ started: boolean; existing?: DurableOrchestrationStatus }> {
   const existing = await findDrain(client, spec.drainId);
   if (existing) return { started: false, existing };
-  const input: DrainInput = { spec, generation: 0, eventsFolded: 0 };
+  const input: DrainInput = { spec, generation: 0, eventsFolded: 0, batchesFolded: 0, episodes: 0 };
   await client.startNew(DRAIN_ORCHESTRATOR, { instanceId: pathId(spec.drainId), input });
   return { started: true };
 }
@@ -71,6 +67,17 @@ export async function listDrains(client: DurableClient, runtimeStatus?: string[]
 }
 
 const EVENT_RAISED = 15; // DurableTask.Core HistoryEventType.EventRaised
+const ORCHESTRATOR_STARTED = 12; // DurableTask.Core HistoryEventType.OrchestratorStarted
+
+function historyOf(context: OrchestrationContext): Array<{ EventType?: unknown; Name?: unknown }> | undefined {
+  const history = (context.df as unknown as { state?: unknown }).state;
+  return Array.isArray(history) ? history : undefined;
+}
+
+/** Episodes of this generation so far (its OrchestratorStarted events), for the figures; see eventsInHistory. */
+export function episodesInHistory(context: OrchestrationContext): number | undefined {
+  return historyOf(context)?.filter((e) => e?.EventType === ORCHESTRATOR_STARTED).length;
+}
 
 /**
  * How many events of a name this generation's history holds (those already folded and those the
@@ -81,13 +88,5 @@ const EVENT_RAISED = 15; // DurableTask.Core HistoryEventType.EventRaised
  * a generation ends only once it has folded all of them.
  */
 export function eventsInHistory(context: OrchestrationContext, name: string): number | undefined {
-  const history = (context.df as unknown as { state?: unknown }).state;
-  if (!Array.isArray(history)) return undefined;
-  return history.filter((e: { EventType?: unknown; Name?: unknown }) => e?.EventType === EVENT_RAISED && e?.Name === name).length;
-}
-
-/** The inputs of the events of a name raised on an instance, from a status read with its history. */
-export function raisedEventInputs(status: DurableOrchestrationStatus, name: string): unknown[] {
-  const history = (status as unknown as { history?: unknown[]; historyEvents?: unknown[] }).history ?? (status as unknown as { historyEvents?: unknown[] }).historyEvents ?? [];
-  return history.filter((e) => isObj(e) && e.EventType === 'EventRaised' && e.Name === name).map((e) => fromJson((e as { Input?: unknown }).Input));
+  return historyOf(context)?.filter((e) => e?.EventType === EVENT_RAISED && e?.Name === name).length;
 }

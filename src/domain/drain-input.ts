@@ -18,8 +18,12 @@ export interface DrainInput {
   progress?: DrainProgress;
   published?: Published;
   generation: number;
-  /** Reports folded over all generations (for the status page and the benchmark). */
+  /** Report states folded over all generations (a coalesced report counts each of its states). */
   eventsFolded: number;
+  /** `report` events (one per drain per Service Bus batch) folded over all generations. */
+  batchesFolded: number;
+  /** Orchestrator episodes of the generations before this one. */
+  episodes: number;
 }
 
 const isIso = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
@@ -42,5 +46,7 @@ export function parseDrainInput(raw: unknown): DrainInput {
     ...(isObj(raw.published) && { published: raw.published as unknown as Published }),
     generation: typeof raw.generation === 'number' ? raw.generation : 0,
     eventsFolded: typeof raw.eventsFolded === 'number' ? raw.eventsFolded : 0,
+    batchesFolded: typeof raw.batchesFolded === 'number' ? raw.batchesFolded : 0,
+    episodes: typeof raw.episodes === 'number' ? raw.episodes : 0,
   };
 }

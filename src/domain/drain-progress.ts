@@ -9,7 +9,7 @@
 // drain it names, only when it is about one of that drain's messages on its topic, and what one
 // drain keeps is bounded (nodes, workers per node, anomalies), so no sender can grow it at will.
 
-import { drainMessageNumber, type AgentReport, type Operation, type ReportState, type WorkerReport } from '@workforce/worker-agent/contract';
+import { drainMessageNumber, reportSteps, type AgentReport, type Operation, type ReportState, type WorkerReport } from '@workforce/worker-agent/contract';
 
 /** Nodes a drain keeps beyond its count: room for messages rejected by one node and taken by another. */
 export const NODE_MARGIN = 10;
@@ -93,7 +93,41 @@ function nodeOf(progress: DrainProgress, nodeId: string): NodeProgress | undefin
 }
 
 function setNode(progress: DrainProgress, node: NodeProgress): void {
+  const previous = nodeOf(progress, node.nodeId);
+  const index = indexOf(progress);
   Object.defineProperty(progress.nodes, node.nodeId, { value: node, enumerable: true, writable: true, configurable: true });
+  if (previous === node) return;
+  if (previous) index.holders.get(previous.messageId)?.delete(previous.nodeId);
+  else index.size++;
+  holdersOf(index, node.messageId).add(node.nodeId);
+}
+
+// How many nodes there are and which nodes reported each message, so a report is checked without
+// a walk over every node (a 10,000-node drain folds its reports in batches of hundreds). Derived
+// from `nodes` on first use, never stored: continue-as-new carries `nodes` only.
+interface NodeIndex {
+  size: number;
+  holders: Map<string, Set<string>>;
+}
+const nodeIndex = new WeakMap<DrainProgress, NodeIndex>();
+
+function indexOf(progress: DrainProgress): NodeIndex {
+  let index = nodeIndex.get(progress);
+  if (!index) {
+    index = { size: 0, holders: new Map() };
+    for (const n of Object.values(progress.nodes)) {
+      holdersOf(index, n.messageId).add(n.nodeId);
+      index.size++;
+    }
+    nodeIndex.set(progress, index);
+  }
+  return index;
+}
+
+function holdersOf(index: NodeIndex, messageId: string): Set<string> {
+  let set = index.holders.get(messageId);
+  if (!set) index.holders.set(messageId, (set = new Set()));
+  return set;
 }
 
 /** Why a report is not this drain's to fold (another drain, not one of its messages, another topic); undefined when it is. */
@@ -132,7 +166,7 @@ export function applyReport(progress: DrainProgress, report: AgentReport): boole
   const state = nodeStateOf(report.state);
   if (state === undefined) return false;
   const existing = nodeOf(progress, report.nodeId);
-  if (!existing && Object.keys(progress.nodes).length >= progress.requested + NODE_MARGIN) {
+  if (!existing && indexOf(progress).size >= progress.requested + NODE_MARGIN) {
     note(progress, `more than ${progress.requested + NODE_MARGIN} nodes reported; reports of further nodes were not kept`);
     return false;
   }
@@ -142,9 +176,14 @@ export function applyReport(progress: DrainProgress, report: AgentReport): boole
     note(progress, `node ${report.nodeId} reported ${report.state} for ${report.messageId} after acting on ${existing.messageId}`);
     return false;
   }
-  const owner = Object.values(progress.nodes).find(
-    (n) => n.messageId === report.messageId && n.nodeId !== report.nodeId && !gaveUp(n),
-  );
+  let owner: NodeProgress | undefined;
+  for (const id of holdersOf(indexOf(progress), report.messageId)) {
+    const n = nodeOf(progress, id);
+    if (n && id !== report.nodeId && n.messageId === report.messageId && !gaveUp(n)) {
+      owner = n;
+      break;
+    }
+  }
   if (owner && state !== 'expired' && state !== 'rejected') {
     note(progress, `message ${report.messageId} acted on ${owner.nodeId} and ${report.nodeId}`);
   }
@@ -170,6 +209,21 @@ export function applyReport(progress: DrainProgress, report: AgentReport): boole
     node.reason = report.reason;
   }
   return mergeWorkers(progress, node, report) || changed;
+}
+
+/**
+ * Folds a batch of reports in order, each coalesced report as its states one by one. Returns how
+ * many single states were folded (changed or not), for the status figures.
+ */
+export function applyReports(progress: DrainProgress, reports: readonly AgentReport[]): number {
+  let states = 0;
+  for (const report of reports) {
+    for (const step of reportSteps(report)) {
+      applyReport(progress, step);
+      states++;
+    }
+  }
+  return states;
 }
 
 export interface DrainCounts {
@@ -243,5 +297,5 @@ export function unfinishedNodes(progress: DrainProgress): NodeProgress[] {
   const target = targetState(progress.mode);
   return Object.values(progress.nodes)
     .filter((n) => n.state !== target && n.state !== 'drained' && n.state !== 'expired' && n.state !== 'rejected')
-    .sort((a, b) => a.since.localeCompare(b.since));
+    .sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : 0)); // ISO-8601 instants: text order is time order
 }

@@ -13,7 +13,7 @@ export const DRAIN_ORCHESTRATOR = 'drainOrchestrator';
 export const PUBLISH_DRAIN = 'publishDrain';
 /** Activity: take back the messages no node has taken yet. */
 export const WITHDRAW_DRAIN = 'withdrawDrain';
-/** Event: one agent report (the reports trigger raises it). */
+/** Event: the reports of one Service Bus batch for the drain, an array (`AgentReport[]`); one report from triggers of earlier versions. */
 export const REPORT_EVENT = 'report';
 /** Event: a cancel request (`CancelRequest`). */
 export const CANCEL_EVENT = 'cancel';
@@ -43,5 +43,10 @@ export interface DrainOutput {
   progress: DrainProgress;
   published: Published;
   generation: number;
+  /** Report states folded. */
   eventsFolded: number;
+  /** `report` events folded (one per drain per Service Bus batch). */
+  batchesFolded: number;
+  /** Orchestrator episodes over all generations. */
+  episodes: number;
 }

@@ -9,6 +9,11 @@ import { formatDuration } from './durations.js';
 
 export const NODE_LIMIT = 60;
 const ANOMALY_LIMIT = 5;
+/**
+ * Azure caps a custom status at 16 KB of UTF-16 JSON text, 8,192 characters: the summary stays
+ * within this many, whatever the node ids (report data, up to 1,024 characters each) hold.
+ */
+export const STATUS_MAX_CHARS = 7_500;
 
 export interface NodeSummary {
   nodeId: string;
@@ -69,13 +74,16 @@ export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: D
   const nowMs = now.getTime();
   const unfinished = unfinishedNodes(progress);
   const target = targetState(progress.mode);
-  const rest = Object.values(progress.nodes)
-    .filter((n) => !unfinished.includes(n))
-    .sort((a, b) => (a.state === target ? 0 : 1) - (b.state === target ? 0 : 1) || a.nodeId.localeCompare(b.nodeId));
-  const listed = [...unfinished, ...rest].slice(0, NODE_LIMIT);
+  // Only the first NODE_LIMIT are listed: sort the rest only when the unfinished leave room.
+  const room = NODE_LIMIT - Math.min(NODE_LIMIT, unfinished.length);
+  const open = new Set(unfinished);
+  const rest = room === 0 ? [] : Object.values(progress.nodes)
+    .filter((n) => !open.has(n))
+    .sort((a, b) => (a.state === target ? 0 : 1) - (b.state === target ? 0 : 1) || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+  const listed = [...unfinished.slice(0, NODE_LIMIT), ...rest.slice(0, room)];
   const total = Object.keys(progress.nodes).length;
   const counts = countNodes(progress);
-  return {
+  return fit({
     drainId: spec.drainId,
     topic: spec.topic,
     mode: spec.mode,
@@ -95,5 +103,21 @@ export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: D
     ...end,
     updatedAt: now.toISOString(),
     ...(progress.finishedAt !== undefined && { finishedAt: progress.finishedAt }),
-  };
+  });
+}
+
+/** Drops unfinished ids and listed nodes (alternately, from the end), then anomalies, until the summary fits STATUS_MAX_CHARS. */
+function fit(summary: DrainSummary): DrainSummary {
+  let size = JSON.stringify(summary).length;
+  const cost = (item: unknown) => JSON.stringify(item).length + 1;
+  while (size > STATUS_MAX_CHARS && (summary.nodes.length > 0 || summary.unfinished.length > 0)) {
+    if (summary.unfinished.length >= summary.nodes.length) {
+      size -= cost(summary.unfinished.pop());
+    } else {
+      size -= cost(summary.nodes.pop());
+      summary.nodesOmitted++;
+    }
+  }
+  while (size > STATUS_MAX_CHARS && summary.anomalies.length > 0) size -= cost(summary.anomalies.pop());
+  return summary;
 }

@@ -6,13 +6,13 @@ import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { parseAgentReport } from '@workforce/worker-agent/contract';
-import { eventsInHistory } from '../adapters/durable.js';
+import { episodesInHistory, eventsInHistory } from '../adapters/durable.js';
 import { publishBatches, serviceBusClient, withdrawMessages } from '../adapters/service-bus.js';
 import { config, REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../config.js';
 import { judge } from '../domain/drain-end.js';
 import { parseDrainInput, type DrainInput, type Published } from '../domain/drain-input.js';
 import { drainMessages } from '../domain/drain-plan.js';
-import { applyReport, foreignReport, newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
+import { applyReports, foreignReport, newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
 import {
   CANCEL_EVENT,
   DRAIN_ORCHESTRATOR,
@@ -26,8 +26,24 @@ import {
 } from '../domain/drain-protocol.js';
 import { summarize, type DrainEnd } from '../domain/drain-status.js';
 
-/** Reports folded per generation before continue-as-new: bounds the history (~4 events per report). */
-export const EVENTS_PER_GENERATION = 100;
+/**
+ * Folds one `report` event: the reports of one Service Bus batch for this drain (an array), or
+ * one report (raised by the trigger of an earlier version). Returns the states folded.
+ */
+function foldReports(context: OrchestrationContext, progress: DrainProgress, raised: unknown): number {
+  const ignored: string[] = [];
+  let states = 0;
+  for (const item of Array.isArray(raised) ? raised : [raised]) {
+    const parsed = parseAgentReport(item);
+    const why = parsed.ok ? foreignReport(progress, parsed.value) : parsed.error.message;
+    if (parsed.ok && why === undefined) states += applyReports(progress, [parsed.value]);
+    else ignored.push(why!);
+  }
+  if (ignored.length > 0 && !context.df.isReplaying) {
+    context.warn(`drain ${progress.drainId}: ${ignored.length} report(s) ignored; the first: ${ignored[0]}`);
+  }
+  return states;
+}
 
 // ---- activities
 
@@ -52,7 +68,7 @@ function finish(context: OrchestrationContext, input: DrainInput, progress: Drai
   progress.finishedAt = now.toISOString();
   const summary = summarize(input.spec, progress, now, end);
   context.df.setCustomStatus(summary);
-  return { summary, progress, published, generation: input.generation, eventsFolded: input.eventsFolded };
+  return { summary, progress, published, generation: input.generation, eventsFolded: input.eventsFolded, batchesFolded: input.batchesFolded, episodes: input.episodes + (episodesInHistory(context) ?? 0) };
 }
 
 export const drainOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
@@ -79,14 +95,19 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
   for (let folded = 0; ; ) {
     const verdict = judge(spec, progress, context.df.currentUtcDateTime);
     if (verdict.end) return finish(context, input, progress, published, verdict.end, { outcome: verdict.outcome });
-    // Without a view of the history we cannot know that nothing is unread: never continue as new
-    // then (history grows, nothing is lost).
-    if (folded >= EVENTS_PER_GENERATION && eventsInHistory(context, REPORT_EVENT) === folded && eventsInHistory(context, CANCEL_EVENT) === 0) {
+    context.df.setCustomStatus(summarize(spec, progress, context.df.currentUtcDateTime));
+    // An episode that folded reports ends its generation, so the input of the running generation
+    // holds every folded report (GET /workers reads it, never the history) and each replay is one
+    // episode long. Only once every raised event is folded: continue-as-new drops unread ones.
+    // Without a view of the history, never (history grows, nothing is lost).
+    if (folded > 0 && eventsInHistory(context, REPORT_EVENT) === folded && eventsInHistory(context, CANCEL_EVENT) === 0) {
       // Events raised after this episode are delivered to the next generation.
-      context.df.continueAsNew({ spec, progress, published, generation: input.generation + 1, eventsFolded: input.eventsFolded } satisfies DrainInput);
+      context.df.continueAsNew({
+        spec, progress, published, generation: input.generation + 1, eventsFolded: input.eventsFolded, batchesFolded: input.batchesFolded,
+        episodes: input.episodes + (episodesInHistory(context) ?? 0),
+      } satisfies DrainInput);
       return undefined;
     }
-    context.df.setCustomStatus(summarize(spec, progress, context.df.currentUtcDateTime));
 
     // Fresh waiters each round: the library hands an event to the newest waiter of that name.
     const report = context.df.waitForExternalEvent(REPORT_EVENT);
@@ -96,12 +117,9 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
 
     if (winner === report) {
       timer?.cancel();
-      const parsed = parseAgentReport(report.result);
-      const ignored = parsed.ok ? foreignReport(progress, parsed.value) : parsed.error.message;
-      if (parsed.ok && ignored === undefined) applyReport(progress, parsed.value);
-      else if (!context.df.isReplaying) context.warn(`drain ${spec.drainId}: report ignored: ${ignored}`);
+      input.eventsFolded += foldReports(context, progress, report.result);
+      input.batchesFolded++;
       folded++;
-      input.eventsFolded++;
     } else if (winner === cancel) {
       timer?.cancel();
       const request = (cancel.result ?? {}) as CancelRequest;

@@ -1,7 +1,6 @@
 import type { AgentReport } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE } from '../../src/config.js';
-import { REPORT_EVENT } from '../../src/domain/drain-protocol.js';
 import { EventType } from '../../local/functions-host/src/durable/history.js';
 import { peek, report, sendReports } from '../support/agents.js';
 import { drainWithoutTimes, inventoryOf, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
@@ -20,7 +19,11 @@ describe('forged reports on the reports queue', () => {
   });
 
   const view = (id: string) => drainWithoutTimes(cp, id);
-  const raisedReports = (id: string) => cp.host.durable.store.getHistory(id).filter((e) => e.EventType === EventType.EventRaised && e.Name === REPORT_EVENT).length;
+  /** What the running generation carries: report states folded and `report` events taken. */
+  const folded = (id: string) => {
+    const input = JSON.parse(cp.host.durable.store.getInstance(id)!.input!) as { eventsFolded: number; batchesFolded: number };
+    return { states: input.eventsFolded, events: input.batchesFolded };
+  };
   const pendingEvents = (id: string) => cp.host.durable.store.messages(id).filter((m) => m.event.EventType === EventType.EventRaised).length;
   /** Every report sent so far was taken off the queue (completed). */
   const queueSettled = async () => (await peek(cp.sb, REPORTS_QUEUE)).length === 0;
@@ -34,6 +37,7 @@ describe('forged reports on the reports queue', () => {
     await sendReports(cp.sb, [report('victim', 1, 'node-a', 'accepted', 'victim-topic')]);
     await waitFor(async () => (await view('victim')).counts?.accepted === 1, 'the honest report to fold');
     const before = await view('victim');
+    const foldedBefore = folded('victim');
     expect(before).toMatchObject({ status: 'running', runtimeStatus: 'Running' });
 
     const forged = (over: Partial<AgentReport>): AgentReport => ({ ...report('victim', 2, 'mallory', 'drained', 'victim-topic'), ...over });
@@ -49,16 +53,16 @@ describe('forged reports on the reports queue', () => {
     ]);
 
     // Every report was taken off the queue, and whatever reached the orchestration was taken by an episode.
-    await waitFor(async () => (await queueSettled()) && pendingEvents('victim') === 0, 'the forged reports to be handled', 40_000);
+    await waitFor(async () => (await queueSettled()) && folded('victim').events > foldedBefore.events && pendingEvents('victim') === 0, 'the forged reports to be handled', 40_000);
 
     expect(cp.host.durable.store.getInstance('victim')?.status).toBe('Running');
     expect(await view('victim')).toEqual(before);
     // The bad id was a malformed report: completed without effect and kept in the rejected
-    // reports; the orchestration saw only the two that named one of its messages' shape
-    // (victim/3, and victim/2 from elsewhere).
+    // reports; the orchestration got the two that named one of its messages' shape (victim/3,
+    // and victim/2 from elsewhere) in a report event and folded neither.
     const rejected = await waitFor(async () => (await inventoryOf(cp).listRejected()).find((r) => r.messageId.startsWith('victim/terminate')), 'the bad id in the rejected reports');
     expect(rejected).toMatchObject({ field: 'drainId' });
     expect(await deadLettered()).toEqual([]);
-    expect(raisedReports('victim')).toBe(3);
+    expect(folded('victim').states).toBe(foldedBefore.states);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentReport } from '@workforce/worker-agent/contract';
+import { coalesceReports, type AgentReport } from '@workforce/worker-agent/contract';
 import {
-  allMessagesSettled, applyReport, countNodes, foreignReport, MAX_ANOMALIES, MAX_WORKERS_PER_NODE, newProgress, NODE_MARGIN, unfinishedNodes,
+  allMessagesSettled, applyReport, applyReports, countNodes, foreignReport, MAX_ANOMALIES, MAX_WORKERS_PER_NODE, newProgress, NODE_MARGIN, unfinishedNodes,
 } from '../../src/domain/drain-progress.js';
 
 let clock = 0;
@@ -162,3 +162,25 @@ describe('drain progress', () => {
     expect(countNodes(JSON.parse(JSON.stringify(p)))).toMatchObject({ drained: 1, done: 1 });
   });
 });
+
+describe('a batch of reports', () => {
+  it('folds coalesced reports exactly as their single states, and a batch delivered twice changes nothing', () => {
+    const singles = [
+      report('a', 'd1/1', 'accepted'), report('a', 'd1/1', 'signalled', { workers: [{ workerId: 'w0', pid: 100, signal: 'SIGTERM' }] }),
+      report('b', 'd1/2', 'accepted'), report('b', 'd1/2', 'escalated', { reason: 'deadline passed' }),
+      report('a', 'd1/1', 'worker-exited', { workers: [{ workerId: 'w0', pid: 100, exitCode: 0 }] }), report('a', 'd1/1', 'drained'),
+    ];
+    const one = newProgress('d1', 't', 'graceful-downscale', 2);
+    singles.forEach((r) => applyReport(one, r));
+    const batched = newProgress('d1', 't', 'graceful-downscale', 2);
+    const wire = coalesceReports(singles);
+    expect(wire.length).toBeLessThan(singles.length);
+    expect(applyReports(batched, JSON.parse(JSON.stringify(wire)))).toBe(singles.length);
+    expect(batched).toEqual(one);
+    expect(batched.nodes.a).toMatchObject({ state: 'drained', acceptedAt: singles[0]!.at, workers: [{ exited: true, exitCode: 0 }] });
+    expect(batched.nodes.b).toMatchObject({ escalated: true, killed: 1 });
+    applyReports(batched, wire);
+    expect(batched).toEqual(one);
+  });
+});
+

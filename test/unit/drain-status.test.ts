@@ -2,7 +2,7 @@ import { EXPIRY_MARGIN_MS, type AgentReport } from '@workforce/worker-agent/cont
 import { describe, expect, it } from 'vitest';
 import { drainMessages, type DrainSpecWithId } from '../../src/domain/drain-plan.js';
 import { applyReport, newProgress } from '../../src/domain/drain-progress.js';
-import { NODE_LIMIT, summarize } from '../../src/domain/drain-status.js';
+import { NODE_LIMIT, STATUS_MAX_CHARS, summarize } from '../../src/domain/drain-status.js';
 import { scheduledDrainId } from '../../src/domain/schedule.js';
 
 const spec: DrainSpecWithId = {
@@ -26,6 +26,30 @@ describe('summarize', () => {
     expect(s.nodes.every((n) => n.state === 'draining')).toBe(true);
     expect(s.nodes[0]).toMatchObject({ since: '2030-01-01T00:00:00.000Z', inStateFor: '1h' });
     expect(s).toMatchObject({ requestedBy: 'ops', reason: 'nightly', deadline: spec.deadline, status: 'running' });
+  });
+});
+
+describe('summarize at 10,000 nodes', () => {
+  const big = { ...spec, count: 10_000 };
+  const at = (n: number) => `2030-01-01T00:${String(n % 60).padStart(2, '0')}:00.000Z`;
+
+  it('stays within 16 KB of UTF-16 (Azure\'s custom status limit) with every node unfinished', () => {
+    const p = newProgress('d', 't', 'graceful-downscale', 10_000);
+    for (let n = 1; n <= 10_000; n++) applyReport(p, report(n, 'signalled', at(n)));
+    const s = summarize(big, p, new Date('2030-01-01T01:00:00.000Z'));
+    expect(2 * JSON.stringify(s).length).toBeLessThanOrEqual(16 * 1024);
+    expect(s.counts).toMatchObject({ requested: 10_000, draining: 10_000, shortfall: 10_000 });
+    expect(s.nodes.length + s.nodesOmitted).toBe(10_000);
+  });
+
+  it('stays within it when node ids are as long as a report may make them (1,024 characters)', () => {
+    const p = newProgress('d', 't', 'graceful-downscale', 10_000);
+    for (let n = 1; n <= 100; n++) applyReport(p, { ...report(n, 'signalled', at(n)), nodeId: `${String(n).padStart(4, '0')}${'x'.repeat(1020)}` });
+    const s = summarize(big, p, new Date('2030-01-01T01:00:00.000Z'));
+    expect(JSON.stringify(s).length).toBeLessThanOrEqual(STATUS_MAX_CHARS);
+    expect(s.nodes.length).toBeGreaterThan(0);
+    expect(s.nodes.length + s.nodesOmitted).toBe(100);
+    expect(s.counts.draining).toBe(100);
   });
 });
 

@@ -25,6 +25,7 @@ describe('Service Bus queue and topic-subscription triggers against the emulator
     // Short locks: if an abandon is lost on a busy machine, the lock expiry still redelivers soon.
     emulator.catalogue.putSubscription('events', 'audit', { maxDeliveryCount: 2, lockDurationMs: 5_000 });
     emulator.catalogue.putQueue('batches');
+    emulator.catalogue.putQueue('poisoned-batches', { maxDeliveryCount: 2, lockDurationMs: 5_000 });
     host = await startSample({
       settings: {
         ServiceBusConnection: emulator.connectionString,
@@ -32,6 +33,7 @@ describe('Service Bus queue and topic-subscription triggers against the emulator
         SB_TOPIC: 'events',
         SB_SUBSCRIPTION: 'audit',
         SB_BATCH_QUEUE: 'batches',
+        SB_POISON_BATCH_QUEUE: 'poisoned-batches',
       },
     });
     client = new ServiceBusClient(emulator.connectionString);
@@ -143,6 +145,18 @@ describe('Service Bus queue and topic-subscription triggers against the emulator
     const peeker = client.createReceiver('batches');
     expect(await peeker.peekMessages(10)).toHaveLength(0);
     await peeker.close();
+  });
+
+  it('abandons the whole batch when a batch function throws, as the extension does: the good messages are dead-lettered with the poison one', async () => {
+    const sender = client.createSender('poisoned-batches');
+    await sender.sendMessages([{ body: { n: 1 }, messageId: 'good-1' }, { body: { fail: true }, messageId: 'bad' }, { body: { n: 2 }, messageId: 'good-2' }]);
+    await sender.close();
+    const dead = await deadLetters(['poisoned-batches'], 3);
+    expect(dead.map((m) => m.messageId).sort()).toEqual(['bad', 'good-1', 'good-2']);
+    expect(dead.every((m) => m.deadLetterReason === 'MaxDeliveryCountExceeded')).toBe(true);
+    const attempts = (await calls('sbPoisonBatch')) as unknown as { triggerMetadata: { messageIdArray: string[]; deliveryCountArray: number[] } }[];
+    const goodDeliveries = attempts.flatMap((b) => b.triggerMetadata.messageIdArray.map((id, i) => [id, b.triggerMetadata.deliveryCountArray[i]])).filter(([id]) => id === 'good-1');
+    expect(goodDeliveries.map(([, count]) => count)).toEqual([1, 2]);
   });
 
   it('runs a Service Bus function by hand through the admin API', async () => {

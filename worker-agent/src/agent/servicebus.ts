@@ -20,7 +20,7 @@ import type { BusConfig } from '../commands/config.js';
 import { type BusTransport, webSocketOptions } from '../transport/index.js';
 import type { PresenceReport } from '../contract/presence.js';
 import type { AgentReport } from '../contract/report.js';
-import { reportKey } from '../contract/report.js';
+import { coalesceReports, reportKey } from '../contract/report.js';
 import type { BusMessage, ControlBus, PeekedMessage } from './bus.js';
 
 export interface ServiceBusControlBusOptions {
@@ -208,13 +208,15 @@ export class ServiceBusControlBus implements ControlBus {
 
   async sendReports(queue: string, reports: readonly AgentReport[]): Promise<void> {
     await this.op('send-reports', async (c) => {
+      // States of one message that wait together travel in one message (`earlier`): fewer
+      // messages for the queue and fewer reports for the control plane to fold.
       await sender(c, queue).sendMessages(
-        reports.map((report) => ({
+        coalesceReports(reports).map((report) => ({
           body: report,
           contentType: 'application/json',
           subject: report.state,
           // Same report, same id: duplicate detection on the queue drops re-sends.
-          messageId: reportKey(report).replaceAll('\u0000', '/').slice(0, 128),
+          messageId: [...(report.earlier ?? []).map((step) => step.state), reportKey(report).replaceAll('\u0000', '/')].join('+').slice(0, 128),
         })),
       );
     });

@@ -44,6 +44,59 @@ export interface AgentReport {
   at: string;
   reason?: string;
   requestedBy?: string;
+  /**
+   * States of the same message reached before `state`, oldest first, sent in one message with it
+   * (an agent coalesces what waits in its outbox). Absent in single-state reports.
+   */
+  earlier?: ReportStep[];
+}
+
+/** One earlier state of a coalesced report. */
+export interface ReportStep {
+  state: ReportState;
+  workers: WorkerReport[];
+  at: string;
+  reason?: string;
+}
+
+/** Earlier states one report may carry. */
+export const MAX_EARLIER_STEPS = 16;
+/**
+ * A coalesced report stays within this many characters of JSON, about what one report of 256
+ * workers already is: coalescing never makes a message larger than a single report can be.
+ */
+export const MAX_COALESCED_CHARS = 16 * 1024;
+
+/** A report as single-state reports, oldest first: its earlier steps, then itself. */
+export function reportSteps(report: AgentReport): AgentReport[] {
+  const { earlier, ...last } = report;
+  if (!earlier?.length) return [last];
+  const { reason: _reason, ...common } = last;
+  return [...earlier.map((step) => ({ ...common, ...step })), last];
+}
+
+/**
+ * Coalesces reports about the same message from the same node that follow each other: one report
+ * carrying the last state, with the ones before it in `earlier` (at most MAX_EARLIER_STEPS, and
+ * MAX_COALESCED_CHARS of JSON).
+ * Order is kept; nothing is dropped.
+ */
+export function coalesceReports(reports: readonly AgentReport[]): AgentReport[] {
+  const out: AgentReport[] = [];
+  for (const report of reports) {
+    const prev = out.at(-1);
+    const same = prev !== undefined && prev.messageId === report.messageId && prev.nodeId === report.nodeId
+      && prev.drainId === report.drainId && prev.topic === report.topic && prev.requestedBy === report.requestedBy
+      && (prev.earlier?.length ?? 0) < MAX_EARLIER_STEPS && !report.earlier
+      && JSON.stringify(prev).length + JSON.stringify(report).length <= MAX_COALESCED_CHARS;
+    if (!same) {
+      out.push(report);
+      continue;
+    }
+    const { earlier = [], messageId: _m, nodeId: _n, drainId: _d, topic: _t, requestedBy: _r, ...step } = prev;
+    out[out.length - 1] = { ...report, earlier: [...earlier, step] };
+  }
+  return out;
 }
 
 /** The deduplication key DESIGN prescribes: `(messageId, state)`; `worker-exited` adds the worker. */
@@ -97,6 +150,8 @@ export function parseAgentReport(body: unknown): ParseResult<AgentReport> {
     if (isFailure(worker)) return worker;
     workers.push(worker);
   }
+  const earlier = parseEarlier(f['earlier']);
+  if (isFailure(earlier)) return earlier;
   const report: AgentReport = {
     messageId: f['messageId'] as string,
     nodeId: f['nodeId'] as string,
@@ -108,7 +163,34 @@ export function parseAgentReport(body: unknown): ParseResult<AgentReport> {
   for (const name of ['drainId', 'reason', 'requestedBy'] as const) {
     if (typeof f[name] === 'string') report[name] = f[name];
   }
+  if (earlier) report.earlier = earlier;
   return ok(report);
+}
+
+function parseEarlier(value: unknown): ReportStep[] | undefined | Failure {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) return fail(INVALID_REPORT, 'earlier', 'earlier must be an array of { state, workers, at, reason? }');
+  if (value.length > MAX_EARLIER_STEPS) return fail(INVALID_REPORT, 'earlier', `earlier holds at most ${MAX_EARLIER_STEPS} states`);
+  const steps: ReportStep[] = [];
+  for (const [i, raw] of (value as unknown[]).entries()) {
+    const field = `earlier[${i}]`;
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail(INVALID_REPORT, field, `${field} must be an object`);
+    const f = raw as Record<string, unknown>;
+    if (!isReportState(f['state'])) return fail(INVALID_REPORT, `${field}.state`, `state must be one of ${REPORT_STATES.join(', ')}`);
+    if (typeof f['at'] !== 'string' || !parseInstant(f['at'])) return fail(INVALID_REPORT, `${field}.at`, 'at must be an ISO-8601 instant');
+    if (f['reason'] !== undefined && (typeof f['reason'] !== 'string' || f['reason'].length > MAX_REPORT_TEXT)) {
+      return fail(INVALID_REPORT, `${field}.reason`, `reason must be a string of at most ${MAX_REPORT_TEXT} characters`);
+    }
+    if (!Array.isArray(f['workers'])) return fail(INVALID_REPORT, `${field}.workers`, 'workers must be an array');
+    const workers: WorkerReport[] = [];
+    for (const [j, w] of (f['workers'] as unknown[]).entries()) {
+      const worker = parseWorker(w, `${field}.workers[${j}]`);
+      if (isFailure(worker)) return worker;
+      workers.push(worker);
+    }
+    steps.push({ state: f['state'], workers, at: f['at'], ...(typeof f['reason'] === 'string' && { reason: f['reason'] }) });
+  }
+  return steps;
 }
 
 function parseWorker(value: unknown, field: string): WorkerReport | Failure {

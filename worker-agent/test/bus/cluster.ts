@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type ServiceBusClient as Client, type ServiceBusReceivedMessage, ServiceBusClient } from '@azure/service-bus';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
 import Long from 'long';
-import { type AgentReport, type PresenceReport, isPresenceBody, parseAgentReport, parsePresenceReport } from '../../src/contract/index.js';
+import { type AgentReport, type PresenceReport, isPresenceBody, parseAgentReport, parsePresenceReport, reportSteps } from '../../src/contract/index.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
 import { ProcessNode, type WorkerProc } from '../process-node.js';
@@ -62,6 +62,8 @@ export class Cluster {
   readonly topic = `control-${randomUUID().slice(0, 8)}`;
   readonly reportsQueue = `reports-${randomUUID().slice(0, 8)}`;
   readonly reports: AgentReport[] = [];
+  /** Drain reports as they travelled (one message each, coalesced states in `earlier`). */
+  readonly messages: AgentReport[] = [];
   /** Presence reports (online, heartbeat, offline), in arrival order. */
   readonly presence: PresenceReport[] = [];
   readonly nodes: TestNode[] = [];
@@ -102,7 +104,9 @@ export class Cluster {
         }
         const parsed = parseAgentReport(m.body);
         if (!parsed.ok) throw new Error(`bad report: ${parsed.error.message}`);
-        this.reports.push(parsed.value);
+        // A coalesced report is read as its states, as the control plane folds it.
+        this.messages.push(parsed.value);
+        this.reports.push(...reportSteps(parsed.value));
       },
       processError: async () => {},
     });

@@ -52,3 +52,15 @@ it('bounds the outbox when the reports queue does not exist: the oldest go past 
   expect(expired.flatMap((e) => e['reports'] as string[]).map((r) => r.split(':')[0]).sort()).toEqual(['bad/2', 'bad/3', 'bad/4']);
   expect(node.agent.child.exitCode).toBeNull();
 });
+
+it('sends the states of a message that wait together as one message: accepted and signalled travel coalesced', async () => {
+  const cluster = await clusters.start();
+  await cluster.addNode(['node']);
+  await cluster.publish([{ body: { operation: 'graceful-downscale', drainId: 'c' }, messageId: 'c/1' }]);
+  await waitFor(() => cluster.drainedNodes().length === 1, 20_000, () => `a drained report; got ${JSON.stringify(cluster.reports.map((r) => r.state))}`);
+  // Entered in one step of the protocol (commit), flushed together: one message, states in order.
+  const first = cluster.messages.find((m) => m.messageId === 'c/1');
+  expect([...(first?.earlier ?? []).map((s) => s.state), first?.state].slice(0, 2)).toEqual(['accepted', 'signalled']);
+  expect(cluster.reports.filter((r) => r.messageId === 'c/1').map((r) => r.state).slice(0, 2)).toEqual(['accepted', 'signalled']);
+});
+

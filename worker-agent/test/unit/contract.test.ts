@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   EXPIRY_MARGIN_MS,
+  MAX_COALESCED_CHARS,
+  MAX_EARLIER_STEPS,
+  coalesceReports,
   controlMessageEnvelope,
   drainMessageNumber,
   expiredBecause,
@@ -9,6 +12,8 @@ import {
   parseAgentReport,
   parseControlMessage,
   reportKey,
+  reportSteps,
+  type AgentReport,
 } from '@workforce/worker-agent/contract';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -154,3 +159,48 @@ describe('parseAgentReport', () => {
     expect(reportKey(report as never)).not.toBe(reportKey({ ...report, workers: [{ workerId: 'w2', pid: 11 }] } as never));
   });
 });
+
+describe('coalesced reports (earlier states in one message)', () => {
+  const base = { drainId: 'd1', messageId: 'd1/1', nodeId: 'n1', topic: 't', workers: [{ workerId: 'w1', pid: 10 }] };
+  const at = (s: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, s)).toISOString();
+  const accepted: AgentReport = { ...base, state: 'accepted', at: at(1) };
+  const signalled: AgentReport = { ...base, state: 'signalled', at: at(2), workers: [{ workerId: 'w1', pid: 10, signal: 'SIGTERM' }] };
+  const drained: AgentReport = { ...base, state: 'drained', at: at(3) };
+  const other: AgentReport = { ...base, nodeId: 'n2', messageId: 'd1/2', state: 'accepted', at: at(4) };
+
+  it('travel as one report per message and node, in order, and come back as the same states', () => {
+    const wire = coalesceReports([accepted, signalled, drained, other]);
+    expect(wire).toHaveLength(2);
+    expect(wire[0]).toMatchObject({ state: 'drained', earlier: [{ state: 'accepted', at: at(1) }, { state: 'signalled', at: at(2) }] });
+    const parsed = parseAgentReport(JSON.parse(JSON.stringify(wire[0])));
+    expect(parsed.ok && reportSteps(parsed.value)).toEqual([accepted, signalled, drained]);
+    expect(reportSteps(wire[1]!)).toEqual([other]);
+  });
+
+  it('keep at most MAX_EARLIER_STEPS earlier states per message', () => {
+    const many = Array.from({ length: MAX_EARLIER_STEPS + 3 }, (_, i) => ({ ...signalled, at: at(i) }));
+    const wire = coalesceReports(many);
+    expect(wire.map((r) => r.earlier?.length ?? 0)).toEqual([MAX_EARLIER_STEPS, 1]);
+    expect(wire.flatMap(reportSteps)).toEqual(many);
+  });
+
+  it('never coalesce past MAX_COALESCED_CHARS (a node with many workers): the states travel in more messages', () => {
+    const workers = Array.from({ length: 256 }, (_, i) => ({ workerId: `worker-${i}`, pid: 1000 + i }));
+    const wide = [accepted, signalled, drained].map((r) => ({ ...r, workers }));
+    const wire = coalesceReports(wide);
+    expect(wire.length).toBeGreaterThan(1);
+    expect(JSON.stringify(wide[0]).length).toBeLessThan(MAX_COALESCED_CHARS);
+    for (const r of wire) expect(JSON.stringify(r).length).toBeLessThanOrEqual(MAX_COALESCED_CHARS);
+    expect(wire.flatMap(reportSteps)).toEqual(wide);
+  });
+
+  it('names the bad field of an earlier state, and refuses too many', () => {
+    const wire = coalesceReports([accepted, drained])[0]!;
+    expect(parseAgentReport({ ...wire, earlier: [{ state: 'sleeping', at: at(1), workers: [] }] })).toMatchObject({ ok: false, error: { field: 'earlier[0].state' } });
+    expect(parseAgentReport({ ...wire, earlier: [{ state: 'accepted', at: at(1), workers: [{ pid: 'x' }] }] })).toMatchObject({ ok: false, error: { field: 'earlier[0].workers[0].workerId' } });
+    expect(parseAgentReport({ ...wire, earlier: 'accepted' })).toMatchObject({ ok: false, error: { field: 'earlier' } });
+    const tooMany = Array.from({ length: MAX_EARLIER_STEPS + 1 }, () => ({ state: 'accepted', at: at(1), workers: [] }));
+    expect(parseAgentReport({ ...wire, earlier: tooMany })).toMatchObject({ ok: false, error: { field: 'earlier' } });
+  });
+});
+

@@ -238,17 +238,15 @@ export class ServiceBusTriggers {
     } catch (err) {
       this.#logger.error(`Service Bus function ${fn.name} not run for message ${ids}: ${(err as Error).message}`);
     }
-    for (const message of messages) {
+    if (ok && !fn.autoComplete) return;
+    // A batch is settled as a whole, its messages at once (not one round trip after another).
+    await Promise.all(messages.map(async (message) => {
       try {
-        if (ok) {
-          if (fn.autoComplete) await receiver.completeMessage(message);
-        } else {
-          await receiver.abandonMessage(message);
-        }
+        await (ok ? receiver.completeMessage(message) : receiver.abandonMessage(message));
       } catch (err) {
         this.#logger.warn(`Settling message ${message.messageId} for ${fn.name}: ${(err as Error).message}`);
       }
-    }
+    }));
   }
 
   #onError(fn: ServiceBusFunction, args: ProcessErrorArgs): void {

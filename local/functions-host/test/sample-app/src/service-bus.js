@@ -30,3 +30,15 @@ if (process.env.SB_BATCH_QUEUE) {
     },
   });
 }
+if (process.env.SB_POISON_BATCH_QUEUE) {
+  app.serviceBusQueue('sbPoisonBatch', {
+    connection: 'ServiceBusConnection',
+    queueName: '%SB_POISON_BATCH_QUEUE%',
+    cardinality: 'many',
+    handler: (messages, context) => {
+      record('sbPoisonBatch', { messages, triggerMetadata: context.triggerMetadata });
+      const poison = messages.find((m) => m && typeof m === 'object' && m.fail);
+      if (poison) throw new Error(`refusing the batch for ${JSON.stringify(poison)}`);
+    },
+  });
+}
