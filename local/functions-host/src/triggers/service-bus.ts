@@ -132,6 +132,29 @@ export function messageMetadata(m: ServiceBusReceivedMessage): Record<string, Rp
  * mode: the message is completed when the function succeeds and abandoned when it throws,
  * so that the broker's max delivery count moves a poison message to the dead-letter queue.
  */
+function receiverFor(client: ServiceBusClient, fn: ServiceBusFunction): ServiceBusReceiver {
+  return fn.queueName
+    ? client.createReceiver(fn.queueName, { receiveMode: 'peekLock' })
+    : client.createReceiver(fn.topicName!, fn.subscriptionName!, { receiveMode: 'peekLock' });
+}
+
+/** How long one batch receive waits for messages. */
+const BATCH_WAIT_MS = 1000;
+/** A healthy receive returns within its wait plus a round trip (a credit drain); this is far beyond. */
+const WATCHDOG_MS = 15_000;
+
+class WatchdogTimeout extends Error {
+  override readonly name = 'WatchdogTimeout';
+}
+
+function withWatchdog<T>(call: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const watchdog = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WatchdogTimeout(`${what} did not return within ${ms} ms`)), ms);
+  });
+  return Promise.race([call, watchdog]).finally(() => clearTimeout(timer));
+}
+
 export class ServiceBusTriggers {
   #settings: Readonly<Record<string, string>>;
   #logger: Logger;
@@ -139,6 +162,8 @@ export class ServiceBusTriggers {
   #maxConcurrentCalls: number;
   #maxBatchSize: number;
   #clients = new Map<string, ServiceBusClient>();
+  /** The batch functions' clients, one each: a hung one is replaced without touching the others. */
+  #ownClients = new Set<ServiceBusClient>();
   #receivers: ServiceBusReceiver[] = [];
   #lastError = new Map<string, number>();
 
@@ -161,20 +186,19 @@ export class ServiceBusTriggers {
 
   async start(functions: readonly ServiceBusFunction[]): Promise<void> {
     for (const fn of functions) {
+      if (fn.cardinality === 'many') {
+        const [client, receiver] = await this.#batchReceiver(fn);
+        this.#loops.push(this.#batchLoop(fn, client, receiver));
+        this.#logger.info(`Service Bus trigger ${fn.name} (batches) listening on ${fn.queueName ?? `${fn.topicName}/${fn.subscriptionName}`}`);
+        continue;
+      }
       let client = this.#clients.get(fn.connection);
       if (!client) {
         client = await createServiceBusClient(fn.connection, this.#settings);
         this.#clients.set(fn.connection, client);
       }
-      const receiver = fn.queueName
-        ? client.createReceiver(fn.queueName, { receiveMode: 'peekLock' })
-        : client.createReceiver(fn.topicName!, fn.subscriptionName!, { receiveMode: 'peekLock' });
+      const receiver = receiverFor(client, fn);
       this.#receivers.push(receiver);
-      if (fn.cardinality === 'many') {
-        this.#loops.push(this.#batchLoop(fn, receiver));
-        this.#logger.info(`Service Bus trigger ${fn.name} (batches) listening on ${fn.queueName ?? `${fn.topicName}/${fn.subscriptionName}`}`);
-        continue;
-      }
       receiver.subscribe(
         {
           processMessage: (message) => this.#process(fn, receiver, message),
@@ -190,14 +214,26 @@ export class ServiceBusTriggers {
     await this.#run(fn, receiver, [message], bodyData(message.body, fn.binary), messageMetadata(message));
   }
 
-  /** `cardinality: 'many'`: batches of up to maxMessageBatchSize, with the extension's `...Array` metadata. */
-  async #batchLoop(fn: ServiceBusFunction, receiver: ServiceBusReceiver): Promise<void> {
+  /**
+   * `cardinality: 'many'`: batches of up to maxMessageBatchSize, with the extension's `...Array`
+   * metadata. Each receive runs under a watchdog: a call in flight when the connection drops
+   * may never settle (amqp/rhea-promise#109), which would stop the trigger for good; on a
+   * timeout the function gets a new client and receiver, as the agent does.
+   */
+  async #batchLoop(fn: ServiceBusFunction, firstClient: ServiceBusClient, firstReceiver: ServiceBusReceiver): Promise<void> {
+    let [client, receiver] = [firstClient, firstReceiver];
     while (!this.#stopped) {
       let messages: ServiceBusReceivedMessage[];
       try {
-        messages = await receiver.receiveMessages(this.#maxBatchSize, { maxWaitTimeInMs: 1000 });
+        messages = await withWatchdog(receiver.receiveMessages(this.#maxBatchSize, { maxWaitTimeInMs: BATCH_WAIT_MS }), BATCH_WAIT_MS + WATCHDOG_MS, `a receive for ${fn.name}`);
       } catch (err) {
         if (this.#stopped) return;
+        if (err instanceof WatchdogTimeout) {
+          this.#logger.warn(`Service Bus trigger ${fn.name}: ${err.message}; reconnecting with a new client`);
+          this.#dropClient(client);
+          [client, receiver] = await this.#batchReceiver(fn);
+          continue;
+        }
         this.#onError(fn, { error: err as Error, errorSource: 'receive' } as ProcessErrorArgs);
         await new Promise((r) => setTimeout(r, 1000));
         continue;
@@ -242,7 +278,9 @@ export class ServiceBusTriggers {
     // A batch is settled as a whole, its messages at once (not one round trip after another).
     await Promise.all(messages.map(async (message) => {
       try {
-        await (ok ? receiver.completeMessage(message) : receiver.abandonMessage(message));
+        // Bounded like a receive: a settlement that never returns would hold the loop forever
+        // (the lock then expires and the message comes again).
+        await withWatchdog(ok ? receiver.completeMessage(message) : receiver.abandonMessage(message), WATCHDOG_MS, `settling message ${message.messageId}`);
       } catch (err) {
         this.#logger.warn(`Settling message ${message.messageId} for ${fn.name}: ${(err as Error).message}`);
       }
@@ -257,11 +295,25 @@ export class ServiceBusTriggers {
     this.#logger.warn(`Service Bus trigger ${fn.name} (${args.errorSource}): ${args.error.message}`);
   }
 
+  /** A client of its own and a receiver for one batch function (replaced whole when it hangs). */
+  async #batchReceiver(fn: ServiceBusFunction): Promise<[ServiceBusClient, ServiceBusReceiver]> {
+    const client = await createServiceBusClient(fn.connection, this.#settings);
+    this.#ownClients.add(client);
+    return [client, receiverFor(client, fn)];
+  }
+
+  /** Closes a hung client in the background: its links' close would only time out. */
+  #dropClient(client: ServiceBusClient): void {
+    this.#ownClients.delete(client);
+    void client.close().catch(() => {});
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     const receivers = this.#receivers.splice(0);
     await Promise.allSettled(receivers.map((r) => r.close()));
-    const clients = [...this.#clients.values()];
+    const clients = [...this.#clients.values(), ...this.#ownClients];
+    this.#ownClients.clear();
     this.#clients.clear();
     await Promise.allSettled(clients.map((c) => c.close()));
     await Promise.allSettled(this.#loops.splice(0));
