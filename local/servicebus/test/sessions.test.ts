@@ -329,6 +329,24 @@ describe.each(stores)('sessions ($name store)', ({ dataDir }) => {
     await receiver.close();
   });
 
+  it('defers and settles a message of the dead-letter queue, which has no sessions, though it names one', async () => {
+    const q = sessionQueue();
+    await client.createSender(q).sendMessages({ body: 'poison', sessionId: 's' });
+    const receiver = await client.acceptSession(q, 's');
+    await receiver.deadLetterMessage((await receiveAll(receiver, 1))[0]!);
+    await receiver.close();
+    // The SDK names the message's session in the management requests about it (deferred
+    // receive, settlement): on a dead-letter queue those are plain requests.
+    const dlq = client.createReceiver(q, { subQueueType: 'deadLetter' });
+    const [dead] = await receiveAll(dlq, 1);
+    await dlq.deferMessage(dead!);
+    const [deferred] = await dlq.receiveDeferredMessages(dead!.sequenceNumber!);
+    expect(deferred).toMatchObject({ body: 'poison', sessionId: 's' });
+    await dlq.completeMessage(deferred!);
+    expect(await dlq.peekMessages(1)).toEqual([]);
+    await dlq.close();
+  });
+
   it('dead-letters a topic message without a session id in a session-enabled subscription, as Azure does', async () => {
     const topic = unique('t');
     emulator.catalogue.putTopic(topic);

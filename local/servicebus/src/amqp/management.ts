@@ -41,7 +41,7 @@ export const ok = (body: unknown = {}): ManagementReply => ({ status: 200, descr
 
 export function handleManagement(ctx: ManagementContext, request: ManagementRequest): ManagementReply {
   try {
-    const handler = sessionOperation(request) ?? operations[request.operation];
+    const handler = sessionOperation(ctx, request) ?? operations[request.operation];
     if (!handler) throw notImplemented(`The management operation '${request.operation}'`);
     return handler(ctx, request.body ?? {});
   } catch (e) {

@@ -67,12 +67,17 @@ const withinSession: Record<string, Operation> = {
   },
 };
 
-/** The session operation for this request, if it is one. */
-export function sessionOperation(request: ManagementRequest): Operation | undefined {
+/**
+ * The session operation for this request, if it is one. The SDK names the message's session in
+ * requests about it, also on a dead-letter queue, which has no sessions (it is read with plain
+ * receivers): there the request is a plain one.
+ */
+export function sessionOperation(ctx: ManagementContext, request: ManagementRequest): Operation | undefined {
   const op = sessionOperations[request.operation];
   if (op) return op;
   const body = request.body ?? {};
-  return body[SESSION_ID] !== undefined && body[SESSION_ID] !== null ? withinSession[request.operation] : undefined;
+  if (body[SESSION_ID] === undefined || body[SESSION_ID] === null) return undefined;
+  return ctx.broker.subqueue(ctx.entity).requiresSession ? withinSession[request.operation] : undefined;
 }
 
 function sessionId(body: Record<string, unknown>): string {
