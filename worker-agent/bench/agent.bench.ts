@@ -161,10 +161,13 @@ async function fleet(built: Artifacts, em: Emulator, client: ServiceBusClient): 
   const receiver = client.createReceiver(reportsQueue, { receiveMode: 'receiveAndDelete' });
   const sub = receiver.subscribe({
     processMessage: async (m) => {
-      const r = m.body as { nodeId: string; state: string };
+      // A report may carry the states before its own (`earlier`: the agent coalesces what waits
+      // together, e.g. accepted with signalled); presence reports carry none.
+      const r = m.body as { nodeId: string; state?: string; earlier?: Array<{ state: string }> };
+      const states = [...(r.earlier ?? []).map((e) => e.state), r.state];
       const now = performance.now();
-      if (r.state === 'accepted' && !accepted.has(r.nodeId)) accepted.set(r.nodeId, now);
-      if (r.state === 'drained' && !drained.has(r.nodeId)) drained.set(r.nodeId, now);
+      if (states.includes('accepted') && !accepted.has(r.nodeId)) accepted.set(r.nodeId, now);
+      if (states.includes('drained') && !drained.has(r.nodeId)) drained.set(r.nodeId, now);
     },
     processError: async () => {},
   }, { maxConcurrentCalls: 100 });
