@@ -7,6 +7,7 @@ import type { ServiceBusClient } from '@azure/service-bus';
 import { DRAIN_ID_RULE, isDrainId, OPERATIONS } from '@workforce/worker-agent/contract';
 import { type BusTransport, busHost, bypassesProxy, parseProxyUrl, webSocketOptions } from '@workforce/worker-agent/transport';
 import { newServiceBusClient, publishBatches } from '../../adapters/service-bus.js';
+import { isNamespaceHost } from '../../config.js';
 import { drainMessages, type DrainSpecWithId } from '../../domain/drain-plan.js';
 import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
 import { parseDuration } from '../../domain/durations.js';
@@ -26,8 +27,9 @@ the drain: read the reports queue or the agents' logs).
   --reason TEXT --requested-by WHO --drain-id ID
   --connection-string CS  or WORKFORCE_SERVICEBUS_CONNECTION_STRING
                           (or WORKFORCE_BACK_CHANNEL_CONNECTION_STRING, as the agent reads it)
-  --namespace NS          or WORKFORCE_SERVICEBUS_NAMESPACE: <ns>.servicebus.windows.net with
-                          DefaultAzureCredential (needs Azure Service Bus Data Sender on the topic)
+  --namespace NS          or WORKFORCE_SERVICEBUS_NAMESPACE: <ns>.servicebus.windows.net (or
+                          host:port, the emulator's AMQPS listener) with DefaultAzureCredential
+                          (needs Azure Service Bus Data Sender on the topic)
   --websockets            or WORKFORCE_WEBSOCKETS=1: AMQP over WebSockets (wss, port 443 or the
                           connection string's) instead of AMQP on 5671
   --proxy URL             HTTP CONNECT proxy of --websockets (else HTTPS_PROXY, unless NO_PROXY
@@ -68,7 +70,7 @@ async function client(values: BusValues, io: Io): Promise<ServiceBusClient> {
   const ns = values.namespace ?? io.env.WORKFORCE_SERVICEBUS_NAMESPACE;
   if (cs && ns && values['connection-string'] !== undefined && values.namespace !== undefined) throw usageError('give --connection-string or --namespace, not both');
   if (!cs && !ns) throw usageError('send needs Service Bus: pass --connection-string (or set WORKFORCE_SERVICEBUS_CONNECTION_STRING) or --namespace with an Azure login');
-  const fqns = ns && (ns.includes('.') ? ns : `${ns}.servicebus.windows.net`);
+  const fqns = ns && namespaceHost(ns);
   const options = { ...RETRY, webSocketOptions: await webSocketOptions(transport(values, io, cs ? busHost(cs) : fqns!)) };
   if (cs) {
     try {
@@ -78,6 +80,17 @@ async function client(values: BusValues, io: Io): Promise<ServiceBusClient> {
     }
   }
   return newServiceBusClient({ kind: 'identity', fullyQualifiedNamespace: fqns! }, options);
+}
+
+/**
+ * `--namespace`: a namespace's host (`sb://` and a trailing slash allowed), or a bare name in
+ * Azure's public cloud; `host:port` reaches the emulator's AMQPS listener.
+ */
+function namespaceHost(text: string): string {
+  const host = text.trim().replace(/^(sb|amqps?|https?):\/\//i, '').replace(/\/+$/, '');
+  const fqns = /[.:]/.test(host) ? host : `${host}.servicebus.windows.net`;
+  if (!isNamespaceHost(fqns)) throw usageError(`--namespace ${JSON.stringify(text)} is not a namespace: give <ns>.servicebus.windows.net (or host:port)`);
+  return fqns;
 }
 
 /** As the agent reads it: --proxy, else HTTPS_PROXY unless NO_PROXY lists the host; only with WebSockets. */
