@@ -63,6 +63,8 @@ export function toServiceBusFunction(
  * Resolves a trigger's `connection` as the Functions host does: the setting itself holds a
  * connection string, or `<name>__fullyQualifiedNamespace` names a namespace reached with an
  * Azure identity (DefaultAzureCredential, or the `<name>__credential`/`__clientId` settings).
+ * The credential finds the identity in this process's environment (IDENTITY_ENDPOINT…), not in
+ * the settings: a host with an identity runs with its settings as its environment.
  */
 export async function createServiceBusClient(connection: string, settings: Readonly<Record<string, string>>): Promise<ServiceBusClient> {
   const direct = settings[connection] ?? settings[`AzureWebJobs${connection}`];
@@ -79,7 +81,7 @@ export async function createServiceBusClient(connection: string, settings: Reado
   }
   throw new HostError(
     'MissingSetting',
-    `Service Bus connection "${connection}" is not configured: set the app setting ${connection} to a connection string, or ${connection}__fullyQualifiedNamespace to a namespace host name`,
+    `Service Bus connection "${connection}" is not configured: set the app setting ${connection} to a connection string, or ${connection}__fullyQualifiedNamespace to a namespace host name (host:port for another port)`,
   );
 }
 
