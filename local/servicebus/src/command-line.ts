@@ -13,6 +13,8 @@ export interface EmulatorConfig {
   readonly keys: readonly SasKey[];
   readonly logLevel: LogLevel;
   readonly configFile: string | undefined;
+  /** Entra ID settings (issuer, keys, role assignments) in a JSON file. */
+  readonly entraFile: string | undefined;
   readonly armPort: number | false | undefined;
   readonly amqpsPort: number | false | undefined;
   readonly certFile: string | undefined;
@@ -35,6 +37,8 @@ Options (environment variable in brackets):
   --auto-create          create queues/subscriptions on first use
   --sas-key NAME=KEY     accept this SAS key (repeatable)                                        default: the development key
   --config FILE          entities to create at start-up (our JSON or the official Config.json)
+  --entra FILE           accept Entra ID tokens: JSON { issuer, keys, roleAssignments } (see the README)
+                         (or "entra" in the --config file); SAS keys keep working
   --arm-port N|off       HTTPS port of the ARM endpoint and /health                              default 5443
   --amqps-port N|off     AMQP over TLS port                                                      default 5671
   --cert FILE, --key FILE  PEM certificate and key for the TLS listeners                         default: generated
@@ -53,7 +57,7 @@ export interface ConfigDefaults {
 export function parseCommandLine(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, defaults: ConfigDefaults): ParsedCommandLine {
   const flags = new Map<string, string | true>();
   const keys: SasKey[] = [];
-  const takesValue = new Set(['--port', '--host', '--data', '--sas-key', '--config', '--arm-port', '--amqps-port', '--cert', '--key', '--log-level']);
+  const takesValue = new Set(['--port', '--host', '--data', '--sas-key', '--config', '--entra', '--arm-port', '--amqps-port', '--cert', '--key', '--log-level']);
   const switches = new Set(['--auto-create', '--allow-insecure-remote', '--help', '-h']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -98,6 +102,7 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     keys: Object.freeze(keys.length ? keys : [...defaults.keys]),
     logLevel: logLevel as LogLevel,
     configFile: str('--config'),
+    entraFile: str('--entra'),
     armPort: portOrOff(str('--arm-port'), '--arm-port'),
     amqpsPort: portOrOff(str('--amqps-port'), '--amqps-port'),
     certFile: cert,

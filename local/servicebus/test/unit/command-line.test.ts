@@ -19,6 +19,7 @@ describe('command line and environment', () => {
       keys: defaults.keys,
       logLevel: 'info',
       configFile: undefined,
+      entraFile: undefined,
       armPort: undefined,
       amqpsPort: undefined,
       certFile: undefined,
