@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import { startTokenIssuer, type IdentityEnvironment, type Principal, type TokenIssuer } from '@workforce/identity-emulator';
-import type { RoleAssignment } from '@workforce/servicebus-emulator';
+import type { EmulatorOptions } from '@workforce/servicebus-emulator';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../src/config.js';
 
 /** The app's identity (the Functions host and its language worker). */
@@ -35,6 +35,8 @@ export interface LocalIdentities {
   appArmCredential(): TokenCredential;
   close(): Promise<void>;
 }
+
+type RoleAssignment = NonNullable<EmulatorOptions['entra']>['roleAssignments'][number];
 
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/;
 

@@ -61,7 +61,17 @@ function at(flag: string, value: string | undefined, now: number): string | unde
   return new Date(now + parseDuration(duration(flag, value)!)!).toISOString();
 }
 
-const RETRY = { retryOptions: { maxRetries: 2, timeoutInMs: 15_000 } };
+// An interactive command: fail in seconds. The SDK retries an authorization failure too (for
+// rotated keys), 30 s apart by default.
+const RETRY = { retryOptions: { maxRetries: 2, retryDelayInMs: 1_000, timeoutInMs: 15_000 } };
+
+/** What the last attempt failed with: the SDK's retries wrap each attempt's error in an AggregateError with no message. */
+function lastAttempt(err: unknown): unknown {
+  return err instanceof AggregateError && err.errors.length > 0 ? lastAttempt(err.errors.at(-1)) : err;
+}
+
+/** The SDK's codes for a bus that answered no: a missing topic, a role or key without Send. */
+const REFUSED = ['MessagingEntityNotFound', 'UnauthorizedAccess', 'UnauthorizedError'];
 
 type BusValues = { 'connection-string'?: string; namespace?: string; websockets?: boolean; proxy?: string };
 
@@ -148,15 +158,15 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
   try {
     await publishBatches(sb, topic, envelopes);
   } catch (err) {
-    const e = err as { code?: string; message?: string };
+    const e = lastAttempt(err) as { code?: string; message?: string };
     // A socket error is the bus being unreachable, not a role or key problem.
     const socket = /\b(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN) \S*?([\w.-]+:\d+)?$/m.exec(String(e.message ?? ''));
     const what = e.code === 'MessagingEntityNotFound' || e.code === 'MessagingEntityNotFoundError'
       ? `topic ${topic} does not exist — create it with \`workforce topic ensure ${topic}\``
       : socket
       ? `Service Bus cannot be reached${socket[2] ? ` at ${socket[2]}` : ''} (${socket[1]}) — is it running (\`npm start\` locally)? check the connection string's Endpoint or --namespace`
-      : `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]} — check the connection string or namespace and your role (Azure Service Bus Data Sender)`;
-    throw new CliError(e.code === 'UnauthorizedError' || e.code === 'MessagingEntityNotFound' ? EXIT.refused : EXIT.unreachable, `send to ${topic} failed: ${what}`);
+      : `${e.code ? `${e.code}: ` : ''}${String(e.message ?? e).split('\n')[0]} — check the connection string or namespace and your role (Azure Service Bus Data Sender)`;
+    throw new CliError(REFUSED.includes(e.code ?? '') ? EXIT.refused : EXIT.unreachable, `send to ${topic} failed: ${what}`);
   } finally {
     await sb.close().catch(() => {});
   }
