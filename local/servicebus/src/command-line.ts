@@ -109,7 +109,8 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     keyFile: key,
     allowInsecureRemote: flags.has('--allow-insecure-remote'),
   };
-  const exposures = insecureExposures(host, config.keys, config.armPort !== false);
+  // With --entra, the ARM endpoint validates tokens and roles.
+  const exposures = insecureExposures(host, config.keys, config.armPort !== false && config.entraFile === undefined);
   if (exposures.length > 0 && !config.allowInsecureRemote) {
     throw invalidConfiguration(exposureRefusal(source('--host', 'SERVICEBUS_EMULATOR_HOST'), host, exposures));
   }
