@@ -110,7 +110,11 @@ export async function bundle(outfile = DEFAULT_BUNDLE, entry = join(root, 'src',
       fixedRheaOnly(),
     ],
     legalComments: 'eof',
-    banner: { js: '#!/usr/bin/env node' },
+    // The agent runs without V8's JIT (README, "Why --jitless"): no executable memory allocated
+    // at run time in a process that often runs as root, and the optimising compiler's code
+    // never paged in (`--no-expose-wasm`: what --jitless implies anyway, said so V8 does not warn on
+    // every start). `env -S` splits the line (coreutils ≥ 8.30; BusyBox: run `node --jitless …`).
+    banner: { js: '#!/usr/bin/env -S node --jitless --no-expose-wasm' },
   });
   chmodSync(outfile, 0o755);
   return outfile;

@@ -32,7 +32,7 @@ An Azure Service Bus emulator: AMQP 1.0 for the Service Bus SDKs, no cloud, no D
 Options (environment variable in brackets):
   --port N               AMQP port, plain TCP; 0 = any free port    [SERVICEBUS_EMULATOR_PORT]   default 5672
   --host ADDR            interface to listen on                     [SERVICEBUS_EMULATOR_HOST]   default 127.0.0.1
-                         (off loopback: needs --sas-key and --arm-port off, or --allow-insecure-remote)
+                         (off loopback: needs --sas-key, and --arm-port off or --entra; or --allow-insecure-remote)
   --data DIR             keep entities and messages in DIR (SQLite) [SERVICEBUS_EMULATOR_DATA]   default: in memory
   --auto-create          create queues/subscriptions on first use
   --sas-key NAME=KEY     accept this SAS key (repeatable)                                        default: the development key
@@ -109,7 +109,8 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     keyFile: key,
     allowInsecureRemote: flags.has('--allow-insecure-remote'),
   };
-  const exposures = insecureExposures(host, config.keys, config.armPort !== false);
+  // With --entra, the ARM endpoint validates tokens and roles.
+  const exposures = insecureExposures(host, config.keys, config.armPort !== false && config.entraFile === undefined);
   if (exposures.length > 0 && !config.allowInsecureRemote) {
     throw invalidConfiguration(exposureRefusal(source('--host', 'SERVICEBUS_EMULATOR_HOST'), host, exposures));
   }

@@ -72,7 +72,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const keys = options.keys?.length ? options.keys : [{ name: DEVELOPMENT_KEY_NAME, key: DEVELOPMENT_KEY }];
   const config = options.configFile ? await loadEntitiesFile(options.configFile) : undefined;
   const entra = await entraSettings(options, config);
-  const exposures = insecureExposures(host, keys, options.armPort !== false);
+  const exposures = insecureExposures(host, keys, options.armPort !== false && !entra);
   if (exposures.length > 0 && !options.allowInsecureRemote) throw invalidConfiguration(exposureRefusal('host', host, exposures));
   for (const exposure of exposures) logger.warn('insecure remote access allowed', { host, exposure });
   if (entra) logger.info('entra id tokens accepted', { issuer: entra.trust.issuer, keys: [...entra.trust.keys.keys()], roleAssignments: entra.roleAssignments.length });

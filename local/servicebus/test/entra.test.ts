@@ -240,11 +240,11 @@ describe("a token's expiry", () => {
 
   it('detaches the links it authorised when it is not renewed', async () => {
     const { e, detached } = await strictEmulator();
-    // Valid for 3 s; the credential claims an hour, so the SDK does not renew it.
-    const token = issuer.mint('owner', SERVICE_BUS, { lifetimeSeconds: 3 });
+    // Valid for 5 s; the credential claims an hour, so the SDK does not renew it.
+    const token = issuer.mint('owner', SERVICE_BUS, { lifetimeSeconds: 5 });
     const sender = client(fixed(token), e).createSender('q');
     await sender.sendMessages({ body: 'while valid' });
-    const expiry = Date.now() + 3_000;
+    const expiry = Date.now() + 5_000;
     while (detached.length === 0 && Date.now() < expiry + 5_000) await new Promise((r) => setTimeout(r, 200));
     expect(detached).toEqual(['link detached: its token expired']);
     const refused = await failure(sender.sendMessages({ body: 'after expiry' }));
@@ -253,13 +253,13 @@ describe("a token's expiry", () => {
 
   it('keeps them when the SDK puts a new token before it expires', async () => {
     const { e, detached } = await strictEmulator();
-    // 4 s tokens that the SDK renews 2 s in (it renews 2 minutes before the expiry it is told).
-    const renewing: TokenCredential = { getToken: async () => ({ token: issuer.mint('owner', SERVICE_BUS, { lifetimeSeconds: 4 }), expiresOnTimestamp: Date.now() + 122_000 }) };
+    // 6 s tokens that the SDK renews 2 s in (it renews 2 minutes before the expiry it is told).
+    const renewing: TokenCredential = { getToken: async () => ({ token: issuer.mint('owner', SERVICE_BUS, { lifetimeSeconds: 6 }), expiresOnTimestamp: Date.now() + 122_000 }) };
     const receiver = client(renewing, e).createReceiver('q');
     const sender = client(fixed(issuer.mint('owner', SERVICE_BUS)), e).createSender('q');
     await receiver.peekMessages(1);
     const first = Date.now();
-    while (Date.now() < first + 7_000) await new Promise((r) => setTimeout(r, 250));
+    while (Date.now() < first + 8_000) await new Promise((r) => setTimeout(r, 250));
     await sender.sendMessages({ body: 'after the first token expired' });
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 5_000 });
     expect(m?.body).toBe('after the first token expired');

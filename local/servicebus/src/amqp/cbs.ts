@@ -47,10 +47,6 @@ export interface PutToken {
 export class CbsAuthority {
   constructor(private readonly options: CbsOptions) {}
 
-  get entraEnabled(): boolean {
-    return this.options.entra !== undefined;
-  }
-
   /** The grant a put-token gives; throws an `Unauthorized` EmulatorError when the token is refused. */
   putToken(request: PutToken, now: number): Grant {
     if (request.type === SAS_TOKEN_TYPE) {

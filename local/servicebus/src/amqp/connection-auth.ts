@@ -33,7 +33,10 @@ export class ConnectionAuth<Link extends object> {
 
   /** Verifies a put-token and keeps its grant; throws an `Unauthorized` EmulatorError. */
   putToken(request: Omit<PutToken, 'host'>): Grant {
-    const grant = this.authority.putToken({ ...request, host: this.namespace() }, Date.now());
+    const now = Date.now();
+    const grant = this.authority.putToken({ ...request, host: this.namespace() }, now);
+    // Ended grants authorise nothing; drop them so that checks stay short on long-lived connections.
+    for (let i = this.grants.length - 1; i >= 0; i--) if (this.grants[i]!.expiresAt <= now) this.grants.splice(i, 1);
     this.grants.push(grant);
     if (this.grants.length > MAX_GRANTS) this.grants.splice(0, this.grants.length - MAX_GRANTS);
     this.whenExpired(grant);

@@ -12,6 +12,8 @@ export class TokenError extends Error {
   constructor(
     readonly code: TokenErrorCode,
     message: string,
+    /** What the surfaces name in their own wording (ARM's messages quote them). */
+    readonly detail: { audience?: string; expiresAt?: number } = {},
   ) {
     super(message);
   }
@@ -68,13 +70,13 @@ export function verifyJwt(token: unknown, trust: JwtTrust, audiences: readonly s
   if (claims.iss !== trust.issuer) throw new TokenError('InvalidIssuer', 'Token issuer is invalid.');
   const audience = typeof claims.aud === 'string' ? claims.aud : undefined;
   if (!audience || !audiences.some((a) => a.toLowerCase() === audience.toLowerCase())) {
-    throw new TokenError('InvalidAudience', 'Invalid authorization token audience.');
+    throw new TokenError('InvalidAudience', 'Invalid authorization token audience.', audience ? { audience } : {});
   }
   const exp = claims.exp;
   const nbf = claims.nbf;
   if (typeof exp !== 'number') throw new TokenError('MalformedToken', "The token has no 'exp' claim.");
   if (exp * 1000 + trust.clockSkewMs <= now) {
-    throw new TokenError('ExpiredToken', `The token is expired. Expiration time: '${azureTime(exp)}'`);
+    throw new TokenError('ExpiredToken', `The token is expired. Expiration time: '${azureTime(exp)}'`, { expiresAt: exp * 1000 });
   }
   if (typeof nbf === 'number' && nbf * 1000 - trust.clockSkewMs > now) {
     throw new TokenError('TokenNotYetValid', `The token is not valid yet. Valid from: '${azureTime(nbf)}'`);
