@@ -238,6 +238,18 @@ describe('the session', () => {
     expect(events.filter((e) => e === 'commands-session-accepted')).toHaveLength(1);
   });
 
+  it('is accepted again after its lock was lost (the agent paused past the lock duration), and commands arrive', async () => {
+    const cluster = await clusters.start({ commands: { lockDurationMs: 1000 } });
+    const node = await cluster.addNode(['node']);
+    await node.agent.waitForEvent('commands-session-accepted');
+    node.agent.kill('SIGSTOP'); // a paused VM: the connection stays, the lock is not renewed
+    await sleep(3000);
+    node.agent.kill('SIGCONT');
+    await waitFor(() => node.agent.events().filter((e) => e['event'] === 'commands-session-accepted').length >= 2, 30_000, () => 'the session accepted again');
+    const id = await send(cluster, node, command('node-0', 'graceful-downscale', 'after-pause'));
+    await waitReport(cluster, id, 'drained', 30_000);
+  });
+
   it('is accepted again after the connection is lost (the emulator restarts), and commands sent after that arrive', async () => {
     const cluster = await clusters.start({ commands: {}, dataDir: tempDir('wf-commands-data-') });
     const node = await cluster.addNode(['node']);
