@@ -10,7 +10,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import type { ControlMessage } from '../contract/control-message.js';
-import type { CommandMessage, CommandOperation } from '../contract/command.js';
+import type { CommandOperation } from '../contract/command.js';
+
+/** The body of a message acted on: a control message, or a command (which adds `resume` and `nodeId`). */
+export type ActedBody = Omit<ControlMessage, 'operation'> & { operation: CommandOperation; nodeId?: string };
 import type { AgentReport } from '../contract/report.js';
 import { ensureOwnDir } from '../common/directories.js';
 import { AgentError, errnoCode } from '../common/errors.js';
@@ -44,7 +47,7 @@ export interface ActedMessage {
   messageId: string;
   sequenceNumber: string;
   operation: CommandOperation;
-  message: ControlMessage | CommandMessage;
+  message: ActedBody;
   /** Where reports about it go: the configured reports queue (a message cannot choose). */
   replyTo: string;
   acceptedAt: string;
@@ -70,7 +73,7 @@ export interface PendingMessage {
   messageId: string;
   sequenceNumber: string;
   operation: CommandOperation;
-  message: ControlMessage | CommandMessage;
+  message: ActedBody;
   /** Where it came from: this node's commands session; absent for the `shutdown` subscription. */
   source?: 'commands';
   replyTo: string;
