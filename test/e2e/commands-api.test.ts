@@ -186,4 +186,15 @@ describe('per-node commands: the API', () => {
     expect(shown).toMatchObject({ mode: 'resume', targets: ['node-4'], unreachable: [{ nodeId: 'node-4' }] });
     expect((await cp.api('POST', `topics/${topic}/resume`, {})).body).toMatchObject({ status: 400, field: 'nodes' });
   });
+
+  it('a cancel withdraws the commands no node has taken from their sessions', async () => {
+    const cancel = await cp.api('POST', 'drains/resume-off/cancel', { reason: 'node-4 is gone for good' });
+    expect(cancel.status).toBe(202);
+    const done = await waitFor(async () => {
+      const d = (await cp.api('GET', 'drains/resume-off')).body;
+      return d.status === 'cancelled' && d;
+    }, 'the resume cancelled');
+    expect(done).toMatchObject({ withdrawn: 1, outcome: expect.stringContaining('1 untaken message(s) withdrawn') });
+    expect((await drainSessions()).size).toBe(0);
+  });
 });
