@@ -197,4 +197,14 @@ describe('per-node commands: the API', () => {
     expect(done).toMatchObject({ withdrawn: 1, outcome: expect.stringContaining('1 untaken message(s) withdrawn') });
     expect((await drainSessions()).size).toBe(0);
   });
+
+  it('resumes all: every node the inventory lists as intake-stopped, and 400 naming all when none is', async () => {
+    expect((await cp.api('POST', `topics/${topic}/resume`, { all: true })).body).toMatchObject({ status: 400, field: 'all' });
+    await sendPresence(cp.sb, [presenceReport(topic, 'node-3', { nodeState: 'intake-stopped', heartbeatSeconds: 600 })]);
+    await waitFor(async () => (await cp.api('GET', `topics/${topic}/nodes?state=intake-stopped`)).body?.nodes?.length === 1, 'node-3 intake-stopped');
+    const plan = await cp.api('POST', `topics/${topic}/resume`, { all: true, dryRun: true });
+    expect(plan.status).toBe(200);
+    expect(plan.body.plan.messages).toEqual([expect.objectContaining({ nodeId: 'node-3', operation: 'resume' })]);
+    expect((await drainSessions()).size).toBe(0);
+  });
 });
