@@ -7,6 +7,7 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { randomUUID } from 'node:crypto';
+import { commandsQueueName } from '@workforce/worker-agent/contract';
 import { startDrainOnce } from '../adapters/durable.js';
 import { serviceBusClient, topicExists } from '../adapters/service-bus.js';
 import { config } from '../config.js';
@@ -32,6 +33,12 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
     if ((await topicExists(serviceBusClient(config().serviceBus), spec.topic)) === false) {
       return problemResponse(
         problem('TopicNotFound', 404, 'Topic not found', `no topic ${spec.topic} on the Service Bus namespace: create it with PUT /api/topics/${spec.topic}`, 'topic'),
+      );
+    }
+    // Commands go to the topic's commands queue: a topic provisioned before it existed has none.
+    if ((spec.nodes !== undefined || all) && (await topicExists(serviceBusClient(config().serviceBus), commandsQueueName(spec.topic))) === false) {
+      return problemResponse(
+        problem('CommandsQueueNotFound', 404, 'Commands queue not found', `topic ${spec.topic} has no commands queue ${commandsQueueName(spec.topic)} (it was provisioned before per-node commands): PUT /api/topics/${spec.topic} again to create it`, 'topic'),
       );
     }
     const client = df.getClient(context);

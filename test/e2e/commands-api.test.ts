@@ -66,6 +66,18 @@ describe('per-node commands: the API', () => {
     expect(again.body.entities).toContainEqual({ kind: 'queue', name: queue, outcome: 'existed' });
   });
 
+  it('answers 404 CommandsQueueNotFound for a topic provisioned before commands, until PUT creates its queue', async () => {
+    const old = 'cmd-old';
+    expect((await cp.api('PUT', `topics/${old}`)).status).toBe(201);
+    const arm = armClient({ subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'local', namespace: 'local', endpoint: cp.bus.emulator.armEndpoint, caCertificate: cp.bus.emulator.caCertificate, credential: 'emulator' });
+    await arm.queues.delete('local', 'local', commandsQueueName(old));
+    const res = await cp.api('POST', `topics/${old}/drains`, { nodes: ['node-1'], force: true });
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ code: 'CommandsQueueNotFound', field: 'topic', detail: expect.stringContaining(`PUT /api/topics/${old}`) });
+    expect((await cp.api('PUT', `topics/${old}`)).body.entities).toContainEqual({ kind: 'queue', name: commandsQueueName(old), outcome: 'created' });
+    expect((await cp.api('POST', `topics/${old}/drains`, { nodes: ['node-1'], force: true, dryRun: true })).status).toBe(200);
+  });
+
   it('refuses a topic named like a commands queue, or too long for its commands queue to fit', async () => {
     const clash = await cp.api('PUT', 'topics/other-commands');
     expect(clash.status).toBe(400);
