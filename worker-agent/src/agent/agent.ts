@@ -14,9 +14,9 @@ import { NO_PROBE, timingProbe } from './drain-probe.js';
 import { checkPidDir, ensureOwnDir } from '../common/directories.js';
 import { AgentError, errnoCode } from '../common/errors.js';
 import { ensureIntakeDir } from '../common/intake-flag.js';
-import { Listener } from './listener.js';
+import { Receivers } from './receivers.js';
 import { type Logger, createLogger } from '../common/log.js';
-import { type NodeState, NodeStateStore, STATE_DIR, canActOnAnything } from './node-state.js';
+import { type NodeState, NodeStateStore, STATE_DIR } from './node-state.js';
 import { bootId, isLive, ownStartTime, readProcStat } from '../common/proc.js';
 import { Presence } from './presence.js';
 import { Reporter } from './reports.js';
@@ -59,7 +59,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private drainedLogged = false;
   private writer!: StateWriter;
   private drainer!: Drainer;
-  private listener!: Listener;
+  private receivers!: Receivers;
   private watcher!: PidDirWatcher;
   private poller!: BackoffPoller;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -151,19 +151,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     this.poller = new BackoffPoller(() => this.drainer.checkDrain());
     this.watcher = new PidDirWatcher(config.pidDir, () => this.pidDirChanged(), this.log);
-    this.listener = new Listener({
-      bus: this.bus,
-      handle: (m) => this.drainer.handle(m),
-      recover: () => this.drainer.recover(),
-      hasPending: () => this.state.pending !== undefined,
-      canReceive: () => canActOnAnything(this.state.state),
-      releaseBackoffMs: config.releaseBackoffMs,
-      log: this.log,
-    });
+    this.receivers = new Receivers({ bus: this.bus, drainer: this.drainer, state: () => this.state, config, log: this.log });
     this.drainer.warmUp();
     this.keepAlive = setInterval(() => {}, MAX_TIMER_MS);
     this.watcher.start();
-    this.listener.start();
+    this.receivers.start();
     this.stateChanged();
     // Presence starts once the links are open: `online` means connected.
     void (this.bus.prepare?.([config.reportsQueue]) ?? Promise.resolve()).then(() => {
@@ -176,6 +168,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       nodeId: config.nodeId,
       topic: config.topic,
       subscription: config.subscription,
+      ...(this.receivers.hasCommands ? { commandsQueue: config.commandsQueue } : {}),
       pidDir: config.pidDir,
       stateDir: config.stateDir,
       nodeState: this.state.state,
@@ -204,11 +197,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     if (state === 'drained' && !this.drainedLogged) {
       this.drainedLogged = true;
-      this.log.warn('drained-until-reset', { message: `this node takes no control messages until reset (${RESET_HINT})`, since: this.state.since });
+      this.log.warn('drained-until-reset', { message: `this node takes no control messages until reset (${RESET_HINT}, or a resume command)`, since: this.state.since });
     } else if (state !== 'drained') {
       this.drainedLogged = false;
     }
-    this.listener.wake();
+    this.receivers.wake();
     if (state === 'draining') {
       this.poller.start();
       this.armDeadline();
@@ -293,7 +286,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
     };
     // The message in hand is finished first: a drain in progress stays recorded for the restart.
-    await step('listener', () => this.listener.close());
+    await step('listener', () => this.receivers.close());
     await step('timers', () => {
       clearTimeout(this.deadlineTimer);
       clearInterval(this.keepAlive);

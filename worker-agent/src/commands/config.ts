@@ -5,6 +5,7 @@
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_REPLY_TO, DEFAULT_SUBSCRIPTION } from '../contract/control-message.js';
+import { commandsQueueName } from '../contract/command.js';
 import { type CrashPoint, CRASH_POINTS, isCrashPoint } from '../agent/crash-points.js';
 import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from '../common/defaults.js';
 import { AgentError } from '../common/errors.js';
@@ -34,6 +35,8 @@ export interface ListenConfig extends LocalConfig {
   /** AMQP, or AMQP over WebSockets (with a proxy or not). */
   readonly transport: BusTransport;
   readonly subscription: string;
+  /** This node's per-node commands arrive here, in the session named by its node id. */
+  readonly commandsQueue: string;
   readonly reportsQueue: string;
   /** How long a message the node cannot act on keeps this agent from receiving (doubling). */
   readonly releaseBackoffMs: { readonly min: number; readonly max: number };
@@ -56,6 +59,8 @@ export interface RunConfig {
   readonly intakeFlag: string;
   readonly gracefulSignal: SignalName | null;
   readonly intakeSignal: SignalName | null;
+  /** Sent when a `resume` command takes the intake flag down; none by default. */
+  readonly resumeSignal: SignalName | null;
   readonly command: readonly string[];
   readonly logLevel: LogLevel;
 }
@@ -77,6 +82,7 @@ export const SETTINGS = {
   noProxy: { flag: 'proxy-bypass', env: ['NO_PROXY', 'no_proxy'], kind: 'string', help: 'hosts reached without the proxy of HTTPS_PROXY: comma-separated names (and their subdomains), * for all' },
   topic: { flag: 'topic', env: ['WORKFORCE_CONTROL_TOPIC_NAME'], kind: 'string', help: 'control topic (required)' },
   subscription: { flag: 'subscription', env: ['WORKFORCE_CONTROL_SUBSCRIPTION_NAME'], kind: 'string', help: `subscription on the topic (default ${DEFAULT_SUBSCRIPTION})` },
+  commandsQueue: { flag: 'commands-queue', env: ['WORKFORCE_COMMANDS_QUEUE'], kind: 'string', help: 'session-enabled queue of per-node commands; this node receives the session named by its node id (default <topic>-commands)' },
   reportsQueue: { flag: 'reports-queue', env: ['WORKFORCE_REPORTS_QUEUE_NAME'], kind: 'string', help: `the one queue reports go to; a message's replyTo naming another is ignored (default ${DEFAULT_REPLY_TO})` },
   outboxTtlMs: { flag: 'outbox-ttl-ms', env: ['WORKFORCE_OUTBOX_TTL_MS'], kind: 'string', help: `a report not sent within this time is dropped (default ${DEFAULT_OUTBOX_TTL_MS}: 24 h)` },
   outboxMax: { flag: 'outbox-max', env: ['WORKFORCE_OUTBOX_MAX'], kind: 'string', help: `most reports waiting to be sent; the oldest are dropped beyond it (default ${DEFAULT_OUTBOX_MAX})` },
@@ -94,6 +100,7 @@ export const SETTINGS = {
   workerId: { flag: 'worker-id', env: ['WORKFORCE_WORKER_ID'], kind: 'string', help: 'run: worker id, names the PID file (default <host>-<child pid>)' },
   gracefulSignal: { flag: 'graceful-signal', env: ['WORKFORCE_GRACEFUL_SIGNAL'], kind: 'string', help: 'run: signal the command handles for graceful-downscale (default SIGTERM; none)' },
   intakeSignal: { flag: 'intake-signal', env: ['WORKFORCE_INTAKE_SIGNAL'], kind: 'string', help: 'run: signal the command handles for do-not-accept-new-tasks (default none)' },
+  resumeSignal: { flag: 'resume-signal', env: ['WORKFORCE_RESUME_SIGNAL'], kind: 'string', help: 'run: signal the command handles when a resume command lifts an intake stop (default none)' },
   json: { flag: 'json', env: [], kind: 'boolean', help: 'status: print JSON' },
   // every command
   help: { flag: 'help', env: [], kind: 'boolean', help: 'print the usage and options of the command' },
@@ -250,6 +257,7 @@ export const LISTEN_FLAGS: SettingName[] = [
   'proxy',
   'noProxy',
   'subscription',
+  'commandsQueue',
   'reportsQueue',
   'outboxTtlMs',
   'outboxMax',
@@ -258,7 +266,7 @@ export const LISTEN_FLAGS: SettingName[] = [
   'crashAt',
   'timings',
 ];
-export const RUN_FLAGS: SettingName[] = ['topic', 'pidDir', 'intakeFlag', 'workerId', 'gracefulSignal', 'intakeSignal', 'logLevel'];
+export const RUN_FLAGS: SettingName[] = ['topic', 'pidDir', 'intakeFlag', 'workerId', 'gracefulSignal', 'intakeSignal', 'resumeSignal', 'logLevel'];
 export const STATUS_FLAGS: SettingName[] = [...LOCAL_FLAGS, 'json'];
 
 /** Configuration of `status` and `resume`: no Service Bus needed. */
@@ -295,6 +303,7 @@ export function parseListenConfig(env: Env, flags: Values): ListenConfig {
     bus,
     transport,
     subscription: entityName(r, 'subscription', DEFAULT_SUBSCRIPTION),
+    commandsQueue: entityName(r, 'commandsQueue', commandsQueueName(local.topic)),
     reportsQueue: entityName(r, 'reportsQueue', DEFAULT_REPLY_TO),
     releaseBackoffMs: Object.freeze({ min: Math.min(1000, max), max }),
     outbox: Object.freeze({ ttlMs: r.integer('outboxTtlMs', DEFAULT_OUTBOX_TTL_MS, 1000), max: r.integer('outboxMax', DEFAULT_OUTBOX_MAX, 1) }),
@@ -357,6 +366,10 @@ export function parseRunConfig(env: Env, flags: Values, command: readonly string
   if (gracefulSignal !== null && gracefulSignal === intakeSignal) {
     throw configError(`${gracefulSignal} cannot mean both graceful-downscale and do-not-accept-new-tasks`);
   }
+  const resumeSignal = r.signal('resumeSignal', null);
+  if (resumeSignal !== null && (resumeSignal === gracefulSignal || resumeSignal === intakeSignal)) {
+    throw configError(`${label('resumeSignal')}: ${resumeSignal} cannot mean both resume and ${resumeSignal === gracefulSignal ? 'graceful-downscale' : 'do-not-accept-new-tasks'}`);
+  }
   const logLevel = (r.string('logLevel') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw configError(`${label('logLevel')} must be one of ${LOG_LEVELS.join(', ')}`);
   return Object.freeze({
@@ -366,6 +379,7 @@ export function parseRunConfig(env: Env, flags: Values, command: readonly string
     intakeFlag: r.path('intakeFlag', () => defaultIntakeFlagPath(pidDir, topic)),
     gracefulSignal,
     intakeSignal,
+    resumeSignal,
     command: Object.freeze([...command]),
     logLevel,
   });

@@ -73,6 +73,19 @@ export function decodeJsonBody(body: unknown): ParseResult<unknown> {
 
 /** Validates a control message body; the error names the field at fault. */
 export function parseControlMessage(body: unknown): ParseResult<ControlMessage> {
+  const parsed = parseMessageFields(body, OPERATIONS);
+  return parsed.ok ? ok(parsed.value.message) : parsed;
+}
+
+/**
+ * The rules every message to agents shares (control message, per-node command), with the
+ * operations the caller's entity accepts. Returns the message and the raw fields, for a caller
+ * that checks more of them.
+ */
+export function parseMessageFields<O extends string>(
+  body: unknown,
+  operations: readonly O[],
+): ParseResult<{ message: Omit<ControlMessage, 'operation'> & { operation: O }; fields: Record<string, unknown> }> {
   const decoded = decodeJsonBody(body);
   if (!decoded.ok) return decoded;
   const raw = decoded.value;
@@ -84,14 +97,14 @@ export function parseControlMessage(body: unknown): ParseResult<ControlMessage> 
   if (op === undefined || op === null) {
     return fail(INVALID_CONTROL_MESSAGE, 'operation', 'operation is required');
   }
-  if (!isOperation(op)) {
+  if (typeof op !== 'string' || !(operations as readonly string[]).includes(op)) {
     return fail(
       INVALID_CONTROL_MESSAGE,
       'operation',
-      `unknown operation ${JSON.stringify(op)}; expected one of ${OPERATIONS.join(', ')}`,
+      `unknown operation ${JSON.stringify(op)}; expected one of ${operations.join(', ')}`,
     );
   }
-  const message: ControlMessage = { operation: op };
+  const message: Omit<ControlMessage, 'operation'> & { operation: O } = { operation: op as O };
   for (const name of ['drainId', 'reason', 'requestedBy'] as const) {
     const text = optionalText(fields, name);
     if (isFailure(text)) return text;
@@ -119,7 +132,7 @@ export function parseControlMessage(body: unknown): ParseResult<ControlMessage> 
     }
     message.replyTo = replyTo;
   }
-  return ok(message);
+  return ok({ message, fields });
 }
 
 function optionalText(fields: Record<string, unknown>, name: string): string | undefined | Failure {
@@ -146,7 +159,7 @@ function describe(value: unknown): string {
  * passed, or (graceful-downscale) its deadline already passed, which would turn the drain into
  * an immediate SIGKILL of every worker.
  */
-export function expiredBecause(message: ControlMessage, now: Date): string | undefined {
+export function expiredBecause(message: Pick<ControlMessage, 'notAfter' | 'deadline'> & { operation: string }, now: Date): string | undefined {
   if (message.notAfter !== undefined && Date.parse(message.notAfter) < now.getTime()) {
     return `notAfter ${message.notAfter} passed before this node received it`;
   }
@@ -157,7 +170,7 @@ export function expiredBecause(message: ControlMessage, now: Date): string | und
 }
 
 /** Whether the message must not be acted on at `now` (see `expiredBecause`). */
-export function isExpired(message: ControlMessage, now: Date): boolean {
+export function isExpired(message: Pick<ControlMessage, 'notAfter' | 'deadline'> & { operation: string }, now: Date): boolean {
   return expiredBecause(message, now) !== undefined;
 }
 

@@ -4,5 +4,6 @@
 export * from './result.js';
 export * from './drain-id.js';
 export * from './control-message.js';
+export * from './command.js';
 export * from './report.js';
 export * from './presence.js';

@@ -18,8 +18,10 @@ export const REPORT_STATES = [
   'escalated',
   'expired',
   'rejected',
-  // Not in DESIGN's list yet: a local `workforce-agent resume` undid an intake stop.
+  // A local `workforce-agent resume`, or a `resume` command, undid an intake stop or re-armed a drained node.
   'resumed',
+  // A command this node's state does not allow (e.g. a drain of a node already draining); final.
+  'refused',
 ] as const;
 export type ReportState = (typeof REPORT_STATES)[number];
 

@@ -10,7 +10,10 @@ export const PID_FILE_SUFFIX = '.pid';
 export const PID_FILE_INVALID = 'PidFileInvalid';
 
 export type SignalName = NodeJS.Signals;
-export type DeclaredSignals = Partial<Record<Operation, SignalName | null>>;
+/** The operations a worker declares a signal for: the control operations, and `resume` (command-only). */
+export const SIGNAL_OPERATIONS = ['graceful-downscale', 'do-not-accept-new-tasks', 'resume'] as const;
+export type SignalOperation = Operation | 'resume';
+export type DeclaredSignals = Partial<Record<SignalOperation, SignalName | null>>;
 
 export interface PidFileRecord {
   pid: number;
@@ -72,7 +75,7 @@ export function parsePidFile(text: string): ParseResult<PidFileContent> {
     return fail(PID_FILE_INVALID, 'signals', 'signals must be an object');
   }
   const declared: DeclaredSignals = {};
-  for (const op of ['graceful-downscale', 'do-not-accept-new-tasks'] as const) {
+  for (const op of SIGNAL_OPERATIONS) {
     const value = (signals as Record<string, unknown>)[op];
     if (value === undefined) continue;
     if (value !== null && !isDeclarableSignal(value)) {
@@ -107,6 +110,8 @@ function isValidPid(value: unknown): value is number {
 export interface ResolvedSignals {
   'graceful-downscale': SignalName | null;
   'do-not-accept-new-tasks': SignalName | null;
+  /** Sent when a `resume` command takes the intake flag down; never defaulted. */
+  resume: SignalName | null;
 }
 
 /**
@@ -117,12 +122,13 @@ export interface ResolvedSignals {
 export function resolveSignals(content: PidFileContent, legacyConvention: boolean): ResolvedSignals {
   if (content.format === 'legacy') {
     return legacyConvention
-      ? { 'graceful-downscale': 'SIGUSR2', 'do-not-accept-new-tasks': 'SIGUSR1' }
-      : { 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': null };
+      ? { 'graceful-downscale': 'SIGUSR2', 'do-not-accept-new-tasks': 'SIGUSR1', resume: null }
+      : { 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': null, resume: null };
   }
   const declared = content.record.signals;
   return {
     'graceful-downscale': declared['graceful-downscale'] === undefined ? 'SIGTERM' : declared['graceful-downscale'],
     'do-not-accept-new-tasks': declared['do-not-accept-new-tasks'] ?? null,
+    resume: declared.resume ?? null,
   };
 }

@@ -44,9 +44,23 @@ describe('PID file format', () => {
   it('applies the documented defaults and the ai4s-jobq convention', () => {
     const json = parsePidFile(JSON.stringify({ pid: 1, startTime: 2, bootId: 'b', topic: 't', workerId: 'w', signals: {} }));
     if (!json.ok) throw new Error('parse');
-    expect(resolveSignals(json.value, true)).toEqual({ 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': null });
-    expect(resolveSignals({ format: 'legacy', pid: 1 }, true)).toEqual({ 'graceful-downscale': 'SIGUSR2', 'do-not-accept-new-tasks': 'SIGUSR1' });
-    expect(resolveSignals({ format: 'legacy', pid: 1 }, false)).toEqual({ 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': null });
+    expect(resolveSignals(json.value, true)).toEqual({ 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': null, resume: null });
+    expect(resolveSignals({ format: 'legacy', pid: 1 }, true)).toEqual({ 'graceful-downscale': 'SIGUSR2', 'do-not-accept-new-tasks': 'SIGUSR1', resume: null });
+    expect(resolveSignals({ format: 'legacy', pid: 1 }, false)).toEqual({ 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': null, resume: null });
+  });
+
+  it('reads signals.resume: optional, a catchable signal name or null, never defaulted', () => {
+    const file = (resume: unknown) => JSON.stringify({ pid: 1, startTime: 2, bootId: 'b', topic: 't', workerId: 'w', signals: { 'do-not-accept-new-tasks': 'SIGUSR1', resume } });
+    const declared = parsePidFile(file('SIGCONT'));
+    if (!declared.ok) throw new Error('parse');
+    expect(declared.value).toMatchObject({ record: { signals: { resume: 'SIGCONT' } } });
+    expect(resolveSignals(declared.value, true).resume).toBe('SIGCONT');
+    const none = parsePidFile(file(null));
+    if (!none.ok) throw new Error('parse');
+    expect(resolveSignals(none.value, true).resume).toBeNull();
+    for (const bad of ['SIGKILL', 'SIGSTOP', 'SIGNOPE', 15]) {
+      expect(parsePidFile(file(bad))).toMatchObject({ ok: false, error: { code: 'PidFileInvalid', field: 'signals.resume' } });
+    }
   });
 
   it('writes atomically (no temporary file left) and removes only the version it read', () => {
