@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 import { startTokenIssuer, type IdentityEnvironment, type Principal, type TokenIssuer } from '@workforce/identity-emulator';
 import type { EmulatorOptions } from '@workforce/servicebus-emulator';
+import { commandsQueueName } from '@workforce/worker-agent/contract';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../src/config.js';
 
 /** The app's identity (the Functions host and its language worker). */
@@ -21,7 +22,7 @@ export const agentIdentity = (topic: string): string => `agent-${topic}`;
 export const ARM_SCOPE = 'https://management.azure.com/.default';
 
 export interface IdentityOptions {
-  /** The topics whose agents get an identity: Receiver on `<topic>/shutdown`, Sender on the reports queue; the operator gets Sender on each. */
+  /** The topics whose agents get an identity (roles: roleAssignmentsFor); the operator gets Sender on each. */
   agentTopics: readonly string[];
 }
 
@@ -43,9 +44,11 @@ const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/;
 /**
  * The roles of the README's "Identities and least-privilege roles", one assignment each:
  * - the app: Contributor on the namespace (provisioning through ARM; no data rights), Data Sender
- *   on the namespace (it publishes on topics it creates), Data Receiver on the reports queue and
- *   on each topic's `shutdown` subscription (a cancel withdraws untaken messages);
- * - a topic's agents: Data Receiver on its `shutdown` subscription, Data Sender on the reports queue;
+ *   on the namespace (it publishes on topics and commands queues it creates), Data Receiver on the
+ *   reports queue and on each topic's `shutdown` subscription and commands queue (a cancel
+ *   withdraws untaken messages and commands);
+ * - a topic's agents: Data Receiver on its `shutdown` subscription and its commands queue (their
+ *   node's session), Data Sender on the reports queue;
  * - the operator's `workforce send`: Data Sender on each topic.
  * The app's Receiver rights are per topic, so a cancel on a topic not listed here cannot withdraw.
  */
@@ -58,8 +61,10 @@ export function roleAssignmentsFor(principals: ReadonlyMap<string, Principal>, t
     { principalId: app, role: 'Azure Service Bus Data Receiver', scope: `queues/${REPORTS_QUEUE}` },
     ...topics.flatMap((topic): RoleAssignment[] => [
       { principalId: app, role: 'Azure Service Bus Data Receiver', scope: `topics/${topic}/subscriptions/${SHUTDOWN_SUBSCRIPTION}` },
+      { principalId: app, role: 'Azure Service Bus Data Receiver', scope: `queues/${commandsQueueName(topic)}` },
       { principalId: oid(OPERATOR_IDENTITY), role: 'Azure Service Bus Data Sender', scope: `topics/${topic}` },
       { principalId: oid(agentIdentity(topic)), role: 'Azure Service Bus Data Receiver', scope: `topics/${topic}/subscriptions/${SHUTDOWN_SUBSCRIPTION}` },
+      { principalId: oid(agentIdentity(topic)), role: 'Azure Service Bus Data Receiver', scope: `queues/${commandsQueueName(topic)}` },
       { principalId: oid(agentIdentity(topic)), role: 'Azure Service Bus Data Sender', scope: `queues/${REPORTS_QUEUE}` },
     ]),
   ];

@@ -84,9 +84,9 @@ issuer ${identities!.issuer.endpoint}; the identities and their secrets are new 
     provision    curl -X PUT -H "x-functions-key: ${key}" ${api}/api/topics/${topic}
   Service Bus    namespace ${bus.namespace} (AMQPS; certificate ${bus.caFile}); no SAS key is handed out
   ARM endpoint   ${bus.emulator.armEndpoint}
-  App            Contributor and Data Sender on the namespace, Data Receiver on the reports queue and each topic's shutdown subscription (host pid ${host.pid})
+  App            Contributor and Data Sender on the namespace, Data Receiver on the reports queue and each topic's shutdown subscription and commands queue (host pid ${host.pid})
 
-An agent of ${topic} (Data Receiver on ${topic}/shutdown, Data Sender on the reports queue):
+An agent of ${topic} (Data Receiver on ${topic}/shutdown and ${topic}-commands, Data Sender on the reports queue):
   ${as(agentIdentity(topic))} WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE=${bus.namespace} npx workforce-agent listen --topic ${topic} --node-id node-1 --state-dir ${q(`${node}/state`)} --pid-dir ${q(`${node}/pids`)}
 The operator's workforce send (Data Sender on ${agentTopics.join(', ')}):
   ${as(OPERATOR_IDENTITY)} npx workforce send ${topic} --operation graceful-downscale --count 1 --deadline 10m --namespace ${bus.namespace}

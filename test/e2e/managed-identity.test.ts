@@ -79,12 +79,14 @@ describe('managed identities end to end', () => {
     for (const topic of [TOPIC, OTHER]) {
       const put = await api('PUT', `topics/${topic}`);
       expect(put.status, JSON.stringify(put.body)).toBe(201);
-      expect(put.body.entities.map((e: { outcome: string }) => e.outcome)).toEqual(['created', 'created', 'existed']);
+      expect(put.body.entities.map((e: { kind: string; outcome: string }) => `${e.kind} ${e.outcome}`)).toEqual(['topic created', 'subscription created', 'queue created', 'queue existed']);
     }
   });
 
   it('a drain the app publishes is taken by an agent with its own identity, which drains its worker; its reports complete the drain', async () => {
     const node = await startNode('mi-node-a');
+    // Its Receiver role on its topic's commands queue: the agent holds its node's session there.
+    await node.agent.waitForEvent('commands-session-accepted');
     // The app (host and language worker) and the agent hold an identity and no SAS key.
     const host = system.host.pid;
     for (const pid of [host, ...descendants(host), node.agent.pid]) expect(environmentOf(pid), `process ${pid}`).not.toMatch(/SharedAccessKey/i);
@@ -97,6 +99,8 @@ describe('managed identities end to end', () => {
     expect(done).toMatchObject({ status: 'completed', counts: { requested: 1, drained: 1, shortfall: 0 } });
     expect(Object.keys(done.progress.nodes)).toEqual(['mi-node-a']);
     expect(await node.worker.exited).toEqual({ code: 0, signal: null });
+    // Its roles were enough for everything it did.
+    expect(node.agent.output()).not.toMatch(/Unauthorized/);
   });
 
   it('workforce send --namespace publishes as the operator, and an agent acts on it', async () => {
