@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServiceBusClient } from '@azure/service-bus';
 import { DRAIN_ID_RULE, isDrainId, OPERATIONS } from '@workforce/worker-agent/contract';
 import { type BusTransport, busHost, bypassesProxy, parseProxyUrl, webSocketOptions } from '@workforce/worker-agent/transport';
-import { newServiceBusClient, publishBatches } from '../../adapters/service-bus.js';
+import { lastAttempt, newServiceBusClient, publishBatches } from '../../adapters/service-bus.js';
 import { isNamespaceHost } from '../../config.js';
 import { drainMessages, type DrainSpecWithId } from '../../domain/drain-plan.js';
 import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
@@ -64,11 +64,6 @@ function at(flag: string, value: string | undefined, now: number): string | unde
 // An interactive command: fail in seconds. The SDK retries an authorization failure too (for
 // rotated keys), 30 s apart by default.
 const RETRY = { retryOptions: { maxRetries: 2, retryDelayInMs: 1_000, timeoutInMs: 15_000 } };
-
-/** What the last attempt failed with: the SDK's retries wrap each attempt's error in an AggregateError with no message. */
-function lastAttempt(err: unknown): unknown {
-  return err instanceof AggregateError && err.errors.length > 0 ? lastAttempt(err.errors.at(-1)) : err;
-}
 
 /** The SDK's codes for a bus that answered no: a missing topic, a role or key without Send. */
 const REFUSED = ['MessagingEntityNotFound', 'UnauthorizedAccess', 'UnauthorizedError'];
