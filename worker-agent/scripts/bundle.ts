@@ -13,7 +13,7 @@
 //
 // Dependencies are bundled as they are published: no edits of their source (each bundle-time
 // edit once saved an idle agent 0.7 MiB or less, measured in 2026-12, and each was one more
-// thing to check on every upgrade). The one patched dependency is rhea, fixed at install (root
+// thing to check on every upgrade), but for `FormData` in @azure/identity (IDENTITY_DEFINES). The one patched dependency is rhea, fixed at install (root
 // README, "A patched dependency"); the bundle refuses an unfixed copy.
 
 import { type BuildOptions, type Plugin, build } from 'esbuild';
@@ -40,9 +40,10 @@ const common: BuildOptions = {
 };
 
 /** One CommonJS module of `contents` (an entry's exports); node built-ins are its only requires. */
-async function moduleCode(what: string, contents: string): Promise<string> {
+async function moduleCode(what: string, contents: string, define?: Record<string, string>): Promise<string> {
   const result = await build({
     ...common,
+    ...(define && { define }),
     stdin: { contents, resolveDir: root, loader: 'ts' },
     write: false,
     legalComments: 'eof', // the licences travel inside the embedded module
@@ -51,6 +52,15 @@ async function moduleCode(what: string, contents: string): Promise<string> {
   if (!code) throw new Error(`empty ${what} bundle`);
   return code;
 }
+
+/**
+ * The HTTP pipeline of @azure/identity asks `body instanceof FormData` of every request. Node's
+ * `FormData` global loads undici, whose HTTP parser is WebAssembly, which the agent's `--jitless`
+ * leaves out: the first token request killed the agent (ReferenceError: WebAssembly is not
+ * defined, Node 20). No token request sends form data (they are GETs or url-encoded strings),
+ * so in that module the global reads as absent; the one exception to "bundled as published".
+ */
+const IDENTITY_DEFINES = { FormData: 'undefined' };
 
 /** Resolves `filter` to a module that decompresses and compiles the embedded `code` on first use. */
 function embedded(name: string, filter: RegExp, code: string): Plugin {
@@ -105,7 +115,7 @@ export async function bundle(outfile = DEFAULT_BUNDLE, entry = join(root, 'src',
     entryPoints: [entry],
     outfile,
     plugins: [
-      embedded('@azure/identity', /^@azure\/identity$/, await moduleCode('@azure/identity', "export { DefaultAzureCredential } from '@azure/identity';")),
+      embedded('@azure/identity', /^@azure\/identity$/, await moduleCode('@azure/identity', "export { DefaultAzureCredential } from '@azure/identity';", IDENTITY_DEFINES)),
       embedded('websocket-modules', /[\\/]websocket-modules\.js$/, await moduleCode('websocket-modules', "export * from './src/transport/websocket-modules.ts';")),
       fixedRheaOnly(),
     ],
