@@ -61,6 +61,24 @@ async function moduleCode(what: string, contents: string, define?: Record<string
  * so in that module the global reads as absent; the one exception to "bundled as published".
  */
 const IDENTITY_DEFINES = { FormData: 'undefined' };
+const IDENTITY_ENTRY = "export { DefaultAzureCredential } from '@azure/identity';";
+
+/**
+ * The @azure/identity module with IDENTITY_DEFINES, and the check that they are still needed
+ * and did their work: an upgrade that stops asking for `FormData` fails the build (take the
+ * define out), and so does one whose built code still asks for it.
+ */
+async function identityCode(): Promise<string> {
+  const asks = (code: string) => (code.match(/instanceof FormData\b/g) ?? []).length;
+  if (asks(await moduleCode('@azure/identity', IDENTITY_ENTRY)) === 0) {
+    throw new Error('@azure/identity no longer asks `instanceof FormData`: remove IDENTITY_DEFINES from scripts/bundle.ts');
+  }
+  const code = await moduleCode('@azure/identity', IDENTITY_ENTRY, IDENTITY_DEFINES);
+  if (asks(code) > 0 || /\bFormData\b(?!["'`])/.test(code.replace(/(["'`])(?:\\.|(?!\1).)*\1/g, ''))) {
+    throw new Error('the @azure/identity module still reads the FormData global: it would kill a --jitless agent');
+  }
+  return code;
+}
 
 /** Resolves `filter` to a module that decompresses and compiles the embedded `code` on first use. */
 function embedded(name: string, filter: RegExp, code: string): Plugin {
@@ -115,7 +133,7 @@ export async function bundle(outfile = DEFAULT_BUNDLE, entry = join(root, 'src',
     entryPoints: [entry],
     outfile,
     plugins: [
-      embedded('@azure/identity', /^@azure\/identity$/, await moduleCode('@azure/identity', "export { DefaultAzureCredential } from '@azure/identity';", IDENTITY_DEFINES)),
+      embedded('@azure/identity', /^@azure\/identity$/, await identityCode()),
       embedded('websocket-modules', /[\\/]websocket-modules\.js$/, await moduleCode('websocket-modules', "export * from './src/transport/websocket-modules.ts';")),
       fixedRheaOnly(),
     ],
