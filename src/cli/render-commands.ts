@@ -4,17 +4,18 @@
 
 import { printable } from './printable.js';
 
-/** The budget's figures as the API names them (a plan's `budget`, a BudgetExceeded problem). */
+/** The budget's figures as the API names them (a plan's or a start's `budget`, a BudgetExceeded problem). */
 export interface BudgetJson {
-  /** "ok", "exceeded" or "none" (no policy) in a plan; absent on a 409. */
-  verdict?: string;
   maxUnavailable?: number | string;
+  /** Nodes not offline. */
   online?: number;
+  /** Nodes unavailable now, the running drains' in-flight messages included. */
   unavailable?: number;
-  /** Nodes this drain would add to the unavailable ones. */
+  inFlight?: number;
+  /** Nodes this drain would make unavailable. */
   requested?: number;
   allowed?: number;
-  forced?: boolean;
+  exceeded?: boolean;
 }
 
 export interface UnreachableJson {
@@ -22,31 +23,35 @@ export interface UnreachableJson {
   why?: string;
 }
 
-/** A dry run's answer: what would be sent, and what the budget says (fields the CLI reads). */
-export interface PlanJson {
-  dryRun?: boolean;
-  mode?: string;
-  messages?: Array<{ nodeId?: string; count?: number; messageId?: string; operation?: string; expiresAt?: string; notAfter?: string }>;
+/** A dry run's answer (POST …/drains or …/resume with dryRun: true), the fields the CLI reads. */
+export interface DryRunJson {
+  spec?: { mode?: string; notAfter?: string; forced?: boolean };
+  plan?: {
+    entity?: string;
+    messages?: Array<{ nodeId?: string; count?: number; messageId?: string; messageIds?: string; operation?: string; expiresAt?: string }>;
+  };
+  /** The topic's nodes by standing, from the fleet inventory. */
   inventory?: Record<string, number>;
+  /** Absent when the topic has no policy, and for a resume (it never counts). */
   budget?: BudgetJson;
   unreachable?: UnreachableJson[];
+  unknownNodes?: string[];
   warnings?: string[];
-  notAfter?: string;
 }
 
 const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '?');
 
-/** "3 of 10 online nodes unavailable; this drain adds 2; 4 allowed (maxUnavailable 40%)". */
+/** "online 10, unavailable 2 (1 in flight), this drain adds 3, allowed 4 (maxUnavailable 40%)". */
 export function budgetFigures(b: BudgetJson, adds = 'this drain adds'): string {
+  const flight = b.inFlight ? ` (${b.inFlight} in flight)` : '';
   const limit = b.maxUnavailable !== undefined ? ` (maxUnavailable ${printable(String(b.maxUnavailable))})` : '';
-  return `${num(b.unavailable)} of ${num(b.online)} online nodes unavailable; ${adds} ${num(b.requested)}; ${num(b.allowed)} allowed${limit}`;
+  return `online ${num(b.online)}, unavailable ${num(b.unavailable)}${flight}, ${adds} ${num(b.requested)}, allowed ${num(b.allowed)}${limit}`;
 }
 
 /** The message of a 409 BudgetExceeded: the figures, and what overrides it. */
 export function budgetExceededMessage(problem: Record<string, unknown>, topic: string | undefined): string {
-  const figures = budgetFigures(problem as BudgetJson, 'this drain would add');
   const on = topic !== undefined ? ` of ${printable(topic)}` : '';
-  return `the safety budget${on} refuses this drain: ${figures} — wait for nodes to come back, drain fewer, or override it with --force (recorded in the drain)`;
+  return `the safety budget${on} refuses this drain: ${budgetFigures(problem as BudgetJson, 'this drain would add')}; nothing was sent — wait for nodes to come back, drain fewer, or override it with --force (recorded in the drain)`;
 }
 
 /** Named nodes offline or stale: `when` is "now" (a plan) or "when sent" (a started drain). */
@@ -59,30 +64,39 @@ export function unreachableLines(list: UnreachableJson[] | undefined, notAfter?:
   ];
 }
 
-function verdictLine(b: BudgetJson | undefined): string {
-  if (b === undefined) return '  budget: not checked';
-  if (b.verdict === 'none') return '  budget: the topic has no policy (workforce topic policy <topic> --max-unavailable N sets one)';
-  if (b.verdict === 'resume') return '  budget: a resume never counts against it';
-  const verdict = b.verdict === 'exceeded' ? (b.forced ? 'exceeded, overridden by --force' : 'EXCEEDED: the drain would be refused (409; --force overrides it)') : 'within';
+/** Node ids the inventory has never seen, sent to all the same (--force). */
+export function unknownLine(ids: string[] | undefined): string[] {
+  return ids?.length ? [`  never seen by the fleet inventory, sent all the same (--force): ${ids.map(printable).join(', ')}`] : [];
+}
+
+function verdictLine(answer: DryRunJson): string {
+  if (answer.spec?.mode === 'resume') return '  budget: a resume never counts against it';
+  const b = answer.budget;
+  if (b === undefined) return '  budget: none (the topic has no policy, or the app no inventory)';
+  const verdict = !b.exceeded ? 'within' : answer.spec?.forced ? 'exceeded, overridden by --force' : 'EXCEEDED: the drain would be refused (exit 8; --force overrides it)';
   return `  budget: ${verdict} · ${budgetFigures(b)}`;
 }
 
+const STANDINGS = ['active', 'intake-stopped', 'draining', 'drained', 'stale', 'offline'];
+
 /** The plan of a dry run, as text: messages, inventory counts, budget verdict, unreachable nodes. */
-export function planText(plan: PlanJson, what: string, topic: string): string {
-  const lines = [`dry run: ${what} on ${printable(topic)}: nothing was sent`];
-  const messages = plan.messages ?? [];
-  if (messages.length > 0) lines.push(`  ${messages.length === 1 && messages[0]!.count !== undefined ? messages[0]!.count : messages.length} message${messages.length === 1 && (messages[0]!.count ?? 1) === 1 ? '' : 's'} would be sent:`);
-  for (const m of messages) {
-    const to = m.nodeId !== undefined ? `to ${printable(m.nodeId)}` : `${num(m.count)} x any node`;
-    const expiry = m.expiresAt ?? m.notAfter;
-    lines.push(`    ${to}: ${printable(m.operation ?? plan.mode ?? '?')}${expiry ? `, expires ${printable(expiry)}` : ''}`);
+export function planText(answer: DryRunJson, what: string, topic: string): string {
+  const lines = [`dry run: ${what} on ${printable(topic)}; nothing was sent`];
+  const messages = answer.plan?.messages ?? [];
+  const total = messages.reduce((n, m) => n + (m.count ?? 1), 0);
+  lines.push(`  would send ${total} message${total === 1 ? '' : 's'}${answer.plan?.entity ? ` to ${printable(answer.plan.entity)}` : ''}:`);
+  for (const m of messages.slice(0, 20)) {
+    const to = m.nodeId !== undefined ? `to ${printable(m.nodeId)}` : `${num(m.count)} x to any node`;
+    lines.push(`    ${to}: ${printable(m.operation ?? '?')}${m.expiresAt ? `, expires ${printable(m.expiresAt)}` : ''}`);
   }
-  if (plan.inventory) {
-    const counts = Object.entries(plan.inventory).filter(([, n]) => typeof n === 'number').map(([s, n]) => `${n} ${printable(s)}`);
-    if (counts.length) lines.push(`  nodes now: ${counts.join(', ')}`);
+  if (messages.length > 20) lines.push(`    and ${messages.length - 20} more`);
+  if (answer.inventory) {
+    const counts = STANDINGS.filter((s) => answer.inventory![s]).map((s) => `${answer.inventory![s]} ${s}`);
+    lines.push(`  nodes now: ${counts.length ? counts.join(', ') : 'none'}`);
   }
-  lines.push(verdictLine(plan.budget));
-  lines.push(...unreachableLines(plan.unreachable, plan.notAfter, 'now'));
-  for (const w of plan.warnings ?? []) lines.push(`  warning: ${printable(w)}`);
+  lines.push(verdictLine(answer));
+  lines.push(...unreachableLines(answer.unreachable, answer.spec?.notAfter, 'now'));
+  lines.push(...unknownLine(answer.unknownNodes));
+  for (const w of answer.warnings ?? []) lines.push(`  warning: ${printable(w)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -77,7 +77,7 @@ export function progressBlock(d: DrainJson, now: number, workers?: Map<string, W
     if (d.hint) lines.push(`  hint: ${printable(d.hint)}`);
     lines.push(...unreachableLines(d.unreachable, d.notAfter));
   }
-  if (d.forced) lines.push(`  the safety budget was overridden (--force)${d.forcedBy ? ` by ${printable(d.forcedBy)}` : ''}`);
+  if (d.forced) lines.push(`  forced past the safety budget or the inventory's node ids${d.forcedBy ? ` by ${printable(d.forcedBy)}` : ''}`);
   const open = new Set(d.unfinished ?? []);
   for (const n of (d.nodes ?? []).filter((x) => open.has(x.nodeId))) {
     const inState = formatDuration(Math.max(0, now - Date.parse(n.since)));

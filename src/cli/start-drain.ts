@@ -6,7 +6,7 @@ import type { ApiClient } from './api.js';
 import { EXIT, type ExitCode } from './errors.js';
 import type { Io } from './io.js';
 import { printable } from './printable.js';
-import { planText, unreachableLines, type PlanJson, type UnreachableJson } from './render-commands.js';
+import { planText, unknownLine, unreachableLines, type DryRunJson, type UnreachableJson } from './render-commands.js';
 import { watchDrain } from './watch.js';
 
 export interface Start {
@@ -27,16 +27,14 @@ interface Started {
   drainId: string;
   spec?: { notAfter?: string; forced?: boolean };
   unreachable?: UnreachableJson[];
+  unknownNodes?: string[];
   warnings?: string[];
-  forced?: boolean;
 }
 
 export async function startDrain(s: Start, io: Io): Promise<ExitCode> {
   const answer = await s.api.post(s.route, s.body);
   if (s.dryRun) {
-    // The plan, whether the API nests it or not.
-    const plan = (answer?.plan ?? answer) as PlanJson;
-    io.out(s.json ? `${JSON.stringify(answer, null, 2)}\n` : planText(plan, s.what, s.topic));
+    io.out(s.json ? `${JSON.stringify(answer, null, 2)}\n` : planText(answer as DryRunJson, s.what, s.topic));
     return EXIT.ok;
   }
   const started = answer as Started;
@@ -47,8 +45,9 @@ export async function startDrain(s: Start, io: Io): Promise<ExitCode> {
   if (!s.json) {
     // With --wait the progress block says the rest.
     const lines = [s.wait ? `drain ${started.drainId} started` : `drain ${started.drainId} started: ${s.what} on ${printable(s.topic)}`];
-    if (started.forced ?? started.spec?.forced) lines.push('  the safety budget was overridden (--force): recorded in the drain');
+    if (started.spec?.forced) lines.push('  forced (--force): recorded in the drain');
     lines.push(...unreachableLines(started.unreachable, started.spec?.notAfter));
+    lines.push(...unknownLine(started.unknownNodes));
     for (const w of started.warnings ?? []) lines.push(`  warning: ${printable(w)}`);
     if (!s.wait) lines.push(`  follow it: workforce status ${started.drainId} --watch`);
     io.out(`${lines.join('\n')}\n`);

@@ -117,14 +117,15 @@ function stateCounts(t, v, changed) {
   h('span', { class: 'muted total' }, `${t.nodes.total} in all`));
 }
 
-/** The topic's safety budget: how many nodes are unavailable of how many it allows. */
+/** The topic's safety budget (GET /api/topics: `policy`, `budget`): unavailable nodes of how many it allows. */
 function budgetNote(t) {
-  const b = t.budget ?? t.policy;
-  if (b === undefined) return null;
-  if (b === null || b.maxUnavailable === undefined) return h('span', { class: 'budget none muted', 'data-budget': 'none' }, 'no safety budget');
-  const over = typeof b.allowed === 'number' && typeof b.unavailable === 'number' && b.unavailable >= b.allowed;
-  return h('span', { class: `budget${over ? ' full' : ''}`, 'data-budget': String(b.maxUnavailable), title: `at most ${b.maxUnavailable} nodes unavailable at once${typeof b.online === 'number' ? ` (${b.online} online)` : ''}` },
-    `budget: ${b.unavailable ?? '?'} of ${b.allowed ?? '?'} unavailable`);
+  if (!t.policy) return t.nodes ? h('p', { class: 'budget none muted', 'data-budget': 'none' }, 'no safety budget') : null;
+  const b = t.budget || {};
+  const full = typeof b.allowed === 'number' && typeof b.unavailable === 'number' && b.unavailable >= b.allowed;
+  const title = `at most ${t.policy.maxUnavailable} unavailable at once${typeof b.online === 'number' ? `; ${b.online} online` : ''}${b.inFlight ? `; ${b.inFlight} in flight` : ''}`;
+  return h('p', { class: `budget${full ? ' full' : ''}`, 'data-budget': String(t.policy.maxUnavailable), title },
+    'budget: ', h('strong', { 'data-figure': 'unavailable' }, b.unavailable ?? '?'), ' of ', h('strong', { 'data-figure': 'allowed' }, b.allowed ?? '?'),
+    ` unavailable (max ${t.policy.maxUnavailable})`);
 }
 
 /**

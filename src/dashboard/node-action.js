@@ -23,29 +23,28 @@ export function actionsFor(state) {
 }
 
 const num = (v) => (typeof v === 'number' ? String(v) : '?');
+const STANDINGS = ['active', 'intake-stopped', 'draining', 'drained', 'stale', 'offline'];
 
-function budgetText(b) {
-  if (!b) return 'not checked';
-  if (b.verdict === 'none') return 'the topic has no safety budget';
-  if (b.verdict === 'resume') return 'a resume never counts against it';
-  const figures = `${num(b.unavailable)} of ${num(b.online)} online nodes unavailable, this adds ${num(b.requested)}, ${num(b.allowed)} allowed${b.maxUnavailable !== undefined ? ` (max ${b.maxUnavailable})` : ''}`;
-  return b.verdict === 'exceeded' ? `exceeded: ${figures}` : `within: ${figures}`;
+/** The budget's figures (a plan's `budget`, a 409 BudgetExceeded problem). */
+function figures(b) {
+  return `online ${num(b.online)}, unavailable ${num(b.unavailable)}${b.inFlight ? ` (${b.inFlight} in flight)` : ''}, this adds ${num(b.requested)}, allowed ${num(b.allowed)} (max ${b.maxUnavailable ?? '?'})`;
 }
 
-/** The plan of a dry run, as a definition list. */
-function planView(plan) {
+/** The dry run's answer, as a definition list: messages, the topic's nodes, the budget, the node's reach. */
+function planView(answer, action) {
   const rows = [];
-  for (const m of plan.messages || []) rows.push(['message', `${m.operation || '?'} to ${m.nodeId ?? `${m.count} node(s)`}${m.expiresAt || m.notAfter ? `, expires ${m.expiresAt || m.notAfter}` : ''}`]);
-  if (plan.inventory) rows.push(['nodes now', Object.entries(plan.inventory).filter(([, n]) => typeof n === 'number').map(([s, n]) => `${n} ${s}`).join(', ')]);
-  rows.push(['budget', budgetText(plan.budget)]);
-  for (const u of plan.unreachable || []) rows.push(['not reachable', `${u.nodeId}${u.why ? `: ${u.why}` : ''} (the command waits until it expires)`]);
-  for (const w of plan.warnings || []) rows.push(['warning', w]);
+  for (const m of answer.plan?.messages || []) rows.push(['command', `${m.operation || '?'} to ${m.nodeId ?? `${m.count} node(s)`}${m.expiresAt ? `, expires ${m.expiresAt}` : ''}`]);
+  if (answer.inventory) rows.push(['nodes now', STANDINGS.filter((s) => answer.inventory[s]).map((s) => `${answer.inventory[s]} ${s}`).join(', ') || 'none']);
+  const b = answer.budget;
+  rows.push(['budget', action === 'resume' ? 'a resume never counts against it' : !b ? 'none (the topic has no policy)' : `${b.exceeded ? 'exceeded' : 'within'}: ${figures(b)}`]);
+  for (const u of answer.unreachable || []) rows.push(['not reachable', `${u.nodeId}${u.why ? `: ${u.why}` : ''} (the command waits until it expires)`]);
+  for (const w of answer.warnings || []) rows.push(['warning', w]);
   return h('dl', { class: 'plan' }, rows.map(([k, v]) => h('div', { 'data-plan': k }, h('dt', {}, k), h('dd', {}, v))));
 }
 
 /** A refusal in words; a 409 BudgetExceeded with its figures. */
 function refusalText(problem) {
-  if (problem.code === 'BudgetExceeded') return `The safety budget refuses it: ${budgetText({ ...problem, verdict: 'exceeded' })}.`;
+  if (problem.code === 'BudgetExceeded') return `The safety budget refuses it: ${figures(problem)}.`;
   return problem.detail || problem.title || `HTTP ${problem.status}`;
 }
 
@@ -79,9 +78,8 @@ export function confirmAction({ topic, nodeId, action, post, done }) {
   // The dry run first: what would be sent, and whether the budget lets it through.
   post(route, { ...base, dryRun: true }).then(({ status, body }) => {
     if (status === 200) {
-      const p = body.plan ?? body;
-      plan.replaceChildren(h('p', { class: 'muted' }, 'Dry run: nothing was sent yet.'), planView(p));
-      if (p.budget?.verdict === 'exceeded') forceRow.hidden = false;
+      plan.replaceChildren(h('p', { class: 'muted' }, 'Dry run: nothing was sent yet.'), planView(body, action));
+      if (body.budget?.exceeded) forceRow.hidden = false;
     } else {
       plan.replaceChildren(h('p', { class: 'error' }, refusalText(body)));
       if (body.code === 'BudgetExceeded') forceRow.hidden = false;

@@ -59,7 +59,8 @@ describe('workforce: bad usage', () => {
     [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1', '--drain-id', 'victim/terminate?reason=x&'], /--drain-id "victim\/terminate\?reason=x&" must be 1-64 letters, digits/],
   ];
   for (const [argv, message] of cases) {
-    it(`${argv.join(' ')} → exit 2`, async () => {
+    const shown = argv.join(' ');
+    it(`${shown.length > 100 ? `${shown.slice(0, 100)}… (${argv.length} arguments)` : shown} → exit 2`, async () => {
       const r = await cli(argv);
       expect(r.stderr).toMatch(message);
       expect(r.code).toBe(2);

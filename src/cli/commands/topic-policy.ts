@@ -20,13 +20,18 @@ shows it with today's figures (exit 6 when the topic has none).
 
 const OPTIONS = { ...API_OPTIONS, 'max-unavailable': { type: 'string' }, clear: { type: 'boolean' } } as const;
 
-/** GET's answer: the policy, with today's figures when the app has an inventory. */
-type PolicyJson = BudgetJson & { topic?: string; policy?: BudgetJson; budget?: BudgetJson };
+/** GET's answer: the policy, with today's figures (`budget`) when the app has an inventory; PUT's has none. */
+interface PolicyJson {
+  topic?: string;
+  maxUnavailable?: number | string;
+  budget?: BudgetJson;
+}
 
-function policyText(topic: string, answer: PolicyJson): string {
-  const p = { ...answer, ...answer.policy, ...answer.budget };
-  const lines = [`topic ${printable(topic)}: at most ${printable(String(p.maxUnavailable ?? '?'))} node(s) unavailable at once`];
-  if (p.online !== undefined || p.allowed !== undefined) lines.push(`  now: ${p.unavailable ?? '?'} of ${p.online ?? '?'} online nodes unavailable; ${p.allowed ?? '?'} allowed`);
+function policyText(topic: string, answer: PolicyJson, set: boolean): string {
+  const max = printable(String(answer.maxUnavailable ?? '?'));
+  const lines = [`topic ${printable(topic)}${set ? ': policy set' : ''}: at most ${max}${max.endsWith('%') ? ' of the online nodes' : ` node${max === '1' ? '' : 's'}`} unavailable at once`];
+  const b = answer.budget;
+  if (b) lines.push(`  now: online ${b.online ?? '?'}, unavailable ${b.unavailable ?? '?'}${b.inFlight ? ` (${b.inFlight} in flight)` : ''}, allowed ${b.allowed ?? '?'}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -50,6 +55,6 @@ export async function policyCommand(args: string[], io: Io): Promise<ExitCode> {
   }
   const answer = (limit !== undefined ? await api.put(route, { maxUnavailable: limit }) : await api.get(route)) as PolicyJson;
   if (values.json) json(answer);
-  else io.out(policyText(topic, { maxUnavailable: limit, ...answer }));
+  else io.out(policyText(topic, { maxUnavailable: limit, ...answer }, limit !== undefined));
   return EXIT.ok;
 }
