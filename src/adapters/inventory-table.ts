@@ -48,7 +48,7 @@ export interface NodePage {
   continuationToken?: string;
 }
 
-function client(storage: InventoryStorage, table: string): TableClient {
+export function tableClient(storage: InventoryStorage, table: string): TableClient {
   if (storage.kind === 'connectionString') {
     // Azurite (local) answers over http on loopback; the SDK sends a key over http only when told.
     const insecure = /TableEndpoint=http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/i.test(storage.connectionString) || /UseDevelopmentStorage=true/i.test(storage.connectionString);
@@ -74,9 +74,9 @@ export class NodeInventory {
   readonly #scanned = new Set<string>();
 
   constructor(storage: InventoryStorage) {
-    this.#nodes = client(storage, NODES_TABLE);
-    this.#topics = client(storage, TOPICS_TABLE);
-    this.#rejected = client(storage, REJECTED_TABLE);
+    this.#nodes = tableClient(storage, NODES_TABLE);
+    this.#topics = tableClient(storage, TOPICS_TABLE);
+    this.#rejected = tableClient(storage, REJECTED_TABLE);
   }
 
   /** Creates the tables when missing (once per process; tried again after a failure). */

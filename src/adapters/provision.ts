@@ -1,7 +1,9 @@
-// Provisioning of one topic: the topic, its `shutdown` subscription and the reports queue.
+// Provisioning of one topic: the topic, its `shutdown` subscription, its commands queue and the
+// reports queue.
 
+import { commandsQueueName } from '@workforce/worker-agent/contract';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION, type ArmSettings } from '../config.js';
-import { REPORTS_QUEUE_PROPERTIES, SHUTDOWN_SUBSCRIPTION_PROPERTIES, TOPIC_PROPERTIES } from '../domain/entities.js';
+import { COMMANDS_QUEUE_PROPERTIES, REPORTS_QUEUE_PROPERTIES, SHUTDOWN_SUBSCRIPTION_PROPERTIES, TOPIC_PROPERTIES } from '../domain/entities.js';
 import { armClient, getOrCreate, type EntityOutcome } from './arm.js';
 
 export async function provisionTopic(settings: ArmSettings, topic: string): Promise<EntityOutcome[]> {
@@ -20,6 +22,10 @@ export async function provisionTopic(settings: ArmSettings, topic: string): Prom
       () => arm.subscriptions.createOrUpdate(rg, ns, topic, SHUTDOWN_SUBSCRIPTION, SHUTDOWN_SUBSCRIPTION_PROPERTIES),
       SHUTDOWN_SUBSCRIPTION_PROPERTIES,
     ),
+  );
+  const commands = commandsQueueName(topic);
+  outcomes.push(
+    await getOrCreate('queue', commands, () => arm.queues.get(rg, ns, commands), () => arm.queues.createOrUpdate(rg, ns, commands, COMMANDS_QUEUE_PROPERTIES), COMMANDS_QUEUE_PROPERTIES),
   );
   outcomes.push(await provisionReportsQueue(settings));
   return outcomes;

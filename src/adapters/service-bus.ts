@@ -3,7 +3,7 @@
 
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { ServiceBusClient, isServiceBusError, type ServiceBusClientOptions, type ServiceBusMessage } from '@azure/service-bus';
-import type { ControlMessageEnvelope } from '@workforce/worker-agent/contract';
+import type { CommandEnvelope, ControlMessageEnvelope } from '@workforce/worker-agent/contract';
 import type { ServiceBusAccess } from '../config.js';
 
 /** A new client for the access; the caller closes it. */
@@ -70,6 +70,19 @@ export function publishBatches(client: ServiceBusClient, topic: string, envelope
 }
 
 /**
+ * Publishes a targeted drain's commands to the topic's commands queue, each to its node's session
+ * (`sessionId`). Duplicate detection on the queue makes a retried publish harmless, as on the topic.
+ */
+export function publishCommands(client: ServiceBusClient, queue: string, envelopes: readonly CommandEnvelope[]): Promise<number> {
+  return sendBatches(
+    client,
+    queue,
+    envelopes.map((e) => ({ body: e.body, sessionId: e.sessionId, messageId: e.messageId, subject: e.subject, contentType: e.contentType, timeToLive: e.timeToLive })),
+    'command',
+  );
+}
+
+/**
  * Whether the topic exists, asked the way the publish will use it: a sender link, which Service
  * Bus refuses with MessagingEntityNotFound for a topic that does not exist (no management rights
  * needed). `undefined` when the bus could not tell within `timeoutMs` or failed otherwise: the
@@ -122,4 +135,47 @@ export async function withdrawMessages(
   } finally {
     await receiver.close();
   }
+}
+
+/**
+ * Takes back a targeted drain's commands that no node has taken: accepts each named node's session
+ * on the commands queue (briefly), completes this drain's messages and leaves the others. A session
+ * its agent holds cannot be locked: that node is connected and takes (or refuses) its command
+ * itself, so it is skipped. Returns the messageIds withdrawn.
+ */
+export async function withdrawCommands(client: ServiceBusClient, queue: string, drainId: string, nodes: readonly string[]): Promise<string[]> {
+  const prefix = `${drainId}/`;
+  const withdrawn: string[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < nodes.length) {
+      const nodeId = nodes[next++]!;
+      let receiver;
+      try {
+        receiver = await client.acceptSession(queue, nodeId, { receiveMode: 'peekLock', abortSignal: AbortSignal.timeout(5_000) });
+      } catch (err) {
+        if (isServiceBusError(err) && (err.code === 'SessionCannotBeLocked' || err.code === 'ServiceTimeout')) continue;
+        throw err;
+      }
+      try {
+        for (let rounds = 0; rounds < 10; rounds++) {
+          const got = await receiver.receiveMessages(10, { maxWaitTimeInMs: 500 });
+          if (got.length === 0) break;
+          for (const m of got) {
+            if (String(m.messageId ?? '').startsWith(prefix)) {
+              await receiver.completeMessage(m);
+              withdrawn.push(String(m.messageId));
+            } else {
+              await receiver.abandonMessage(m);
+            }
+          }
+          if (got.every((m) => !String(m.messageId ?? '').startsWith(prefix))) break;
+        }
+      } finally {
+        await receiver.close().catch(() => {});
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, nodes.length) }, worker));
+  return withdrawn;
 }

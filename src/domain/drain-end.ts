@@ -16,7 +16,8 @@
 //   (a task may take hours).
 
 import type { DrainSpecWithId } from './drain-plan.js';
-import { allMessagesSettled, countNodes, unfinishedNodes, type DrainCounts, type DrainProgress } from './drain-progress.js';
+import { allMessagesSettled, countNodes, unfinishedNodes, type DrainCounts, type DrainProgress, type NodeState } from './drain-progress.js';
+import { listIds } from './drain-targets.js';
 
 export const REPORT_GRACE_MS = 60_000;
 
@@ -30,6 +31,24 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 function killedNote(counts: DrainCounts): string {
   if (counts.escalated === 0) return '';
   return `; ${plural(counts.killed, 'worker', 'workers')} on ${plural(counts.escalated, 'node', 'nodes')} ${counts.killed === 1 ? 'was' : 'were'} SIGKILLed at the deadline (their tasks may be lost)`;
+}
+
+/**
+ * A targeted drain's final answers short of the target, by node: "; refused by "a"; expired on "b";
+ * never answered: "c"" (a node that never answered was offline, or its command expired unread).
+ */
+function answersNote(spec: DrainSpecWithId, progress: DrainProgress): string {
+  if (spec.nodes === undefined) return '';
+  const nodes = Object.values(progress.nodes);
+  const inState = (state: NodeState) => nodes.filter((n) => n.state === state).map((n) => n.nodeId);
+  const answered = new Set(nodes.map((n) => n.messageId));
+  const silent = spec.nodes.filter((_, i) => !answered.has(`${spec.drainId}/${i + 1}`));
+  const parts = [
+    ['refused by', inState('refused')],
+    ['expired on', inState('expired')],
+    ['never answered', silent],
+  ] as const;
+  return parts.filter(([, ids]) => ids.length > 0).map(([what, ids]) => `; ${what}: ${listIds(ids)}`).join('');
 }
 
 /** A node reached the target after the deadline, so it was escalated, and that report is not folded yet. */
@@ -49,13 +68,17 @@ export function judge(spec: DrainSpecWithId, progress: DrainProgress, now: Date)
   }
   if (counts.done >= spec.count) return { end: 'completed', outcome: `${counts.done} of ${spec.count} nodes reached the target state${killed}` };
   const shortfall = `${counts.shortfall} of ${spec.count} nodes did not reach the target state`;
-  if (allMessagesSettled(progress)) return { end: 'timed-out', outcome: `every message has a final answer; ${shortfall} (${counts.expired} expired unread)${killed}` };
-  if (deadlineEnd !== undefined && nowMs >= deadlineEnd) return { end: 'timed-out', outcome: `deadline ${spec.deadline} passed; ${shortfall}${killed}` };
+  const answers = answersNote(spec, progress);
+  if (allMessagesSettled(progress)) {
+    const refused = counts.refused > 0 ? `, ${counts.refused} refused` : '';
+    return { end: 'timed-out', outcome: `every message has a final answer; ${shortfall} (${counts.expired} expired unread${refused})${answers}${killed}` };
+  }
+  if (deadlineEnd !== undefined && nowMs >= deadlineEnd) return { end: 'timed-out', outcome: `deadline ${spec.deadline} passed; ${shortfall}${answers}${killed}` };
   const expiredEnd = Date.parse(spec.notAfter) + REPORT_GRACE_MS;
   if (nowMs < expiredEnd) return { end: false, wakeAt: new Date(Math.min(expiredEnd, deadlineEnd ?? expiredEnd)).toISOString() };
   if (unfinishedNodes(progress).length === 0) {
     const untaken = counts.untaken > 0 ? `; ${plural(counts.untaken, 'message', 'messages')} expired untaken` : '';
-    return { end: 'timed-out', outcome: `notAfter ${spec.notAfter} passed and no node is still draining; ${shortfall}${untaken}${killed}` };
+    return { end: 'timed-out', outcome: `notAfter ${spec.notAfter} passed and no node is still draining; ${shortfall}${untaken}${answers}${killed}` };
   }
   return deadlineEnd !== undefined ? { end: false, wakeAt: new Date(deadlineEnd).toISOString() } : { end: false };
 }

@@ -1,7 +1,7 @@
 // The drain orchestration's input: the spec, and on continue-as-new the folded state so far.
 // Validated, because an orchestration input outlives the code that wrote it.
 
-import { isDrainId, isOperation } from '@workforce/worker-agent/contract';
+import { isCommandTarget, isDrainId, isOperation } from '@workforce/worker-agent/contract';
 import type { DrainSpecWithId } from './drain-plan.js';
 import type { DrainProgress } from './drain-progress.js';
 import { isObj } from './json.js';
@@ -34,8 +34,11 @@ export function parseDrainInput(raw: unknown): DrainInput {
   const bad = (field: string) => new Error(`drain orchestration input: spec.${field} is missing or invalid`);
   if (!isDrainId(s.drainId)) throw bad('drainId');
   if (typeof s.topic !== 'string' || s.topic === '') throw bad('topic');
-  if (!isOperation(s.mode)) throw bad('mode');
+  if (!isOperation(s.mode) && s.mode !== 'resume') throw bad('mode');
   if (typeof s.count !== 'number' || !Number.isInteger(s.count) || s.count < 1) throw bad('count');
+  // A targeted drain's `nodes` decide which node may answer each message: one per message.
+  if (s.nodes !== undefined && (!Array.isArray(s.nodes) || s.nodes.length !== s.count || !s.nodes.every(isCommandTarget))) throw bad('nodes');
+  if (s.mode === 'resume' && s.nodes === undefined) throw bad('nodes');
   if (!isIso(s.notAfter)) throw bad('notAfter');
   if (!isIso(s.requestedAt)) throw bad('requestedAt');
   if (s.deadline !== undefined && !isIso(s.deadline)) throw bad('deadline');

@@ -9,7 +9,8 @@
 // drain it names, only when it is about one of that drain's messages on its topic, and what one
 // drain keeps is bounded (nodes, workers per node, anomalies), so no sender can grow it at will.
 
-import { drainMessageNumber, reportSteps, type AgentReport, type Operation, type ReportState, type WorkerReport } from '@workforce/worker-agent/contract';
+import { drainMessageNumber, reportSteps, type AgentReport, type ReportState, type WorkerReport } from '@workforce/worker-agent/contract';
+import type { DrainMode } from './drain-request.js';
 
 /** Nodes a drain keeps beyond its count: room for messages rejected by one node and taken by another. */
 export const NODE_MARGIN = 10;
@@ -19,12 +20,14 @@ export const MAX_WORKERS_PER_NODE = 256;
 export const MAX_ANOMALIES = 20;
 
 /** A node's place in a drain, as operators read it. */
-export type NodeState = 'accepted' | 'intake-stopped' | 'draining' | 'drained' | 'expired' | 'rejected' | 'resumed';
+export type NodeState = 'accepted' | 'intake-stopped' | 'draining' | 'drained' | 'expired' | 'rejected' | 'resumed' | 'refused';
 
 // `resumed` (an operator undid the intake stop on the node itself) ends the node's part in
-// the drain without reaching its target, like a rejection.
+// the drain without reaching its target, like a rejection; in a drain of mode `resume` it is the
+// target. `refused` (a command the addressed node cannot act on: already draining, drained) is
+// that node's final answer: no other node can take a command.
 const RANK: Record<NodeState, number> = {
-  accepted: 1, 'intake-stopped': 2, draining: 3, drained: 4, expired: 4, rejected: 4, resumed: 4,
+  accepted: 1, 'intake-stopped': 2, draining: 3, drained: 4, expired: 4, rejected: 4, resumed: 4, refused: 4,
 };
 
 export interface NodeProgress {
@@ -48,7 +51,7 @@ export type DrainStatus = 'running' | 'completed' | 'timed-out' | 'cancelled' | 
 export interface DrainProgress {
   drainId: string;
   topic: string;
-  mode: Operation;
+  mode: DrainMode;
   requested: number;
   status: DrainStatus;
   nodes: Record<string, NodeProgress>;
@@ -57,11 +60,11 @@ export interface DrainProgress {
   finishedAt?: string;
 }
 
-export function targetState(mode: Operation): NodeState {
-  return mode === 'graceful-downscale' ? 'drained' : 'intake-stopped';
+export function targetState(mode: DrainMode): NodeState {
+  return mode === 'graceful-downscale' ? 'drained' : mode === 'resume' ? 'resumed' : 'intake-stopped';
 }
 
-export function newProgress(drainId: string, topic: string, mode: Operation, requested: number): DrainProgress {
+export function newProgress(drainId: string, topic: string, mode: DrainMode, requested: number): DrainProgress {
   return { drainId, topic, mode, requested, status: 'running', nodes: {}, anomalies: [] };
 }
 
@@ -77,6 +80,7 @@ function nodeStateOf(report: ReportState): NodeState | undefined {
     case 'expired':
     case 'rejected':
     case 'resumed':
+    case 'refused':
       return report;
   }
 }
@@ -130,11 +134,20 @@ function holdersOf(index: NodeIndex, messageId: string): Set<string> {
   return set;
 }
 
-/** Why a report is not this drain's to fold (another drain, not one of its messages, another topic); undefined when it is. */
-export function foreignReport(progress: DrainProgress, report: AgentReport): string | undefined {
+/**
+ * Why a report is not this drain's to fold (another drain, not one of its messages, another topic,
+ * or, in a targeted drain, a node other than the one `<drainId>/<n>` was addressed to); undefined
+ * when it is. `targets` is a targeted drain's `nodes` (Service Bus compares session ids, and the
+ * agent node ids, case-insensitively).
+ */
+export function foreignReport(progress: DrainProgress, report: AgentReport, targets?: readonly string[]): string | undefined {
   if (report.drainId !== progress.drainId) return `it names drain ${report.drainId ?? '(none)'}, not ${progress.drainId}`;
   const n = drainMessageNumber(progress.drainId, report.messageId);
   if (n === undefined || n > progress.requested) return `${report.messageId} is not one of the drain's ${progress.requested} message(s)`;
+  const addressed = targets?.[n - 1];
+  if (addressed !== undefined && addressed.toLowerCase() !== report.nodeId.toLowerCase()) {
+    return `node ${report.nodeId} reported ${report.messageId}, which was addressed to node ${addressed}`;
+  }
   // Service Bus entity names are case-insensitive: an agent may spell its topic differently.
   if (report.topic.toLowerCase() !== progress.topic.toLowerCase()) return `topic ${report.topic} is not the drain's topic ${progress.topic}`;
   return undefined;
@@ -161,8 +174,8 @@ function mergeWorkers(progress: DrainProgress, node: NodeProgress, report: Agent
 }
 
 /** Folds one report in. Returns false when it changed nothing (duplicate, stale, foreign or over a bound). */
-export function applyReport(progress: DrainProgress, report: AgentReport): boolean {
-  if (foreignReport(progress, report) !== undefined) return false;
+export function applyReport(progress: DrainProgress, report: AgentReport, targets?: readonly string[]): boolean {
+  if (foreignReport(progress, report, targets) !== undefined) return false;
   const state = nodeStateOf(report.state);
   if (state === undefined) return false;
   const existing = nodeOf(progress, report.nodeId);
@@ -171,7 +184,7 @@ export function applyReport(progress: DrainProgress, report: AgentReport): boole
     return false;
   }
 
-  const gaveUp = (n: NodeProgress) => n.state === 'expired' || n.state === 'rejected';
+  const gaveUp = (n: NodeProgress) => n.state === 'expired' || n.state === 'rejected' || n.state === 'refused';
   if (existing && existing.messageId !== report.messageId && !gaveUp(existing)) {
     note(progress, `node ${report.nodeId} reported ${report.state} for ${report.messageId} after acting on ${existing.messageId}`);
     return false;
@@ -184,7 +197,7 @@ export function applyReport(progress: DrainProgress, report: AgentReport): boole
       break;
     }
   }
-  if (owner && state !== 'expired' && state !== 'rejected') {
+  if (owner && state !== 'expired' && state !== 'rejected' && state !== 'refused') {
     note(progress, `message ${report.messageId} acted on ${owner.nodeId} and ${report.nodeId}`);
   }
 
@@ -205,7 +218,7 @@ export function applyReport(progress: DrainProgress, report: AgentReport): boole
     node.since = report.at;
     changed = true;
   }
-  if (report.reason !== undefined && node.reason === undefined && (state === 'expired' || state === 'rejected')) {
+  if (report.reason !== undefined && node.reason === undefined && (state === 'expired' || state === 'rejected' || state === 'refused' || state === 'resumed')) {
     node.reason = report.reason;
   }
   return mergeWorkers(progress, node, report) || changed;
@@ -215,11 +228,11 @@ export function applyReport(progress: DrainProgress, report: AgentReport): boole
  * Folds a batch of reports in order, each coalesced report as its states one by one. Returns how
  * many single states were folded (changed or not), for the status figures.
  */
-export function applyReports(progress: DrainProgress, reports: readonly AgentReport[]): number {
+export function applyReports(progress: DrainProgress, reports: readonly AgentReport[], targets?: readonly string[]): number {
   let states = 0;
   for (const report of reports) {
     for (const step of reportSteps(report)) {
-      applyReport(progress, step);
+      applyReport(progress, step, targets);
       states++;
     }
   }
@@ -238,6 +251,8 @@ export interface DrainCounts {
   killed: number;
   expired: number;
   rejected: number;
+  /** Addressed nodes that refused their command (final: no other node can take it). */
+  refused: number;
   /** Nodes at the drain's target state. */
   done: number;
   /** How many more nodes must reach the target state. */
@@ -253,7 +268,7 @@ export function countNodes(progress: DrainProgress): DrainCounts {
   const done = nodes.filter((n) => n.state === target || (target === 'intake-stopped' && n.state === 'drained')).length;
   return {
     requested: progress.requested,
-    accepted: nodes.filter((n) => RANK[n.state] < 4 || n.state === 'drained').length,
+    accepted: nodes.filter((n) => RANK[n.state] < 4 || n.state === 'drained' || n.state === target).length,
     intakeStopped: inState('intake-stopped'),
     draining: inState('draining'),
     drained: inState('drained'),
@@ -261,6 +276,7 @@ export function countNodes(progress: DrainProgress): DrainCounts {
     killed: nodes.reduce((sum, n) => sum + (n.killed ?? 0), 0),
     expired: inState('expired'),
     rejected: inState('rejected'),
+    refused: inState('refused'),
     done,
     shortfall: Math.max(0, progress.requested - done),
     untaken: untakenMessages(progress),
@@ -286,7 +302,7 @@ export function allMessagesSettled(progress: DrainProgress): boolean {
   const target = targetState(progress.mode);
   const settled = new Set(
     Object.values(progress.nodes)
-      .filter((n) => n.state === target || n.state === 'drained' || n.state === 'expired')
+      .filter((n) => n.state === target || n.state === 'drained' || n.state === 'expired' || n.state === 'refused')
       .map((n) => n.messageId),
   );
   return settled.size >= progress.requested;
@@ -296,6 +312,6 @@ export function allMessagesSettled(progress: DrainProgress): boolean {
 export function unfinishedNodes(progress: DrainProgress): NodeProgress[] {
   const target = targetState(progress.mode);
   return Object.values(progress.nodes)
-    .filter((n) => n.state !== target && n.state !== 'drained' && n.state !== 'expired' && n.state !== 'rejected')
+    .filter((n) => n.state !== target && n.state !== 'drained' && n.state !== 'expired' && n.state !== 'rejected' && n.state !== 'refused')
     .sort((a, b) => (a.since < b.since ? -1 : a.since > b.since ? 1 : 0)); // ISO-8601 instants: text order is time order
 }

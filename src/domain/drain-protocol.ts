@@ -27,6 +27,8 @@ export interface WithdrawInput {
   topic: string;
   drainId: string;
   max: number;
+  /** A targeted drain's nodes: their sessions on the commands queue are where its commands wait. */
+  nodes?: string[];
 }
 
 export interface CancelRequest {

@@ -2,7 +2,8 @@
 // absolute drain specification. Relative times (gracePeriod, ackTimeout) are resolved against
 // the `now` the caller passes, so orchestrations and tests stay deterministic.
 
-import { DRAIN_ID_RULE, isDrainId, isOperation, OPERATIONS, type Operation } from '@workforce/worker-agent/contract';
+import { commandsQueueName, DRAIN_ID_RULE, type CommandOperation, isDrainId, isOperation, OPERATIONS, type Operation } from '@workforce/worker-agent/contract';
+import { parseNodeList } from './drain-targets.js';
 import { parseDuration } from './durations.js';
 import { invalidField, ok, type Result } from './problem.js';
 
@@ -10,13 +11,31 @@ import { invalidField, ok, type Result } from './problem.js';
 export const DEFAULT_ACK_TIMEOUT_MS = 15 * 60_000;
 export const MAX_COUNT = 10_000;
 const MAX_TEXT = 1_024;
-const FIELDS = ['mode', 'count', 'deadline', 'gracePeriod', 'notAfter', 'ackTimeout', 'reason', 'requestedBy', 'drainId'];
+const FIELDS = ['mode', 'count', 'nodes', 'deadline', 'gracePeriod', 'notAfter', 'ackTimeout', 'reason', 'requestedBy', 'drainId', 'force', 'dryRun'];
+
+/** What a drain asks its nodes to do: a control-message operation, or (commands only) `resume`. */
+export type DrainMode = CommandOperation;
+
+/** A node the drain names that could not take its command when it was asked (offline, stale). */
+export interface UnreachableNode {
+  nodeId: string;
+  why: string;
+}
 
 export interface DrainSpec {
   drainId?: string;
   topic: string;
-  mode: Operation;
+  mode: DrainMode;
+  /** Messages: the number asked for, or the number of `nodes`. */
   count: number;
+  /** A targeted drain: one command per node, `<drainId>/<n>` to `nodes[n-1]` (absent: any `count` nodes). */
+  nodes?: string[];
+  /** Named nodes offline or stale when the drain was asked (their command waits until notAfter). */
+  unreachable?: UnreachableNode[];
+  /** `force: true`: unknown nodes and the budget were overridden. */
+  forced?: true;
+  /** Who forced it (the requester). */
+  forcedBy?: string;
   /** ISO instant: workers still alive then are killed (graceful-downscale only). */
   deadline?: string;
   /** ISO instant: a node receiving the message later does not act on it. */
@@ -29,6 +48,9 @@ export interface DrainSpec {
   requestedAt: string;
 }
 
+/** A parsed request: the spec, and whether it is a dry run (the plan, nothing sent). */
+export type DrainRequest = DrainSpec & { force?: true; dryRun?: true };
+
 const TOPIC = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,258}[A-Za-z0-9])?$/;
 
 export function validateTopicName(topic: string): Result<string> {
@@ -37,12 +59,33 @@ export function validateTopicName(topic: string): Result<string> {
     : invalidField('topic', `topic "${topic}" is not a valid Service Bus topic name (letters, digits, ".", "-", "_"; 1-260 characters; starting and ending with a letter or digit)`);
 }
 
+/** Service Bus's limit on an entity name. */
+const MAX_ENTITY_NAME = 260;
+
+/**
+ * A topic name PUT /api/topics may create: a topic name whose commands queue
+ * (`commandsQueueName`) is a valid queue name too, and that is not itself some topic's
+ * commands queue.
+ */
+export function validateProvisionedTopicName(topic: string): Result<string> {
+  const valid = validateTopicName(topic);
+  if (!valid.ok) return valid;
+  if (/-commands$/i.test(topic)) {
+    return invalidField('topic', `topic "${topic}" ends in "-commands": that name is kept for the commands queue of topic "${topic.slice(0, -'-commands'.length)}"`);
+  }
+  const longest = MAX_ENTITY_NAME - (commandsQueueName(topic).length - topic.length);
+  if (topic.length > longest) {
+    return invalidField('topic', `topic names are limited to ${longest} characters (this one has ${topic.length}), so that the topic's commands queue ${JSON.stringify(commandsQueueName('…'))} fits Service Bus's ${MAX_ENTITY_NAME}`);
+  }
+  return ok(topic);
+}
+
 /** The contract's one drain-id pattern (the id ends up in durable URLs). */
 export function validateDrainId(drainId: string): Result<string> {
   return isDrainId(drainId) ? ok(drainId) : invalidField('drainId', `drainId ${JSON.stringify(drainId)} must be ${DRAIN_ID_RULE}`);
 }
 
-function instant(field: string, value: unknown, nowMs: number): Result<number> {
+export function instant(field: string, value: unknown, nowMs: number): Result<number> {
   if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(Date.parse(value))) {
     return invalidField(field, `${field} must be an ISO-8601 instant such as "2026-01-31T22:00:00Z"`);
   }
@@ -58,7 +101,7 @@ function relative(field: string, value: unknown, nowMs: number): Result<number> 
 }
 
 /** Exactly one of an absolute and a relative field, or neither. */
-function eitherOr(body: Record<string, unknown>, absolute: string, rel: string, nowMs: number): Result<number | undefined> {
+export function eitherOr(body: Record<string, unknown>, absolute: string, rel: string, nowMs: number): Result<number | undefined> {
   if (body[absolute] !== undefined && body[rel] !== undefined) {
     return invalidField(rel, `give ${absolute} or ${rel}, not both`);
   }
@@ -67,7 +110,7 @@ function eitherOr(body: Record<string, unknown>, absolute: string, rel: string, 
   return ok(undefined);
 }
 
-function text(field: string, value: unknown): Result<string | undefined> {
+export function text(field: string, value: unknown): Result<string | undefined> {
   if (value === undefined) return ok(undefined);
   if (typeof value !== 'string' || value.length > MAX_TEXT) {
     return invalidField(field, `${field} must be a string of at most ${MAX_TEXT} characters`);
@@ -85,7 +128,13 @@ export function requester(principal: string | undefined, claimed: string | undef
   return { requestedBy: principal, ...(claimed !== undefined && claimed !== principal && { requestedFor: claimed }) };
 }
 
-export function parseDrainRequest(topic: string, body: unknown, now: Date): Result<DrainSpec> {
+/** `force` and `dryRun`: true or absent. */
+export function flag(field: string, value: unknown): Result<true | undefined> {
+  if (value === undefined || value === false) return ok(undefined);
+  return value === true ? ok(true) : invalidField(field, `${field} must be true or false`);
+}
+
+export function parseDrainRequest(topic: string, body: unknown, now: Date): Result<DrainRequest> {
   const topicOk = validateTopicName(topic);
   if (!topicOk.ok) return topicOk;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -101,9 +150,18 @@ export function parseDrainRequest(topic: string, body: unknown, now: Date): Resu
   if (!isOperation(mode)) {
     return invalidField('mode', `mode must be one of ${OPERATIONS.join(', ')}`);
   }
-  const { count } = input;
+  if (input.nodes !== undefined && input.count !== undefined) {
+    return invalidField('nodes', 'give nodes (these nodes) or count (any that many nodes), not both');
+  }
+  let nodes: string[] | undefined;
+  if (input.nodes !== undefined) {
+    const list = parseNodeList(input.nodes);
+    if (!list.ok) return list;
+    nodes = list.value;
+  }
+  const count = nodes?.length ?? input.count;
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_COUNT) {
-    return invalidField('count', `count must be a whole number from 1 to ${MAX_COUNT}`);
+    return invalidField('count', `count must be a whole number from 1 to ${MAX_COUNT} (or give nodes: a list of node ids)`);
   }
   const nowMs = now.getTime();
   const deadline = eitherOr(input, 'deadline', 'gracePeriod', nowMs);
@@ -129,16 +187,23 @@ export function parseDrainRequest(topic: string, body: unknown, now: Date): Resu
     const id = validateDrainId(input.drainId);
     if (!id.ok) return id;
   }
+  const force = flag('force', input.force);
+  if (!force.ok) return force;
+  const dryRun = flag('dryRun', input.dryRun);
+  if (!dryRun.ok) return dryRun;
 
   return ok({
     ...(input.drainId !== undefined && { drainId: input.drainId as string }),
     topic,
     mode,
     count,
+    ...(nodes !== undefined && { nodes }),
     ...(deadline.value !== undefined && { deadline: new Date(deadline.value).toISOString() }),
     notAfter: new Date(notAfter).toISOString(),
     ...(reason.value !== undefined && { reason: reason.value }),
     ...(requestedBy.value !== undefined && { requestedBy: requestedBy.value }),
     requestedAt: now.toISOString(),
+    ...(force.value && { force: true as const }),
+    ...(dryRun.value && { dryRun: true as const }),
   });
 }

@@ -35,10 +35,21 @@ export interface DrainEnd {
   cancelledFor?: string;
 }
 
+/** Named nodes listed in a summary at most; `counts.requested` says how many there are. */
+export const TARGET_LIMIT = 60;
+
 export interface DrainSummary extends DrainEnd {
   drainId: string;
   topic: string;
   mode: DrainSpecWithId['mode'];
+  /** A targeted drain's named nodes (the request's `nodes`), at most TARGET_LIMIT; `targetsOmitted` says how many more. */
+  targets?: string[];
+  targetsOmitted?: number;
+  /** Named nodes offline or stale when the drain was asked. */
+  unreachable?: DrainSpecWithId['unreachable'];
+  /** Unknown nodes or the budget were overridden with `force`, by `forcedBy`. */
+  forced?: true;
+  forcedBy?: string;
   status: DrainStatus;
   requestedAt: string;
   requestedBy?: string;
@@ -87,6 +98,10 @@ export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: D
     drainId: spec.drainId,
     topic: spec.topic,
     mode: spec.mode,
+    ...(spec.nodes !== undefined && { targets: spec.nodes.slice(0, TARGET_LIMIT), targetsOmitted: Math.max(0, spec.nodes.length - TARGET_LIMIT) }),
+    ...(spec.unreachable !== undefined && spec.unreachable.length > 0 && { unreachable: spec.unreachable.slice(0, TARGET_LIMIT) }),
+    ...(spec.forced && { forced: true as const }),
+    ...(spec.forcedBy !== undefined && { forcedBy: spec.forcedBy }),
     status: progress.status,
     requestedAt: spec.requestedAt,
     ...(spec.requestedBy !== undefined && { requestedBy: spec.requestedBy }),
@@ -119,5 +134,11 @@ function fit(summary: DrainSummary): DrainSummary {
     }
   }
   while (size > STATUS_MAX_CHARS && summary.anomalies.length > 0) size -= cost(summary.anomalies.pop());
+  // Long node ids: the named nodes and the unreachable ones go last (counts.requested stays exact).
+  while (size > STATUS_MAX_CHARS && (summary.targets?.length ?? 0) > 0) {
+    size -= cost(summary.targets!.pop());
+    summary.targetsOmitted = (summary.targetsOmitted ?? 0) + 1;
+  }
+  while (size > STATUS_MAX_CHARS && (summary.unreachable?.length ?? 0) > 0) size -= cost(summary.unreachable!.pop());
   return summary;
 }

@@ -27,3 +27,23 @@ export const REPORTS_QUEUE_PROPERTIES = {
   deadLetteringOnMessageExpiration: true,
   defaultMessageTimeToLive: 'P7D',
 } as const;
+
+/** The commands queue's duplicate detection window: as long as a command can wait (ackTimeout) and then some. */
+export const COMMANDS_DUPLICATE_DETECTION_WINDOW = 'PT10M';
+
+/**
+ * A topic's commands queue (`<topic>-commands`): one session per node (`sessionId` = node id), so
+ * a command reaches the one node it names. Its own queue, not a second subscription: Azure counts
+ * 5,000 concurrent receive requests per entity across all subscriptions of a topic.
+ */
+export const COMMANDS_QUEUE_PROPERTIES = {
+  requiresSession: true,
+  // messageIds `<drainId>/<n>` make a retried publish harmless only with this on; set at creation only.
+  requiresDuplicateDetection: true,
+  duplicateDetectionHistoryTimeWindow: COMMANDS_DUPLICATE_DETECTION_WINDOW,
+  // The session lock: an agent that crashed frees its session for its successor after this.
+  lockDuration: 'PT30S',
+  maxDeliveryCount: 10,
+  // A command that no node took expires: its drain reports it; nobody reads a dead-letter queue of them.
+  deadLetteringOnMessageExpiration: false,
+} as const;

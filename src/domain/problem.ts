@@ -10,6 +10,8 @@ export interface Problem {
   detail: string;
   /** JSON path of the offending input field, when there is one. */
   field?: string;
+  /** Extension members of the problem document (RFC 9457 §3.2): the figures or ids it names. */
+  extensions?: Record<string, unknown>;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; problem: Problem };

@@ -5,13 +5,13 @@
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
-import { parseAgentReport } from '@workforce/worker-agent/contract';
+import { commandsQueueName, parseAgentReport } from '@workforce/worker-agent/contract';
 import { episodesInHistory, eventsInHistory } from '../adapters/durable.js';
-import { publishBatches, serviceBusClient, withdrawMessages } from '../adapters/service-bus.js';
+import { publishBatches, publishCommands, serviceBusClient, withdrawCommands, withdrawMessages } from '../adapters/service-bus.js';
 import { config, REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../config.js';
 import { judge } from '../domain/drain-end.js';
 import { parseDrainInput, type DrainInput, type Published } from '../domain/drain-input.js';
-import { drainMessages } from '../domain/drain-plan.js';
+import { commandMessages, drainMessages } from '../domain/drain-plan.js';
 import { applyReports, foreignReport, newProgress, type DrainProgress, type DrainStatus } from '../domain/drain-progress.js';
 import {
   CANCEL_EVENT,
@@ -30,13 +30,13 @@ import { summarize, type DrainEnd } from '../domain/drain-status.js';
  * Folds one `report` event: the reports of one Service Bus batch for this drain (an array), or
  * one report (raised by the trigger of an earlier version). Returns the states folded.
  */
-function foldReports(context: OrchestrationContext, progress: DrainProgress, raised: unknown): number {
+function foldReports(context: OrchestrationContext, progress: DrainProgress, raised: unknown, targets: readonly string[] | undefined): number {
   const ignored: string[] = [];
   let states = 0;
   for (const item of Array.isArray(raised) ? raised : [raised]) {
     const parsed = parseAgentReport(item);
-    const why = parsed.ok ? foreignReport(progress, parsed.value) : parsed.error.message;
-    if (parsed.ok && why === undefined) states += applyReports(progress, [parsed.value]);
+    const why = parsed.ok ? foreignReport(progress, parsed.value, targets) : parsed.error.message;
+    if (parsed.ok && why === undefined) states += applyReports(progress, [parsed.value], targets);
     else ignored.push(why!);
   }
   if (ignored.length > 0 && !context.df.isReplaying) {
@@ -48,6 +48,13 @@ function foldReports(context: OrchestrationContext, progress: DrainProgress, rai
 // ---- activities
 
 export async function publishDrain(input: PublishInput, context: InvocationContext): Promise<Published> {
+  if (input.spec.nodes !== undefined) {
+    const commands = commandMessages(input.spec, REPORTS_QUEUE, new Date(input.now));
+    const queue = commandsQueueName(input.spec.topic);
+    const batches = await publishCommands(serviceBusClient(config().serviceBus), queue, commands);
+    context.log(`drain ${input.spec.drainId}: published ${commands.length} command(s) on ${queue} in ${batches} batch(es)`);
+    return { messages: commands.length, batches, at: input.now };
+  }
   const envelopes = drainMessages(input.spec, REPORTS_QUEUE, new Date(input.now));
   const batches = await publishBatches(serviceBusClient(config().serviceBus), input.spec.topic, envelopes);
   context.log(`drain ${input.spec.drainId}: published ${envelopes.length} messages on ${input.spec.topic} in ${batches} batch(es)`);
@@ -55,6 +62,11 @@ export async function publishDrain(input: PublishInput, context: InvocationConte
 }
 
 export async function withdrawDrain(input: WithdrawInput, context: InvocationContext): Promise<number> {
+  if (input.nodes !== undefined) {
+    const ids = await withdrawCommands(serviceBusClient(config().serviceBus), commandsQueueName(input.topic), input.drainId, input.nodes);
+    context.log(`drain ${input.drainId}: withdrew ${ids.length} untaken command(s)`);
+    return ids.length;
+  }
   const ids = await withdrawMessages(serviceBusClient(config().serviceBus), input.topic, SHUTDOWN_SUBSCRIPTION, input.drainId, input.max);
   context.log(`drain ${input.drainId}: withdrew ${ids.length} untaken messages`);
   return ids.length;
@@ -117,13 +129,13 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
 
     if (winner === report) {
       timer?.cancel();
-      input.eventsFolded += foldReports(context, progress, report.result);
+      input.eventsFolded += foldReports(context, progress, report.result, spec.nodes);
       input.batchesFolded++;
       folded++;
     } else if (winner === cancel) {
       timer?.cancel();
       const request = (cancel.result ?? {}) as CancelRequest;
-      const withdrawn = (yield context.df.callActivity(WITHDRAW_DRAIN, { topic: spec.topic, drainId: spec.drainId, max: spec.count } satisfies WithdrawInput)) as number;
+      const withdrawn = (yield context.df.callActivity(WITHDRAW_DRAIN, { topic: spec.topic, drainId: spec.drainId, max: spec.count, ...(spec.nodes !== undefined && { nodes: spec.nodes }) } satisfies WithdrawInput)) as number;
       return finish(context, input, progress, published, 'cancelled', {
         outcome: `cancelled${request.reason ? `: ${request.reason}` : ''}; ${withdrawn} untaken message(s) withdrawn; nodes that already took the drain keep draining`,
         withdrawn,

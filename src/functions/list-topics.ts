@@ -1,14 +1,18 @@
 // GET /api/topics: every topic, from Service Bus (through ARM) and from the fleet inventory, with
 // its node counts by standing (a stale node counts as stale, an offline one as offline, not as
 // its last state) and its running drains. Function key like the rest of the API. 503 when
-// neither provisioning (ARM) nor the inventory (a storage account) is configured.
+// neither provisioning (ARM) nor the inventory (a storage account) is configured. A topic with a
+// policy shows it and its budget now (online, unavailable with the running drains' messages in
+// flight, allowed); every topic its last skipped scheduled runs.
 
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { armClient, armError } from '../adapters/arm.js';
+import { budgetStore, type SkippedRun } from '../adapters/budget-table.js';
 import { listDrains } from '../adapters/durable.js';
 import { nodeInventory } from '../adapters/inventory-table.js';
 import { config } from '../config.js';
+import { inFlightOf, judgeBudget, type TopicPolicy } from '../domain/budget.js';
 import type { DrainSpecWithId } from '../domain/drain-plan.js';
 import { topicPartition } from '../domain/node-inventory.js';
 import { addToCounts, emptyCounts, type NodeCounts } from '../domain/node-view.js';
@@ -27,6 +31,12 @@ export interface TopicView {
   subscriptionCount?: number;
   nodes: NodeCounts;
   runningDrains: RunningDrain[];
+  /** The topic's safety budget, when it has one. */
+  policy?: TopicPolicy;
+  /** The budget now: online, unavailable (in-flight messages included), allowed. */
+  budget?: { online: number; unavailable: number; inFlight: number; allowed: number };
+  /** Scheduled runs the budget skipped, newest first (at most 20). */
+  skippedRuns: SkippedRun[];
 }
 
 const RUNNING = ['Running', 'Pending', 'ContinuedAsNew', 'Suspended'];
@@ -42,7 +52,7 @@ export async function listTopics(_request: HttpRequest, context: InvocationConte
     const add = (name: string, subscriptionCount?: number) => {
       const known = topics.get(topicPartition(name));
       if (known) return known;
-      const view: TopicView = { name, ...(subscriptionCount !== undefined && { subscriptionCount }), nodes: emptyCounts(), runningDrains: [] };
+      const view: TopicView = { name, ...(subscriptionCount !== undefined && { subscriptionCount }), nodes: emptyCounts(), runningDrains: [], skippedRuns: [] };
       topics.set(topicPartition(name), view);
       return view;
     };
@@ -63,10 +73,26 @@ export async function listTopics(_request: HttpRequest, context: InvocationConte
         for await (const row of store.standings(partition)) addToCounts(view.nodes, row, now);
       }));
     }
+    const inFlight = new Map<TopicView, number>();
     for (const status of await listDrains(df.getClient(context), RUNNING)) {
       const d = drainView(status, { full: false });
       if (d.status !== 'running' || d.topic === undefined || d.mode === undefined) continue;
-      add(d.topic).runningDrains.push({ drainId: d.drainId, mode: d.mode, requested: d.counts?.requested ?? 0, createdAt: d.createdTime ?? d.requestedAt ?? '' });
+      const view = add(d.topic);
+      view.runningDrains.push({ drainId: d.drainId, mode: d.mode, requested: d.counts?.requested ?? 0, createdAt: d.createdTime ?? d.requestedAt ?? '' });
+      if (d.mode !== 'resume' && d.counts) inFlight.set(view, (inFlight.get(view) ?? 0) + inFlightOf(d.counts));
+    }
+    if (inventory) {
+      const budgets = budgetStore(inventory);
+      const policies = await budgets.policies();
+      await Promise.all([...topics].map(async ([partition, view]) => {
+        const policy = policies.get(partition);
+        if (policy) {
+          const b = judgeBudget(policy, view.nodes, inFlight.get(view) ?? 0, 0);
+          view.policy = { maxUnavailable: policy.maxUnavailable };
+          view.budget = { online: b.online, unavailable: b.unavailable, inFlight: b.inFlight, allowed: b.allowed };
+        }
+        view.skippedRuns = await budgets.skipped(partition);
+      }));
     }
     const list = [...topics.values()].sort((a, b) => a.name.localeCompare(b.name));
     for (const t of list) t.runningDrains.sort((a, b) => a.createdAt.localeCompare(b.createdAt));

@@ -1,11 +1,13 @@
-// PUT /api/topics/{topic}: provisions the topic, its `shutdown` subscription and the reports
-// queue. Idempotent: answers what existed and what it created (201 when anything was created).
+// PUT /api/topics/{topic}: provisions the topic, its `shutdown` subscription, its commands queue
+// (`<topic>-commands`) and the reports queue. Idempotent: answers what existed and what it created
+// (201 when anything was created). A name ending in `-commands` is refused (it would be another
+// topic's commands queue), and so is one over 251 characters (its queue's name would not fit 260).
 
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { ArmError } from '../adapters/arm.js';
 import { provisionTopic } from '../adapters/provision.js';
 import { config } from '../config.js';
-import { validateTopicName } from '../domain/drain-request.js';
+import { validateProvisionedTopicName } from '../domain/drain-request.js';
 import { problem, problemResponse, unexpected } from '../http/problem-response.js';
 
 function armFailure(err: ArmError, topic: string): HttpResponseInit {
@@ -24,7 +26,7 @@ function armFailure(err: ArmError, topic: string): HttpResponseInit {
 
 export async function putTopic(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const topic = request.params.topic ?? '';
-  const valid = validateTopicName(topic);
+  const valid = validateProvisionedTopicName(topic);
   if (!valid.ok) return problemResponse(valid.problem);
   try {
     const { arm } = config();

@@ -8,12 +8,20 @@
 // So: `next` when it is due (within a few seconds of clock skew), else `last`, else the current
 // minute (no schedule status at all). NCRONTAB is evaluated in UTC unless the app runs with WEBSITE_TIME_ZONE (Windows plans)
 // or TZ (Linux plans) in Azure; the local host is UTC.
+//
+// The topic's budget applies: an occurrence that would take the topic past it starts no drain and
+// leaves a record (`workforceskippedruns`, shown by GET /api/topics). When the budget cannot be
+// read the occurrence fails (logged) and starts nothing: a safety check that cannot run is not passed.
 
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { startDrainOnce } from '../adapters/durable.js';
-import { loadSchedules } from '../config.js';
+import { budgetStore } from '../adapters/budget-table.js';
+import { findDrain, startDrainOnce } from '../adapters/durable.js';
+import { config, loadSchedules } from '../config.js';
+import { describeBudget } from '../domain/budget.js';
 import { parseDrainRequest } from '../domain/drain-request.js';
+import { topicPartition } from '../domain/node-inventory.js';
+import { admit } from '../http/drain-admission.js';
 import { scheduledDrainId, type ScheduleEntry } from '../domain/schedule.js';
 
 const SKEW_MS = 5_000;
@@ -43,7 +51,21 @@ export function scheduledDrain(entry: ScheduleEntry) {
       return;
     }
     const spec = { ...parsed.value, drainId };
-    const { started } = await startDrainOnce(df.getClient(context), spec);
+    const client = df.getClient(context);
+    // A re-fired occurrence finds its drain: its own messages must not count against it.
+    if (await findDrain(client, drainId)) {
+      context.log(`schedule ${entry.name}: drain ${drainId} already exists, not started again`);
+      return;
+    }
+    const { budget } = await admit(client, spec, new Date());
+    if (budget?.exceeded) {
+      const { exceeded: _e, ...figures } = budget;
+      const why = `the drain would take topic ${spec.topic} past its budget: ${describeBudget(budget)}`;
+      await budgetStore(config().inventory!).recordSkipped(topicPartition(spec.topic), { at: occurrence.toISOString(), schedule: entry.name, drainId, why, ...figures });
+      context.warn(`schedule ${entry.name}: occurrence ${occurrence.toISOString()} skipped, no drain started: ${why}`);
+      return;
+    }
+    const { started } = await startDrainOnce(client, spec);
     context.log(started
       ? `schedule ${entry.name}: drain ${drainId} started (${spec.count} x ${spec.mode} on ${spec.topic})${timer.isPastDue ? ', past due' : ''}`
       : `schedule ${entry.name}: drain ${drainId} already exists, not started again`);

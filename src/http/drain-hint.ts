@@ -12,7 +12,8 @@ export const HINT_READ_MS = 2_000;
 export type TopicCountsReader = (topic: string) => Promise<NodeCounts | undefined>;
 
 export async function withHint(view: DrainView, read: TopicCountsReader | undefined, now: Date, warn: (message: string) => void): Promise<DrainView> {
-  if (read === undefined || view.status !== 'running' || !view.counts?.untaken || view.topic === undefined || view.mode === undefined) return view;
+  // A targeted drain's commands wait for their own node: the topic's other nodes cannot take them.
+  if (read === undefined || view.status !== 'running' || !view.counts?.untaken || view.topic === undefined || view.mode === undefined || view.mode === 'resume' || view.targets !== undefined) return view;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), HINT_READ_MS)));
   let nodes: NodeCounts | undefined | 'timeout';

@@ -10,6 +10,7 @@ export function problemResponse(problem: Problem, instance?: string): HttpRespon
     status: problem.status,
     headers: { 'content-type': 'application/problem+json' },
     jsonBody: {
+      ...problem.extensions,
       type: `https://workforce.dev/problems/${problem.code}`,
       title: problem.title,
       status: problem.status,
@@ -21,8 +22,8 @@ export function problemResponse(problem: Problem, instance?: string): HttpRespon
   };
 }
 
-export function problem(code: string, status: number, title: string, detail: string, field?: string): Problem {
-  return { code, status, title, detail, ...(field !== undefined && { field }) };
+export function problem(code: string, status: number, title: string, detail: string, field?: string, extensions?: Record<string, unknown>): Problem {
+  return { code, status, title, detail, ...(field !== undefined && { field }), ...(extensions !== undefined && { extensions }) };
 }
 
 /** Seconds a caller should wait before retrying when a backend of the app is briefly unavailable. */

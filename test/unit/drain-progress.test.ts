@@ -184,3 +184,33 @@ describe('a batch of reports', () => {
   });
 });
 
+
+describe('targeted drains', () => {
+  const targets = ['node-a', 'node-b'];
+
+  it('ignores a report for <drainId>/<n> from a node other than nodes[n-1], compared case-insensitively', () => {
+    const p = newProgress('d1', 't', 'graceful-downscale', 2);
+    const forged = report('node-b', 'd1/1', 'drained');
+    expect(foreignReport(p, forged, targets)).toContain('addressed to node node-a');
+    expect(applyReport(p, forged, targets)).toBe(false);
+    expect(countNodes(p).done).toBe(0);
+    expect(applyReport(p, report('NODE-A', 'd1/1', 'drained'), targets)).toBe(true);
+    expect(countNodes(p).done).toBe(1);
+  });
+
+  it('takes refused and expired as final answers: the drain is settled short of its target', () => {
+    const p = newProgress('d1', 't', 'graceful-downscale', 2);
+    applyReports(p, [report('node-a', 'd1/1', 'refused', { reason: 'already draining for drain d0' }), report('node-b', 'd1/2', 'expired')], targets);
+    expect(countNodes(p)).toMatchObject({ refused: 1, expired: 1, done: 0, untaken: 0 });
+    expect(p.nodes['node-a']).toMatchObject({ state: 'refused', reason: 'already draining for drain d0' });
+    expect(allMessagesSettled(p)).toBe(true);
+    expect(unfinishedNodes(p)).toEqual([]);
+  });
+
+  it('has resumed as the target of a resume', () => {
+    const p = newProgress('d1', 't', 'resume', 1);
+    applyReports(p, [report('node-a', 'd1/1', 'accepted'), report('node-a', 'd1/1', 'resumed', { reason: 're-armed' })], targets);
+    expect(countNodes(p)).toMatchObject({ done: 1, shortfall: 0, accepted: 1 });
+    expect(p.nodes['node-a']?.reason).toBe('re-armed');
+  });
+});

@@ -1,0 +1,86 @@
+// Starting a drain or a resume from an HTTP request, once parsed: the topic must exist; named
+// nodes are checked against the fleet inventory (unknown → 400 `UnknownNodes` unless `force`;
+// offline or stale → sent, and listed as `unreachable`); the topic's budget is judged (409
+// `BudgetExceeded` unless `force`; a resume never counts); a dry run answers the plan and sends
+// nothing; otherwise the orchestration starts (202).
+
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { randomUUID } from 'node:crypto';
+import { startDrainOnce } from '../adapters/durable.js';
+import { serviceBusClient, topicExists } from '../adapters/service-bus.js';
+import { config } from '../config.js';
+import { describeBudget } from '../domain/budget.js';
+import { plannedMessages, type DrainSpecWithId } from '../domain/drain-plan.js';
+import { requester, type DrainRequest } from '../domain/drain-request.js';
+import { checkTargets, intakeStopped, listIds, rowsById } from '../domain/drain-targets.js';
+import { admit } from './drain-admission.js';
+import { principalOf } from './principal.js';
+import { problem, problemResponse, unexpected } from './problem-response.js';
+import { drainUrls } from './urls.js';
+
+/** A parsed drain or resume request; `all` (resume) takes every intake-stopped node of the inventory. */
+export type StartRequest = Omit<DrainRequest, 'mode'> & { mode: DrainRequest['mode']; all?: true };
+
+export async function startDrain(request: HttpRequest, context: InvocationContext, asked: StartRequest): Promise<HttpResponseInit> {
+  const { requestedBy: claimed, force, dryRun, all, ...rest } = asked;
+  const who = requester(principalOf(request), claimed);
+  const spec: DrainSpecWithId = { ...rest, drainId: rest.drainId ?? randomUUID(), ...who };
+  const what = spec.mode === 'resume' ? 'resume' : 'drain';
+  try {
+    // A drain on a topic that does not exist could only fail once its publish retries ran out.
+    if ((await topicExists(serviceBusClient(config().serviceBus), spec.topic)) === false) {
+      return problemResponse(
+        problem('TopicNotFound', 404, 'Topic not found', `no topic ${spec.topic} on the Service Bus namespace: create it with PUT /api/topics/${spec.topic}`, 'topic'),
+      );
+    }
+    const client = df.getClient(context);
+    const now = new Date();
+    let admission = await admit(client, spec, now);
+    if (all) {
+      if (admission.inventory === undefined) {
+        return problemResponse(problem('InventoryNotConfigured', 503, 'The fleet inventory is not configured', 'resume with all: true takes the intake-stopped nodes from the fleet inventory, which this app does not keep: name the nodes instead', 'all'));
+      }
+      const nodes = intakeStopped(admission.rows, now);
+      if (nodes.length === 0) return problemResponse(problem('InvalidField', 400, 'Invalid request', `the fleet inventory lists no intake-stopped node of topic ${spec.topic}`, 'all'));
+      spec.nodes = nodes.slice(0, 1_000);
+      spec.count = spec.nodes.length;
+      admission = { ...admission, targets: checkTargets(spec.nodes, rowsById(admission.rows), now) };
+    }
+    const { targets, budget } = admission;
+    if (targets && targets.unknown.length > 0 && !force) {
+      return problemResponse(problem('UnknownNodes', 400, 'Unknown nodes', `the fleet inventory has never seen node(s) ${listIds(targets.unknown)} on topic ${spec.topic}; check the ids (GET /api/topics/${spec.topic}/nodes), or give force: true to send to them all the same`, 'nodes', { unknownNodes: targets.unknown }));
+    }
+    if (budget?.exceeded && !force) {
+      const { exceeded: _e, ...figures } = budget;
+      return problemResponse(problem('BudgetExceeded', 409, 'Budget exceeded', `this ${what} would take topic ${spec.topic} past its budget: ${describeBudget(budget)}; drain fewer nodes, wait for running drains, or give force: true`, undefined, figures));
+    }
+    if (targets && targets.unreachable.length > 0) spec.unreachable = targets.unreachable;
+    if (force) {
+      spec.forced = true;
+      if (who.requestedBy !== undefined) spec.forcedBy = who.requestedBy;
+    }
+    const answer = {
+      ...(spec.unreachable && { unreachable: spec.unreachable }),
+      ...(targets && targets.unknown.length > 0 && { unknownNodes: targets.unknown }),
+      ...(admission.inventory && { inventory: admission.inventory }),
+      ...(budget && { budget }),
+      ...(admission.warnings.length > 0 && { warnings: admission.warnings }),
+    };
+    if (dryRun) {
+      context.log(`dry run of a ${what} on ${spec.topic}: ${spec.count} x ${spec.mode}, nothing sent`);
+      // A dry run reserves no drain id: the plan shows the one given, if any.
+      const shown = rest.drainId !== undefined ? spec : { ...spec, drainId: undefined };
+      return { status: 200, jsonBody: { dryRun: true, spec: shown, plan: plannedMessages(shown), ...answer } };
+    }
+    const { started } = await startDrainOnce(client, spec);
+    if (!started) {
+      return problemResponse(problem('DrainExists', 409, 'Drain exists', `a drain with id ${spec.drainId} already exists; choose another drainId or omit it`, 'drainId'));
+    }
+    context.log(`${what} ${spec.drainId} started: ${spec.count} x ${spec.mode} on ${spec.topic}${spec.nodes ? ` (nodes ${listIds(spec.nodes, 5)})` : ''}${spec.forced ? ', forced' : ''}`);
+    const urls = drainUrls(request, spec.drainId);
+    return { status: 202, headers: { location: urls.statusUri }, jsonBody: { drainId: spec.drainId, ...urls, spec, ...answer } };
+  } catch (err) {
+    return unexpected(err, context, `starting ${what} ${spec.drainId}`);
+  }
+}
