@@ -102,6 +102,21 @@ class RegisterWorkerTest(unittest.TestCase):
         self.assertEqual(seen, ["SIGUSR1"])
         self.assertFalse(worker.drain_requested)
 
+    def test_resume_signal_is_declared_and_calls_handlers(self):
+        worker = self.register(worker_id="w9", signals={"do-not-accept-new-tasks": "SIGUSR1", "resume": "SIGUSR2"})
+        with open(worker.pid_file) as f:
+            self.assertEqual(json.load(f)["signals"]["resume"], "SIGUSR2")
+        seen = []
+        worker.on_resume(seen.append)
+        os.kill(os.getpid(), signal.SIGUSR2)
+        time.sleep(0.05)
+        self.assertEqual(seen, ["SIGUSR2"])
+        self.assertFalse(worker.drain_requested)
+        with self.assertRaises(ValueError):  # one signal, two meanings
+            ww.register_worker("t", env=self.env, signals={"do-not-accept-new-tasks": "SIGUSR1", "resume": "SIGUSR1"})
+        with self.assertRaises(ValueError):
+            ww.register_worker("t", env=self.env, signals={"resume": "SIGSTOP"})
+
     def test_close_restores_previous_handlers(self):
         previous = signal.getsignal(signal.SIGTERM)
         worker = self.register(worker_id="w7")

@@ -18,6 +18,10 @@ It does three things, like the Node library ``@workforce/worker-agent/worker``:
 * turns the declared drain signal (default SIGTERM) into ``drain_event`` / ``on_drain``;
 * ``accepting_tasks()`` reads the node's intake flag before each task.
 
+A worker may also declare a ``"resume"`` signal (no default): the agent sends it when a remote
+``resume`` command takes the node's intake flag down again (``on_resume`` handlers run then);
+``accepting_tasks()`` sees the flag gone with or without it.
+
 For an ai4s-jobq worker that already handles SIGUSR1/SIGUSR2 itself, register without
 installing handlers and declare its signals::
 
@@ -45,6 +49,7 @@ __all__ = [
 
 GRACEFUL = "graceful-downscale"
 INTAKE = "do-not-accept-new-tasks"
+RESUME = "resume"
 _UNCATCHABLE = {"SIGKILL", "SIGSTOP"}
 _WORKER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 
@@ -121,21 +126,26 @@ class WorkerRegistration:
             re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname()), os.getpid())
         if not _WORKER_ID.match(self.worker_id):
             raise ValueError("register_worker: worker_id %r must be letters, digits and . _ : @ -" % self.worker_id)
-        declared = {GRACEFUL: "SIGTERM", INTAKE: None}
+        declared = {GRACEFUL: "SIGTERM", INTAKE: None, RESUME: None}
         declared.update(signals or {})
-        unknown = set(declared) - {GRACEFUL, INTAKE}
+        unknown = set(declared) - {GRACEFUL, INTAKE, RESUME}
         if unknown:
             raise ValueError("register_worker: unknown operation(s) in signals: %s" % ", ".join(sorted(unknown)))
         graceful = _signal_number(declared[GRACEFUL], GRACEFUL)
         intake = _signal_number(declared[INTAKE], INTAKE)
-        if graceful is not None and graceful == intake:
-            raise ValueError("register_worker: %s cannot mean both operations" % graceful.name)
+        resume = _signal_number(declared[RESUME], RESUME)
+        numbers = [n for n in (graceful, intake, resume) if n is not None]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("register_worker: one signal cannot mean two operations (%s)" % ", ".join(n.name for n in numbers))
         self.signals = {GRACEFUL: declared[GRACEFUL], INTAKE: declared[INTAKE]}
+        if declared[RESUME] is not None:
+            self.signals[RESUME] = declared[RESUME]  # an agent before resume ignores the key
         self.intake_flag = intake_flag or env.get("WORKFORCE_INTAKE_FLAG") or default_intake_flag(self.pid_dir, topic)
         self.pid_file = os.path.join(self.pid_dir, self.worker_id + ".pid")
         self.drain_event = threading.Event()
         self._drain_handlers = []
         self._intake_handlers = []
+        self._resume_handlers = []
         self._previous_handlers = {}
         self._closed = False
         self._pid = os.getpid()
@@ -148,6 +158,8 @@ class WorkerRegistration:
                 self._install(graceful, lambda signum, frame: self._request_drain(graceful.name))
             if intake is not None:
                 self._install(intake, lambda signum, frame: self._stop_intake(intake.name))
+            if resume is not None:
+                self._install(resume, lambda signum, frame: self._resume(resume.name))
 
         os.makedirs(self.pid_dir, exist_ok=True)
         record = {
@@ -176,6 +188,10 @@ class WorkerRegistration:
         for handler in list(self._intake_handlers):
             handler(signame)
 
+    def _resume(self, signame):
+        for handler in list(self._resume_handlers):
+            handler(signame)
+
     @property
     def drain_requested(self):
         """True once a drain was requested: finish the task in flight, take no other, exit."""
@@ -198,6 +214,11 @@ class WorkerRegistration:
         """``handler(signal_name)`` runs on each declared intake signal (the flag is already written)."""
         self._intake_handlers.append(handler)
         return lambda: self._intake_handlers.remove(handler)
+
+    def on_resume(self, handler):
+        """``handler(signal_name)`` runs on each declared resume signal (the flag is already gone)."""
+        self._resume_handlers.append(handler)
+        return lambda: self._resume_handlers.remove(handler)
 
     def _remove_pid_file(self):
         # Only our own file: a forked child inherits atexit handlers but is not this worker.
@@ -236,8 +257,8 @@ def register_worker(topic, worker_id=None, pid_dir=None, signals=None, intake_fl
                     handle_signals=True, env=None):
     """Writes this process's PID file and installs handlers for the declared signals.
 
-    ``signals`` maps ``"graceful-downscale"`` / ``"do-not-accept-new-tasks"`` to a signal name
-    or None; defaults: SIGTERM / None (the intake flag alone).
+    ``signals`` maps ``"graceful-downscale"`` / ``"do-not-accept-new-tasks"`` / ``"resume"`` to a
+    signal name or None; defaults: SIGTERM / None (the intake flag alone) / None (nothing sent).
     """
     return WorkerRegistration(topic, worker_id=worker_id, pid_dir=pid_dir, signals=signals,
                               intake_flag=intake_flag, handle_signals=handle_signals, env=env)

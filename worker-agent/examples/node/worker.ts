@@ -4,7 +4,7 @@
 // alive and idle. Queue tasks with `npm run tasks -w worker-agent -- add 5`. From the repository:
 //
 //   npm run bundle:example -w worker-agent     # once: worker-agent/dist/example-worker.mjs
-//   node worker-agent/dist/example-worker.mjs --topic eu-west [--queue DIR] [--worker-id w1] [--intake-signal SIGUSR1]
+//   node worker-agent/dist/example-worker.mjs --topic eu-west [--queue DIR] [--worker-id w1] [--intake-signal SIGUSR1] [--resume-signal SIGUSR2]
 //
 // The bundle has the worker library inside and runs anywhere with Node ≥ 20. Without bundling:
 // `npx tsx --conditions=source worker-agent/examples/node/worker.ts --topic eu-west`.
@@ -22,11 +22,12 @@ const { values } = parseArgs({
     topic: { type: 'string' },
     'worker-id': { type: 'string' },
     'intake-signal': { type: 'string' },
+    'resume-signal': { type: 'string' },
     'idle-poll-ms': { type: 'string', default: '20' },
   },
 });
 if (!values.topic) {
-  console.error(`usage: worker --topic TOPIC [--queue DIR, default ${DEFAULT_QUEUE_DIR}] [--worker-id ID] [--intake-signal SIG]`);
+  console.error(`usage: worker --topic TOPIC [--queue DIR, default ${DEFAULT_QUEUE_DIR}] [--worker-id ID] [--intake-signal SIG] [--resume-signal SIG]`);
   process.exit(2);
 }
 
@@ -37,6 +38,7 @@ const worker = registerWorker({
   signals: {
     'graceful-downscale': 'SIGTERM',
     'do-not-accept-new-tasks': (values['intake-signal'] as SignalName | undefined) ?? null,
+    resume: (values['resume-signal'] as SignalName | undefined) ?? null,
   },
 });
 const id = worker.workerId;
@@ -47,6 +49,7 @@ function note(event: string, fields: Record<string, unknown> = {}, says: string 
 }
 worker.onDrain(({ signal }) => note('drain-requested', { signal }, `drain requested (${signal}): finishing the task in flight, then exiting`));
 worker.onIntakeStop(({ signal }) => note('intake-signal', { signal }, `intake stop signalled (${signal})`));
+worker.onResume(({ signal }) => note('resume-signal', { signal }, `resume signalled (${signal})`));
 // Ctrl-C in the terminal: stop at once, as the Python example does. Node's default for SIGINT
 // ends the process without its 'exit' handlers, which would leave the PID file behind.
 process.once('SIGINT', () => {

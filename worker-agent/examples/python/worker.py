@@ -3,7 +3,7 @@ layout of examples/local-queue.ts) one at a time and records what it did (in the
 events.jsonl, and one line each on stdout). On a drain it finishes the task in flight and exits;
 while the node's intake is stopped it stays alive, idle. Ctrl-C stops it at once.
 
-    python3 worker.py --topic eu-west [--queue DIR] [--worker-id w1] [--intake-signal SIGUSR1]
+    python3 worker.py --topic eu-west [--queue DIR] [--worker-id w1] [--intake-signal SIGUSR1] [--resume-signal SIGUSR2]
     python3 worker.py --legacy --worker-id w1 [--queue DIR]   # behaves like an ai4s-jobq worker
 
 The queue defaults to $TMPDIR/workforce/queue (queue tasks with
@@ -74,6 +74,7 @@ def main():
     parser.add_argument("--topic", default="")
     parser.add_argument("--worker-id")
     parser.add_argument("--intake-signal")
+    parser.add_argument("--resume-signal")
     parser.add_argument("--legacy", action="store_true")
     parser.add_argument("--idle-poll-ms", type=int, default=20)
     args = parser.parse_args()
@@ -107,7 +108,8 @@ def main():
         accepting = lambda: not state["drain"] and not state["intake"]  # noqa: E731
         close = lambda: os.path.exists(pid_file) and os.remove(pid_file)  # noqa: E731
     else:
-        signals = {"graceful-downscale": "SIGTERM", "do-not-accept-new-tasks": args.intake_signal}
+        signals = {"graceful-downscale": "SIGTERM", "do-not-accept-new-tasks": args.intake_signal,
+                   "resume": args.resume_signal}
         worker = register_worker(args.topic, worker_id=args.worker_id, signals=signals)
         worker_id = worker.worker_id
         worker.on_drain(lambda sig: queue.record(
@@ -115,6 +117,8 @@ def main():
             says="drain requested (%s): finishing the task in flight, then exiting" % sig))
         worker.on_intake_stop(lambda sig: queue.record(
             "intake-signal", worker_id, signal=sig, says="intake stop signalled (%s)" % sig))
+        worker.on_resume(lambda sig: queue.record(
+            "resume-signal", worker_id, signal=sig, says="resume signalled (%s)" % sig))
         draining = lambda: worker.drain_requested  # noqa: E731
         accepting = worker.accepting_tasks
         close = worker.close

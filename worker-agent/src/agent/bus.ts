@@ -3,6 +3,7 @@
 
 import type { PresenceReport } from '../contract/presence.js';
 import type { AgentReport } from '../contract/report.js';
+import type { Logger } from '../common/log.js';
 
 export interface BusMessage {
   /** Undefined when the sender set none. */
@@ -23,7 +24,8 @@ export interface PeekedMessage {
 /** The application property a node stamps on a message when it defers (commits) it. */
 export const OWNER_PROPERTY = 'workforce-owner';
 
-export interface ControlBus {
+/** Where messages come from and are settled: the `shutdown` subscription, or this node's commands session. */
+export interface MessageSource {
   /** Receives one message in peek-lock mode; undefined when none came in time or on abort. */
   receiveOne(abort: AbortSignal): Promise<BusMessage | undefined>;
   complete(message: BusMessage): Promise<void>;
@@ -36,6 +38,9 @@ export interface ControlBus {
   peek(sequenceNumber: string): Promise<PeekedMessage | undefined>;
   /** Receives the deferred message and completes it; false if it is no longer there. */
   completeDeferred(sequenceNumber: string): Promise<boolean>;
+}
+
+export interface ControlBus extends MessageSource {
   /** Opens, in the background, the links the hot path and the reports will need. Never rejects. */
   prepare?(reportQueues: readonly string[]): Promise<void>;
   /** Sends reports to one queue in one batch. */
@@ -43,4 +48,9 @@ export interface ControlBus {
   /** Sends one presence report to the reports queue. */
   sendPresence(queue: string, report: PresenceReport): Promise<void>;
   close(): Promise<void>;
+  /**
+   * This node's session on its commands queue (DESIGN "Per-node commands"), on the same
+   * connection; absent in buses that have no commands queue.
+   */
+  commands?(queue: string, sessionId: string, log: Logger): MessageSource;
 }

@@ -17,14 +17,23 @@
 // hide our own commit. Step 5 ends only when the message is gone: one that is still deferred
 // with our stamp but cannot be received (locked by a late receive) is tried again later.
 //
+// Per-node commands (this node's session on the commands queue) take the same steps, deferred
+// within the session; what differs is the decision before step 1 (command-rules.ts: a command
+// this node cannot act on is answered, never abandoned) and `resume` (resume.ts).
+//
 // What follows a committed drain (late workers, exits, `drained`, the deadline) is in
 // drain-progress.ts; signalling in signal-workers.ts; the intake flag in intake-stop.ts.
 
-import type { BusMessage, ControlBus } from './bus.js';
+import type { BusMessage, ControlBus, MessageSource } from './bus.js';
 import { OWNER_PROPERTY } from './bus.js';
 import type { ListenConfig } from '../commands/config.js';
-import { INVALID_CONTROL_MESSAGE, expiredBecause, parseControlMessage } from '../contract/control-message.js';
+import { type ControlMessage, INVALID_CONTROL_MESSAGE, expiredBecause, parseControlMessage } from '../contract/control-message.js';
+import { type CommandMessage, isSameNode, parseCommandMessage } from '../contract/command.js';
+import type { ParseResult } from '../contract/result.js';
+import { fail } from '../contract/result.js';
 import type { WorkerReport } from '../contract/report.js';
+import { decideCommand } from './command-rules.js';
+import { applyResume } from './resume.js';
 import { crashPoint } from './crash-points.js';
 import type { DrainProbe } from './drain-probe.js';
 import { DrainProgress } from './drain-progress.js';
@@ -39,7 +48,10 @@ import { sendSignal } from '../common/signals.js';
 import { WorkerSignaller } from './signal-workers.js';
 import type { SaveOptions } from './state-writer.js';
 
-export type Outcome = 'acted' | 'released' | 'duplicate' | 'expired' | 'invalid';
+/** `answered`: a command this node cannot (or need not) act on got its final report. */
+export type Outcome = 'acted' | 'released' | 'duplicate' | 'expired' | 'invalid' | 'answered';
+/** Where a message came from: the `shutdown` subscription, or this node's commands session. */
+export type Channel = 'control' | 'command';
 
 export interface DrainContext {
   config: Pick<
@@ -74,28 +86,28 @@ export class Drainer {
     return this.ctx.state;
   }
 
-  /** Handles one received message; settles it on the bus in every outcome. */
-  async handle(msg: BusMessage): Promise<Outcome> {
-    const { config, bus, log, probe } = this.ctx;
+  /** Handles one received message; settles it in every outcome, through `source`. */
+  async handle(msg: BusMessage, channel: Channel = 'control', source: MessageSource = this.ctx.bus): Promise<Outcome> {
+    const { config, log, probe } = this.ctx;
     probe.mark('received');
-    log.debug('message-received', { messageId: msg.messageId, sequenceNumber: msg.sequenceNumber });
+    log.debug('message-received', { messageId: msg.messageId, sequenceNumber: msg.sequenceNumber, ...(channel === 'command' ? { channel } : {}) });
     crashPoint(config.crashAt, 'after-receive');
     const messageId = msg.messageId ?? `sequence-${msg.sequenceNumber}`;
-    const parsed = parseControlMessage(msg.body);
+    const parsed = channel === 'command' ? this.parseCommand(msg.body) : parseControlMessage(msg.body);
     if (!parsed.ok) {
       const description = parsed.error.message;
       log.warn('message-invalid', { messageId, sequenceNumber: msg.sequenceNumber, field: parsed.error.field, reason: description });
       const subject: ReportSubject = { messageId, ...bestEffortDrainId(msg.body) };
       this.enqueue(subject, 'rejected', [], `${INVALID_CONTROL_MESSAGE}: ${description}`);
       this.ctx.save();
-      await bus.deadLetter(msg, INVALID_CONTROL_MESSAGE, description);
+      await source.deadLetter(msg, INVALID_CONTROL_MESSAGE, description);
       void this.ctx.reporter.flush();
       return 'invalid';
     }
-    const message = parsed.value;
+    const message: ControlMessage | CommandMessage = parsed.value;
     if (this.state.seen.includes(messageId)) {
       log.info('message-duplicate', { messageId, sequenceNumber: msg.sequenceNumber });
-      await bus.complete(msg);
+      await source.complete(msg);
       return 'duplicate';
     }
     if (message.replyTo !== undefined && message.replyTo !== config.reportsQueue) {
@@ -106,16 +118,17 @@ export class Drainer {
     const expired = expiredBecause(message, this.ctx.now());
     if (expired !== undefined) {
       log.info('message-expired', { messageId, notAfter: message.notAfter, deadline: message.deadline });
-      remember(this.state, messageId);
-      this.enqueue(subject, 'expired', [], expired);
-      this.ctx.save();
-      await bus.complete(msg);
-      void this.ctx.reporter.flush();
-      return 'expired';
+      return this.answer(msg, source, subject, 'expired', expired);
     }
-    if (!canActOn(this.state.state, message.operation)) {
+    if (channel === 'command') {
+      const decision = decideCommand(this.state, message as CommandMessage, config);
+      if (decision.kind === 'answer') {
+        log.info('command-answered', { messageId, operation: message.operation, nodeState: this.state.state, report: decision.state, reason: decision.reason });
+        return this.answer(msg, source, subject, decision.state, decision.reason);
+      }
+    } else if (!canActOn(this.state.state, message.operation)) {
       log.info('message-released', { messageId, operation: message.operation, nodeState: this.state.state });
-      await bus.abandon(msg);
+      await source.abandon(msg);
       return 'released';
     }
 
@@ -129,25 +142,45 @@ export class Drainer {
       replyTo: config.reportsQueue,
       phase: 'accepting',
       receivedAt: this.ctx.now().toISOString(),
+      ...(channel === 'command' ? { source: 'commands' as const } : {}),
     };
     try {
       this.ctx.saveOrThrow();
     } catch (err) {
-      // The message goes back for another node.
+      // The message goes back: for another node, or (a command) for this one, later.
       delete this.state.pending;
       log.warn('message-not-accepted', { messageId, why: 'the node state cannot be written', error: (err as Error).message });
-      await bus.abandon(msg);
+      await source.abandon(msg);
       return 'released';
     }
     crashPoint(config.crashAt, 'after-state-write');
     // 2. The commit point.
     probe.mark('deferring');
-    await bus.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
+    await source.defer(msg, { [OWNER_PROPERTY]: config.nodeId });
     probe.mark('deferred');
     crashPoint(config.crashAt, 'after-defer');
     // 3–5.
-    await this.commit(this.state.pending);
+    await this.commit(this.state.pending, source);
     return 'acted';
+  }
+
+  /** A command's body, and the rule that it names this node (as Service Bus compares session ids). */
+  private parseCommand(body: unknown): ParseResult<CommandMessage> {
+    const parsed = parseCommandMessage(body);
+    if (parsed.ok && !isSameNode(parsed.value.nodeId, this.ctx.config.nodeId)) {
+      return fail(INVALID_CONTROL_MESSAGE, 'nodeId', `nodeId ${JSON.stringify(parsed.value.nodeId)} is not this node (${this.ctx.config.nodeId})`);
+    }
+    return parsed;
+  }
+
+  /** Settles a message without acting on it: remembered, reported, completed. */
+  private async answer(msg: BusMessage, source: MessageSource, subject: ReportSubject, state: 'expired' | 'refused' | 'intake-stopped' | 'resumed', reason: string): Promise<Outcome> {
+    remember(this.state, subject.messageId);
+    this.enqueue(subject, state, [], reason);
+    this.ctx.save();
+    await source.complete(msg);
+    void this.ctx.reporter.flush();
+    return state === 'expired' ? 'expired' : 'answered';
   }
 
   /**
@@ -164,20 +197,20 @@ export class Drainer {
     readProcStat(process.pid);
   }
 
-  /** Resolves a message left pending by a crash or a failed settlement (asks the bus). */
-  async recover(): Promise<void> {
+  /** Resolves a message left pending by a crash or a failed settlement (asks `source`, where it came from). */
+  async recover(source: MessageSource = this.ctx.bus): Promise<void> {
     const pending = this.state.pending;
     if (!pending) return;
     if (pending.phase === 'committed') {
       this.ctx.log.info('recover-committed', { messageId: pending.messageId });
-      await this.commit(pending);
+      await this.commit(pending, source);
       return;
     }
-    const peeked = await this.ctx.bus.peek(pending.sequenceNumber);
+    const peeked = await source.peek(pending.sequenceNumber);
     const owner = peeked?.applicationProperties[OWNER_PROPERTY];
     if (peeked !== undefined && owner === this.ctx.config.nodeId) {
       this.ctx.log.info('recover-commit', { messageId: pending.messageId, sequenceNumber: pending.sequenceNumber });
-      await this.commit(pending);
+      await this.commit(pending, source);
       return;
     }
     const why = peeked === undefined ? 'no longer in the subscription' : owner === undefined ? `still ${peeked.state}` : `owned by ${String(owner)}`;
@@ -187,7 +220,7 @@ export class Drainer {
   }
 
   /** Steps 3–5: idempotent, so recovery can run it again from any point. */
-  private async commit(pending: PendingMessage): Promise<void> {
+  private async commit(pending: PendingMessage, source: MessageSource): Promise<void> {
     const { config, log, probe } = this.ctx;
     const workers = this.signaller.scan();
     const first = pending.phase === 'accepting';
@@ -211,11 +244,14 @@ export class Drainer {
       if (pending.operation === 'graceful-downscale') {
         transition(this.state, 'draining', now);
         this.state.drain = acted;
-      } else {
+      } else if (pending.operation === 'do-not-accept-new-tasks') {
         transition(this.state, 'intake-stopped', now);
         this.state.intake = acted;
         // The flag goes up before the intake signals, so a worker that gets one already sees it.
         raiseIntakeFlag(acted, config.intakeFlag, now, log);
+      } else {
+        // The flag goes down before the resume signals, so a worker that gets one takes tasks.
+        acted.reason = applyResume(this.state, acted, config.intakeFlag, now, log);
       }
       pending.phase = 'committed';
       remember(this.state, pending.messageId);
@@ -228,7 +264,8 @@ export class Drainer {
     crashPoint(config.crashAt, 'after-signal');
     // Retried while the bus is unreachable: report only what is new.
     if (first || signalled.length > 0) {
-      this.enqueue(subjectOfActed(acted), pending.operation === 'graceful-downscale' ? 'signalled' : 'intake-stopped', signalledReport(signalled));
+      const reached = pending.operation === 'graceful-downscale' ? 'signalled' : pending.operation === 'resume' ? 'resumed' : 'intake-stopped';
+      this.enqueue(subjectOfActed(acted), reached, signalledReport(signalled), acted.reason);
     }
     // 4. Record the commit.
     this.ctx.save({ durable: true });
@@ -236,20 +273,20 @@ export class Drainer {
     crashPoint(config.crashAt, 'after-commit-write');
     // Off the hot path: a drain raises the intake flag too (a worker starting on a draining
     // node takes nothing); recovery raises it again (idempotent).
-    if (pending.operation === 'graceful-downscale' || !first) raiseIntakeFlag(acted, config.intakeFlag, this.ctx.now(), log);
+    if (pending.operation === 'graceful-downscale' || (pending.operation === 'do-not-accept-new-tasks' && !first)) raiseIntakeFlag(acted, config.intakeFlag, this.ctx.now(), log);
     if (first) log.info('message-accepted', { messageId: acted.messageId, operation: acted.operation, nodeState: this.state.state });
     void this.ctx.reporter.flush();
     this.ctx.changed();
 
     // 5. Complete the deferred message.
-    const completed = await this.ctx.bus.completeDeferred(pending.sequenceNumber);
+    const completed = await source.completeDeferred(pending.sequenceNumber);
     crashPoint(config.crashAt, 'after-complete');
     if (!completed) {
       // "Not found" also answers a receive of a deferred message that is locked, for example by
       // the receive of an earlier agent of this node that reached the bus late. Still deferred
       // with our stamp, it is ours to complete: fail, and the listener tries again after a
       // back-off, instead of forgetting a message nobody else will complete.
-      const peeked = await this.ctx.bus.peek(pending.sequenceNumber);
+      const peeked = await source.peek(pending.sequenceNumber);
       if (peeked?.state === 'deferred' && peeked.applicationProperties[OWNER_PROPERTY] === config.nodeId) {
         throw new Error(`deferred message ${pending.messageId} (sequence number ${pending.sequenceNumber}) is still ours but locked; completing it again later`);
       }
@@ -261,7 +298,7 @@ export class Drainer {
   }
 
   private actedFor(pending: PendingMessage): ActedMessage {
-    const acted = pending.operation === 'graceful-downscale' ? this.state.drain : this.state.intake;
+    const acted = pending.operation === 'graceful-downscale' ? this.state.drain : pending.operation === 'resume' ? this.state.resumed : this.state.intake;
     if (!acted || acted.messageId !== pending.messageId) {
       throw new Error(`state has no acted message ${pending.messageId} for a committed pending message`);
     }

@@ -1,5 +1,5 @@
 // The agent's side of an intake stop: it raises its own flag (never a path from a PID file), and
-// `workforce-agent resume` takes it down again and returns the node to `active`.
+// `workforce-agent resume` or a `resume` command takes it down again and returns the node to `active`.
 
 import { removeIntakeFlag, writeIntakeFlag } from '../common/intake-flag.js';
 import type { Logger } from '../common/log.js';
@@ -24,10 +24,10 @@ export function raiseIntakeFlag(acted: ActedMessage, flag: string, now: Date, lo
 
 /**
  * Undoes an intake stop in `state`: removes the agent's flag (`flag`, from the configuration),
- * back to `active`, and a `resumed` report in the outbox. The caller persists. False if the node
- * is not intake-stopped.
+ * back to `active`, and a `resumed` report about the intake stop's message in the outbox. The
+ * caller persists. False if the node is not intake-stopped.
  */
-export function resumeIntake(state: NodeState, flag: string, now: Date, log: Logger): boolean {
+export function resumeIntake(state: NodeState, flag: string, now: Date, log: Logger, reason = 'intake resumed locally'): boolean {
   const acted = state.intake;
   if (state.state !== 'intake-stopped' || !acted) return false;
   logIgnoredFlags(acted, flag, log);
@@ -38,7 +38,7 @@ export function resumeIntake(state: NodeState, flag: string, now: Date, log: Log
   }
   transition(state, 'active', now);
   delete state.intake;
-  state.outbox.push({ queue: acted.replyTo, report: makeReport(state, subjectOfActed(acted), 'resumed', [], now, 'intake resumed locally') });
+  state.outbox.push({ queue: acted.replyTo, report: makeReport(state, subjectOfActed(acted), 'resumed', [], now, reason) });
   log.info('intake-resumed', { messageId: acted.messageId });
   return true;
 }

@@ -8,12 +8,13 @@
 //   says when the bus first answered (`bus-connected`), the first error (`bus-error`), each
 //   retry (`bus-retry`) and the first answer after an outage (`bus-reconnected`).
 
-import type { BusMessage, ControlBus } from './bus.js';
+import type { BusMessage, MessageSource } from './bus.js';
 import type { Outcome } from './drain.js';
 import type { Logger } from '../common/log.js';
 
 export interface ListenerDeps {
-  bus: ControlBus;
+  /** The `shutdown` subscription, or this node's commands session. */
+  bus: Pick<MessageSource, 'receiveOne'>;
   handle: (message: BusMessage) => Promise<Outcome>;
   /** Resolves a pending message (after a crash or a failed settlement) before receiving. */
   recover: () => Promise<void>;

@@ -9,7 +9,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-file.js';
-import type { ControlMessage, Operation } from '../contract/control-message.js';
+import type { ControlMessage } from '../contract/control-message.js';
+import type { CommandOperation } from '../contract/command.js';
+
+/** The body of a message acted on: a control message, or a command (which adds `resume` and `nodeId`). */
+export type ActedBody = Omit<ControlMessage, 'operation'> & { operation: CommandOperation; nodeId?: string };
 import type { AgentReport } from '../contract/report.js';
 import { ensureOwnDir } from '../common/directories.js';
 import { AgentError, errnoCode } from '../common/errors.js';
@@ -38,12 +42,12 @@ export interface WorkerRecord {
   escalatedAt?: string;
 }
 
-/** A control message this node acted on. */
+/** A control message or command this node acted on. */
 export interface ActedMessage {
   messageId: string;
   sequenceNumber: string;
-  operation: Operation;
-  message: ControlMessage;
+  operation: CommandOperation;
+  message: ActedBody;
   /** Where reports about it go: the configured reports queue (a message cannot choose). */
   replyTo: string;
   acceptedAt: string;
@@ -56,6 +60,8 @@ export interface ActedMessage {
   workers: WorkerRecord[];
   escalatedAt?: string;
   drainedAt?: string;
+  /** A resume: what it did (`intake resumed`, `re-armed`), the reason of its `resumed` report. */
+  reason?: string;
 }
 
 /**
@@ -66,8 +72,10 @@ export interface ActedMessage {
 export interface PendingMessage {
   messageId: string;
   sequenceNumber: string;
-  operation: Operation;
-  message: ControlMessage;
+  operation: CommandOperation;
+  message: ActedBody;
+  /** Where it came from: this node's commands session; absent for the `shutdown` subscription. */
+  source?: 'commands';
   replyTo: string;
   phase: 'accepting' | 'committed';
   receivedAt: string;
@@ -81,6 +89,8 @@ export interface NodeState {
   since: string;
   intake?: ActedMessage;
   drain?: ActedMessage;
+  /** The last `resume` command acted on, with the workers sent their resume signal. */
+  resumed?: ActedMessage;
   pending?: PendingMessage;
   /** Ids of messages acted on or settled without acting (expired), newest last. */
   seen: string[];
@@ -110,8 +120,9 @@ export function transition(state: NodeState, to: NodeStateName, now: Date): void
   state.since = now.toISOString();
 }
 
-/** Whether this node can act on `operation` now (DESIGN: one message acts on one node). */
-export function canActOn(state: NodeStateName, operation: Operation): boolean {
+/** Whether this node can act on a control message's `operation` now (DESIGN: one message acts on one node). */
+export function canActOn(state: NodeStateName, operation: CommandOperation): boolean {
+  if (operation === 'resume') return false; // a command only (command-rules.ts)
   return operation === 'graceful-downscale' ? canTransition(state, 'draining') : state === 'active';
 }
 

@@ -121,12 +121,12 @@ export class Presence {
       topic: state.topic,
       nodeState: state.state,
       since: state.since,
-      workers: scan.mine.slice(0, MAX_PRESENCE_WORKERS).map((w) => ({
-        workerId: w.workerId,
-        pid: w.pid,
-        signals: { ...w.signals },
-        alive: w.verification.status === 'verified',
-      })),
+      workers: scan.mine.slice(0, MAX_PRESENCE_WORKERS).map((w) => {
+        // A resume signal only when declared: a control plane before per-node commands refuses
+        // a presence report naming an operation it does not know.
+        const { resume, ...signals } = w.signals;
+        return { workerId: w.workerId, pid: w.pid, signals: resume === null ? signals : { ...signals, resume }, alive: w.verification.status === 'verified' };
+      }),
       workerCount: scan.mine.length,
       agentVersion: VERSION,
       hostName: this.host.slice(0, 255) || 'unknown',

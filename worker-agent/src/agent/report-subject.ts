@@ -7,7 +7,7 @@ import type { WorkerReport } from '../contract/report.js';
 import type { ActedMessage, WorkerRecord } from './node-state.js';
 import type { ReportSubject } from './reports.js';
 
-export function subjectOf(messageId: string, message: ControlMessage): ReportSubject {
+export function subjectOf(messageId: string, message: Pick<ControlMessage, 'drainId' | 'reason' | 'requestedBy'>): ReportSubject {
   const subject: ReportSubject = { messageId };
   if (message.drainId !== undefined) subject.drainId = message.drainId;
   if (message.reason !== undefined) subject.reason = message.reason;

@@ -1,5 +1,5 @@
-// `workforce-agent reset`: re-arms a drained node (drained → active) so that it takes control
-// messages again. A drained node's workers are gone; one that still lives means the node is not
+// `workforce-agent reset` (and a `resume` command on a drained node): re-arms a drained node
+// (drained → active) so that it takes control messages again. A drained node's workers are gone; one that still lives means the node is not
 // done, so the reset is refused with its name. Like `resume`, a running agent does it itself
 // (request file + SIGHUP), so that one process owns the state.
 
@@ -31,12 +31,11 @@ export function resetRefusal(state: NodeState | undefined, config: Pick<LocalCon
 /** drained → active: the drain (and an intake stop before it) forgotten, the intake flag down. The caller persists. */
 export function resetDrained(state: NodeState, intakeFlag: string, now: Date, log: Logger): void {
   const drain = state.drain;
-  if (state.intake) {
-    try {
-      removeIntakeFlag(intakeFlag);
-    } catch (err) {
-      log.error('intake-flag-not-removed', { path: intakeFlag, error: (err as Error).message });
-    }
+  // A drain raises the flag too (drain.ts), intake stop or not: a re-armed node takes tasks again.
+  try {
+    removeIntakeFlag(intakeFlag);
+  } catch (err) {
+    log.error('intake-flag-not-removed', { path: intakeFlag, error: (err as Error).message });
   }
   transition(state, 'active', now);
   delete state.drain;

@@ -1,5 +1,6 @@
 // ControlBus over @azure/service-bus: one client, one peek-lock receiver on the control
-// subscription (one message at a time, no prefetch), one sender per reports queue.
+// subscription (one message at a time, no prefetch), one sender per reports queue, and on the
+// same connection this node's session on its commands queue (commands-session.ts).
 //
 // Every call runs under a watchdog. The SDK's own operation timeout does not always fire for an
 // operation in flight when the connection drops (amqp/rhea-promise#109; for example when the
@@ -21,7 +22,9 @@ import { type BusTransport, webSocketOptions } from '../transport/index.js';
 import type { PresenceReport } from '../contract/presence.js';
 import type { AgentReport } from '../contract/report.js';
 import { coalesceReports, reportKey } from '../contract/report.js';
-import type { BusMessage, ControlBus, PeekedMessage } from './bus.js';
+import type { BusMessage, ControlBus, MessageSource, PeekedMessage } from './bus.js';
+import { CommandSession, type SessionConnection } from './commands-session.js';
+import type { Logger } from '../common/log.js';
 
 export interface ServiceBusControlBusOptions {
   bus: BusConfig;
@@ -41,7 +44,7 @@ type Received = BusMessage & { [RAW]: ServiceBusReceivedMessage; [CONNECTION]: C
 const CONNECTION = Symbol('connection');
 
 /** One client with its links; replaced as a whole when it stops answering. */
-interface Connection {
+interface Connection extends SessionConnection {
   client: ServiceBusClient;
   receiver: ServiceBusReceiver;
   senders: Map<string, ServiceBusSender>;
@@ -231,6 +234,21 @@ export class ServiceBusControlBus implements ControlBus {
     this.closed = true;
     await closeConnection(this.connection);
   }
+
+  /** This node's commands session, on this bus's connection (commands-session.ts). */
+  commands(queue: string, sessionId: string, log: Logger): MessageSource {
+    return new CommandSession(
+      {
+        current: () => this.connection,
+        op: (name, fn, on, timeoutMs) => this.op(name, fn, on as Connection, timeoutMs),
+        maxWaitMs: this.maxWaitMs,
+        operationTimeoutMs: this.operationTimeoutMs,
+      },
+      queue,
+      sessionId,
+      log,
+    );
+  }
 }
 
 /**
@@ -254,7 +272,8 @@ function sender(c: Connection, queue: string): ServiceBusSender {
 }
 
 async function closeConnection(c: Connection): Promise<void> {
-  for (const link of [...c.senders.values(), c.receiver]) {
+  // Closing the session receiver releases the session at once for the next holder.
+  for (const link of [...c.senders.values(), c.receiver, ...(c.session ? [c.session] : []), ...(c.probe ? [c.probe] : [])]) {
     try {
       await link.close();
     } catch {

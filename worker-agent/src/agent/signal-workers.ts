@@ -4,7 +4,7 @@
 // alive. Stale and gone PID files are removed by the scan (worker-scan.ts).
 
 import type { ListenConfig } from '../commands/config.js';
-import type { Operation } from '../contract/control-message.js';
+import type { CommandOperation } from '../contract/command.js';
 import type { WorkerReport } from '../contract/report.js';
 import type { Logger } from '../common/log.js';
 import type { ActedMessage, WorkerRecord } from './node-state.js';
@@ -36,7 +36,7 @@ export class WorkerSignaller {
    * Sends each worker not yet recorded for `acted` its declared signal for the operation (none if
    * it declared none) and records it. Returns the new records.
    */
-  signal(acted: ActedMessage, operation: Operation, workers: VerifiedWorker[]): WorkerRecord[] {
+  signal(acted: ActedMessage, operation: CommandOperation, workers: VerifiedWorker[]): WorkerRecord[] {
     const fresh = workers
       .filter((w) => !acted.workers.some((r) => r.pid === w.pid && r.startTime === w.verification.stat.startTime))
       .map((worker) => ({ worker, record: { workerId: worker.workerId, pid: worker.pid, startTime: worker.verification.stat.startTime, signal: worker.signals[operation] } as WorkerRecord }));

@@ -5,6 +5,7 @@
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_REPLY_TO, DEFAULT_SUBSCRIPTION } from '../contract/control-message.js';
+import { commandsQueueName } from '../contract/command.js';
 import { type CrashPoint, CRASH_POINTS, isCrashPoint } from '../agent/crash-points.js';
 import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from '../common/defaults.js';
 import { AgentError } from '../common/errors.js';
@@ -34,6 +35,8 @@ export interface ListenConfig extends LocalConfig {
   /** AMQP, or AMQP over WebSockets (with a proxy or not). */
   readonly transport: BusTransport;
   readonly subscription: string;
+  /** This node's per-node commands arrive here, in the session named by its node id. */
+  readonly commandsQueue: string;
   readonly reportsQueue: string;
   /** How long a message the node cannot act on keeps this agent from receiving (doubling). */
   readonly releaseBackoffMs: { readonly min: number; readonly max: number };
@@ -77,6 +80,7 @@ export const SETTINGS = {
   noProxy: { flag: 'proxy-bypass', env: ['NO_PROXY', 'no_proxy'], kind: 'string', help: 'hosts reached without the proxy of HTTPS_PROXY: comma-separated names (and their subdomains), * for all' },
   topic: { flag: 'topic', env: ['WORKFORCE_CONTROL_TOPIC_NAME'], kind: 'string', help: 'control topic (required)' },
   subscription: { flag: 'subscription', env: ['WORKFORCE_CONTROL_SUBSCRIPTION_NAME'], kind: 'string', help: `subscription on the topic (default ${DEFAULT_SUBSCRIPTION})` },
+  commandsQueue: { flag: 'commands-queue', env: ['WORKFORCE_COMMANDS_QUEUE'], kind: 'string', help: 'session-enabled queue of per-node commands; this node receives the session named by its node id (default <topic>-commands)' },
   reportsQueue: { flag: 'reports-queue', env: ['WORKFORCE_REPORTS_QUEUE_NAME'], kind: 'string', help: `the one queue reports go to; a message's replyTo naming another is ignored (default ${DEFAULT_REPLY_TO})` },
   outboxTtlMs: { flag: 'outbox-ttl-ms', env: ['WORKFORCE_OUTBOX_TTL_MS'], kind: 'string', help: `a report not sent within this time is dropped (default ${DEFAULT_OUTBOX_TTL_MS}: 24 h)` },
   outboxMax: { flag: 'outbox-max', env: ['WORKFORCE_OUTBOX_MAX'], kind: 'string', help: `most reports waiting to be sent; the oldest are dropped beyond it (default ${DEFAULT_OUTBOX_MAX})` },
@@ -250,6 +254,7 @@ export const LISTEN_FLAGS: SettingName[] = [
   'proxy',
   'noProxy',
   'subscription',
+  'commandsQueue',
   'reportsQueue',
   'outboxTtlMs',
   'outboxMax',
@@ -295,6 +300,7 @@ export function parseListenConfig(env: Env, flags: Values): ListenConfig {
     bus,
     transport,
     subscription: entityName(r, 'subscription', DEFAULT_SUBSCRIPTION),
+    commandsQueue: entityName(r, 'commandsQueue', commandsQueueName(local.topic)),
     reportsQueue: entityName(r, 'reportsQueue', DEFAULT_REPLY_TO),
     releaseBackoffMs: Object.freeze({ min: Math.min(1000, max), max }),
     outbox: Object.freeze({ ttlMs: r.integer('outboxTtlMs', DEFAULT_OUTBOX_TTL_MS, 1000), max: r.integer('outboxMax', DEFAULT_OUTBOX_MAX, 1) }),

@@ -19,7 +19,8 @@ export const MAX_PRESENCE_WORKERS = 256;
 const MAX_SIGNAL = 32;
 /** The longest heartbeat interval a report may claim: one day. */
 export const MAX_HEARTBEAT_SECONDS = 86_400;
-const SIGNAL_OPERATIONS = ['graceful-downscale', 'do-not-accept-new-tasks'] as const;
+/** `resume` is declared only by workers that take a resume signal (agents omit a null one). */
+const SIGNAL_OPERATIONS = ['graceful-downscale', 'do-not-accept-new-tasks', 'resume'] as const;
 
 export interface PresenceWorker {
   workerId: string;

@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { defaultIntakeFlagPath, defaultPidDir, nonEmpty } from '../common/defaults.js';
 import { isIntakeStopped } from '../common/intake-flag.js';
-import { type DeclaredSignals, type SignalName, isDeclarableSignal, isValidWorkerId } from '../pid-files/format.js';
+import { type DeclaredSignals, SIGNAL_OPERATIONS, type SignalName, isDeclarableSignal, isValidWorkerId } from '../pid-files/format.js';
 import { removeOwnPidFile, writePidFile } from '../pid-files/store.js';
 import { bootId, ownStartTime } from '../common/proc.js';
 
@@ -29,7 +29,8 @@ export interface RegisterWorkerOptions {
   pidDir?: string;
   /**
    * The signals this worker handles. Default: `graceful-downscale` → SIGTERM,
-   * `do-not-accept-new-tasks` → none (the intake flag alone).
+   * `do-not-accept-new-tasks` → none (the intake flag alone), `resume` → none (sent when a
+   * remote `resume` command takes the intake flag down; nothing is sent without one).
    */
   signals?: DeclaredSignals;
   /** Default: `WORKFORCE_INTAKE_FLAG`, else `<pidDir>/../intake/<topic>.intake-stopped` (the agent's convention). */
@@ -57,6 +58,8 @@ export interface WorkerRegistration {
   onDrain(handler: (event: DrainEvent) => void): () => void;
   /** Called on every declared intake signal (the flag is already written when it arrives). */
   onIntakeStop(handler: (event: DrainEvent) => void): () => void;
+  /** Called on every declared resume signal (the flag is already gone when it arrives). */
+  onResume(handler: (event: DrainEvent) => void): () => void;
   /** Removes the PID file and the signal handlers. Idempotent: returns the same promise. */
   close(): Promise<void>;
 }
@@ -96,7 +99,11 @@ export function registerWorker(options: RegisterWorkerOptions): WorkerRegistrati
   };
   const graceful = signals['graceful-downscale'] ?? null;
   const intake = signals['do-not-accept-new-tasks'] ?? null;
+  const resume = signals.resume ?? null;
   for (const [op, sig] of Object.entries(signals)) {
+    if (!(SIGNAL_OPERATIONS as readonly string[]).includes(op)) {
+      throw new TypeError(`registerWorker: signals.${op}: unknown operation; expected ${SIGNAL_OPERATIONS.join(', ')}`);
+    }
     if (sig !== null && sig !== undefined && !isDeclarableSignal(sig)) {
       throw new TypeError(`registerWorker: signals.${op} = ${String(sig)} is not a signal a process can handle`);
     }
@@ -104,11 +111,15 @@ export function registerWorker(options: RegisterWorkerOptions): WorkerRegistrati
   if (graceful !== null && graceful === intake) {
     throw new TypeError(`registerWorker: ${graceful} cannot mean both graceful-downscale and do-not-accept-new-tasks`);
   }
+  if (resume !== null && (resume === graceful || resume === intake)) {
+    throw new TypeError(`registerWorker: ${resume} cannot mean resume and ${resume === graceful ? 'graceful-downscale' : 'do-not-accept-new-tasks'}`);
+  }
   const intakeFlag = resolve(options.intakeFlag ?? nonEmpty(env['WORKFORCE_INTAKE_FLAG']) ?? defaultIntakeFlagPath(pidDir, options.topic));
 
   const controller = new AbortController();
   const drainHandlers = new Set<(e: DrainEvent) => void>();
   const intakeHandlers = new Set<(e: DrainEvent) => void>();
+  const resumeHandlers = new Set<(e: DrainEvent) => void>();
 
   const requestDrain = (sig: SignalName) => {
     if (controller.signal.aborted) return; // a repeated signal changes nothing
@@ -125,6 +136,7 @@ export function registerWorker(options: RegisterWorkerOptions): WorkerRegistrati
   if (options.handleSignals !== false) {
     if (graceful) listeners.push([graceful, () => requestDrain(graceful)]);
     if (intake) listeners.push([intake, () => stopIntake(intake)]);
+    if (resume) listeners.push([resume, () => resumeHandlers.forEach((handler) => handler({ signal: resume, at: new Date() }))]);
     for (const [sig, fn] of listeners) process.on(sig, fn);
   }
 
@@ -156,6 +168,10 @@ export function registerWorker(options: RegisterWorkerOptions): WorkerRegistrati
     onIntakeStop(handler) {
       intakeHandlers.add(handler);
       return () => intakeHandlers.delete(handler);
+    },
+    onResume(handler) {
+      resumeHandlers.add(handler);
+      return () => resumeHandlers.delete(handler);
     },
     close() {
       closing ??= (async () => {

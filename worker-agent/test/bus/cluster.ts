@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { type ServiceBusClient as Client, type ServiceBusReceivedMessage, ServiceBusClient } from '@azure/service-bus';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from '@workforce/servicebus-emulator';
 import Long from 'long';
-import { type AgentReport, type PresenceReport, isPresenceBody, parseAgentReport, parsePresenceReport, reportSteps } from '../../src/contract/index.js';
+import { type AgentReport, type PresenceReport, commandsQueueName, isPresenceBody, parseAgentReport, parsePresenceReport, reportSteps } from '../../src/contract/index.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
 import { ProcessNode, type WorkerProc } from '../process-node.js';
@@ -54,6 +54,11 @@ export function useClusters(options: { beforeClose?: (cluster: Cluster) => void 
 
 export interface ClusterOptions extends EntityOptions {
   dataDir?: string;
+  /**
+   * Provision the topic's session-enabled commands queue (as `PUT /api/topics/{topic}` does), with
+   * this session lock duration (default 30 s, the control plane's). Without it there is none.
+   */
+  commands?: { lockDurationMs?: number; requiresDuplicateDetection?: boolean };
   /** More emulator options (a TLS listener, a host, a logger). */
   emulator?: EmulatorOptions;
 }
@@ -61,6 +66,7 @@ export interface ClusterOptions extends EntityOptions {
 export class Cluster {
   readonly topic = `control-${randomUUID().slice(0, 8)}`;
   readonly reportsQueue = `reports-${randomUUID().slice(0, 8)}`;
+  readonly commandsQueue = commandsQueueName(this.topic);
   readonly reports: AgentReport[] = [];
   /** Drain reports as they travelled (one message each, coalesced states in `earlier`). */
   readonly messages: AgentReport[] = [];
@@ -87,6 +93,16 @@ export class Cluster {
       maxDeliveryCount: options.maxDeliveryCount ?? 10,
     });
     emulator.catalogue.putQueue(cluster.reportsQueue);
+    if (options.commands) {
+      emulator.catalogue.putQueue(cluster.commandsQueue, {
+        requiresSession: true,
+        requiresDuplicateDetection: options.commands.requiresDuplicateDetection ?? true,
+        duplicateDetectionHistoryTimeWindowMs: 10 * 60_000,
+        lockDurationMs: options.commands.lockDurationMs ?? 30_000,
+        maxDeliveryCount: 10,
+        deadLetteringOnMessageExpiration: false,
+      });
+    }
     cluster.connect();
     return cluster;
   }
@@ -146,6 +162,44 @@ export class Cluster {
     }
   }
 
+  /** Sends commands to the commands queue, each to the session its `sessionId` names. */
+  async sendCommands(commands: Array<{ sessionId: string; body: unknown; messageId: string; timeToLive?: number }>): Promise<void> {
+    const sender = this.client.createSender(this.commandsQueue);
+    try {
+      await sender.sendMessages(
+        commands.map((c) => ({
+          body: c.body,
+          sessionId: c.sessionId,
+          messageId: c.messageId,
+          contentType: 'application/json',
+          ...(typeof c.body === 'object' && c.body !== null && 'operation' in c.body ? { subject: String(c.body.operation) } : {}),
+          ...(c.timeToLive !== undefined ? { timeToLive: c.timeToLive } : {}),
+        })),
+      );
+    } finally {
+      await sender.close();
+    }
+  }
+
+  async commandDeadLetters(): Promise<ServiceBusReceivedMessage[]> {
+    const receiver = this.client.createReceiver(this.commandsQueue, { subQueueType: 'deadLetter', receiveMode: 'receiveAndDelete' });
+    try {
+      return await receiver.receiveMessages(100, { maxWaitTimeInMs: 300 });
+    } finally {
+      await receiver.close();
+    }
+  }
+
+  /** Messages still in the commands queue (active or deferred, every session). */
+  async commandsRemaining(): Promise<ServiceBusReceivedMessage[]> {
+    const receiver = this.client.createReceiver(this.commandsQueue);
+    try {
+      return await receiver.peekMessages(100, { fromSequenceNumber: Long.fromNumber(0) });
+    } finally {
+      await receiver.close();
+    }
+  }
+
   async deadLetters(): Promise<ServiceBusReceivedMessage[]> {
     const receiver = this.client.createReceiver(this.topic, 'shutdown', { subQueueType: 'deadLetter', receiveMode: 'receiveAndDelete' });
     try {
@@ -165,11 +219,11 @@ export class Cluster {
     }
   }
 
-  async addNode(workers: WorkerKind[], options: { env?: Record<string, string>; tasks?: number; taskMs?: number } = {}): Promise<TestNode> {
+  async addNode(workers: WorkerKind[], options: { env?: Record<string, string>; tasks?: number; taskMs?: number; workerArgs?: string[] } = {}): Promise<TestNode> {
     const node = new TestNode(this, `node-${this.nodes.length}`, options.env ?? {});
     this.nodes.push(node);
     for (let i = 0; i < (options.tasks ?? 0); i++) node.queue.enqueue(`task-${i}`, options.taskMs ?? 300);
-    workers.forEach((kind, i) => node.startWorker(kind, `${node.id}-${kind}-${i}`));
+    workers.forEach((kind, i) => node.startWorker(kind, `${node.id}-${kind}-${i}`, options.workerArgs));
     await node.waitRegistered();
     await node.startAgent();
     return node;

@@ -50,6 +50,9 @@ describe('parsePresenceReport', () => {
     bad({ workers: [{ ...report.workers[0], workerId: 'w'.repeat(1025) }] }, 'workers[0].workerId');
     bad({ workers: [{ ...report.workers[0], signals: { 'graceful-downscale': 'rm -rf /' } }] }, 'workers[0].signals.graceful-downscale');
     bad({ workers: [{ ...report.workers[0], signals: { other: 'SIGTERM' } }] }, 'workers[0].signals');
+    bad({ workers: [{ ...report.workers[0], signals: { resume: 'nope' } }] }, 'workers[0].signals.resume');
+    // A worker's declared resume signal (per-node commands) is a known operation.
+    expect(parsePresenceReport({ ...report, workers: [{ ...report.workers[0], signals: { 'do-not-accept-new-tasks': 'SIGUSR1', resume: 'SIGUSR2' } }] })).toMatchObject({ ok: true });
     bad({ drain: { drainId: 'victim/terminate?x', messageId: 'm' } }, 'drain.drainId');
     bad({ drain: { messageId: 'm'.repeat(1025) } }, 'drain.messageId');
     bad({ drain: [] }, 'drain');
