@@ -1,8 +1,8 @@
 // Starting a drain or a resume from an HTTP request, once parsed: the topic must exist; named
 // nodes are checked against the fleet inventory (unknown → 400 `UnknownNodes` unless `force`;
 // offline or stale → sent, and listed as `unreachable`); the topic's budget is judged (409
-// `BudgetExceeded` unless `force`; a resume never counts); a dry run answers the plan and sends
-// nothing; otherwise the orchestration starts (202).
+// `BudgetExceeded` unless `force`; a resume never counts); a dry run answers the plan with the
+// budget verdict and sends nothing; otherwise the orchestration starts (202).
 
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -51,10 +51,6 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
     if (targets && targets.unknown.length > 0 && !force) {
       return problemResponse(problem('UnknownNodes', 400, 'Unknown nodes', `the fleet inventory has never seen node(s) ${listIds(targets.unknown)} on topic ${spec.topic}; check the ids (GET /api/topics/${spec.topic}/nodes), or give force: true to send to them all the same`, 'nodes', { unknownNodes: targets.unknown }));
     }
-    if (budget?.exceeded && !force) {
-      const { exceeded: _e, ...figures } = budget;
-      return problemResponse(problem('BudgetExceeded', 409, 'Budget exceeded', `this ${what} would take topic ${spec.topic} past its budget: ${describeBudget(budget)}; drain fewer nodes, wait for running drains, or give force: true`, undefined, figures));
-    }
     if (targets && targets.unreachable.length > 0) spec.unreachable = targets.unreachable;
     if (force) {
       spec.forced = true;
@@ -67,11 +63,16 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
       ...(budget && { budget }),
       ...(admission.warnings.length > 0 && { warnings: admission.warnings }),
     };
+    // A dry run answers the budget verdict (exceeded or not) instead of the 409.
     if (dryRun) {
       context.log(`dry run of a ${what} on ${spec.topic}: ${spec.count} x ${spec.mode}, nothing sent`);
       // A dry run reserves no drain id: the plan shows the one given, if any.
       const shown = rest.drainId !== undefined ? spec : { ...spec, drainId: undefined };
       return { status: 200, jsonBody: { dryRun: true, spec: shown, plan: plannedMessages(shown), ...answer } };
+    }
+    if (budget?.exceeded && !force) {
+      const { exceeded: _e, ...figures } = budget;
+      return problemResponse(problem('BudgetExceeded', 409, 'Budget exceeded', `this ${what} would take topic ${spec.topic} past its budget: ${describeBudget(budget)}; drain fewer nodes, wait for running drains, or give force: true`, undefined, figures));
     }
     const { started } = await startDrainOnce(client, spec);
     if (!started) {
