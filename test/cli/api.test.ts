@@ -33,7 +33,7 @@ describe('workforce against the local control plane', () => {
     expect(again.code).toBe(0);
     const body = JSON.parse(again.stdout);
     expect(body.topic).toBe('cli-a');
-    expect(body.entities.map((e: { outcome: string }) => e.outcome)).toEqual(['existed', 'existed', 'existed']);
+    expect(body.entities.map((e: { outcome: string }) => e.outcome)).toEqual(['existed', 'existed', 'existed', 'existed']);
   });
 
   it('drain --wait follows a drain to completion and exits 0; --json prints the final status', async () => {

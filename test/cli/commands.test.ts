@@ -85,6 +85,9 @@ describe('workforce drain --node, resume and topic policy against the local syst
   });
 
   it('a drain the budget refuses exits 8 with its figures, sends nothing; --force drains the named nodes only', async () => {
+    const plan = await cli(['drain', topic, '--node', 'sim-a', '--node', 'sim-b', '--dry-run'], env);
+    expect(plan.code).toBe(EXIT.ok);
+    expect(plan.stdout).toContain('\n  budget: EXCEEDED: the drain would be refused (exit 8; --force overrides it) · online 5, unavailable 2, this drain adds 2, allowed 3 (maxUnavailable 3)\n');
     const refused = await cli(['drain', topic, '--node', 'sim-a', '--node', 'sim-b', '--reason', 'kernel patch'], env);
     expect(refused.code).toBe(EXIT.budgetExceeded);
     expect(refused.stdout).toBe('');

@@ -133,10 +133,11 @@ describe('dashboard per-node actions in Chromium', () => {
     await dialog().waitFor();
     expect(await dialog().locator('h3 code.node-id').textContent()).toBe(hostile);
     expect(await dialog().locator('button.confirm').textContent()).toBe(`Drain ${hostile}`);
-    // dash-s and dash-a's untaken command: 2 of 2 already; one more is refused, with the figures.
-    const refusal = dialog().locator('.plan-area .error');
-    await refusal.waitFor();
-    expect(await refusal.textContent()).toBe('The safety budget refuses it: online 3, unavailable 2 (1 in flight), this adds 1, allowed 2 (max 2).');
+    // dash-s and dash-a's untaken command: 2 of 2 already; the dry run says one more exceeds it.
+    const verdict = dialog().locator('[data-plan="budget"] dd');
+    await verdict.waitFor();
+    expect(await verdict.textContent()).toBe('exceeded: online 3, unavailable 2 (1 in flight), this adds 1, allowed 2 (max 2)');
+    expect(await dialog().locator('label.force').isVisible()).toBe(true);
     expect(await page.evaluate('[document.querySelectorAll("img").length, window.pwned ?? null]')).toEqual([0, null]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-node-action.png'), fullPage: true });
 
@@ -160,7 +161,7 @@ describe('dashboard per-node actions in Chromium', () => {
     }, 'the forced drain');
     expect(forced).toMatchObject({ forced: true, forcedBy: 'dashboard' });
     expect(await page.evaluate('[document.querySelectorAll("img").length, window.pwned ?? null]')).toEqual([0, null]);
-    // The browser logs each refused request; the two 409s (dry run, confirm) were the test's own.
-    expect(errors).toEqual(Array(2).fill('Failed to load resource: the server responded with a status of 409 (Conflict)'));
+    // The browser logs each refused request: the one 409 (confirmed without force) was the test's own.
+    expect(errors).toEqual(['Failed to load resource: the server responded with a status of 409 (Conflict)']);
   });
 });
