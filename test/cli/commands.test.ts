@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/errors.js';
 import { report, sendReports } from '../support/agents.js';
 import { FUNCTION_KEY, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { controlPlaneWithNode, type Node } from '../support/fleet.js';
 import { presenceReport, sendPresence } from '../support/presence-reports.js';
 import { cli } from './run-cli.js';
 
@@ -149,5 +150,58 @@ describe('workforce drain --node, resume and topic policy against the local syst
     expect(await cli(['topic', 'policy', topic, '--clear'], env)).toMatchObject({ code: EXIT.ok, stdout: `topic ${topic}: policy removed; drains are no longer limited\n` });
     expect((await cli(['topic', 'policy', topic], env)).code).toBe(EXIT.refused);
     expect((await cli(['topic', 'policy', topic, '--clear'], env)).code).toBe(EXIT.refused);
+  });
+});
+
+/**
+ * The same commands followed to their end by a real agent (the agent as it ships, its example
+ * worker, heartbeat 2 s) beside a simulated idle node: only the named node acts.
+ */
+describe('workforce drain --node and resume --wait with a real agent', () => {
+  const topic = 'cli-cmds-real';
+  let cp: ControlPlane;
+  let node: Node;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    ({ cp, node } = await controlPlaneWithNode(topic, 'real-1', { tasks: 0, taskMs: 0, agentEnv: { WORKFORCE_HEARTBEAT: '2s' } }));
+    env = { WORKFORCE_API_URL: cp.host.url, WORKFORCE_API_KEY: FUNCTION_KEY };
+    await sendPresence(cp.sb, [presenceReport(topic, 'idle-1', { heartbeatSeconds: 3600 })]);
+    await waitFor(async () => (await cp.api('GET', `topics/${topic}/nodes`)).body.nodes?.length === 2, 'real-1 and idle-1 in the inventory');
+  }, 120_000);
+  afterAll(async () => {
+    await node?.close();
+    await cp?.close();
+  });
+
+  const stateOf = async (nodeId: string) => ((await cp.api('GET', `topics/${topic}/nodes`)).body.nodes as Array<{ nodeId: string; state: string }>).find((n) => n.nodeId === nodeId)?.state;
+
+  it('drain --node --intake-stop --wait, then resume --all --wait: the agent stops intake, then is active again; exit 0 each', async () => {
+    const stop = await cli(['drain', topic, '--node', 'real-1', '--intake-stop', '--reason', 'maintenance', '--wait', '--interval', '200ms'], env);
+    expect(stop.stderr).toBe('');
+    expect(stop.code).toBe(EXIT.ok);
+    expect(stop.stdout).toMatch(/ completed · 1\/1 intake-stopped · accepted 1$/m);
+    await waitFor(async () => (await stateOf('real-1')) === 'intake-stopped', 'real-1 intake-stopped in the inventory');
+    expect(await stateOf('idle-1')).toBe('active');
+
+    const resume = await cli(['resume', topic, '--all', '--reason', 'done', '--wait', '--interval', '200ms'], env);
+    expect(resume.stderr).toBe('');
+    expect(resume.code).toBe(EXIT.ok);
+    expect(resume.stdout).toMatch(/ completed · 1\/1 resumed · accepted 1$/m);
+    await waitFor(async () => (await stateOf('real-1')) === 'active', 'real-1 active again in the inventory');
+  });
+
+  it('drain --node --wait drains the named node only; resume --node --wait re-arms it once its workers are gone', async () => {
+    const drain = await cli(['drain', topic, '--node', 'real-1', '--wait', '--interval', '200ms'], env);
+    expect(drain.stderr).toBe('');
+    expect(drain.code).toBe(EXIT.ok);
+    expect(drain.stdout).toMatch(/ completed · 1\/1 drained · accepted 1 · draining 0$/m);
+    await waitFor(async () => (await stateOf('real-1')) === 'drained', 'real-1 drained in the inventory');
+    expect(await stateOf('idle-1')).toBe('active');
+
+    const rearm = await cli(['resume', topic, '--node', 'real-1', '--wait', '--interval', '200ms'], env);
+    expect(rearm.stderr).toBe('');
+    expect(rearm.code).toBe(EXIT.ok);
+    expect(rearm.stdout).toMatch(/ completed · 1\/1 resumed · accepted 1$/m);
+    await waitFor(async () => (await stateOf('real-1')) === 'active', 'real-1 re-armed (active) in the inventory');
   });
 });
