@@ -14,9 +14,9 @@ import { describeBudget } from '../domain/budget.js';
 import { plannedMessages, type DrainSpecWithId } from '../domain/drain-plan.js';
 import { requester, type DrainRequest } from '../domain/drain-request.js';
 import { checkTargets, intakeStopped, listIds, rowsById } from '../domain/drain-targets.js';
-import { admit } from './drain-admission.js';
+import { admit, type Admission } from './drain-admission.js';
 import { principalOf } from './principal.js';
-import { problem, problemResponse, unexpected } from './problem-response.js';
+import { problem, problemResponse, RETRY_AFTER_SECONDS, unexpected } from './problem-response.js';
 import { drainUrls } from './urls.js';
 
 /** A parsed drain or resume request; `all` (resume) takes every intake-stopped node of the inventory. */
@@ -36,7 +36,19 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
     }
     const client = df.getClient(context);
     const now = new Date();
-    let admission = await admit(client, spec, now);
+    let admission: Admission;
+    try {
+      admission = await admit(client, spec, now);
+    } catch (err) {
+      // The budget is a safety check: one that cannot run is not passed, unless forced.
+      const cause = String((err as Error)?.message ?? err).split('\n')[0];
+      if (!force) {
+        context.warn(`${what} on ${spec.topic} refused: the fleet inventory could not be read: ${cause}`);
+        const answer = problemResponse(problem('InventoryUnavailable', 503, 'The fleet inventory is unavailable', `the fleet inventory could not be read (${cause}), so the named nodes and the topic's budget cannot be checked; retry in ${RETRY_AFTER_SECONDS} s, or give force: true to start without the checks`));
+        return { ...answer, headers: { ...(answer.headers as Record<string, string>), 'retry-after': String(RETRY_AFTER_SECONDS) } };
+      }
+      admission = { rows: [], warnings: [`the fleet inventory could not be read (${cause}): node ids and the budget were not checked (force)`] };
+    }
     if (all) {
       if (admission.inventory === undefined) {
         return problemResponse(problem('InventoryNotConfigured', 503, 'The fleet inventory is not configured', 'resume with all: true takes the intake-stopped nodes from the fleet inventory, which this app does not keep: name the nodes instead', 'all'));

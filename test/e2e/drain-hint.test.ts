@@ -28,9 +28,17 @@ describe('a drain read while the fleet inventory is unreachable', () => {
     await cp?.close();
   });
 
-  it('is shown without a hint, never as an error', async () => {
+  it('refuses a drain it cannot check against the budget unless forced (503 InventoryUnavailable)', async () => {
     const post = await cp.api('POST', `topics/${topic}/drains`, { count: 2, reason: 'inventory down' });
+    expect(post.status).toBe(503);
+    expect(post.body).toMatchObject({ code: 'InventoryUnavailable', detail: expect.stringContaining('force: true') });
+    expect((await cp.api('GET', 'drains')).body.drains).toEqual([]);
+  });
+
+  it('is shown without a hint, never as an error', async () => {
+    const post = await cp.api('POST', `topics/${topic}/drains`, { count: 2, reason: 'inventory down', force: true });
     expect(post.status).toBe(202);
+    expect(post.body.warnings).toEqual([expect.stringContaining('not checked (force)')]);
     const res = await cp.api('GET', `drains/${post.body.drainId}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ status: 'running', counts: { untaken: 2 } });

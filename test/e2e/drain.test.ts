@@ -26,6 +26,7 @@ describe('drains end to end', () => {
     expect(first.body.entities).toEqual([
       { kind: 'topic', name: 'prov-1', outcome: 'created' },
       { kind: 'subscription', name: 'prov-1/shutdown', outcome: 'created' },
+      { kind: 'queue', name: 'prov-1-commands', outcome: 'created' },
       expect.objectContaining({ kind: 'queue', name: 'workforce-reports', outcome: 'existed' }),
     ]);
     const topic = cp.bus.emulator.catalogue.getTopic('prov-1');
@@ -35,7 +36,7 @@ describe('drains end to end', () => {
 
     const again = await cp.api('PUT', 'topics/prov-1');
     expect(again.status).toBe(200);
-    expect(again.body.entities.map((e: { outcome: string }) => e.outcome)).toEqual(['existed', 'existed', 'existed']);
+    expect(again.body.entities.map((e: { outcome: string }) => e.outcome)).toEqual(['existed', 'existed', 'existed', 'existed']);
   });
 
   it('publishes a drain as messages <drainId>/<n> with a TTL, folds reports into status and completes', async () => {

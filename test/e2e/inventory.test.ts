@@ -141,7 +141,7 @@ describe('fleet inventory through the control plane', () => {
       const t = ((await cp.api('GET', 'topics')).body.topics as Array<Record<string, any>>).find((x) => x.name === 'running-1');
       return t?.runningDrains.length > 0 && t;
     }, 'the running drain in GET /api/topics');
-    expect(listed).toEqual({ name: 'running-1', subscriptionCount: 1, nodes: { active: 0, 'intake-stopped': 0, draining: 0, drained: 0, stale: 0, offline: 0, total: 0 }, runningDrains: [{ drainId: post.body.drainId, mode: 'do-not-accept-new-tasks', requested: 2, createdAt: expect.any(String) }] });
+    expect(listed).toEqual({ name: 'running-1', subscriptionCount: 1, nodes: { active: 0, 'intake-stopped': 0, draining: 0, drained: 0, stale: 0, offline: 0, total: 0 }, runningDrains: [{ drainId: post.body.drainId, mode: 'do-not-accept-new-tasks', requested: 2, createdAt: expect.any(String) }], skippedRuns: [] });
     expect((await cp.api('POST', `drains/${post.body.drainId}/cancel`)).status).toBe(202);
   });
 
