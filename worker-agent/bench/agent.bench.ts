@@ -45,7 +45,12 @@ const TOPICS = ['bench-latency', 'bench-fleet', 'bench-idle', 'bench-startup', '
 async function startEmulatorProcess(): Promise<Emulator> {
   const em = await spawnEmulator({
     args: ['--port', '0', '--arm-port', 'off', '--amqps-port', 'off', '--log-level', 'info'],
-    config: { queues: TOPICS.map((t) => ({ name: `${t}-reports` })), topics: TOPICS.map((name) => ({ name, subscriptions: [{ name: 'shutdown' }] })) },
+    // Each topic as `PUT /api/topics/{topic}` provisions it: its reports queue and its
+    // session-enabled commands queue (an agent holds its session there while it runs).
+    config: {
+      queues: TOPICS.flatMap((t) => [{ name: `${t}-reports` }, { name: `${t}-commands`, requiresSession: true, requiresDuplicateDetection: true }]),
+      topics: TOPICS.map((name) => ({ name, subscriptions: [{ name: 'shutdown' }] })),
+    },
     stderr: 'inherit',
   });
   return {

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ControlBus, MessageSource } from './bus.js';
+import type { ControlBus } from './bus.js';
 import type { ListenConfig } from '../commands/config.js';
 import type { AgentReport } from '../contract/report.js';
 import { Drainer } from './drain.js';
@@ -14,9 +14,9 @@ import { NO_PROBE, timingProbe } from './drain-probe.js';
 import { checkPidDir, ensureOwnDir } from '../common/directories.js';
 import { AgentError, errnoCode } from '../common/errors.js';
 import { ensureIntakeDir } from '../common/intake-flag.js';
-import { Listener } from './listener.js';
-import { type Logger, createLogger, withFields } from '../common/log.js';
-import { type NodeState, NodeStateStore, STATE_DIR, canActOnAnything } from './node-state.js';
+import { Receivers } from './receivers.js';
+import { type Logger, createLogger } from '../common/log.js';
+import { type NodeState, NodeStateStore, STATE_DIR } from './node-state.js';
 import { bootId, isLive, ownStartTime, readProcStat } from '../common/proc.js';
 import { Presence } from './presence.js';
 import { Reporter } from './reports.js';
@@ -59,11 +59,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private drainedLogged = false;
   private writer!: StateWriter;
   private drainer!: Drainer;
-  private listener!: Listener;
-  /** This node's commands session and its receive loop; absent with a bus that has none. */
-  private commands: { source: MessageSource; listener: Listener } | undefined;
-  /** Messages are handled one at a time, whichever receiver got them: one node state, one `pending`. */
-  private turn: Promise<unknown> = Promise.resolve();
+  private receivers!: Receivers;
   private watcher!: PidDirWatcher;
   private poller!: BackoffPoller;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -155,37 +151,11 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     this.poller = new BackoffPoller(() => this.drainer.checkDrain());
     this.watcher = new PidDirWatcher(config.pidDir, () => this.pidDirChanged(), this.log);
-    const fromCommands = () => this.state.pending?.source === 'commands';
-    this.listener = new Listener({
-      bus: this.bus,
-      handle: (m) => this.serially(() => this.drainer.handle(m)),
-      recover: () => this.serially(() => this.drainer.recover()),
-      hasPending: () => this.state.pending !== undefined && !fromCommands(),
-      // A command being handled holds the one `pending`: the next control message waits for it.
-      canReceive: () => canActOnAnything(this.state.state) && !fromCommands(),
-      releaseBackoffMs: config.releaseBackoffMs,
-      log: this.log,
-    });
-    if (this.bus.commands) {
-      const log = withFields(this.log, { receiver: 'commands' });
-      const source = this.bus.commands(config.commandsQueue, config.nodeId, log);
-      const listener = new Listener({
-        bus: source,
-        handle: (m) => this.serially(() => this.drainer.handle(m, 'command', source)),
-        recover: () => this.serially(() => this.drainer.recover(source)),
-        hasPending: fromCommands,
-        // In every node state: a drained node is resumed by a command.
-        canReceive: () => this.state.pending === undefined || fromCommands(),
-        releaseBackoffMs: config.releaseBackoffMs,
-        log,
-      });
-      this.commands = { source, listener };
-    }
+    this.receivers = new Receivers({ bus: this.bus, drainer: this.drainer, state: () => this.state, config, log: this.log });
     this.drainer.warmUp();
     this.keepAlive = setInterval(() => {}, MAX_TIMER_MS);
     this.watcher.start();
-    this.listener.start();
-    this.commands?.listener.start();
+    this.receivers.start();
     this.stateChanged();
     // Presence starts once the links are open: `online` means connected.
     void (this.bus.prepare?.([config.reportsQueue]) ?? Promise.resolve()).then(() => {
@@ -198,7 +168,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       nodeId: config.nodeId,
       topic: config.topic,
       subscription: config.subscription,
-      ...(this.commands ? { commandsQueue: config.commandsQueue } : {}),
+      ...(this.receivers.hasCommands ? { commandsQueue: config.commandsQueue } : {}),
       pidDir: config.pidDir,
       stateDir: config.stateDir,
       nodeState: this.state.state,
@@ -231,8 +201,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     } else if (state !== 'drained') {
       this.drainedLogged = false;
     }
-    this.listener.wake();
-    this.commands?.listener.wake();
+    this.receivers.wake();
     if (state === 'draining') {
       this.poller.start();
       this.armDeadline();
@@ -260,12 +229,6 @@ export class Agent extends EventEmitter<AgentEvents> {
       },
       Math.max(0, Math.min(wait, MAX_TIMER_MS)),
     );
-  }
-
-  private serially<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.turn.then(fn, fn);
-    this.turn = run.catch(() => {});
-    return run;
   }
 
   /** Undoes an intake stop locally (`workforce-agent resume`). */
@@ -323,7 +286,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
     };
     // The message in hand is finished first: a drain in progress stays recorded for the restart.
-    await step('listener', () => Promise.all([this.listener.close(), this.commands?.listener.close()]));
+    await step('listener', () => this.receivers.close());
     await step('timers', () => {
       clearTimeout(this.deadlineTimer);
       clearInterval(this.keepAlive);

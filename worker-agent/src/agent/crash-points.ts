@@ -1,6 +1,6 @@
 // Test hook: `WORKFORCE_AGENT_CRASH_AT=<point>` makes the agent SIGKILL itself at that point of
-// handling a control message, so tests can prove that a crash at any step neither acts twice
-// nor loses the message. Read once at start-up (config); never set it in production.
+// handling a control message or a per-node command, so tests can prove that a crash at any step
+// neither acts twice nor loses the message. Read once at start-up (config); never set it in production.
 
 export const CRASH_POINTS = [
   /** Message received and validated; nothing persisted. */

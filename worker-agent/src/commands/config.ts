@@ -59,6 +59,8 @@ export interface RunConfig {
   readonly intakeFlag: string;
   readonly gracefulSignal: SignalName | null;
   readonly intakeSignal: SignalName | null;
+  /** Sent when a `resume` command takes the intake flag down; none by default. */
+  readonly resumeSignal: SignalName | null;
   readonly command: readonly string[];
   readonly logLevel: LogLevel;
 }
@@ -98,6 +100,7 @@ export const SETTINGS = {
   workerId: { flag: 'worker-id', env: ['WORKFORCE_WORKER_ID'], kind: 'string', help: 'run: worker id, names the PID file (default <host>-<child pid>)' },
   gracefulSignal: { flag: 'graceful-signal', env: ['WORKFORCE_GRACEFUL_SIGNAL'], kind: 'string', help: 'run: signal the command handles for graceful-downscale (default SIGTERM; none)' },
   intakeSignal: { flag: 'intake-signal', env: ['WORKFORCE_INTAKE_SIGNAL'], kind: 'string', help: 'run: signal the command handles for do-not-accept-new-tasks (default none)' },
+  resumeSignal: { flag: 'resume-signal', env: ['WORKFORCE_RESUME_SIGNAL'], kind: 'string', help: 'run: signal the command handles when a resume command lifts an intake stop (default none)' },
   json: { flag: 'json', env: [], kind: 'boolean', help: 'status: print JSON' },
   // every command
   help: { flag: 'help', env: [], kind: 'boolean', help: 'print the usage and options of the command' },
@@ -263,7 +266,7 @@ export const LISTEN_FLAGS: SettingName[] = [
   'crashAt',
   'timings',
 ];
-export const RUN_FLAGS: SettingName[] = ['topic', 'pidDir', 'intakeFlag', 'workerId', 'gracefulSignal', 'intakeSignal', 'logLevel'];
+export const RUN_FLAGS: SettingName[] = ['topic', 'pidDir', 'intakeFlag', 'workerId', 'gracefulSignal', 'intakeSignal', 'resumeSignal', 'logLevel'];
 export const STATUS_FLAGS: SettingName[] = [...LOCAL_FLAGS, 'json'];
 
 /** Configuration of `status` and `resume`: no Service Bus needed. */
@@ -363,6 +366,10 @@ export function parseRunConfig(env: Env, flags: Values, command: readonly string
   if (gracefulSignal !== null && gracefulSignal === intakeSignal) {
     throw configError(`${gracefulSignal} cannot mean both graceful-downscale and do-not-accept-new-tasks`);
   }
+  const resumeSignal = r.signal('resumeSignal', null);
+  if (resumeSignal !== null && (resumeSignal === gracefulSignal || resumeSignal === intakeSignal)) {
+    throw configError(`${label('resumeSignal')}: ${resumeSignal} cannot mean both resume and ${resumeSignal === gracefulSignal ? 'graceful-downscale' : 'do-not-accept-new-tasks'}`);
+  }
   const logLevel = (r.string('logLevel') ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw configError(`${label('logLevel')} must be one of ${LOG_LEVELS.join(', ')}`);
   return Object.freeze({
@@ -372,6 +379,7 @@ export function parseRunConfig(env: Env, flags: Values, command: readonly string
     intakeFlag: r.path('intakeFlag', () => defaultIntakeFlagPath(pidDir, topic)),
     gracefulSignal,
     intakeSignal,
+    resumeSignal,
     command: Object.freeze([...command]),
     logLevel,
   });

@@ -213,6 +213,7 @@ function status({ values }: Flags, env: Env, out: (s: string) => void): number {
     lines.push(
       `  ${w.workerId.padEnd(20)} pid ${String(w.pid).padEnd(8)} ${w.format.padEnd(7)} ${w.status.padEnd(9)}` +
         ` drain=${w.signals['graceful-downscale'] ?? 'none'} intake=${w.signals['do-not-accept-new-tasks'] ?? 'none'}` +
+        `${w.signals.resume ? ` resume=${w.signals.resume}` : ''}` +
         `${'reason' in w ? `  (${w.reason})` : ''}`,
     );
   }

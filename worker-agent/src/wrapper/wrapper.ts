@@ -113,7 +113,11 @@ export function runWrapped(config: RunConfig, env: Record<string, string | undef
         bootId: bootId(),
         topic: config.topic,
         workerId,
-        signals: { 'graceful-downscale': config.gracefulSignal, 'do-not-accept-new-tasks': config.intakeSignal },
+        signals: {
+          'graceful-downscale': config.gracefulSignal,
+          'do-not-accept-new-tasks': config.intakeSignal,
+          ...(config.resumeSignal !== null ? { resume: config.resumeSignal } : {}),
+        },
         intakeFile: config.intakeFlag,
       };
       try {

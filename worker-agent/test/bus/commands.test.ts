@@ -206,6 +206,18 @@ describe('the session', () => {
     expect(node.agent.events().filter((e) => e['event'] === 'commands-unavailable')).toEqual([]);
   });
 
+  it('is held for as long as the agent runs: the SDK renews its lock past the lock duration', async () => {
+    const cluster = await clusters.start({ commands: { lockDurationMs: 1500 } });
+    const node = await cluster.addNode(['node']);
+    await node.agent.waitForEvent('commands-session-accepted');
+    await sleep(6000); // four lock durations, idle
+    const id = await send(cluster, node, command('node-0', 'graceful-downscale', 'renewed'));
+    await waitReport(cluster, id, 'drained');
+    const events = node.agent.events().map((e) => e['event']);
+    expect(events.filter((e) => e === 'commands-session-lost')).toEqual([]);
+    expect(events.filter((e) => e === 'commands-session-accepted')).toHaveLength(1);
+  });
+
   it('is accepted again after the connection is lost (the emulator restarts), and commands sent after that arrive', async () => {
     const cluster = await clusters.start({ commands: {}, dataDir: tempDir('wf-commands-data-') });
     const node = await cluster.addNode(['node']);

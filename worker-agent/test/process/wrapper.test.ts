@@ -41,13 +41,13 @@ describe('workforce-agent run', () => {
 
   it('writes the PID file of the command, verifiable, with the intake flag path in the environment', async () => {
     const pidDir = tempDir();
-    const proc = run(pidDir, ['--worker-id', 'gpu-0', '--intake-signal', 'SIGUSR1', '--', 'sh', '-c', 'echo "flag=$WORKFORCE_INTAKE_FLAG"; exec sleep 30']);
+    const proc = run(pidDir, ['--worker-id', 'gpu-0', '--intake-signal', 'SIGUSR1', '--resume-signal', 'SIGCONT', '--', 'sh', '-c', 'echo "flag=$WORKFORCE_INTAKE_FLAG"; exec sleep 30']);
     await waitFor(() => existsSync(join(pidDir, 'gpu-0.pid')) && proc.output().includes('flag='));
     const record = JSON.parse(readFileSync(join(pidDir, 'gpu-0.pid'), 'utf8')) as Record<string, unknown>;
     expect(record).toMatchObject({
       topic: 'eu',
       workerId: 'gpu-0',
-      signals: { 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': 'SIGUSR1' },
+      signals: { 'graceful-downscale': 'SIGTERM', 'do-not-accept-new-tasks': 'SIGUSR1', resume: 'SIGCONT' },
       intakeFile: join(pidDir, '..', 'intake', 'eu.intake-stopped'),
     });
     expect(record['pid']).not.toBe(proc.pid); // the command, not the wrapper

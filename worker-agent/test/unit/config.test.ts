@@ -114,7 +114,8 @@ describe('run configuration', () => {
   it('splits options from the command at -- or at the first non-option', () => {
     expect(run({ WORKFORCE_PID_DIR: '/p' }, ['--topic', 't', '--', 'python', '-m', 'w', '--x']).command).toEqual(['python', '-m', 'w', '--x']);
     const config = run({ WORKFORCE_CONTROL_TOPIC_NAME: 't', JOBQ_PID_DIR: '/p' }, ['--intake-signal', 'usr1', 'sleep', '--help']);
-    expect(config).toMatchObject({ command: ['sleep', '--help'], topic: 't', pidDir: '/p', gracefulSignal: 'SIGTERM', intakeSignal: 'SIGUSR1', intakeFlag: '/intake/t.intake-stopped' });
+    expect(config).toMatchObject({ command: ['sleep', '--help'], topic: 't', pidDir: '/p', gracefulSignal: 'SIGTERM', intakeSignal: 'SIGUSR1', resumeSignal: null, intakeFlag: '/intake/t.intake-stopped' });
+    expect(run({ WORKFORCE_RESUME_SIGNAL: 'cont' }, ['--topic', 't', '--', 'x']).resumeSignal).toBe('SIGCONT');
   });
 
   it('rejects what it cannot honour', () => {
@@ -122,6 +123,8 @@ describe('run configuration', () => {
     expect(() => run({}, ['--', 'x'])).toThrow(/WORKFORCE_CONTROL_TOPIC_NAME \(--topic\) is required/);
     expect(() => run({}, ['--topic', 't', '--graceful-signal', 'SIGKILL', '--', 'x'])).toThrow(/not a signal a process can handle/);
     expect(() => run({}, ['--topic', 't', '--graceful-signal', 'USR1', '--intake-signal', 'SIGUSR1', '--', 'x'])).toThrow(/cannot mean both/);
+    expect(() => run({}, ['--topic', 't', '--intake-signal', 'USR1', '--resume-signal', 'SIGUSR1', '--', 'x'])).toThrow(/--resume-signal\): SIGUSR1 cannot mean both resume and do-not-accept-new-tasks/);
+    expect(() => run({}, ['--topic', 't', '--resume-signal', 'SIGSTOP', '--', 'x'])).toThrow(/not a signal a process can handle/);
     expect(() => run({}, ['--topic', 't', '--worker-id', 'a/b', '--', 'x'])).toThrow(/--worker-id/);
   });
 });
