@@ -112,6 +112,9 @@ function nodesTable(d, nodes) {
 function meta(d) {
   return h('p', { class: 'meta' },
     h('span', {}, d.mode),
+    // A targeted drain or resume names its nodes (at most 60 listed).
+    d.targets ? h('span', { class: 'targets' }, `nodes ${d.targets.join(', ')}${d.targetsOmitted ? ` and ${d.targetsOmitted} more` : ''}`) : null,
+    d.forced ? h('span', { class: 'forced', title: 'the safety budget or the inventory check was overridden' }, `forced${d.forcedBy ? ` by ${d.forcedBy}` : ''}`) : null,
     d.reason ? h('span', {}, `“${d.reason}”`) : null,
     d.requestedBy ? h('span', {}, `by ${d.requestedBy}`, d.requestedFor ? h('span', { class: 'muted', title: 'as the caller said' }, ` for ${d.requestedFor}`) : null) : null,
     d.status === 'running' && d.deadline ? h('span', { class: 'deadline' }, 'deadline ', h('strong', { 'data-until': d.deadline })) : null,
@@ -126,6 +129,7 @@ function runningCard(d) {
     meta(d), countsBar(d), countsLine(d),
     // Why it waits (untaken messages, what the topic's nodes are), from the fleet inventory.
     d.hint ? h('p', { class: 'hint' }, d.hint) : null,
+    d.status === 'running' && d.unreachable?.length ? h('p', { class: 'hint unreachable' }, `not reachable when sent (each command waits until it expires): ${d.unreachable.map((u) => `${u.nodeId} (${u.why})`).join(', ')}`) : null,
     nodesTable(d, d.nodes || []),
     d.nodesOmitted ? h('p', { class: 'muted' }, `and ${d.nodesOmitted} more nodes`) : null,
     (d.anomalies || []).map((a) => h('p', { class: 'error' }, a)));

@@ -112,6 +112,17 @@ describe('workforce drain --node, resume and topic policy against the local syst
     expect((await cli(['cancel', drainId], env)).code).toBe(EXIT.ok);
   });
 
+  it('a drain of a stale node starts, says it is not reachable, and so does its status', async () => {
+    const r = await cli(['drain', topic, '--node', 'sim-gone', '--not-after', '10m'], env);
+    expect(r).toMatchObject({ code: EXIT.ok, stderr: '' });
+    const lines = r.stdout.trimEnd().split('\n');
+    const drainId = /^drain (\S+) started: graceful-downscale of sim-gone on cli-cmds$/.exec(lines[0]!)![1]!;
+    expect(lines[1]).toMatch(/^ {2}not reachable when sent \(each command waits until \S+Z, then expires\):$/);
+    expect(lines[2]).toMatch(/^ {4}sim-gone: stale: last seen \S+$/);
+    expect((await cli(['status', drainId], env)).stdout).toMatch(/\n {2}not reachable when sent \(each command waits until \S+Z, then expires\):\n {4}sim-gone: stale: last seen \S+\n/);
+    expect((await cli(['cancel', drainId], env)).code).toBe(EXIT.ok);
+  });
+
   it('a node id the inventory never saw: exit 6 naming the flag, or sent with --force', async () => {
     const r = await cli(['drain', topic, '--node', 'sim-a', '--node', 'sim-typo', '--intake-stop'], env);
     expect(r.code).toBe(EXIT.refused);
@@ -137,8 +148,9 @@ describe('workforce drain --node, resume and topic policy against the local syst
     const [command, ...more] = await arrived(cp.sb, topic, 'sim-s');
     expect(more).toEqual([]);
     expect(command).toMatchObject({ messageId: `${drainId}/1`, subject: 'resume', body: { nodeId: 'sim-s', operation: 'resume', reason: 'patched' } });
-    // No other node was intake-stopped: none got a resume.
-    for (const nodeId of ['sim-c', 'sim-gone']) expect(await commandsFor(cp.sb, topic, nodeId)).toEqual([]);
+    // No other node was intake-stopped: the resume names sim-s only.
+    expect((await cp.api('GET', `drains/${drainId}`)).body).toMatchObject({ mode: 'resume', targets: ['sim-s'] });
+    expect(await commandsFor(cp.sb, topic, 'sim-c')).toEqual([]);
     await sendReports(cp.sb, [report(drainId, 1, 'sim-s', 'accepted', topic), report(drainId, 1, 'sim-s', 'resumed', topic)]);
     const r = await waiting;
     expect(r.stderr).toBe('');

@@ -107,7 +107,9 @@ describe('dashboard per-node actions in Chromium', () => {
     expect(more).toEqual([]);
     expect(command?.body).toMatchObject({ nodeId: 'dash-a', operation: 'graceful-downscale', reason: 'disk failing' });
     // The drain appears on the page, and its untaken command counts against the budget.
-    await page.locator(`#running [data-drain="${drain!.drainId}"]`).waitFor({ timeout: 30_000 });
+    const card = page.locator(`#running [data-drain="${drain!.drainId}"]`);
+    await card.waitFor({ timeout: 30_000 });
+    expect(await card.locator('.meta .targets').textContent()).toBe('nodes dash-a');
     await page.locator(`[data-topic="${topic}"] .budget.full`, { hasText: 'budget: 2 of 2 unavailable (max 2)' }).waitFor({ timeout: 30_000 });
     expect(await commandsFor(cp.sb, topic, 'dash-s')).toEqual([]);
   });
@@ -160,6 +162,7 @@ describe('dashboard per-node actions in Chromium', () => {
       return undefined;
     }, 'the forced drain');
     expect(forced).toMatchObject({ forced: true, forcedBy: 'dashboard' });
+    await page.locator(`#running [data-drain="${forced.drainId}"] .meta .forced`, { hasText: 'forced by dashboard' }).waitFor({ timeout: 30_000 });
     expect(await page.evaluate('[document.querySelectorAll("img").length, window.pwned ?? null]')).toEqual([0, null]);
     // The browser logs each refused request: the one 409 (confirmed without force) was the test's own.
     expect(errors).toEqual(['Failed to load resource: the server responded with a status of 409 (Conflict)']);
