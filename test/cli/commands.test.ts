@@ -64,6 +64,7 @@ describe('workforce drain --node, resume and topic policy against the local syst
     expect(await cli(['topic', 'policy', topic, '--max-unavailable', '3'], env)).toMatchObject({ code: EXIT.ok, stdout: `topic ${topic}: policy set: at most 3 nodes unavailable at once\n`, stderr: '' });
     expect(await cli(['topic', 'policy', topic], env)).toMatchObject({ code: EXIT.ok, stdout: `topic ${topic}: at most 3 nodes unavailable at once\n  now: online 5, unavailable 2, allowed 3\n` });
     expect(JSON.parse((await cli(['topic', 'policy', topic, '--json'], env)).stdout)).toMatchObject({ topic, maxUnavailable: 3, budget: { online: 5, unavailable: 2, allowed: 3 } });
+    expect((await cli(['topics'], env)).stdout).toMatch(/^cli-cmds\s+3\s+1\s+0\s+0\s+1\s+0\s+5\s+2\/3 \(max 3\)\s+-$/m);
   });
 
   it('drain --node --dry-run prints the plan and sends nothing: no drain, no command in any session', async () => {
