@@ -27,7 +27,7 @@ Every command takes --json (machine-readable output on stdout), --help and --ver
 workforce help <command> is workforce <command> --help.
 
 Exit codes: 0 ok (a followed drain completed) · 1 the drain failed · 2 bad usage
-            3 API or Service Bus unreachable · 4 the drain timed out · 5 the drain was cancelled
+            3 API or Service Bus unreachable · 4 the drain timed out (or a named node refused) · 5 cancelled
             6 the API refused the request (key, not found, conflict, invalid field…)
             7 the drain completed, but workers were SIGKILLed at its deadline (tasks may be lost)
             8 the topic's safety budget refused the drain (its figures are shown; --force overrides)

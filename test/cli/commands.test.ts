@@ -211,6 +211,12 @@ describe('workforce drain --node and resume --wait with a real agent', () => {
     await waitFor(async () => (await stateOf('real-1')) === 'drained', 'real-1 drained in the inventory');
     expect(await stateOf('idle-1')).toBe('active');
 
+    // A drained node refuses a second drain: the drain ends at once, exit 4, the outcome names it.
+    const again = await cli(['drain', topic, '--node', 'real-1', '--wait', '--interval', '200ms'], env);
+    expect(again.code).toBe(EXIT.timedOut);
+    expect(again.stdout).toMatch(/ timed-out · 0\/1 drained · accepted 0 · draining 0 · refused 1$/m);
+    expect(again.stdout).toContain('; refused by: "real-1"');
+
     const rearm = await cli(['resume', topic, '--node', 'real-1', '--wait', '--interval', '200ms'], env);
     expect(rearm.stderr).toBe('');
     expect(rearm.code).toBe(EXIT.ok);
