@@ -128,6 +128,16 @@ function budgetNote(t) {
     ` unavailable (max ${t.policy.maxUnavailable})`);
 }
 
+/** The newest scheduled run the budget skipped (GET /api/topics `skippedRuns`): a drain that did not happen, and why. */
+function skippedNote(t) {
+  const run = t.skippedRuns?.[0];
+  if (!run) return null;
+  return h('p', { class: 'skipped', 'data-skipped': run.schedule, title: run.why || '' },
+    `Scheduled run ${run.schedule} skipped by the budget at `, h('time', { datetime: run.at }, run.at),
+    `: online ${run.online ?? '?'}, unavailable ${run.unavailable ?? '?'}, requested ${run.requested ?? '?'}, allowed ${run.allowed ?? '?'}`,
+    t.skippedRuns.length > 1 ? h('span', { class: 'muted' }, ` (${t.skippedRuns.length} skipped runs listed)`) : null);
+}
+
 /**
  * The topic cards. `topics`: GET /api/topics (with `nodes` when the app has an inventory);
  * `notes`: per topic (lower-cased), what its drains say ("1 draining", "last drain completed");
@@ -149,6 +159,7 @@ export function fleetView(topics, notes, changed, act) {
         t.nodes ? h('button', { type: 'button', class: 'toggle', 'aria-expanded': String(open), onclick: toggle }, h('h3', {}, t.name)) : h('h3', {}, t.name),
         h('span', { class: `drain-note${note.escalated ? ' escalated' : ''}` }, note.text)),
       budgetNote(t),
+      skippedNote(t),
       t.nodes ? stateCounts(t, v, changed) : h('p', { class: 'muted' }, 'No fleet inventory: nodes show once the app stores presence reports.'),
       t.nodes && open ? nodeTable(t, v, changed, act) : null);
   });
