@@ -83,7 +83,7 @@ export function publishCommands(client: ServiceBusClient, queue: string, envelop
 }
 
 /**
- * Whether the topic exists, asked the way the publish will use it: a sender link, which Service
+ * Whether the topic (or queue) exists, asked the way the publish will use it: a sender link, which Service
  * Bus refuses with MessagingEntityNotFound for a topic that does not exist (no management rights
  * needed). `undefined` when the bus could not tell within `timeoutMs` or failed otherwise: the
  * caller goes on, and the publish activity's retries deal with a bus that is briefly away.

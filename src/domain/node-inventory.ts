@@ -166,7 +166,7 @@ function applyPresence(update: NodeUpdate, p: PresenceReport): void {
 function applyDrainReport(update: NodeUpdate, r: AgentReport, firstOfNewRow: boolean): void {
   const state = DRAIN_REPORT_STATE[r.state];
   if (r.state === 'resumed') update.drain = '';
-  else if (r.state !== 'expired' && r.state !== 'rejected') update.drain = JSON.stringify(r.drainId === undefined ? { messageId: r.messageId } : { drainId: r.drainId, messageId: r.messageId });
+  else if (r.state !== 'expired' && r.state !== 'rejected' && r.state !== 'refused') update.drain = JSON.stringify(r.drainId === undefined ? { messageId: r.messageId } : { drainId: r.drainId, messageId: r.messageId });
   if (state === undefined) return;
   if (ENTERS_STATE.has(r.state) || firstOfNewRow || (update.state !== undefined && update.state !== state)) update.since = r.at;
   update.state = state;

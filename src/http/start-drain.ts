@@ -7,13 +7,14 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { randomUUID } from 'node:crypto';
+import { commandsQueueName } from '@workforce/worker-agent/contract';
 import { startDrainOnce } from '../adapters/durable.js';
 import { serviceBusClient, topicExists } from '../adapters/service-bus.js';
 import { config } from '../config.js';
 import { describeBudget } from '../domain/budget.js';
 import { plannedMessages, type DrainSpecWithId } from '../domain/drain-plan.js';
 import { requester, type DrainRequest } from '../domain/drain-request.js';
-import { checkTargets, intakeStopped, listIds, rowsById } from '../domain/drain-targets.js';
+import { checkTargets, intakeStopped, listIds, MAX_TARGETS, rowsById } from '../domain/drain-targets.js';
 import { admit, type Admission } from './drain-admission.js';
 import { principalOf } from './principal.js';
 import { problem, problemResponse, RETRY_AFTER_SECONDS, unexpected } from './problem-response.js';
@@ -32,6 +33,12 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
     if ((await topicExists(serviceBusClient(config().serviceBus), spec.topic)) === false) {
       return problemResponse(
         problem('TopicNotFound', 404, 'Topic not found', `no topic ${spec.topic} on the Service Bus namespace: create it with PUT /api/topics/${spec.topic}`, 'topic'),
+      );
+    }
+    // Commands go to the topic's commands queue: a topic provisioned before it existed has none.
+    if ((spec.nodes !== undefined || all) && (await topicExists(serviceBusClient(config().serviceBus), commandsQueueName(spec.topic))) === false) {
+      return problemResponse(
+        problem('CommandsQueueNotFound', 404, 'Commands queue not found', `topic ${spec.topic} has no commands queue ${commandsQueueName(spec.topic)} (it was provisioned before per-node commands): PUT /api/topics/${spec.topic} again to create it`, 'topic'),
       );
     }
     const client = df.getClient(context);
@@ -55,9 +62,15 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
       }
       const nodes = intakeStopped(admission.rows, now);
       if (nodes.length === 0) return problemResponse(problem('InvalidField', 400, 'Invalid request', `the fleet inventory lists no intake-stopped node of topic ${spec.topic}`, 'all'));
-      spec.nodes = nodes.slice(0, 1_000);
+      // One resume names at most MAX_TARGETS nodes: the rest wait for the next one, said so.
+      spec.nodes = nodes.slice(0, MAX_TARGETS);
       spec.count = spec.nodes.length;
-      admission = { ...admission, targets: checkTargets(spec.nodes, rowsById(admission.rows), now) };
+      const rest = nodes.length - spec.nodes.length;
+      admission = {
+        ...admission,
+        targets: checkTargets(spec.nodes, rowsById(admission.rows), now),
+        warnings: [...admission.warnings, ...(rest > 0 ? [`${rest} more intake-stopped node(s) than one resume takes (${MAX_TARGETS}): resume with all: true again once this one ends`] : [])],
+      };
     }
     const { targets, budget } = admission;
     if (targets && targets.unknown.length > 0 && !force) {

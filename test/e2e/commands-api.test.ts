@@ -66,6 +66,18 @@ describe('per-node commands: the API', () => {
     expect(again.body.entities).toContainEqual({ kind: 'queue', name: queue, outcome: 'existed' });
   });
 
+  it('answers 404 CommandsQueueNotFound for a topic provisioned before commands, until PUT creates its queue', async () => {
+    const old = 'cmd-old';
+    expect((await cp.api('PUT', `topics/${old}`)).status).toBe(201);
+    const arm = armClient({ subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'local', namespace: 'local', endpoint: cp.bus.emulator.armEndpoint, caCertificate: cp.bus.emulator.caCertificate, credential: 'emulator' });
+    await arm.queues.delete('local', 'local', commandsQueueName(old));
+    const res = await cp.api('POST', `topics/${old}/drains`, { nodes: ['node-1'], force: true });
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ code: 'CommandsQueueNotFound', field: 'topic', detail: expect.stringContaining(`PUT /api/topics/${old}`) });
+    expect((await cp.api('PUT', `topics/${old}`)).body.entities).toContainEqual({ kind: 'queue', name: commandsQueueName(old), outcome: 'created' });
+    expect((await cp.api('POST', `topics/${old}/drains`, { nodes: ['node-1'], force: true, dryRun: true })).status).toBe(200);
+  });
+
   it('refuses a topic named like a commands queue, or too long for its commands queue to fit', async () => {
     const clash = await cp.api('PUT', 'topics/other-commands');
     expect(clash.status).toBe(400);
@@ -185,5 +197,26 @@ describe('per-node commands: the API', () => {
     }, 'the resume running');
     expect(shown).toMatchObject({ mode: 'resume', targets: ['node-4'], unreachable: [{ nodeId: 'node-4' }] });
     expect((await cp.api('POST', `topics/${topic}/resume`, {})).body).toMatchObject({ status: 400, field: 'nodes' });
+  });
+
+  it('a cancel withdraws the commands no node has taken from their sessions', async () => {
+    const cancel = await cp.api('POST', 'drains/resume-off/cancel', { reason: 'node-4 is gone for good' });
+    expect(cancel.status).toBe(202);
+    const done = await waitFor(async () => {
+      const d = (await cp.api('GET', 'drains/resume-off')).body;
+      return d.status === 'cancelled' && d;
+    }, 'the resume cancelled');
+    expect(done).toMatchObject({ withdrawn: 1, outcome: expect.stringContaining('1 untaken message(s) withdrawn') });
+    expect((await drainSessions()).size).toBe(0);
+  });
+
+  it('resumes all: every node the inventory lists as intake-stopped, and 400 naming all when none is', async () => {
+    expect((await cp.api('POST', `topics/${topic}/resume`, { all: true })).body).toMatchObject({ status: 400, field: 'all' });
+    await sendPresence(cp.sb, [presenceReport(topic, 'node-3', { nodeState: 'intake-stopped', heartbeatSeconds: 600 })]);
+    await waitFor(async () => (await cp.api('GET', `topics/${topic}/nodes?state=intake-stopped`)).body?.nodes?.length === 1, 'node-3 intake-stopped');
+    const plan = await cp.api('POST', `topics/${topic}/resume`, { all: true, dryRun: true });
+    expect(plan.status).toBe(200);
+    expect(plan.body.plan.messages).toEqual([expect.objectContaining({ nodeId: 'node-3', operation: 'resume' })]);
+    expect((await drainSessions()).size).toBe(0);
   });
 });

@@ -4,14 +4,14 @@ import { startControlPlane, waitFor, type ControlPlane } from '../support/contro
 
 /**
  * Per-node commands with real agents (the agent as it ships, one Node example worker each)
- * through the local host, the emulator and Azurite: a targeted drain reaches the nodes it names
- * and no other, a node that cannot act refuses, a resume undoes an intake stop (the worker takes
+ * through the local host, the emulator and Azurite: a targeted drain reaches the two nodes it
+ * names among ten and no other, a node that cannot act refuses, a resume undoes an intake stop (the worker takes
  * tasks again) and re-arms a drained node, the budget refuses and `force` overrides, and a
  * command for an offline node expires and is reported.
  */
 describe('per-node commands with real agents', () => {
   const topic = 'tgt-1';
-  const ids = ['tgt-a', 'tgt-b', 'tgt-c', 'tgt-d', 'tgt-e'];
+  const ids = ['tgt-a', 'tgt-b', 'tgt-c', 'tgt-d', 'tgt-e', 'tgt-f', 'tgt-g', 'tgt-h', 'tgt-i', 'tgt-j'];
   let cp: ControlPlane;
   const nodes = new Map<string, Node>();
   const node = (id: string) => nodes.get(id)!;
@@ -26,7 +26,7 @@ describe('per-node commands with real agents', () => {
     await waitFor(async () => {
       listed = (await cp.api('GET', `topics/${topic}/nodes?state=active`)).body?.nodes ?? [];
       return listed.filter((n) => n.presence !== undefined).length === ids.length;
-    }, 'five agents online in the inventory', 60_000).catch((err: Error) => {
+    }, 'ten agents online in the inventory', 60_000).catch((err: Error) => {
       throw new Error(`${err.message}: ${JSON.stringify(listed)}; tgt-a's agent said: ${node('tgt-a').agent.output().slice(-2_000)}`);
     });
   }, 180_000);
@@ -43,14 +43,14 @@ describe('per-node commands with real agents', () => {
     }, `drain ${drainId} to end`, timeoutMs);
   const standing = async (id: string) => ((await cp.api('GET', `topics/${topic}/nodes`)).body.nodes as Array<{ nodeId: string; state: string; presence?: string }>).find((n) => n.nodeId === id);
 
-  it('a targeted drain of two named nodes drains those two and no other', async () => {
+  it('a targeted drain of two named nodes drains those two and no other, with eight more idle nodes on the topic', async () => {
     const res = await cp.api('POST', `topics/${topic}/drains`, { nodes: ['tgt-b', 'tgt-d'], drainId: 'tgt-drain', reason: 'two named nodes' });
     expect(res.status).toBe(202);
     const done = await ended('tgt-drain');
     expect(done).toMatchObject({ status: 'completed', counts: { requested: 2, drained: 2 }, targets: ['tgt-b', 'tgt-d'] });
     expect(Object.keys(done.progress.nodes).sort()).toEqual(['tgt-b', 'tgt-d']);
     await Promise.all(['tgt-b', 'tgt-d'].map((id) => node(id).worker.exited));
-    for (const id of ['tgt-a', 'tgt-c', 'tgt-e']) {
+    for (const id of ids.filter((i) => i !== 'tgt-b' && i !== 'tgt-d')) {
       expect(isRunning(node(id).worker), `${id}'s worker`).toBe(true);
       expect(node(id).queue.events().filter((e) => e.event === 'drain-requested')).toEqual([]);
     }
@@ -96,11 +96,11 @@ describe('per-node commands with real agents', () => {
   });
 
   it('the budget refuses a drain and force overrides it, recorded in the drain', async () => {
-    // tgt-d is drained: one unavailable of five online, and one allowed.
+    // tgt-d is drained: one unavailable of ten online, and one allowed.
     expect((await cp.api('PUT', `topics/${topic}/policy`, { maxUnavailable: 1 })).status).toBe(200);
     const refused = await cp.api('POST', `topics/${topic}/drains`, { nodes: ['tgt-c'] });
     expect(refused.status).toBe(409);
-    expect(refused.body).toMatchObject({ code: 'BudgetExceeded', online: 5, unavailable: 1, requested: 1, allowed: 1 });
+    expect(refused.body).toMatchObject({ code: 'BudgetExceeded', online: 10, unavailable: 1, requested: 1, allowed: 1 });
     expect(isRunning(node('tgt-c').worker)).toBe(true);
 
     const forced = await cp.api('POST', `topics/${topic}/drains`, { nodes: ['tgt-c'], force: true, requestedBy: 'oncall', drainId: 'tgt-forced' });

@@ -91,6 +91,13 @@ describe('foldNode', () => {
     expect(foldNode(one(drainReport(9, 'rejected')), { lastReportAt: iso(8) })).not.toHaveProperty('state');
   });
 
+  it('leaves a node that refused a command as it was: its state and the drain it is in', () => {
+    const refused = foldNode(one(drainReport(9, 'refused', { drainId: 'd2', messageId: 'd2/1' })), { lastReportAt: iso(8) });
+    expect(refused).toMatchObject({ lastReportAt: iso(9) });
+    expect(refused).not.toHaveProperty('state');
+    expect(refused).not.toHaveProperty('drain');
+  });
+
   it('gives a new row every column the read side filters on, also from a drain report alone', () => {
     expect(foldNode(one(drainReport(2, 'accepted')), undefined)).toMatchObject({ state: 'active', since: iso(2), presence: '', lastReportAt: iso(2) });
     expect(foldNode(one(drainReport(2, 'worker-exited')), undefined)).toMatchObject({ state: 'draining', since: iso(2), presence: '' });
