@@ -55,6 +55,26 @@ describe('a command reaches its node only', () => {
   });
 });
 
+describe('both receivers at once', () => {
+  it('handles a control message and a command that arrive together one at a time: nothing stuck, each answered', async () => {
+    const cluster = await clusters.start({ commands: {} });
+    const nodes: TestNode[] = [];
+    for (let i = 0; i < 4; i++) nodes.push(await cluster.addNode(['node']));
+    await Promise.all(nodes.map((n) => n.agent.waitForEvent('commands-session-accepted')));
+    await Promise.all([
+      cluster.publish(nodes.map((_, i) => ({ body: { operation: 'graceful-downscale', drainId: 'both' }, messageId: `both/${i + 1}` }))),
+      cluster.sendCommands(nodes.map((n, i) => ({ sessionId: n.id, messageId: `stop/${i + 1}`, body: command(n.id, 'do-not-accept-new-tasks', 'stop') }))),
+    ]);
+    await waitFor(() => nodes.every((n) => n.state()?.state === 'drained' && n.state()?.pending === undefined), 30_000, () => `all drained; ${nodes.map((n) => n.state()?.state).join(',')}`);
+    await waitFor(async () => (await cluster.remaining()).length === 0 && (await cluster.commandsRemaining()).length === 0, 15_000, () => 'both entities empty');
+    // Each command was acted on before the drain (intake-stopped) or answered after it (refused).
+    for (let i = 1; i <= 4; i++) {
+      await waitFor(() => cluster.reports.some((r) => r.messageId === `stop/${i}` && (r.state === 'intake-stopped' || r.state === 'refused')), 10_000, () => `an answer to stop/${i}`);
+    }
+    expect(nodes.map((n) => n.state()?.drain?.messageId).sort()).toEqual(['both/1', 'both/2', 'both/3', 'both/4']);
+  });
+});
+
 describe('intake stop and resume', () => {
   it('stops intake, answers a second stop, resumes with the declared resume signal, and the example workers take tasks again', async () => {
     const cluster = await clusters.start({ commands: {} });
@@ -216,6 +236,18 @@ describe('the session', () => {
     const events = node.agent.events().map((e) => e['event']);
     expect(events.filter((e) => e === 'commands-session-lost')).toEqual([]);
     expect(events.filter((e) => e === 'commands-session-accepted')).toHaveLength(1);
+  });
+
+  it('is accepted again after its lock was lost (the agent paused past the lock duration), and commands arrive', async () => {
+    const cluster = await clusters.start({ commands: { lockDurationMs: 1000 } });
+    const node = await cluster.addNode(['node']);
+    await node.agent.waitForEvent('commands-session-accepted');
+    node.agent.kill('SIGSTOP'); // a paused VM: the connection stays, the lock is not renewed
+    await sleep(3000);
+    node.agent.kill('SIGCONT');
+    await waitFor(() => node.agent.events().filter((e) => e['event'] === 'commands-session-accepted').length >= 2, 30_000, () => 'the session accepted again');
+    const id = await send(cluster, node, command('node-0', 'graceful-downscale', 'after-pause'));
+    await waitReport(cluster, id, 'drained', 30_000);
   });
 
   it('is accepted again after the connection is lost (the emulator restarts), and commands sent after that arrive', async () => {
