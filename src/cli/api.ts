@@ -36,6 +36,10 @@ function cliDetail(detail: string, problem: Record<string, unknown>): string {
     const topic = /^no topic (\S+)/.exec(detail)?.[1];
     if (topic !== undefined) return `${detail.replace(/: create it with PUT \S+$/, '')}: create it with \`workforce topic ensure ${topic}\``;
   }
+  if (problem.code === 'CommandsQueueNotFound') {
+    const topic = /PUT \/api\/topics\/(\S+) again to create it$/.exec(detail)?.[1];
+    if (topic !== undefined) return detail.replace(/PUT \S+ again to create it$/, `\`workforce topic ensure ${topic}\` creates it`);
+  }
   return detail;
 }
 

@@ -1,6 +1,7 @@
 import type { ServiceBusClient, ServiceBusReceivedMessage } from '@azure/service-bus';
 import { commandsQueueName } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { armClient } from '../../src/adapters/arm.js';
 import { EXIT } from '../../src/cli/errors.js';
 import { report, sendReports } from '../support/agents.js';
 import { FUNCTION_KEY, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
@@ -157,6 +158,17 @@ describe('workforce drain --node, resume and topic policy against the local syst
     expect(r.stderr).toBe('');
     expect(r.code).toBe(EXIT.ok);
     expect(r.stdout).toMatch(new RegExp(`^\\S+Z ${drainId} completed · 1/1 resumed · accepted 1$`, 'm'));
+  });
+
+  it('a topic provisioned before per-node commands: drain --node exits 6 saying `workforce topic ensure` creates its queue', async () => {
+    const old = 'cli-cmds-old';
+    expect((await cli(['topic', 'ensure', old], env)).code).toBe(EXIT.ok);
+    const arm = armClient({ subscriptionId: '00000000-0000-0000-0000-000000000000', resourceGroup: 'local', namespace: 'local', endpoint: cp.bus.emulator.armEndpoint, caCertificate: cp.bus.emulator.caCertificate, credential: 'emulator' });
+    await arm.queues.delete('local', 'local', commandsQueueName(old));
+    const r = await cli(['drain', old, '--node', 'sim-a', '--force'], env);
+    expect(r.code).toBe(EXIT.refused);
+    expect(r.stderr).toContain(`has no commands queue ${old}-commands (it was provisioned before per-node commands): \`workforce topic ensure ${old}\` creates it\n`);
+    expect((await cli(['topic', 'ensure', old], env)).stdout).toMatch(new RegExp(`^queue\\s+${old}-commands\\s+created$`, 'm'));
   });
 
   it('topic policy --clear removes it; showing it again exits 6', async () => {
