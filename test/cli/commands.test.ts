@@ -82,6 +82,12 @@ describe('workforce drain --node, resume and topic policy against the local syst
     expect(lines[6]).toMatch(/^ {2}not reachable now \(each command waits until \S+Z, then expires\):$/);
     expect(lines[7]).toMatch(/^ {4}sim-gone: stale: last seen \S+$/);
 
+    // Any N nodes: one entry for the N control messages on the shutdown subscription.
+    const anyOne = await cli(['drain', topic, '--count', '1', '--mode', 'do-not-accept-new-tasks', '--dry-run'], env);
+    expect(anyOne.code).toBe(EXIT.ok);
+    expect(anyOne.stdout).toMatch(new RegExp(`^dry run: 1 x do-not-accept-new-tasks on ${topic}; nothing was sent\\n  would send 1 message to ${topic}/subscriptions/shutdown:\\n {4}1 x to any node: do-not-accept-new-tasks, expires \\S+Z\\n`));
+    expect(anyOne.stdout).toContain('\n  budget: within · online 5, unavailable 2, this drain adds 1, allowed 3 (maxUnavailable 3)\n');
+
     expect((await cli(['drains', '--topic', topic], env)).stdout).toBe('no drains\n');
     expect(await commandsFor(cp.sb, topic, 'sim-a')).toEqual([]);
     expect(await commandsFor(cp.sb, topic, 'sim-gone')).toEqual([]);
