@@ -142,6 +142,11 @@ describe('dashboard per-node actions in Chromium', () => {
     expect(await dialog().locator('label.force').isVisible()).toBe(true);
     expect(await page.evaluate('[document.querySelectorAll("img").length, window.pwned ?? null]')).toEqual([0, null]);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-node-action.png'), fullPage: true });
+    // On a phone the dialog fits the screen, long node id and all.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-node-action-phone.png') });
+    expect(await page.evaluate('document.querySelector("dialog.node-action").getBoundingClientRect().right <= window.innerWidth')).toBe(true);
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     await dialog().locator('textarea[name="reason"]').fill('retire it');
     await dialog().locator('button.confirm').click();
