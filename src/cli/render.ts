@@ -28,6 +28,9 @@ export interface DrainJson {
   failure?: string;
   createdTime?: string;
   anomalies?: string[];
+  /** A targeted drain's or resume's named nodes (at most 60 listed; targetsOmitted more). */
+  targets?: string[];
+  targetsOmitted?: number;
   /** Named nodes (targeted drains and resumes) no agent could take a command from when it started. */
   unreachable?: Array<{ nodeId: string; why?: string }>;
   /** The safety budget was overridden (--force), and by whom. */
@@ -71,6 +74,7 @@ export function progressBlock(d: DrainJson, now: number, workers?: Map<string, W
   const lines = [`drain ${d.drainId} on ${d.topic ?? '?'} (${d.mode ?? '?'}): ${d.status}`, `  ${countsLine(d)}`];
   const asked = whoLine('requested', d.requestedBy, d.requestedFor, d.reason);
   if (asked) lines.push(`  ${asked}`);
+  if (d.targets?.length) lines.push(`  named nodes: ${d.targets.map(printable).join(', ')}${d.targetsOmitted ? ` and ${d.targetsOmitted} more` : ''}`);
   if (d.status === 'running') {
     if (d.deadline) lines.push(`  deadline ${d.deadline} (${until(d.deadline, now)})`);
     else if (d.notAfter) lines.push(`  nodes may take it until ${d.notAfter} (${until(d.notAfter, now)})`);

@@ -117,6 +117,7 @@ describe('workforce drain --node, resume and topic policy against the local syst
     expect(await commandsFor(cp.sb, topic, 'sim-c')).toEqual([]);
     const status = await cli(['status', drainId], env);
     expect(status.stdout).toMatch(/^ {2}forced past the safety budget or the inventory's node ids by \S+@\S+$/m);
+    expect(status.stdout).toMatch(/^ {2}named nodes: sim-a, sim-b$/m);
     expect((await cli(['cancel', drainId], env)).code).toBe(EXIT.ok);
   });
 
