@@ -67,7 +67,7 @@ export async function startFleet(opts: FleetOptions): Promise<FleetNode[]> {
   for (const n of nodes) {
     n.processes.push({
       name: 'agent',
-      child: spawnLogged(process.execPath, [AGENT, 'listen'], {
+      child: spawnLogged(AGENT, ['listen'], { // executed: its `#!` line runs node --jitless
         WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: opts.connectionString,
         WORKFORCE_CONTROL_TOPIC_NAME: n.topic,
         WORKFORCE_PID_DIR: path.join(n.dir, 'pids'),

@@ -4,13 +4,21 @@
 // Azurite's Table service as the app's storage account (the fleet inventory), and the local
 // Functions host serving the app with the settings that point it at both. (The host keeps its
 // durable state in its own SQLite store; it reads nothing of AzureWebJobsStorage.)
+//
+// With `identities`, every process is authenticated as Azure does it, by managed identity: the
+// local token issuer, the emulator validating its tokens on AMQPS and ARM with the role
+// assignments of scripts/local-identities.ts, and the host as a process of its own with the
+// app's identity; no process is given a SAS key.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { TokenCredential } from '@azure/core-auth';
 import { startHost, type Clock, type Host, type Logger } from '@workforce/functions-host';
-import { startEmulator, type RunningEmulator } from '@workforce/servicebus-emulator';
+import { startEmulator, type EmulatorOptions, type RunningEmulator } from '@workforce/servicebus-emulator';
 import { provisionReportsQueue } from '../src/adapters/provision.js';
 import type { ArmSettings } from '../src/config.js';
+import { startHostProcess, type HostProcess } from './host-process.js';
+import { APP_IDENTITY, ARM_SCOPE, startLocalIdentities, type IdentityOptions, type LocalIdentities } from './local-identities.js';
 import { startLocalStorage, type LocalStorage } from './local-storage.js';
 
 /** ARM names of the local namespace; any values do, the emulator has one namespace. */
@@ -23,6 +31,8 @@ export interface LocalBusOptions {
   inMemory?: boolean;
   /** 0 picks a free port; each defaults to 0. */
   ports?: { amqp?: number; amqps?: number; arm?: number };
+  /** Entra ID on the emulator (tokens of the local issuer) and the credential that provisions the reports queue. */
+  entra?: { options: NonNullable<EmulatorOptions['entra']>; armCredential: TokenCredential };
 }
 
 export interface LocalBus {
@@ -30,6 +40,8 @@ export interface LocalBus {
   /** The PEM the ARM client must trust for the emulator's endpoint. */
   readonly caFile: string;
   readonly arm: ArmSettings;
+  /** The namespace as a client names it to reach the AMQPS listener with an identity: `localhost:<port>`. */
+  readonly namespace: string;
   close(): Promise<void>;
 }
 
@@ -42,6 +54,7 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     amqpsPort: ports.amqps ?? 0,
     armPort: ports.arm ?? 0,
     ...(!options.inMemory && { dataDir: path.join(options.dataDir, 'servicebus') }),
+    ...(options.entra && { entra: options.entra.options }),
   });
   try {
     if (emulator.armEndpoint === undefined || emulator.caCertificate === undefined) {
@@ -50,12 +63,18 @@ export async function startLocalBus(options: LocalBusOptions): Promise<LocalBus>
     const caFile = path.join(options.dataDir, 'servicebus-ca.pem');
     writeFileSync(caFile, emulator.caCertificate);
     const arm: ArmSettings = { ...LOCAL_ARM, endpoint: emulator.armEndpoint, caCertificate: emulator.caCertificate, credential: 'emulator' };
-    await provisionReportsQueue(arm);
-    return { emulator, caFile, arm, close: () => emulator.close() };
+    await provisionReportsQueue(arm, options.entra?.armCredential);
+    return { emulator, caFile, arm, namespace: amqpsNamespace(emulator), close: () => emulator.close() };
   } catch (err) {
     await emulator.close().catch(() => {});
     throw err;
   }
+}
+
+function amqpsNamespace(emulator: RunningEmulator): string {
+  const host = /Endpoint=sb:\/\/([^/;]+)/i.exec(emulator.amqpsConnectionString ?? '')?.[1];
+  if (host === undefined) throw new Error('the emulator started without its AMQPS listener');
+  return host;
 }
 
 /** App settings that point the Function app at a local bus. */
@@ -68,6 +87,32 @@ export function localAppSettings(bus: LocalBus, functionKey: string): Record<str
     SERVICEBUS_ARM_ENDPOINT: bus.arm.endpoint!,
     SERVICEBUS_ARM_CA_FILE: bus.caFile,
     SERVICEBUS_ARM_CREDENTIAL: 'emulator',
+    FUNCTIONS_HOST_FUNCTION_KEY: functionKey,
+  };
+}
+
+/**
+ * App settings of an app with its own identity (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`,
+ * `AZURE_CLIENT_ID`): the namespace instead of a connection string (an empty
+ * `ServiceBusConnection` hides one a local.settings.json may hold), ARM through
+ * DefaultAzureCredential with Azure's ARM audience, and the emulator's certificate trusted by
+ * Node for AMQPS (NODE_EXTRA_CA_CERTS).
+ */
+export function identityAppSettings(bus: LocalBus, identities: LocalIdentities, functionKey: string): Record<string, string> {
+  const identity = identities.environmentFor(APP_IDENTITY);
+  return {
+    ...identity,
+    NODE_EXTRA_CA_CERTS: bus.caFile,
+    ServiceBusConnection: '',
+    ServiceBusConnection__fullyQualifiedNamespace: bus.namespace,
+    ServiceBusConnection__clientId: identity.AZURE_CLIENT_ID,
+    AZURE_SUBSCRIPTION_ID: bus.arm.subscriptionId,
+    SERVICEBUS_RESOURCE_GROUP: bus.arm.resourceGroup,
+    SERVICEBUS_NAMESPACE: bus.arm.namespace,
+    SERVICEBUS_ARM_ENDPOINT: bus.arm.endpoint!,
+    SERVICEBUS_ARM_CA_FILE: bus.caFile,
+    SERVICEBUS_ARM_CREDENTIAL: 'default',
+    SERVICEBUS_ARM_CREDENTIAL_SCOPE: ARM_SCOPE,
     FUNCTIONS_HOST_FUNCTION_KEY: functionKey,
   };
 }
@@ -99,68 +144,105 @@ export interface LocalSystemOptions extends LocalBusOptions {
   logger?: Logger;
   /** More app settings, or overrides of the local ones. */
   settings?: Record<string, string>;
+  /**
+   * Managed identities for every process (scripts/local-identities.ts): the host then runs as a
+   * process of its own, on the wall clock (no `clock`).
+   */
+  identities?: IdentityOptions;
 }
 
-export interface LocalSystem {
+export interface LocalSystem<H extends { readonly url: string } = Host> {
   readonly bus: LocalBus;
   /** Azurite's Table service: the app's AzureWebJobsStorage (in `dataDir/azurite` unless `inMemory`). */
   readonly storage: LocalStorage;
+  /** With `identities`: the issuer and each process's identity environment. */
+  readonly identities?: LocalIdentities;
   /** The running host (a new object after `restartHost`). */
-  readonly host: Host;
+  readonly host: H;
   /** Restarts the host on the same data folder: durable state survives. */
   restartHost(): Promise<void>;
   /** Closes the host, then the bus and Azurite. Idempotent. */
   close(): Promise<void>;
 }
 
-export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
+export function startLocalSystem(options: LocalSystemOptions & { identities: IdentityOptions }): Promise<LocalSystem<HostProcess>>;
+export function startLocalSystem(options: LocalSystemOptions & { identities?: undefined }): Promise<LocalSystem<Host>>;
+export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem<Host | HostProcess>> {
+  if (options.identities && options.clock) throw new Error('identities: the host runs in its own process, on the wall clock; give no clock');
+  const identities = options.identities && (await startLocalIdentities(options.identities));
+  const entra = identities && {
+    options: { issuer: identities.issuer.issuer, keys: identities.issuer.jwks.keys, roleAssignments: [...identities.roleAssignments] },
+    armCredential: identities.appArmCredential(),
+  };
   const [bus, storage] = await Promise.allSettled([
-    startLocalBus(options),
+    startLocalBus({ ...options, ...(entra && { entra }) }),
     startLocalStorage(options.inMemory ? {} : { location: path.join(options.dataDir, 'azurite') }),
   ]);
   if (bus.status === 'rejected' || storage.status === 'rejected') {
     if (bus.status === 'fulfilled') await bus.value.close().catch(() => {});
     if (storage.status === 'fulfilled') await storage.value.close().catch(() => {});
+    await identities?.close().catch(() => {});
     throw bus.status === 'rejected' ? bus.reason : (storage as PromiseRejectedResult).reason;
   }
-  return serve(options, bus.value, storage.value);
+  return serve(options, bus.value, storage.value, identities);
 }
 
-async function serve(options: LocalSystemOptions, bus: LocalBus, storage: LocalStorage): Promise<LocalSystem> {
-  const hostOptions = {
-    appDir: options.appDir,
-    port: options.httpPort ?? 0,
-    dataDir: path.join(options.dataDir, 'functions-host'),
-    settings: { ...localAppSettings(bus, options.functionKey), AzureWebJobsStorage: storage.connectionString, ...options.settings },
-    ...(options.clock && { clock: options.clock }),
-    ...(options.logger && { logger: options.logger }),
-  };
-  let host: Host;
+async function serve(options: LocalSystemOptions, bus: LocalBus, storage: LocalStorage, identities: LocalIdentities | undefined): Promise<LocalSystem<Host | HostProcess>> {
+  const port = options.httpPort ?? 0;
+  const dataDir = path.join(options.dataDir, 'functions-host');
+  const start: () => Promise<Host | HostProcess> = identities
+    ? () => {
+        const settings = { ...identityAppSettings(bus, identities, options.functionKey), AzureWebJobsStorage: storage.connectionString, ...options.settings };
+        return startHostProcess({ appDir: options.appDir, dataDir, port, env: { ...inheritedEnvironment(), ...settings }, ...(options.logger && { logger: options.logger }) });
+      }
+    : () =>
+        startHost({
+          appDir: options.appDir,
+          port,
+          dataDir,
+          settings: { ...localAppSettings(bus, options.functionKey), AzureWebJobsStorage: storage.connectionString, ...options.settings },
+          ...(options.clock && { clock: options.clock }),
+          ...(options.logger && { logger: options.logger }),
+        });
+  let host: Host | HostProcess;
   try {
-    host = await startHost(hostOptions);
+    host = await start();
   } catch (err) {
     await bus.close().catch(() => {});
     await storage.close().catch(() => {});
+    await identities?.close().catch(() => {});
     throw err;
   }
   let closing: Promise<void> | undefined;
   return {
     bus,
     storage,
+    ...(identities && { identities }),
     get host() {
       return host;
     },
     async restartHost() {
       await host.close();
-      host = await startHost(hostOptions);
+      host = await start();
     },
     close() {
       closing ??= (async () => {
         await host.close().catch((e: unknown) => process.stderr.write(`closing the Functions host: ${String(e)}\n`));
         await bus.close().catch((e: unknown) => process.stderr.write(`closing the Service Bus emulator: ${String(e)}\n`));
         await storage.close().catch((e: unknown) => process.stderr.write(`closing Azurite: ${String(e)}\n`));
+        await identities?.close().catch((e: unknown) => process.stderr.write(`closing the token issuer: ${String(e)}\n`));
       })();
       return closing;
     },
   };
+}
+
+/**
+ * What the host process keeps of this one's environment: where programs and home are, the
+ * locale and the temp directory; no credentials (an Azure login or a connection string of the
+ * caller's shell must not stand in for the app's identity).
+ */
+function inheritedEnvironment(): Record<string, string> {
+  const keep = ['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR', 'TZ', 'NODE_OPTIONS', 'SYSTEMROOT'];
+  return Object.fromEntries(keep.flatMap((k) => (process.env[k] === undefined ? [] : [[k, process.env[k]!]])));
 }

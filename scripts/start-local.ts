@@ -3,13 +3,19 @@
 // inventory, state in .data/azurite), and the local Functions host
 // serving this app (built to dist/ by the npm script) on http://localhost:7071. Prints what
 // operators and agents need. Ctrl-C stops them all.
+//
+// `npm start -- --identities[=topic,…]`: every process by managed identity instead (the local
+// token issuer; scripts/local-identities.ts), agents' identities for the topics given (default
+// eu-west); prints each process's environment.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { consoleLogger } from '@workforce/functions-host';
-import { portsFromEnv, startLocalSystem } from './local-system.js';
+import type { HostProcess } from './host-process.js';
+import { agentIdentity, OPERATOR_IDENTITY } from './local-identities.js';
+import { portsFromEnv, startLocalSystem, type LocalSystem } from './local-system.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = path.join(ROOT, '.data');
@@ -41,10 +47,62 @@ function tasksCommand(node: string): string {
   return `npm run --silent tasks -w worker-agent -- add 5 --ms 20000 --queue ${q(`${node}/queue`)}`;
 }
 
+/** `--identities` or `--identities=a,b`: the agent topics; undefined without the flag. */
+function identityTopics(argv: readonly string[]): string[] | undefined {
+  let topics: string[] | undefined;
+  for (const arg of argv) {
+    if (arg === '--identities') topics = ['eu-west'];
+    else if (arg.startsWith('--identities=')) topics = arg.slice('--identities='.length).split(',').filter((t) => t !== '');
+    else throw new Error(`unknown argument ${JSON.stringify(arg)} (the one option is --identities[=topic,…])`);
+  }
+  if (topics?.length === 0) throw new Error('--identities= needs at least one topic');
+  return topics;
+}
+
+const env = (vars: Record<string, string>): string => Object.entries(vars).map(([k, v]) => `${k}=${q(v)}`).join(' ');
+
+async function mainWithIdentities(agentTopics: string[]): Promise<void> {
+  const system: LocalSystem<HostProcess> = await startLocalSystem({
+    appDir: ROOT,
+    dataDir: DATA,
+    ...portsFromEnv(),
+    functionKey: localFunctionKey(),
+    logger: consoleLogger(),
+    identities: { agentTopics },
+  });
+  const { host, bus, identities } = system;
+  const api = host.url.replace('127.0.0.1', 'localhost');
+  const key = host.keys.function;
+  const as = (name: string) => env({ ...identities!.environmentFor(name), NODE_EXTRA_CA_CERTS: bus.caFile });
+  const topic = agentTopics[0]!;
+  const node = path.join(DATA, 'node-1');
+  process.stdout.write(`
+Workforce control plane is running, every process with its own managed identity (local token
+issuer ${identities!.issuer.endpoint}; the identities and their secrets are new at each start).
+
+  API            ${api}/api   (header x-functions-key: ${key})
+    provision    curl -X PUT -H "x-functions-key: ${key}" ${api}/api/topics/${topic}
+  Service Bus    namespace ${bus.namespace} (AMQPS; certificate ${bus.caFile}); no SAS key is handed out
+  ARM endpoint   ${bus.emulator.armEndpoint}
+  App            Contributor and Data Sender on the namespace, Data Receiver on the reports queue and each topic's shutdown subscription and commands queue (host pid ${host.pid})
+
+An agent of ${topic} (Data Receiver on ${topic}/shutdown and ${topic}-commands, Data Sender on the reports queue):
+  ${as(agentIdentity(topic))} WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE=${bus.namespace} npx workforce-agent listen --topic ${topic} --node-id node-1 --state-dir ${q(`${node}/state`)} --pid-dir ${q(`${node}/pids`)}
+The operator's workforce send (Data Sender on ${agentTopics.join(', ')}):
+  ${as(OPERATOR_IDENTITY)} npx workforce send ${topic} --operation graceful-downscale --count 1 --deadline 10m --namespace ${bus.namespace}
+
+Ctrl-C stops.
+`);
+  process.once('SIGINT', () => void system.close());
+  process.once('SIGTERM', () => void system.close());
+}
+
 async function main(): Promise<void> {
   if (!existsSync(path.join(ROOT, 'dist', 'src', 'functions'))) {
     throw new Error('dist/src/functions is missing: run `npm run build` first');
   }
+  const agentTopics = identityTopics(process.argv.slice(2));
+  if (agentTopics) return mainWithIdentities(agentTopics);
   const system = await startLocalSystem({
     appDir: ROOT,
     dataDir: DATA,

@@ -25,6 +25,11 @@ export interface ArmSettings {
   caCertificate?: string;
   /** `default`: DefaultAzureCredential. `emulator`: a fixed token, only for a loopback endpoint. */
   credential: 'default' | 'emulator';
+  /**
+   * The token scope (the SDK's `credentialScopes`). Unset, the SDK asks for `<endpoint>/.default`,
+   * right for Azure's clouds; an endpoint that stands in for one (the emulator) needs that cloud's.
+   */
+  credentialScope?: string;
 }
 
 /** The storage account of the fleet inventory (Table Storage). */
@@ -58,6 +63,15 @@ function value(env: Env, name: string): string | undefined {
   return v === '' ? undefined : v;
 }
 
+/**
+ * A namespace's host name, with an optional port: the SDK connects to `host:port` over TLS (the
+ * emulator's AMQPS listener); Azure's namespaces need no port.
+ */
+export function isNamespaceHost(text: string): boolean {
+  const m = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::(\d{1,5}))?$/.exec(text);
+  return m !== null && (m[1] === undefined || (Number(m[1]) > 0 && Number(m[1]) <= 65_535));
+}
+
 function serviceBusAccess(env: Env): ServiceBusAccess {
   const conn = value(env, SERVICE_BUS_CONNECTION) ?? value(env, `AzureWebJobs${SERVICE_BUS_CONNECTION}`);
   const fqns = value(env, `${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`);
@@ -68,8 +82,8 @@ function serviceBusAccess(env: Env): ServiceBusAccess {
     return { kind: 'connectionString', connectionString: conn };
   }
   if (fqns !== undefined) {
-    if (!/^[A-Za-z0-9.-]+$/.test(fqns)) {
-      throw new ConfigError(`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`, `must be a host name such as "my-ns.servicebus.windows.net", got "${fqns}"`);
+    if (!isNamespaceHost(fqns)) {
+      throw new ConfigError(`${SERVICE_BUS_CONNECTION}__fullyQualifiedNamespace`, `must be a host name such as "my-ns.servicebus.windows.net" (or host:port, e.g. the emulator's "localhost:5671"), got "${fqns}"`);
     }
     const clientId = value(env, `${SERVICE_BUS_CONNECTION}__clientId`);
     return { kind: 'identity', fullyQualifiedNamespace: fqns, ...(clientId && { clientId }) };
@@ -99,6 +113,10 @@ function armSettings(env: Env): ArmSettings | undefined {
   if (credential === 'emulator' && !(endpoint && /^https:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?\/?$/.test(endpoint))) {
     throw new ConfigError('SERVICEBUS_ARM_CREDENTIAL', '"emulator" needs SERVICEBUS_ARM_ENDPOINT on localhost');
   }
+  const credentialScope = value(env, 'SERVICEBUS_ARM_CREDENTIAL_SCOPE');
+  if (credentialScope !== undefined && !/^https:\/\/[^/?#\s]+\/\.default$/.test(credentialScope)) {
+    throw new ConfigError('SERVICEBUS_ARM_CREDENTIAL_SCOPE', `must be an ARM audience with /.default such as "https://management.azure.com/.default", got "${credentialScope}"`);
+  }
   const caFile = value(env, 'SERVICEBUS_ARM_CA_FILE');
   let caCertificate: string | undefined;
   if (caFile !== undefined) {
@@ -115,6 +133,7 @@ function armSettings(env: Env): ArmSettings | undefined {
     ...(endpoint && { endpoint: endpoint.replace(/\/$/, '') }),
     ...(caCertificate && { caCertificate }),
     credential,
+    ...(credentialScope && { credentialScope }),
   };
 }
 

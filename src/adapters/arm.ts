@@ -27,10 +27,12 @@ const emulatorToken: TokenCredential = {
   getToken: async () => ({ token: 'local-emulator', expiresOnTimestamp: Date.now() + 3_600_000 }),
 };
 
-export function armClient(settings: ArmSettings): ServiceBusManagementClient {
-  const credential = settings.credential === 'emulator' ? emulatorToken : new DefaultAzureCredential();
+/** `credential`: instead of the settings' one (the local system provisions with its app's identity). */
+export function armClient(settings: ArmSettings, credential?: TokenCredential): ServiceBusManagementClient {
+  credential ??= settings.credential === 'emulator' ? emulatorToken : new DefaultAzureCredential();
   return new ServiceBusManagementClient(credential, settings.subscriptionId, {
     ...(settings.endpoint && { endpoint: settings.endpoint }),
+    ...(settings.credentialScope && { credentialScopes: [settings.credentialScope] }),
     ...(settings.caCertificate && { tlsOptions: { ca: settings.caCertificate } }),
     // Provisioning is interactive: fail in seconds, not after the SDK's minutes of retries.
     retryOptions: { maxRetries: 2 },

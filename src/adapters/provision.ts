@@ -1,6 +1,7 @@
 // Provisioning of one topic: the topic, its `shutdown` subscription, its commands queue and the
 // reports queue.
 
+import type { TokenCredential } from '@azure/core-auth';
 import { commandsQueueName } from '@workforce/worker-agent/contract';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION, type ArmSettings } from '../config.js';
 import { COMMANDS_QUEUE_PROPERTIES, REPORTS_QUEUE_PROPERTIES, SHUTDOWN_SUBSCRIPTION_PROPERTIES, TOPIC_PROPERTIES } from '../domain/entities.js';
@@ -31,9 +32,12 @@ export async function provisionTopic(settings: ArmSettings, topic: string): Prom
   return outcomes;
 }
 
-/** The reports queue alone: every topic's agents report there (`npm start` creates it up front). */
-export async function provisionReportsQueue(settings: ArmSettings): Promise<EntityOutcome> {
-  const arm = armClient(settings);
+/**
+ * The reports queue alone: every topic's agents report there (`npm start` creates it up front,
+ * with `credential` when it acts for an app that has its own identity).
+ */
+export async function provisionReportsQueue(settings: ArmSettings, credential?: TokenCredential): Promise<EntityOutcome> {
+  const arm = armClient(settings, credential);
   const { resourceGroup: rg, namespace: ns } = settings;
   return getOrCreate(
     'queue',

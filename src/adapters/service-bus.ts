@@ -56,9 +56,20 @@ export async function sendBatches(client: ServiceBusClient, entity: string, mess
       batches++;
     }
     return batches;
+  } catch (err) {
+    throw lastAttempt(err);
   } finally {
     await sender.close();
   }
+}
+
+/**
+ * What the last attempt failed with. After its retries the SDK throws an AggregateError of every
+ * attempt's error, with no message and no code (core-amqp 4.4): an operator would read an empty
+ * reason for a role without Send (`UnauthorizedAccess`, which the SDK retries for rotated keys).
+ */
+export function lastAttempt(err: unknown): unknown {
+  return err instanceof AggregateError && err.errors.length > 0 ? lastAttempt(err.errors.at(-1)) : err;
 }
 
 /**
@@ -132,6 +143,8 @@ export async function withdrawMessages(
       if (got.every((m) => !String(m.messageId ?? '').startsWith(prefix))) break;
     }
     return withdrawn;
+  } catch (err) {
+    throw lastAttempt(err);
   } finally {
     await receiver.close();
   }

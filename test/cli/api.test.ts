@@ -220,6 +220,14 @@ describe('workforce against the local control plane', () => {
     expect(r.stderr).not.toMatch(/role/);
   });
 
+  it('send with a key the bus refuses says so, with the SDK\'s code and message (exit 6)', async () => {
+    await cli(['topic', 'ensure', 'cli-k'], env);
+    const wrong = cp.bus.emulator.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=d3Jvbmc=');
+    const r = await cli(['send', 'cli-k', '--operation', 'graceful-downscale', '--count', '1', '--connection-string', wrong]);
+    expect(r.code).toBe(EXIT.refused);
+    expect(r.stderr).toMatch(/^workforce: send to cli-k failed: UnauthorizedAccess: \S.* — check the connection string or namespace and your role/m);
+  });
+
   it('send to a topic that does not exist says to create it', async () => {
     const r = await cli(['send', 'cli-missing', '--operation', 'graceful-downscale', '--count', '1', '--connection-string', cp.bus.emulator.connectionString]);
     expect(r.code).toBe(EXIT.refused);

@@ -55,6 +55,7 @@ describe('workforce: bad usage', () => {
     [['drains', '--api', 'not a url'], /--api "not a url" is not a URL/],
     [['send', 'eu-west', '--count', '1'], /--operation is required/],
     [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1'], /send needs Service Bus: pass --connection-string/],
+    [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1', '--namespace', 'my ns:5671'], /--namespace "my ns:5671" is not a namespace/],
     // The drain id goes into the control plane's durable URLs when agents report it back.
     [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1', '--drain-id', 'victim/terminate?reason=x&'], /--drain-id "victim\/terminate\?reason=x&" must be 1-64 letters, digits/],
   ];

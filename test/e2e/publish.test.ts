@@ -27,6 +27,19 @@ describe('publishDrain activity', () => {
     await bus?.close();
   });
 
+  it('fails with the last attempt\'s code and message when the SDK retried (a role or key without Send), not an empty AggregateError', async () => {
+    const { newServiceBusClient, publishBatches } = await import('../../src/adapters/service-bus.js');
+    const { drainMessages } = await import('../../src/domain/drain-plan.js');
+    const wrongKey = bus.emulator.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=d3Jvbmc=');
+    const client = newServiceBusClient({ kind: 'connectionString', connectionString: wrongKey }, { retryOptions: { maxRetries: 1, retryDelayInMs: 10 } });
+    try {
+      const failure = await publishBatches(client, 'pub-1', drainMessages(spec('refused-1', 1), undefined, new Date())).then(() => undefined, (e: unknown) => e as { code?: string; message?: string });
+      expect(failure).toMatchObject({ code: 'UnauthorizedAccess', message: expect.stringMatching(/\S/) });
+    } finally {
+      await client.close();
+    }
+  });
+
   it('splits a large drain into as few batches as fit, and a retried publish adds nothing', async () => {
     const input = { spec: spec('big-1', 2000), now: new Date().toISOString() };
     const first = await publishDrain(input, context());

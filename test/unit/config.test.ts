@@ -17,6 +17,21 @@ describe('parseConfig', () => {
     });
   });
 
+  it('takes host:port as the namespace (the emulator\'s AMQPS listener), and no other garbage', () => {
+    expect(parseConfig({ ServiceBusConnection__fullyQualifiedNamespace: 'localhost:5671' }).serviceBus).toEqual({ kind: 'identity', fullyQualifiedNamespace: 'localhost:5671' });
+    for (const bad of ['localhost:', 'localhost:0', 'localhost:65536', 'sb://ns.servicebus.windows.net/', 'ns.servicebus.windows.net/x', '-ns.example', 'a b']) {
+      expect(() => parseConfig({ ServiceBusConnection__fullyQualifiedNamespace: bad }), bad).toThrow(/ServiceBusConnection__fullyQualifiedNamespace: must be a host name/);
+    }
+  });
+
+  it('takes the ARM token scope an endpoint that stands in for Azure needs', () => {
+    const arm = parseConfig({ ServiceBusConnection: CONN, ...ARM, SERVICEBUS_ARM_CREDENTIAL_SCOPE: 'https://management.azure.com/.default' }).arm;
+    expect(arm?.credentialScope).toBe('https://management.azure.com/.default');
+    for (const bad of ['https://management.azure.com/', 'management.azure.com/.default', 'https://x/y/.default']) {
+      expect(() => parseConfig({ ServiceBusConnection: CONN, ...ARM, SERVICEBUS_ARM_CREDENTIAL_SCOPE: bad }), bad).toThrow(/SERVICEBUS_ARM_CREDENTIAL_SCOPE: must be an ARM audience/);
+    }
+  });
+
   it('names the missing or bad setting', () => {
     expect(() => parseConfig({})).toThrow(/app setting ServiceBusConnection: is missing/);
     expect(() => parseConfig({ ServiceBusConnection: 'nope' })).toThrow(/ServiceBusConnection: is not a Service Bus connection string/);

@@ -13,7 +13,7 @@
 //
 // Dependencies are bundled as they are published: no edits of their source (each bundle-time
 // edit once saved an idle agent 0.7 MiB or less, measured in 2026-12, and each was one more
-// thing to check on every upgrade). The one patched dependency is rhea, fixed at install (root
+// thing to check on every upgrade), but for `FormData` in @azure/identity (IDENTITY_DEFINES). The one patched dependency is rhea, fixed at install (root
 // README, "A patched dependency"); the bundle refuses an unfixed copy.
 
 import { type BuildOptions, type Plugin, build } from 'esbuild';
@@ -40,15 +40,43 @@ const common: BuildOptions = {
 };
 
 /** One CommonJS module of `contents` (an entry's exports); node built-ins are its only requires. */
-async function moduleCode(what: string, contents: string): Promise<string> {
+async function moduleCode(what: string, contents: string, define?: Record<string, string>): Promise<string> {
   const result = await build({
     ...common,
+    ...(define && { define }),
     stdin: { contents, resolveDir: root, loader: 'ts' },
     write: false,
     legalComments: 'eof', // the licences travel inside the embedded module
   });
   const code = result.outputFiles?.[0]?.text;
   if (!code) throw new Error(`empty ${what} bundle`);
+  return code;
+}
+
+/**
+ * The HTTP pipeline of @azure/identity asks `body instanceof FormData` of every request. Node's
+ * `FormData` global loads undici, whose HTTP parser is WebAssembly, which the agent's `--jitless`
+ * leaves out: the first token request killed the agent (ReferenceError: WebAssembly is not
+ * defined, Node 20). No token request sends form data (they are GETs or url-encoded strings),
+ * so in that module the global reads as absent; the one exception to "bundled as published".
+ */
+const IDENTITY_DEFINES = { FormData: 'undefined' };
+const IDENTITY_ENTRY = "export { DefaultAzureCredential } from '@azure/identity';";
+
+/**
+ * The @azure/identity module with IDENTITY_DEFINES, and the check that they are still needed
+ * and did their work: an upgrade that stops asking for `FormData` fails the build (take the
+ * define out), and so does one whose built code still asks for it.
+ */
+async function identityCode(): Promise<string> {
+  const asks = (code: string) => (code.match(/instanceof FormData\b/g) ?? []).length;
+  if (asks(await moduleCode('@azure/identity', IDENTITY_ENTRY)) === 0) {
+    throw new Error('@azure/identity no longer asks `instanceof FormData`: remove IDENTITY_DEFINES from scripts/bundle.ts');
+  }
+  const code = await moduleCode('@azure/identity', IDENTITY_ENTRY, IDENTITY_DEFINES);
+  if (asks(code) > 0 || /\bFormData\b(?!["'`])/.test(code.replace(/(["'`])(?:\\.|(?!\1).)*\1/g, ''))) {
+    throw new Error('the @azure/identity module still reads the FormData global: it would kill a --jitless agent');
+  }
   return code;
 }
 
@@ -105,12 +133,16 @@ export async function bundle(outfile = DEFAULT_BUNDLE, entry = join(root, 'src',
     entryPoints: [entry],
     outfile,
     plugins: [
-      embedded('@azure/identity', /^@azure\/identity$/, await moduleCode('@azure/identity', "export { DefaultAzureCredential } from '@azure/identity';")),
+      embedded('@azure/identity', /^@azure\/identity$/, await identityCode()),
       embedded('websocket-modules', /[\\/]websocket-modules\.js$/, await moduleCode('websocket-modules', "export * from './src/transport/websocket-modules.ts';")),
       fixedRheaOnly(),
     ],
     legalComments: 'eof',
-    banner: { js: '#!/usr/bin/env node' },
+    // The agent runs without V8's JIT (README, "Why --jitless"): no executable memory allocated
+    // at run time in a process that often runs as root, and the optimising compiler's code
+    // never paged in (`--no-expose-wasm`: what --jitless implies anyway, said so V8 does not warn on
+    // every start). `env -S` splits the line (coreutils ≥ 8.30; BusyBox: run `node --jitless …`).
+    banner: { js: '#!/usr/bin/env -S node --jitless --no-expose-wasm' },
   });
   chmodSync(outfile, 0o755);
   return outfile;

@@ -63,9 +63,12 @@ export class ProcessNode {
     };
   }
 
-  /** Starts `workforce-agent listen` for this node (does not wait for it to listen). */
+  /**
+   * Starts `workforce-agent listen` for this node (does not wait for it to listen), executing the
+   * bundle as a worker image does, so its `#!` line (`node --jitless`) is the one under test.
+   */
   spawnAgent(extra: Record<string, string> = {}): Proc {
-    this.agent = startProcess(process.execPath, [this.built.agent, 'listen'], this.agentEnv(extra));
+    this.agent = startProcess(this.built.agent, ['listen'], this.agentEnv(extra));
     this.agents.push(this.agent);
     return this.agent;
   }

@@ -175,6 +175,11 @@ describe('Service Bus connection settings', () => {
     await expect(createServiceBusClient('MyBus', {})).rejects.toThrow(/set the app setting MyBus to a connection string, or MyBus__fullyQualifiedNamespace/);
   });
 
+  it('refuses identity settings that this process\'s environment does not hold (the credential would use another identity)', async () => {
+    const settings = { MyBus__fullyQualifiedNamespace: 'localhost:5671', IDENTITY_ENDPOINT: 'http://127.0.0.1:1/msi/token', IDENTITY_HEADER: 'secret' };
+    await expect(createServiceBusClient('MyBus', settings)).rejects.toThrow(/the settings give IDENTITY_ENDPOINT, IDENTITY_HEADER, but @azure\/identity reads them from this process's environment/);
+  });
+
   it('uses an identity connection for <name>__fullyQualifiedNamespace', async () => {
     const c = await createServiceBusClient('MyBus', { MyBus__fullyQualifiedNamespace: 'example.servicebus.windows.net' });
     expect(c.fullyQualifiedNamespace).toBe('example.servicebus.windows.net');

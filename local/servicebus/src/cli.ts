@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       logger,
       ...(config.dataDir !== undefined ? { dataDir: config.dataDir } : {}),
       ...(config.configFile !== undefined ? { configFile: config.configFile } : {}),
+      ...(config.entraFile !== undefined ? { entraFile: config.entraFile } : {}),
       ...(config.armPort !== undefined ? { armPort: config.armPort } : {}),
       ...(config.amqpsPort !== undefined ? { amqpsPort: config.amqpsPort } : {}),
       ...(config.certFile !== undefined ? { certFile: config.certFile } : {}),

@@ -13,6 +13,8 @@ export interface EmulatorConfig {
   readonly keys: readonly SasKey[];
   readonly logLevel: LogLevel;
   readonly configFile: string | undefined;
+  /** Entra ID settings (issuer, keys, role assignments) in a JSON file. */
+  readonly entraFile: string | undefined;
   readonly armPort: number | false | undefined;
   readonly amqpsPort: number | false | undefined;
   readonly certFile: string | undefined;
@@ -30,11 +32,13 @@ An Azure Service Bus emulator: AMQP 1.0 for the Service Bus SDKs, no cloud, no D
 Options (environment variable in brackets):
   --port N               AMQP port, plain TCP; 0 = any free port    [SERVICEBUS_EMULATOR_PORT]   default 5672
   --host ADDR            interface to listen on                     [SERVICEBUS_EMULATOR_HOST]   default 127.0.0.1
-                         (off loopback: needs --sas-key and --arm-port off, or --allow-insecure-remote)
+                         (off loopback: needs --sas-key, and --arm-port off or --entra; or --allow-insecure-remote)
   --data DIR             keep entities and messages in DIR (SQLite) [SERVICEBUS_EMULATOR_DATA]   default: in memory
   --auto-create          create queues/subscriptions on first use
   --sas-key NAME=KEY     accept this SAS key (repeatable)                                        default: the development key
   --config FILE          entities to create at start-up (our JSON or the official Config.json)
+  --entra FILE           accept Entra ID tokens: JSON { issuer, keys, roleAssignments } (see the README)
+                         (or "entra" in the --config file); SAS keys keep working
   --arm-port N|off       HTTPS port of the ARM endpoint and /health                              default 5443
   --amqps-port N|off     AMQP over TLS port                                                      default 5671
   --cert FILE, --key FILE  PEM certificate and key for the TLS listeners                         default: generated
@@ -53,7 +57,7 @@ export interface ConfigDefaults {
 export function parseCommandLine(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, defaults: ConfigDefaults): ParsedCommandLine {
   const flags = new Map<string, string | true>();
   const keys: SasKey[] = [];
-  const takesValue = new Set(['--port', '--host', '--data', '--sas-key', '--config', '--arm-port', '--amqps-port', '--cert', '--key', '--log-level']);
+  const takesValue = new Set(['--port', '--host', '--data', '--sas-key', '--config', '--entra', '--arm-port', '--amqps-port', '--cert', '--key', '--log-level']);
   const switches = new Set(['--auto-create', '--allow-insecure-remote', '--help', '-h']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -98,13 +102,15 @@ export function parseCommandLine(argv: readonly string[], env: Readonly<Record<s
     keys: Object.freeze(keys.length ? keys : [...defaults.keys]),
     logLevel: logLevel as LogLevel,
     configFile: str('--config'),
+    entraFile: str('--entra'),
     armPort: portOrOff(str('--arm-port'), '--arm-port'),
     amqpsPort: portOrOff(str('--amqps-port'), '--amqps-port'),
     certFile: cert,
     keyFile: key,
     allowInsecureRemote: flags.has('--allow-insecure-remote'),
   };
-  const exposures = insecureExposures(host, config.keys, config.armPort !== false);
+  // With --entra, the ARM endpoint validates tokens and roles.
+  const exposures = insecureExposures(host, config.keys, config.armPort !== false && config.entraFile === undefined);
   if (exposures.length > 0 && !config.allowInsecureRemote) {
     throw invalidConfiguration(exposureRefusal(source('--host', 'SERVICEBUS_EMULATOR_HOST'), host, exposures));
   }

@@ -11,12 +11,14 @@ import { SqliteStore } from './store/sqlite.js';
 import { applyConfigFile, startTlsSurfaces, type ProvisioningOptions, type TlsSurfaces } from './arm/provisioning.js';
 import type { MessageStore } from './store/store.js';
 import type { SasKey } from './auth/sas.js';
+import { loadEntraFile, parseEntra, type Entra, type EntraOptions } from './auth/entra.js';
+import { loadEntitiesFile, type EntitiesConfig } from './config/entities-file.js';
 import { invalidConfiguration } from './errors.js';
 import { DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME, exposureRefusal, insecureExposures } from './exposure.js';
 
 export { DEVELOPMENT_KEY, DEVELOPMENT_KEY_NAME };
 
-export type { SasKey };
+export type { SasKey, EntraOptions };
 
 export interface EmulatorOptions extends ProvisioningOptions {
   /** AMQP (plain TCP) port; 0 picks a free port. Default 5672. */
@@ -29,6 +31,14 @@ export interface EmulatorOptions extends ProvisioningOptions {
   autoCreate?: boolean;
   /** SAS keys accepted; default: the development key. */
   keys?: SasKey[];
+  /**
+   * Entra ID: accept access tokens (`jwt` on $cbs, bearer tokens on the ARM endpoint) from this
+   * issuer, with these role assignments. SAS keys keep working beside it. Also `"entra"` in the
+   * config file, or `entraFile`; give it once.
+   */
+  entra?: EntraOptions;
+  /** A JSON file with the `entra` settings (--entra FILE). */
+  entraFile?: string;
   /**
    * Off loopback, serve the development key and the ARM endpoint (which accepts any token)
    * anyway, with a warning; without it, `startEmulator` refuses such a `host`.
@@ -60,22 +70,25 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const logger = options.logger ?? silentLogger;
   const host = options.host ?? '127.0.0.1';
   const keys = options.keys?.length ? options.keys : [{ name: DEVELOPMENT_KEY_NAME, key: DEVELOPMENT_KEY }];
-  const exposures = insecureExposures(host, keys, options.armPort !== false);
+  const config = options.configFile ? await loadEntitiesFile(options.configFile) : undefined;
+  const entra = await entraSettings(options, config);
+  const exposures = insecureExposures(host, keys, options.armPort !== false && !entra);
   if (exposures.length > 0 && !options.allowInsecureRemote) throw invalidConfiguration(exposureRefusal('host', host, exposures));
   for (const exposure of exposures) logger.warn('insecure remote access allowed', { host, exposure });
+  if (entra) logger.info('entra id tokens accepted', { issuer: entra.trust.issuer, keys: [...entra.trust.keys.keys()], roleAssignments: entra.roleAssignments.length });
   let state: EmulatorState = 'starting';
 
   const store: MessageStore = options.dataDir ? new SqliteStore(options.dataDir, logger) : new MemoryStore();
   const broker = new Broker({ store, parse: parsePayload, autoCreate: options.autoCreate ?? false, logger });
   broker.restore();
   const amqp = new AmqpServer(logger, { maxFrameSize: 65_536, rhea: serverLinkOptions });
-  new ServiceBusAdapter(amqp.container, { broker, keys, logger });
+  new ServiceBusAdapter(amqp.container, { broker, keys, entra, logger });
 
   const key = keys[0]!;
   let port: number;
   let tlsSurfaces: TlsSurfaces;
   try {
-    if (options.configFile) await applyConfigFile(broker.namespace, options.configFile, logger);
+    if (config && options.configFile) applyConfigFile(broker.namespace, config, options.configFile, logger);
     port = await amqp.listen({ port: options.port ?? 5672, host });
     tlsSurfaces = await startTlsSurfaces(options, {
       catalogue: broker.namespace,
@@ -85,6 +98,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       ephemeralPorts: options.port === 0,
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       key,
+      entra,
       serviceBusEndpoint: `sb://${clientHost(host)}:${port}/`,
       health: () => ({
         state,
@@ -140,6 +154,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       return closing;
     },
   };
+}
+
+/** The Entra ID settings from wherever they were given (once): the option, --entra FILE or the config file. */
+async function entraSettings(options: EmulatorOptions, config: EntitiesConfig | undefined): Promise<Entra | undefined> {
+  const given = [
+    options.entra !== undefined && 'the entra option',
+    options.entraFile !== undefined && `--entra ${options.entraFile}`,
+    config?.entra !== undefined && `"entra" in ${options.configFile}`,
+  ].filter((g): g is string => typeof g === 'string');
+  if (given.length > 1) throw invalidConfiguration(`Entra ID settings are given twice (${given.join(' and ')}): give them in one place.`);
+  if (options.entra !== undefined) return parseEntra(options.entra, 'entra');
+  if (options.entraFile !== undefined) return loadEntraFile(options.entraFile);
+  if (config?.entra !== undefined) return parseEntra(config.entra, `${options.configFile}: entra`);
+  return undefined;
 }
 
 /** The host a client on this machine uses to reach a listener bound to `host`. */

@@ -164,6 +164,16 @@ export function unauthorized(reason: string): EmulatorError {
   return new EmulatorError('Unauthorized', `Unauthorized access: ${reason}`);
 }
 
+/** A token Service Bus does not accept, in its wording: `<Code>: <why>` (e.g. `ExpiredToken: …`). */
+export function tokenRefused(code: string, why: string): EmulatorError {
+  return new EmulatorError('Unauthorized', `${code}: ${why}`);
+}
+
+/** A valid token without the right an operation needs, in Azure's wording (code in the wild matches on it). */
+export function claimRequired(right: string, resource: string): EmulatorError {
+  return new EmulatorError('Unauthorized', `Unauthorized access. '${right}' claim(s) are required to perform this operation. Resource: '${resource}'.`);
+}
+
 export function invalidRequest(reason: string): EmulatorError {
   return new EmulatorError('InvalidRequest', reason);
 }

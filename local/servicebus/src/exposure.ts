@@ -1,6 +1,7 @@
 // What binding off loopback exposes. On loopback only this machine's users reach the emulator,
 // which is what its two conveniences assume: the development SAS key is published in every
-// emulator's documentation, and the ARM endpoint accepts any bearer token. On another interface
+// emulator's documentation, and the ARM endpoint accepts any bearer token (unless Entra ID
+// settings are given, with which it validates tokens and roles). On another interface
 // either one lets anyone who reaches the port read, send and delete, so both are refused there
 // unless the operator asks for it explicitly (`--allow-insecure-remote`), and then warned about.
 import { isIP } from 'node:net';
@@ -23,13 +24,13 @@ export function isLoopback(host: string): boolean {
  * What listening on `host` would expose to other machines: one sentence per hole, each naming
  * the way to close it. Empty on loopback, or with own keys and the ARM endpoint off.
  */
-export function insecureExposures(host: string, keys: readonly SasKey[], armEndpoint: boolean): string[] {
+export function insecureExposures(host: string, keys: readonly SasKey[], armAcceptsAnyToken: boolean): string[] {
   if (isLoopback(host)) return [];
   const found: string[] = [];
   if (keys.some((k) => k.key === DEVELOPMENT_KEY)) {
     found.push(`the development SAS key '${DEVELOPMENT_KEY}' is public: give your own with --sas-key NAME=KEY`);
   }
-  if (armEndpoint) found.push('the ARM endpoint accepts any bearer token: turn it off with --arm-port off');
+  if (armAcceptsAnyToken) found.push('the ARM endpoint accepts any bearer token: turn it off with --arm-port off, or validate tokens with --entra FILE');
   return found;
 }
 

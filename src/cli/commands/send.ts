@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { ServiceBusClient } from '@azure/service-bus';
 import { DRAIN_ID_RULE, isDrainId, OPERATIONS } from '@workforce/worker-agent/contract';
 import { type BusTransport, busHost, bypassesProxy, parseProxyUrl, webSocketOptions } from '@workforce/worker-agent/transport';
-import { newServiceBusClient, publishBatches } from '../../adapters/service-bus.js';
+import { lastAttempt, newServiceBusClient, publishBatches } from '../../adapters/service-bus.js';
+import { isNamespaceHost } from '../../config.js';
 import { drainMessages, type DrainSpecWithId } from '../../domain/drain-plan.js';
 import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
 import { parseDuration } from '../../domain/durations.js';
@@ -26,8 +27,9 @@ the drain: read the reports queue or the agents' logs).
   --reason TEXT --requested-by WHO --drain-id ID
   --connection-string CS  or WORKFORCE_SERVICEBUS_CONNECTION_STRING
                           (or WORKFORCE_BACK_CHANNEL_CONNECTION_STRING, as the agent reads it)
-  --namespace NS          or WORKFORCE_SERVICEBUS_NAMESPACE: <ns>.servicebus.windows.net with
-                          DefaultAzureCredential (needs Azure Service Bus Data Sender on the topic)
+  --namespace NS          or WORKFORCE_SERVICEBUS_NAMESPACE: <ns>.servicebus.windows.net (or
+                          host:port, the emulator's AMQPS listener) with DefaultAzureCredential
+                          (needs Azure Service Bus Data Sender on the topic)
   --websockets            or WORKFORCE_WEBSOCKETS=1: AMQP over WebSockets (wss, port 443 or the
                           connection string's) instead of AMQP on 5671
   --proxy URL             HTTP CONNECT proxy of --websockets (else HTTPS_PROXY, unless NO_PROXY
@@ -59,7 +61,12 @@ function at(flag: string, value: string | undefined, now: number): string | unde
   return new Date(now + parseDuration(duration(flag, value)!)!).toISOString();
 }
 
-const RETRY = { retryOptions: { maxRetries: 2, timeoutInMs: 15_000 } };
+// An interactive command: fail in seconds. The SDK retries an authorization failure too (for
+// rotated keys), 30 s apart by default.
+const RETRY = { retryOptions: { maxRetries: 2, retryDelayInMs: 1_000, timeoutInMs: 15_000 } };
+
+/** The SDK's codes for a bus that answered no: a missing topic, a role or key without Send. */
+const REFUSED = ['MessagingEntityNotFound', 'UnauthorizedAccess', 'UnauthorizedError'];
 
 type BusValues = { 'connection-string'?: string; namespace?: string; websockets?: boolean; proxy?: string };
 
@@ -68,7 +75,7 @@ async function client(values: BusValues, io: Io): Promise<ServiceBusClient> {
   const ns = values.namespace ?? io.env.WORKFORCE_SERVICEBUS_NAMESPACE;
   if (cs && ns && values['connection-string'] !== undefined && values.namespace !== undefined) throw usageError('give --connection-string or --namespace, not both');
   if (!cs && !ns) throw usageError('send needs Service Bus: pass --connection-string (or set WORKFORCE_SERVICEBUS_CONNECTION_STRING) or --namespace with an Azure login');
-  const fqns = ns && (ns.includes('.') ? ns : `${ns}.servicebus.windows.net`);
+  const fqns = ns && namespaceHost(ns);
   const options = { ...RETRY, webSocketOptions: await webSocketOptions(transport(values, io, cs ? busHost(cs) : fqns!)) };
   if (cs) {
     try {
@@ -78,6 +85,17 @@ async function client(values: BusValues, io: Io): Promise<ServiceBusClient> {
     }
   }
   return newServiceBusClient({ kind: 'identity', fullyQualifiedNamespace: fqns! }, options);
+}
+
+/**
+ * `--namespace`: a namespace's host (`sb://` and a trailing slash allowed), or a bare name in
+ * Azure's public cloud; `host:port` reaches the emulator's AMQPS listener.
+ */
+function namespaceHost(text: string): string {
+  const host = text.trim().replace(/^(sb|amqps?|https?):\/\//i, '').replace(/\/+$/, '');
+  const fqns = /[.:]/.test(host) ? host : `${host}.servicebus.windows.net`;
+  if (!isNamespaceHost(fqns)) throw usageError(`--namespace ${JSON.stringify(text)} is not a namespace: give <ns>.servicebus.windows.net (or host:port)`);
+  return fqns;
 }
 
 /** As the agent reads it: --proxy, else HTTPS_PROXY unless NO_PROXY lists the host; only with WebSockets. */
@@ -135,15 +153,15 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
   try {
     await publishBatches(sb, topic, envelopes);
   } catch (err) {
-    const e = err as { code?: string; message?: string };
+    const e = lastAttempt(err) as { code?: string; message?: string };
     // A socket error is the bus being unreachable, not a role or key problem.
     const socket = /\b(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN) \S*?([\w.-]+:\d+)?$/m.exec(String(e.message ?? ''));
     const what = e.code === 'MessagingEntityNotFound' || e.code === 'MessagingEntityNotFoundError'
       ? `topic ${topic} does not exist — create it with \`workforce topic ensure ${topic}\``
       : socket
       ? `Service Bus cannot be reached${socket[2] ? ` at ${socket[2]}` : ''} (${socket[1]}) — is it running (\`npm start\` locally)? check the connection string's Endpoint or --namespace`
-      : `${e.code ? `${e.code}: ` : ''}${String(e.message ?? err).split('\n')[0]} — check the connection string or namespace and your role (Azure Service Bus Data Sender)`;
-    throw new CliError(e.code === 'UnauthorizedError' || e.code === 'MessagingEntityNotFound' ? EXIT.refused : EXIT.unreachable, `send to ${topic} failed: ${what}`);
+      : `${e.code ? `${e.code}: ` : ''}${String(e.message ?? e).split('\n')[0]} — check the connection string or namespace and your role (Azure Service Bus Data Sender)`;
+    throw new CliError(REFUSED.includes(e.code ?? '') ? EXIT.refused : EXIT.unreachable, `send to ${topic} failed: ${what}`);
   } finally {
     await sb.close().catch(() => {});
   }

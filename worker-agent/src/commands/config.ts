@@ -74,7 +74,7 @@ export interface Setting {
 }
 
 export const SETTINGS = {
-  namespace: { flag: 'namespace', env: ['WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE'], kind: 'string', help: 'Service Bus namespace host (<name>.servicebus.windows.net); credentials from DefaultAzureCredential' },
+  namespace: { flag: 'namespace', env: ['WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE'], kind: 'string', help: 'Service Bus namespace host (<name>.servicebus.windows.net, or host:port); credentials from DefaultAzureCredential' },
   connectionString: { flag: 'connection-string', env: ['WORKFORCE_BACK_CHANNEL_CONNECTION_STRING'], kind: 'string', help: 'Service Bus connection string (SAS, or the local emulator); instead of --namespace' },
   clientId: { flag: 'client-id', env: ['AZURE_CLIENT_ID'], kind: 'string', help: 'client id of the user-assigned managed identity' },
   webSockets: { flag: 'websockets', env: ['WORKFORCE_WEBSOCKETS'], kind: 'boolean', help: 'AMQP over WebSockets (wss, port 443 or the connection string\'s) instead of AMQP on 5671: for networks where only 443 leaves' },

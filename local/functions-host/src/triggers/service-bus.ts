@@ -63,12 +63,24 @@ export function toServiceBusFunction(
  * Resolves a trigger's `connection` as the Functions host does: the setting itself holds a
  * connection string, or `<name>__fullyQualifiedNamespace` names a namespace reached with an
  * Azure identity (DefaultAzureCredential, or the `<name>__credential`/`__clientId` settings).
+ * The credential finds the identity in this process's environment (IDENTITY_ENDPOINT…), not in
+ * the settings: a host with an identity runs with its settings as its environment.
  */
+/** What @azure/identity reads to choose the identity (App Service, workload identity, a service principal). */
+const IDENTITY_VARIABLES = ['IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_FEDERATED_TOKEN_FILE', 'MSI_ENDPOINT', 'MSI_SECRET'];
+
 export async function createServiceBusClient(connection: string, settings: Readonly<Record<string, string>>): Promise<ServiceBusClient> {
   const direct = settings[connection] ?? settings[`AzureWebJobs${connection}`];
   if (direct) return new ServiceBusClient(direct);
   const namespace = settings[`${connection}__fullyQualifiedNamespace`];
   if (namespace) {
+    const elsewhere = IDENTITY_VARIABLES.filter((name) => settings[name] !== undefined && settings[name] !== process.env[name]);
+    if (elsewhere.length > 0) {
+      throw new HostError(
+        'IdentityNotInEnvironment',
+        `Service Bus connection "${connection}": the settings give ${elsewhere.join(', ')}, but @azure/identity reads them from this process's environment, where they differ: run the host as its own process with the app's settings as its environment (functions-host, or the local system's identities option)`,
+      );
+    }
     const identity = await import('@azure/identity');
     const clientId = settings[`${connection}__clientId`];
     const credential =
@@ -79,7 +91,7 @@ export async function createServiceBusClient(connection: string, settings: Reado
   }
   throw new HostError(
     'MissingSetting',
-    `Service Bus connection "${connection}" is not configured: set the app setting ${connection} to a connection string, or ${connection}__fullyQualifiedNamespace to a namespace host name`,
+    `Service Bus connection "${connection}" is not configured: set the app setting ${connection} to a connection string, or ${connection}__fullyQualifiedNamespace to a namespace host name (host:port for another port)`,
   );
 }
 

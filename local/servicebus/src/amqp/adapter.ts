@@ -4,32 +4,31 @@
 // and uses rhea through its API (with the additions of patches/rhea+3.0.5.patch: the link option
 // `decode` and `set_attach_fields`).
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
-import { tokenCovers, type SasKey, type VerifiedToken, verifySasToken } from '../auth/sas.js';
+import type { Entra } from '../auth/entra.js';
+import type { Right } from '../auth/rbac.js';
+import type { SasKey } from '../auth/sas.js';
 import type { Broker, Settlement } from '../broker/broker.js';
-import { invalidRequest, toEmulatorError, unauthorized } from '../errors.js';
+import { invalidRequest, toEmulatorError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { LinkConsumer } from './link-consumer.js';
+import { failureOutcome, successOutcome } from './outcomes.js';
 import { parsePayload } from './payload.js';
 import { BATCH_FORMAT, splitBatch } from './sections.js';
-import { handleManagement } from './management.js';
+import { handleManagement, rightFor } from './management.js';
+import { CbsAuthority } from './cbs.js';
+import { ConnectionAuth } from './connection-auth.js';
 import { checkPlainReceiver, openSessionLink, sessionFilter } from './session-link.js';
 
 const { message: amqpMessage, types: amqpTypes } = rhea;
 
-/** Delivery outcomes (rhea exports them at runtime but not in its typings). */
-const outcomes = amqpMessage as unknown as {
-  accepted(): { described(): unknown };
-  rejected(fields: { error?: { condition: string; description: string } }): { described(): unknown };
-  modified(fields: { delivery_failed?: boolean; undeliverable_here?: boolean }): { described(): unknown };
-};
-
 const CBS = '$cbs';
 const MANAGEMENT_SUFFIX = '/$management';
-const SAS_TOKEN_TYPE = 'servicebus.windows.net:sastoken';
 
 export interface AdapterOptions {
   broker: Broker;
   keys: readonly SasKey[];
+  /** Trust Entra ID tokens (`jwt` on $cbs) from this issuer, with these role assignments. */
+  entra?: Entra | undefined;
   logger: Logger;
 }
 
@@ -48,7 +47,8 @@ export const serverLinkOptions = {
 
 interface ConnectionState {
   readonly id: string;
-  readonly tokens: VerifiedToken[];
+  /** The grants of its put-tokens and the links they authorised. */
+  readonly auth: ConnectionAuth<Sender | Receiver>;
   /** Reply links of $cbs and $management, by link name and by target address. */
   readonly replyLinks: Map<string, Sender>;
   readonly consumers: Set<LinkConsumer>;
@@ -65,11 +65,18 @@ export class ServiceBusAdapter {
   private readonly connections = new WeakMap<Connection, ConnectionState>();
   private readonly roles = new WeakMap<object, LinkRole>();
   private nextConnection = 1;
+  private readonly cbs: CbsAuthority;
 
   constructor(
     container: Container,
     private readonly options: AdapterOptions,
   ) {
+    const catalogue = options.broker.namespace;
+    this.cbs = new CbsAuthority({
+      keys: options.keys,
+      entra: options.entra,
+      kindOf: (name) => (catalogue.getQueue(name) ? 'queue' : catalogue.getTopic(name) ? 'topic' : undefined),
+    });
     const on = (event: string, handler: (ctx: EventContext) => void) =>
       container.on(event, (ctx: EventContext) => {
         try {
@@ -103,17 +110,27 @@ export class ServiceBusAdapter {
   private state(connection: Connection): ConnectionState {
     let s = this.connections.get(connection);
     if (!s) {
-      s = { id: `conn-${this.nextConnection++}`, tokens: [], replyLinks: new Map(), consumers: new Set() };
+      const id = `conn-${this.nextConnection++}`;
+      const auth = new ConnectionAuth<Sender | Receiver>(
+        this.cbs,
+        () => namespaceOf(connection),
+        (link, error) => {
+          this.options.logger.info('link detached: its token expired', { connection: id, address: link.is_sender() ? link.source?.address : link.target?.address });
+          this.onLinkClosed(connection, link);
+          link.close(error.toAmqpError(namespaceOf(connection)));
+        },
+      );
+      s = { id, auth, replyLinks: new Map(), consumers: new Set() };
       this.connections.set(connection, s);
       this.options.logger.debug('connection opened', { connection: s.id });
     }
     return s;
   }
 
-  private authorize(state: ConnectionState, address: string): void {
-    const now = Date.now();
-    if (state.tokens.some((t) => t.expiresAt > now && tokenCovers(t.resource, address))) return;
-    throw unauthorized(`no valid SAS token for '${address}': put one on $cbs first (the SDKs do).`);
+  /** Throws `Unauthorized` unless the connection's tokens cover `address` with `right`; the link then ends with them. */
+  private authorize(state: ConnectionState, link: Sender | Receiver, address: string, right?: Right): void {
+    state.auth.authorize(address, right);
+    state.auth.track(link, address, right);
   }
 
   // ---- link attach -------------------------------------------------------------------------
@@ -130,13 +147,15 @@ export class ServiceBusAdapter {
         this.roles.set(link, { kind: 'cbs' });
         return;
       }
-      this.authorize(state, address);
       if (address.toLowerCase().endsWith(MANAGEMENT_SUFFIX)) {
+        // Each operation is checked for its right (onManagementRequest).
+        this.authorize(state, link, address);
         const entity = address.slice(0, -MANAGEMENT_SUFFIX.length);
         this.resolveEntity(entity);
         this.roles.set(link, { kind: 'management', entity });
         return;
       }
+      this.authorize(state, link, address, 'Send');
       const target = this.options.broker.sendTarget(address);
       link.set_attach_fields({ max_message_size: this.options.broker.maxMessageSize(target) });
       this.roles.set(link, { kind: 'send', address });
@@ -156,13 +175,13 @@ export class ServiceBusAdapter {
     const state = this.state(connection);
     try {
       if (address === CBS || address.toLowerCase().endsWith(MANAGEMENT_SUFFIX)) {
-        if (address !== CBS) this.authorize(state, address);
+        if (address !== CBS) this.authorize(state, link, address);
         this.roles.set(link, { kind: 'reply' });
         state.replyLinks.set(link.name, link);
         if (replyTo) state.replyLinks.set(replyTo, link);
         return;
       }
-      this.authorize(state, address);
+      this.authorize(state, link, address, 'Listen');
       const sq = this.options.broker.subqueue(address);
       const session = sessionFilter(link);
       if (!session) checkPlainReceiver(sq);
@@ -188,6 +207,7 @@ export class ServiceBusAdapter {
   }
 
   private refuse(link: Sender | Receiver, e: unknown, state: ConnectionState, address: string): void {
+    state.auth.untrack(link);
     const err = toEmulatorError(e);
     this.options.logger.info('link refused', { connection: state.id, address, code: err.code, reason: err.message });
     link.close(err.toAmqpError(namespaceOf(link.connection)));
@@ -252,10 +272,8 @@ export class ServiceBusAdapter {
     let description = 'Accepted';
     try {
       if (props.operation !== 'put-token') throw invalidRequest(`Unknown $cbs operation ${JSON.stringify(props.operation)}.`);
-      if (props.type !== SAS_TOKEN_TYPE) throw unauthorized(`token type '${String(props.type)}' is not supported; use a SAS key.`);
-      const token = verifySasToken(request.body, this.options.keys, Date.now());
-      state.tokens.push(token);
-      if (state.tokens.length > 1000) state.tokens.splice(0, state.tokens.length - 1000);
+      const grant = state.auth.putToken({ type: props.type, token: request.body, name: props.name });
+      if (grant.type === 'jwt') this.options.logger.debug('put-token: jwt', { connection: state.id, principal: grant.principal, name: props.name, rights: [...grant.rights] });
     } catch (e) {
       const err = toEmulatorError(e);
       status = err.statusCode;
@@ -269,6 +287,16 @@ export class ServiceBusAdapter {
   private onManagementRequest(state: ConnectionState, entity: string, request: ReturnType<typeof amqpMessage.decode>, namespace: string | undefined): void {
     const props = (request.application_properties ?? {}) as Record<string, unknown>;
     const body = request.body && typeof request.body === 'object' && !Buffer.isBuffer(request.body) ? (request.body as Record<string, unknown>) : {};
+    try {
+      // As the link was authorised: the SDKs put the token for `<entity>/$management`.
+      state.auth.authorize(`${entity}${MANAGEMENT_SUFFIX}`, rightFor(String(props.operation ?? '')));
+    } catch (e) {
+      const err = toEmulatorError(e);
+      this.options.logger.info('management request refused', { connection: state.id, entity, operation: props.operation, reason: err.message });
+      const refusal = { statusCode: amqpTypes.wrap_int(err.statusCode), statusDescription: err.message, errorCondition: err.condition };
+      this.reply(state, request, refusal, {}, `${entity}${MANAGEMENT_SUFFIX}`);
+      return;
+    }
     const result = handleManagement(
       { broker: this.options.broker, entity, owner: state.id, namespace },
       { operation: String(props.operation ?? ''), body },
@@ -342,10 +370,10 @@ export class ServiceBusAdapter {
       broker.settle(token, settlement, role.consumer.subqueue);
       outcome = successOutcome(settlement);
     } catch (e) {
-      outcome = outcomes.rejected({ error: toEmulatorError(e).toAmqpError() }).described();
+      outcome = failureOutcome(e);
     }
     broker.afterCommit((error) => {
-      if (error) outcome = outcomes.rejected({ error: toEmulatorError(error).toAmqpError() }).described();
+      if (error) outcome = failureOutcome(error);
       delivery.update(true, outcome);
     });
   }
@@ -357,6 +385,7 @@ export class ServiceBusAdapter {
     if (!role) return;
     this.roles.delete(link);
     const state = this.connections.get(connection);
+    state?.auth.untrack(link);
     if (role.kind === 'receive') {
       this.options.broker.removeConsumer(role.consumer.subqueue, role.consumer);
       state?.consumers.delete(role.consumer);
@@ -369,6 +398,7 @@ export class ServiceBusAdapter {
     const state = this.connections.get(connection);
     if (!state) return;
     this.connections.delete(connection);
+    state.auth.close();
     for (const c of state.consumers) this.options.broker.removeConsumer(c.subqueue, c);
     state.consumers.clear();
     this.options.logger.debug('connection closed', { connection: state.id });
@@ -379,17 +409,4 @@ export class ServiceBusAdapter {
 function namespaceOf(connection: Connection | undefined): string | undefined {
   const host = (connection as unknown as { hostname?: unknown } | undefined)?.hostname;
   return typeof host === 'string' && host !== '' ? host : undefined;
-}
-
-function successOutcome(s: Settlement): unknown {
-  switch (s.kind) {
-    case 'complete':
-      return outcomes.accepted().described();
-    case 'abandon':
-      return outcomes.modified({ delivery_failed: true, undeliverable_here: false }).described();
-    case 'defer':
-      return outcomes.modified({ delivery_failed: false, undeliverable_here: true }).described();
-    case 'deadLetter':
-      return outcomes.rejected({}).described();
-  }
 }

@@ -2,6 +2,7 @@
 // broker, encode the reply. Replies carry `statusCode`/`statusDescription` (and `errorCondition`
 // on failure) in their application properties, as Service Bus does.
 import rhea from 'rhea';
+import type { Right } from '../auth/rbac.js';
 import type { Broker, Settlement } from '../broker/broker.js';
 import type { BrokerMessage } from '../broker/message.js';
 import { invalidRequest, notImplemented, toEmulatorError } from '../errors.js';
@@ -106,6 +107,30 @@ const operations: Record<string, Operation> = {
   'com.microsoft:remove-rule': ({ broker, entity }, body) => replyOf(removeRule(broker, entity, body)),
   'com.microsoft:enumerate-rules': ({ broker, entity }, body) => replyOf(enumerateRules(broker, entity, body)),
 };
+
+/**
+ * The right an operation needs, as Azure checks it: settling, peeking, lock renewal, sessions
+ * and the rule manager (which Azure lets a Listen claim use) need Listen; scheduling needs Send.
+ * Unknown operations need Manage (they are refused as not implemented anyway).
+ */
+export function rightFor(operation: string): Right {
+  if (operation === 'com.microsoft:schedule-message' || operation === 'com.microsoft:cancel-scheduled-message') return 'Send';
+  return LISTEN_OPERATIONS.has(operation) ? 'Listen' : 'Manage';
+}
+
+const LISTEN_OPERATIONS = new Set([
+  'com.microsoft:renew-lock',
+  'com.microsoft:peek-message',
+  'com.microsoft:receive-by-sequence-number',
+  'com.microsoft:update-disposition',
+  'com.microsoft:renew-session-lock',
+  'com.microsoft:get-session-state',
+  'com.microsoft:set-session-state',
+  'com.microsoft:get-message-sessions',
+  'com.microsoft:add-rule',
+  'com.microsoft:remove-rule',
+  'com.microsoft:enumerate-rules',
+]);
 
 export function peekReply(found: BrokerMessage[]): ManagementReply {
   const messages = found.map((m) => ({ message: encodeForDelivery(m) }));

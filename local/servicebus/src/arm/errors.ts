@@ -21,6 +21,15 @@ export class ArmError extends Error {
 
 export const armErrors = {
   unauthenticated: (why: string) => new ArmError(401, 'AuthenticationFailed', `Authentication failed. ${why}`),
+  /** A bearer token ARM does not accept: `InvalidAuthenticationToken`, `ExpiredAuthenticationToken`, … */
+  invalidToken: (code: string, message: string) => new ArmError(401, code, message),
+  /** Azure's wording of a missing role assignment. */
+  forbidden: (objectId: string, action: string, scope: string) =>
+    new ArmError(
+      403,
+      'AuthorizationFailed',
+      `The client '${objectId}' with object id '${objectId}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`,
+    ),
   missingApiVersion: () =>
     new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests."),
   notFound: (what: string) => new ArmError(404, 'NotFound', `${what} was not found.`),

@@ -2,7 +2,8 @@
 // certificate, the AMQPS listener and the ARM endpoint (with /health). Kept out of emulator.ts
 // so that the wiring there stays a few lines.
 import type { EntityCatalogue } from '../broker/catalogue.js';
-import { applyEntitiesConfig, loadEntitiesFile } from '../config/entities-file.js';
+import type { Entra } from '../auth/entra.js';
+import { applyEntitiesConfig, type EntitiesConfig } from '../config/entities-file.js';
 import type { Logger } from '../log.js';
 import { loadOrCreateCertificate } from '../tls/certificate.js';
 import { DEFAULT_ARM_PORT, startArmServer, type ArmServer } from './server.js';
@@ -34,8 +35,7 @@ export interface TlsSurfaces {
   close(): Promise<void>;
 }
 
-export async function applyConfigFile(catalogue: EntityCatalogue, file: string, logger: Logger): Promise<void> {
-  const config = await loadEntitiesFile(file);
+export function applyConfigFile(catalogue: EntityCatalogue, config: EntitiesConfig, file: string, logger: Logger): void {
   const counts = applyEntitiesConfig(catalogue, config, file);
   logger.info('entities provisioned from config file', { file, shape: config.shape, ...counts });
 }
@@ -53,6 +53,8 @@ export interface TlsSurfacesContext {
   key: { name: string; key: string };
   /** `sb://host:port/` of the plain listener, reported as the namespace's endpoint. */
   serviceBusEndpoint: string;
+  /** With Entra ID settings, the ARM endpoint validates bearer tokens and roles. */
+  entra?: Entra | undefined;
   health: () => Record<string, unknown>;
   logger: Logger;
 }
@@ -96,6 +98,7 @@ export async function startTlsSurfaces(options: ProvisioningOptions, ctx: TlsSur
       port: armPort,
       host: ctx.host,
       urlHost: ctx.clientHost,
+      ...(ctx.entra ? { entra: ctx.entra } : {}),
       namespace: { serviceBusEndpoint: ctx.serviceBusEndpoint, location: 'local', createdAt: new Date() },
       health: () => ({ ...ctx.health(), ...(amqpsBound !== undefined ? { amqpsPort: amqpsBound } : {}), armPort: arm.port }),
       log: (level, message, fields) => (level === 'warn' ? ctx.logger.warn(message, fields) : ctx.logger.debug(message, fields)),

@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Entra } from '../auth/entra.js';
 import type { EntityCatalogue } from '../broker/catalogue.js';
+import { authenticate, authorize } from './authorization.js';
 import { armErrors, toArmError } from './errors.js';
 import { expectObject, readEntityProperties, readRuleAction, readRuleFilter, type ReadOptions } from './properties.js';
 import {
@@ -31,8 +33,10 @@ export interface ArmServerOptions {
   certificate: { certPem: string; keyPem: string };
   /** Default 5443; 0 picks a free port. */
   port?: number;
-  /** Default 127.0.0.1: any bearer token is accepted, so keep it off other interfaces. */
+  /** Default 127.0.0.1: without `entra`, any bearer token is accepted, so keep it off other interfaces. */
   host?: string;
+  /** Validate bearer tokens (issuer, keys, ARM audience, lifetime) and roles (see authorization.ts). */
+  entra?: Entra;
   /** Host name in the URL that clients use; default `localhost` (the certificate's name). */
   urlHost?: string;
   namespace: NamespaceDescription;
@@ -123,22 +127,15 @@ async function handle(options: ArmServerOptions, method: string, url: URL, req: 
     if (method !== 'GET' && method !== 'HEAD') throw armErrors.methodNotAllowed(method, url.pathname);
     return { status: 200, body: { status: 'ok', ...options.health?.() } };
   }
-  checkAuthorization(req.headers.authorization);
+  const caller = authenticate(req.headers.authorization, options.entra, Date.now());
   const route = parseRoute(url.pathname);
   if (!route) throw armErrors.noRoute(url.pathname);
   if (!url.searchParams.has('api-version')) throw armErrors.missingApiVersion();
+  if (options.entra && caller !== undefined) authorize(options.entra, caller, route, method, url.pathname.replace(/\/+$/, ''));
   const body = method === 'PUT' ? await readJsonBody(req) : undefined;
   const reply = dispatch(options, route, method, body, url.searchParams);
   if (!reply) throw armErrors.methodNotAllowed(method, url.pathname);
   return reply;
-}
-
-function checkAuthorization(header: string | undefined): void {
-  if (!header) throw armErrors.unauthenticated("The 'Authorization' header is missing.");
-  const [scheme, token] = header.split(/\s+/, 2);
-  if (scheme?.toLowerCase() !== 'bearer' || !token) {
-    throw armErrors.unauthenticated("The 'Authorization' header must be 'Bearer <token>' (any token is accepted).");
-  }
 }
 
 const ARM_READ: Omit<ReadOptions, 'path'> = { keyCase: 'camel', durationsAsMs: false, unknownKeys: 'ignore' };

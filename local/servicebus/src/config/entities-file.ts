@@ -31,6 +31,8 @@ export interface EntitiesConfig {
   shape: 'ours' | 'official';
   queues: QueueEntry[];
   topics: TopicEntry[];
+  /** `"entra"` of our shape, unparsed: the Entra ID settings (auth/entra.ts parses them). */
+  entra?: unknown;
 }
 
 interface Entry {
@@ -116,13 +118,14 @@ export function applyEntitiesConfig(catalogue: EntityCatalogue, config: Entities
 
 // ----- our shape -------------------------------------------------------------------------------
 
-const OURS_TOP = ['$schema', 'queues', 'topics'];
+const OURS_TOP = ['$schema', 'queues', 'topics', 'entra'];
 const ourRead = { keyCase: 'camel', durationsAsMs: true, unknownKeys: 'error' } as const;
 
 function parseOurs(root: Record<string, unknown>): EntitiesConfig {
-  rejectUnknown(root, '$', OURS_TOP, 'expected "queues" and/or "topics", or the official emulator\'s "UserConfig"');
+  rejectUnknown(root, '$', OURS_TOP, 'expected "queues", "topics" and/or "entra", or the official emulator\'s "UserConfig"');
   return {
     shape: 'ours',
+    ...(root.entra !== undefined ? { entra: root.entra } : {}),
     queues: array(root.queues, '$.queues').map((item, i) => {
       const path = `$.queues[${i}]`;
       const { name, props } = splitName(item, path);

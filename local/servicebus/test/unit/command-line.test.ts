@@ -19,6 +19,7 @@ describe('command line and environment', () => {
       keys: defaults.keys,
       logLevel: 'info',
       configFile: undefined,
+      entraFile: undefined,
       armPort: undefined,
       amqpsPort: undefined,
       certFile: undefined,
@@ -62,6 +63,9 @@ describe('command line and environment', () => {
       "--host: '10.0.0.5' is not a loopback address, and the development SAS key 'SAS_KEY_VALUE' is public: give your own with --sas-key NAME=KEY (or add --allow-insecure-remote to expose them anyway).",
     );
     expect(config(['--host', '10.0.0.5', '--allow-insecure-remote'])).toMatchObject({ host: '10.0.0.5', allowInsecureRemote: true });
+    // With Entra ID settings the ARM endpoint validates tokens and roles: off loopback it may stay on.
+    expect(() => parse(['--host', '10.0.0.5', '--sas-key', 'ops=secret'])).toThrow('the ARM endpoint accepts any bearer token: turn it off with --arm-port off, or validate tokens with --entra FILE');
+    expect(config(['--host', '10.0.0.5', '--sas-key', 'ops=secret', '--entra', 'entra.json'])).toMatchObject({ host: '10.0.0.5', entraFile: 'entra.json', allowInsecureRemote: false });
   });
 
   it('answers --help', () => {

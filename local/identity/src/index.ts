@@ -1,0 +1,4 @@
+export { APP_SERVICE_API_VERSION, newPrincipal, startTokenIssuer } from './issuer.js';
+export type { IdentityEnvironment, IssuerLogger, MintOptions, Principal, TokenIssuer, TokenIssuerOptions } from './issuer.js';
+export { startProcessCredential } from './process-credential.js';
+export type { ProcessCredential, ProcessCredentialOptions } from './process-credential.js';
