@@ -53,8 +53,10 @@ describe('dashboard per-node actions in Chromium', () => {
       presenceReport(topic, 'dash-a', { heartbeatSeconds: 3600 }),
       presenceReport(topic, 'dash-s', { heartbeatSeconds: 3600, nodeState: 'intake-stopped' }),
       presenceReport(topic, hostile, { heartbeatSeconds: 3600 }),
+      // Stopped cleanly: neither online nor unavailable, so the budget's figures leave it out.
+      presenceReport(topic, 'dash-off', { presence: 'offline' }),
     ]);
-    await waitFor(async () => (await cp.api('GET', `topics/${topic}/nodes`)).body.nodes?.length === 3, 'the three nodes in the inventory');
+    await waitFor(async () => (await cp.api('GET', `topics/${topic}/nodes`)).body.nodes?.length === 4, 'the four nodes in the inventory');
     page = await chrome.browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -171,5 +173,27 @@ describe('dashboard per-node actions in Chromium', () => {
     expect(await page.evaluate('[document.querySelectorAll("img").length, window.pwned ?? null]')).toEqual([0, null]);
     // The browser logs each refused request: the one 409 (confirmed without force) was the test's own.
     expect(errors).toEqual(['Failed to load resource: the server responded with a status of 409 (Conflict)']);
+  });
+
+  it('an offline node: the dialog says it is not reachable, and so does the drain\'s card once confirmed', async () => {
+    await row('dash-off').locator('button[data-action="stop-intake"]').click();
+    await dialog().waitFor();
+    expect(await dialog().locator('h3').textContent()).toBe(`Stop intake on node dash-off of ${topic}?`);
+    const reach = dialog().locator('[data-plan="not reachable"] dd');
+    await reach.waitFor();
+    expect(await reach.textContent()).toMatch(/^dash-off: offline since \S+ \(the command waits until it expires\)$/);
+    await dialog().locator('textarea[name="reason"]').fill('when it is back');
+    await dialog().locator('button.confirm').click();
+    await dialog().waitFor({ state: 'detached' });
+    const drain = await waitFor(async () => {
+      for (const d of await drains()) {
+        const s = (await cp.api('GET', `drains/${d.drainId}`)).body;
+        if (s.targets?.[0] === 'dash-off') return s;
+      }
+      return undefined;
+    }, 'the drain of dash-off');
+    const note = page.locator(`#running [data-drain="${drain.drainId}"] .hint.unreachable`);
+    await note.waitFor({ timeout: 30_000 });
+    expect(await note.textContent()).toMatch(/^not reachable when sent \(each command waits until it expires\): dash-off \(offline since \S+\)$/);
   });
 });
