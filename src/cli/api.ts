@@ -3,12 +3,14 @@
 
 import { CliError, EXIT } from './errors.js';
 import { DEFAULT_API, type ApiTarget } from './options.js';
+import { budgetExceededMessage } from './render-commands.js';
 
 export interface ApiClient {
   readonly base: string;
   get(route: string): Promise<any>;
   put(route: string, body?: unknown): Promise<any>;
   post(route: string, body?: unknown): Promise<any>;
+  delete(route: string): Promise<any>;
 }
 
 /** The CLI flag that sets each field of the API's bodies, so a refusal names what to change. */
@@ -22,6 +24,10 @@ const FLAG_OF: Record<string, string> = {
   reason: '--reason',
   requestedBy: '--requested-by',
   drainId: '--drain-id',
+  nodes: '--node',
+  all: '--all',
+  force: '--force',
+  maxUnavailable: '--max-unavailable',
 };
 
 /** The API's detail in the CLI's words: its own commands instead of HTTP routes. */
@@ -30,10 +36,14 @@ function cliDetail(detail: string, problem: Record<string, unknown>): string {
     const topic = /^no topic (\S+)/.exec(detail)?.[1];
     if (topic !== undefined) return `${detail.replace(/: create it with PUT \S+$/, '')}: create it with \`workforce topic ensure ${topic}\``;
   }
+  if (problem.code === 'CommandsQueueNotFound') {
+    const topic = /PUT \/api\/topics\/(\S+) again to create it$/.exec(detail)?.[1];
+    if (topic !== undefined) return detail.replace(/PUT \S+ again to create it$/, `\`workforce topic ensure ${topic}\` creates it`);
+  }
   return detail;
 }
 
-function hint(target: ApiTarget, status: number, problem: Record<string, unknown>): string {
+function hint(target: ApiTarget, status: number, problem: Record<string, unknown>, topic = '<topic>'): string {
   if (status === 401 || status === 403) {
     return target.key === undefined
       ? 'the API needs the function key: pass --key or set WORKFORCE_API_KEY (`npm start` prints it as x-functions-key)'
@@ -41,9 +51,17 @@ function hint(target: ApiTarget, status: number, problem: Record<string, unknown
   }
   if (problem.code === 'DrainNotFound') return 'list the drains with `workforce drains`';
   if (problem.code === 'DrainExists') return 'choose another --drain-id or leave it out';
+  if (problem.code === 'UnknownNodes') return `check the --node ids (\`workforce nodes ${topic}\` lists them), or send to them anyway with --force`;
+  if (problem.code === 'PolicyNotFound') return `set one with \`workforce topic policy ${topic} --max-unavailable 20%\``;
   const flag = typeof problem.field === 'string' ? FLAG_OF[problem.field] : undefined;
   if (status === 400 && flag !== undefined) return `check ${flag}`;
   return '';
+}
+
+/** The topic a route names (topics/<topic>/…), for messages. */
+function topicOf(route: string): string | undefined {
+  const m = /^topics\/([^/?]+)/.exec(route);
+  return m ? decodeURIComponent(m[1]!) : undefined;
 }
 
 export function apiClient(target: ApiTarget): ApiClient {
@@ -72,9 +90,11 @@ export function apiClient(target: ApiTarget): ApiClient {
     }
     if (!res.ok) {
       const problem = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : {};
+      // Its own exit code: a script can wait for nodes to come back, or decide to --force.
+      if (res.status === 409 && problem.code === 'BudgetExceeded') throw new CliError(EXIT.budgetExceeded, budgetExceededMessage(problem, topicOf(route)), problem);
       const detail = typeof problem.detail === 'string' ? cliDetail(problem.detail, problem) : text.trim().slice(0, 200) || res.statusText;
-      const next = hint(target, res.status, problem);
-      throw new CliError(EXIT.refused, `${method} ${url} answered ${res.status}: ${detail}${next ? ` — ${next}` : ''}`);
+      const next = hint(target, res.status, problem, topicOf(route));
+      throw new CliError(EXIT.refused, `${method} ${url} answered ${res.status}: ${detail}${next ? ` — ${next}` : ''}`, problem);
     }
     if (parsed === undefined && text !== '') throw new CliError(EXIT.refused, `${method} ${url} answered ${res.status} with a body that is not JSON — is --api the Workforce app?`);
     return parsed;
@@ -84,5 +104,6 @@ export function apiClient(target: ApiTarget): ApiClient {
     get: (route) => call('GET', route),
     put: (route, body) => call('PUT', route, body),
     post: (route, body) => call('POST', route, body ?? {}),
+    delete: (route) => call('DELETE', route),
   };
 }

@@ -18,6 +18,8 @@ export const EXIT = {
   refused: 6,
   /** The drain completed, but workers were SIGKILLed at its deadline: their tasks may be lost. */
   escalated: 7,
+  /** The topic's safety budget refused the drain (409 BudgetExceeded); --force overrides it. */
+  budgetExceeded: 8,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -26,6 +28,8 @@ export class CliError extends Error {
   constructor(
     readonly exitCode: ExitCode,
     message: string,
+    /** The API's problem+json, when the API refused: commands may render more of it. */
+    readonly problem?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'CliError';

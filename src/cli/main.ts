@@ -8,7 +8,12 @@ import { versionLine } from './version.js';
 export const HELP = `workforce — drain batch worker nodes gracefully
 
   workforce topic ensure <topic>                      provision a control topic
+  workforce topic policy <topic> [--max-unavailable 20% | --clear]
+                                                      show / set / clear its safety budget
   workforce drain <topic> --count N [--wait] …        drain N nodes (see workforce drain --help)
+  workforce drain <topic> --node ID … [--intake-stop]  drain the nodes you name
+            [--dry-run] [--force]                     (--dry-run: the plan, nothing sent)
+  workforce resume <topic> (--node ID … | --all)      undo an intake stop, re-arm a drained node
   workforce drains [--topic T] [--status S]           list drains
   workforce status <drainId> [--watch]                show / follow a drain
   workforce cancel <drainId>                          cancel a drain
@@ -22,9 +27,10 @@ Every command takes --json (machine-readable output on stdout), --help and --ver
 workforce help <command> is workforce <command> --help.
 
 Exit codes: 0 ok (a followed drain completed) · 1 the drain failed · 2 bad usage
-            3 API or Service Bus unreachable · 4 the drain timed out · 5 the drain was cancelled
+            3 API or Service Bus unreachable · 4 the drain timed out (or a named node refused) · 5 cancelled
             6 the API refused the request (key, not found, conflict, invalid field…)
             7 the drain completed, but workers were SIGKILLed at its deadline (tasks may be lost)
+            8 the topic's safety budget refused the drain (its figures are shown; --force overrides)
             130 Ctrl-C while following a drain (the drain goes on) or watching nodes
 `;
 
@@ -34,6 +40,7 @@ type Command = (args: string[], io: Io) => Promise<ExitCode>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   topic: async () => (await import('./commands/topic.js')).topicCommand,
   drain: async () => (await import('./commands/drain.js')).drainCommand,
+  resume: async () => (await import('./commands/resume.js')).resumeCommand,
   drains: async () => (await import('./commands/drains.js')).drainsCommand,
   status: async () => (await import('./commands/status.js')).statusCommand,
   cancel: async () => (await import('./commands/cancel.js')).cancelCommand,

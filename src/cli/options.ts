@@ -3,6 +3,7 @@
 
 import os from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { COMMAND_TARGET_RULE, isCommandTarget } from '@workforce/worker-agent/contract';
 import { parseDuration } from '../domain/durations.js';
 import { Answer, usageError } from './errors.js';
 import type { Io } from './io.js';
@@ -19,7 +20,7 @@ export const API_OPTIONS = {
 } as const satisfies Options;
 
 export interface Parsed<O extends Options> {
-  values: { -readonly [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : string } & { help?: boolean };
+  values: { -readonly [K in keyof O]?: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { multiple: true } ? string[] : string } & { help?: boolean };
   positionals: string[];
 }
 
@@ -123,4 +124,32 @@ export function whoami(env: Io['env']): string {
     user = env.USER ?? env.USERNAME;
   }
   return `${user ?? 'unknown'}@${os.hostname()}`;
+}
+
+/** The API's limit on one targeted drain or resume. */
+export const MAX_NODES = 1000;
+
+/**
+ * `--node a --node b`: each a node id a command can address (a Service Bus session id), none
+ * twice (compared ignoring case, as Service Bus compares session ids).
+ */
+export function nodeIds(values: string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  const seen = new Map<string, string>();
+  for (const id of values) {
+    if (!isCommandTarget(id)) throw usageError(`--node ${JSON.stringify(id)} is not a node id: it must be ${COMMAND_TARGET_RULE}`);
+    const twice = seen.get(id.toLowerCase());
+    if (twice !== undefined) throw usageError(`--node ${JSON.stringify(id)} is given twice${twice !== id ? ` (as ${JSON.stringify(twice)}: node ids ignore case)` : ''}`);
+    seen.set(id.toLowerCase(), id);
+  }
+  if (values.length > MAX_NODES) throw usageError(`--node is given ${values.length} times; one command takes at most ${MAX_NODES} nodes`);
+  return values;
+}
+
+/** `--max-unavailable 5` (nodes) or `20%` (of the online nodes, rounded up): the API's number or string. */
+export function maxUnavailable(value: string): number | string {
+  const pct = /^(\d{1,3})%$/.exec(value);
+  if (pct && Number(pct[1]) <= 100) return value;
+  if (/^\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+  throw usageError(`--max-unavailable must be a whole number of nodes (e.g. 5) or a percentage from 0% to 100% (e.g. 20%), got "${value}"`);
 }

@@ -11,6 +11,11 @@ export interface TopicJson {
   subscriptionCount?: number;
   nodes?: NodeCounts;
   runningDrains?: Array<{ drainId: string; mode?: string; requested?: number; createdAt?: string }>;
+  /** The topic's safety budget, when it has one, and its figures now. */
+  policy?: { maxUnavailable: number | string };
+  budget?: { online?: number; unavailable?: number; inFlight?: number; allowed?: number };
+  /** Scheduled runs the budget skipped, newest first. */
+  skippedRuns?: Array<{ at: string; schedule: string; why?: string }>;
 }
 
 /** The fields of GET /api/topics/{topic}/nodes the CLI reads. */
@@ -40,14 +45,23 @@ function table(head: string[], rows: string[][], highlight?: (i: number) => bool
 
 export function topicsTable(topics: TopicJson[]): string {
   if (topics.length === 0) return 'no topics: create one with `workforce topic ensure <topic>`\n';
-  const head = ['TOPIC', ...STANDINGS.map((s) => s.toUpperCase()), 'TOTAL', 'RUNNING DRAINS'];
+  const head = ['TOPIC', ...STANDINGS.map((s) => s.toUpperCase()), 'TOTAL', 'BUDGET', 'RUNNING DRAINS'];
   const rows = topics.map((t) => [
     printable(t.name),
     ...STANDINGS.map((s) => (t.nodes ? String(t.nodes[s] ?? 0) : '-')),
     t.nodes ? String(t.nodes.total ?? 0) : '-',
+    budgetCell(t),
     (t.runningDrains ?? []).map((d) => `${d.drainId} (${d.mode ?? '?'} x${d.requested ?? '?'})`).join(', ') || '-',
   ]);
-  return table(head, rows);
+  // The newest run each topic's budget skipped: a scheduled drain that did not happen is news.
+  const skipped = topics.flatMap((t) => (t.skippedRuns?.[0] ? [`${printable(t.name)}: scheduled run ${printable(t.skippedRuns[0].schedule)} at ${printable(t.skippedRuns[0].at)} skipped by the budget${t.skippedRuns[0].why ? `: ${printable(t.skippedRuns[0].why)}` : ''}`] : []));
+  return table(head, rows) + skipped.map((l) => `${l}\n`).join('');
+}
+
+/** "2/3 (max 20%)": unavailable (in-flight messages included) of allowed, or "-" without a policy. */
+function budgetCell(t: TopicJson): string {
+  if (!t.policy) return '-';
+  return `${t.budget?.unavailable ?? '?'}/${t.budget?.allowed ?? '?'} (max ${printable(String(t.policy.maxUnavailable))})`;
 }
 
 const ago = (iso: string | undefined, now: number) => (iso ? `${formatDuration(Math.max(0, now - Date.parse(iso)))} ago` : '-');

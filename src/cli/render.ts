@@ -2,6 +2,7 @@
 
 import { formatDuration } from '../domain/durations.js';
 import { printable } from './printable.js';
+import { unreachableLines } from './render-commands.js';
 
 /** The fields of GET /api/drains/{id} the CLI reads (see src/http/drain-view.ts). */
 export interface DrainJson {
@@ -27,6 +28,14 @@ export interface DrainJson {
   failure?: string;
   createdTime?: string;
   anomalies?: string[];
+  /** A targeted drain's or resume's named nodes (at most 60 listed; targetsOmitted more). */
+  targets?: string[];
+  targetsOmitted?: number;
+  /** Named nodes (targeted drains and resumes) no agent could take a command from when it started. */
+  unreachable?: Array<{ nodeId: string; why?: string }>;
+  /** The safety budget was overridden (--force), and by whom. */
+  forced?: boolean;
+  forcedBy?: string;
 }
 
 const until = (iso: string | undefined, now: number): string | undefined => {
@@ -35,12 +44,15 @@ const until = (iso: string | undefined, now: number): string | undefined => {
   return left > 0 ? `in ${formatDuration(left)}` : `passed ${formatDuration(-left)} ago`;
 };
 
+/** The state each mode asks its nodes to reach. */
+const TARGET: Record<string, string> = { 'graceful-downscale': 'drained', 'do-not-accept-new-tasks': 'intake-stopped', resume: 'resumed' };
+
 export function countsLine(d: DrainJson): string {
   const c = d.counts ?? {};
-  const target = d.mode === 'do-not-accept-new-tasks' ? 'intake-stopped' : 'drained';
+  const target = TARGET[d.mode ?? ''] ?? 'drained';
   const parts = [`${c.done ?? 0}/${c.requested ?? '?'} ${target}`, `accepted ${c.accepted ?? 0}`];
-  if (d.mode !== 'do-not-accept-new-tasks') parts.push(`draining ${c.draining ?? 0}`);
-  for (const k of ['escalated', 'expired', 'rejected'] as const) if (c[k]) parts.push(`${k} ${c[k]}`);
+  if (d.mode === 'graceful-downscale' || d.mode === undefined) parts.push(`draining ${c.draining ?? 0}`);
+  for (const k of ['escalated', 'expired', 'rejected', 'refused'] as const) if (c[k]) parts.push(`${k} ${c[k]}`);
   if (c.killed) parts.push(`SIGKILLed ${c.killed} worker${c.killed === 1 ? '' : 's'}`);
   if (c.untaken && d.status === 'running') parts.push(`untaken ${c.untaken}${d.untakenExpireAt ? ` (expire ${d.untakenExpireAt})` : ''}`);
   return parts.join(' · ');
@@ -62,11 +74,14 @@ export function progressBlock(d: DrainJson, now: number, workers?: Map<string, W
   const lines = [`drain ${d.drainId} on ${d.topic ?? '?'} (${d.mode ?? '?'}): ${d.status}`, `  ${countsLine(d)}`];
   const asked = whoLine('requested', d.requestedBy, d.requestedFor, d.reason);
   if (asked) lines.push(`  ${asked}`);
+  if (d.targets?.length) lines.push(`  named nodes: ${d.targets.map(printable).join(', ')}${d.targetsOmitted ? ` and ${d.targetsOmitted} more` : ''}`);
   if (d.status === 'running') {
     if (d.deadline) lines.push(`  deadline ${d.deadline} (${until(d.deadline, now)})`);
     else if (d.notAfter) lines.push(`  nodes may take it until ${d.notAfter} (${until(d.notAfter, now)})`);
     if (d.hint) lines.push(`  hint: ${printable(d.hint)}`);
+    lines.push(...unreachableLines(d.unreachable, d.notAfter));
   }
+  if (d.forced) lines.push(`  forced past the safety budget or the inventory's node ids${d.forcedBy ? ` by ${printable(d.forcedBy)}` : ''}`);
   const open = new Set(d.unfinished ?? []);
   for (const n of (d.nodes ?? []).filter((x) => open.has(x.nodeId))) {
     const inState = formatDuration(Math.max(0, now - Date.parse(n.since)));

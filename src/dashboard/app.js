@@ -4,11 +4,12 @@
 
 import { duration, h, tick } from './dom.js';
 import { fleetView, refreshNodes } from './fleet.js';
+import { confirmAction } from './node-action.js';
 
 const API = location.pathname.replace(/\/dashboard(\/.*)?$/, '');
 const POLL_MS = 2000;
 const KEY_STORE = 'workforce.functionKey';
-const TARGET = { 'graceful-downscale': 'drained', 'do-not-accept-new-tasks': 'intake-stopped' };
+const TARGET = { 'graceful-downscale': 'drained', 'do-not-accept-new-tasks': 'intake-stopped', resume: 'resumed' };
 
 const $ = (id) => document.getElementById(id);
 const TOPICS_EVERY = 3; // polls between two reads of GET /api/topics (it goes through ARM and counts every node)
@@ -39,6 +40,25 @@ async function api(route) {
   return res.json();
 }
 
+/** A POST whose refusals the caller shows (a 409 BudgetExceeded carries its figures): { status, body }. */
+async function post(route, body) {
+  const res = await fetch(`${API}/${route}`, { method: 'POST', headers: { 'x-functions-key': state.key, accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status === 401 || res.status === 403) throw new Error('the function key was refused');
+  const text = await res.text();
+  let parsed;
+  try {
+    parsed = text ? JSON.parse(text) : {};
+  } catch {
+    parsed = { detail: `HTTP ${res.status}: ${text.slice(0, 200)}` };
+  }
+  return { status: res.status, body: parsed };
+}
+
+/** A node's action button: the confirmation dialog; once the API took it, read everything again. */
+function act(topic, nodeId, action) {
+  confirmAction({ topic, nodeId, action, post, done: () => poll({ once: true }) });
+}
+
 /** Completed with workers SIGKILLed at the deadline: their tasks may be lost, so not shown as plain success. */
 const escalated = (d) => d.status === 'completed' && (d.counts?.escalated || 0) > 0;
 
@@ -62,8 +82,8 @@ function countsLine(d) {
   const c = d.counts || {};
   const target = TARGET[d.mode] || 'done';
   const items = [[`${c.done || 0}/${c.requested ?? '?'}`, target], [c.accepted || 0, 'accepted']];
-  if (d.mode !== 'do-not-accept-new-tasks') items.push([c.draining || 0, 'draining']);
-  for (const k of ['escalated', 'expired', 'rejected']) if (c[k]) items.push([c[k], k]);
+  if (d.mode !== 'do-not-accept-new-tasks' && d.mode !== 'resume') items.push([c.draining || 0, 'draining']);
+  for (const k of ['escalated', 'expired', 'rejected', 'refused']) if (c[k]) items.push([c[k], k]);
   if (c.killed) items.push([c.killed, 'SIGKILLed']);
   if (c.untaken && d.status === 'running') items.push([c.untaken, 'untaken']);
   return h('dl', { class: 'counts' }, items.map(([n, label]) => h('div', {}, h('dt', {}, label), h('dd', { 'data-count': label }, n))));
@@ -92,6 +112,9 @@ function nodesTable(d, nodes) {
 function meta(d) {
   return h('p', { class: 'meta' },
     h('span', {}, d.mode),
+    // A targeted drain or resume names its nodes (at most 60 listed).
+    d.targets ? h('span', { class: 'targets' }, `nodes ${d.targets.join(', ')}${d.targetsOmitted ? ` and ${d.targetsOmitted} more` : ''}`) : null,
+    d.forced ? h('span', { class: 'forced', title: 'the safety budget or the inventory check was overridden' }, `forced${d.forcedBy ? ` by ${d.forcedBy}` : ''}`) : null,
     d.reason ? h('span', {}, `“${d.reason}”`) : null,
     d.requestedBy ? h('span', {}, `by ${d.requestedBy}`, d.requestedFor ? h('span', { class: 'muted', title: 'as the caller said' }, ` for ${d.requestedFor}`) : null) : null,
     d.status === 'running' && d.deadline ? h('span', { class: 'deadline' }, 'deadline ', h('strong', { 'data-until': d.deadline })) : null,
@@ -106,6 +129,7 @@ function runningCard(d) {
     meta(d), countsBar(d), countsLine(d),
     // Why it waits (untaken messages, what the topic's nodes are), from the fleet inventory.
     d.hint ? h('p', { class: 'hint' }, d.hint) : null,
+    d.status === 'running' && d.unreachable?.length ? h('p', { class: 'hint unreachable' }, `not reachable when sent (each command waits until it expires): ${d.unreachable.map((u) => `${u.nodeId} (${u.why})`).join(', ')}`) : null,
     nodesTable(d, d.nodes || []),
     d.nodesOmitted ? h('p', { class: 'muted' }, `and ${d.nodesOmitted} more nodes`) : null,
     (d.anomalies || []).map((a) => h('p', { class: 'error' }, a)));
@@ -174,7 +198,7 @@ function fleetChanged() {
 function render() {
   const running = state.drains.filter((d) => d.status === 'running');
   const recent = state.drains.filter((d) => d.status !== 'running').slice(0, 20);
-  $('topics').replaceChildren(...fleetView(allTopics(state.drains), drainNotes(state.drains), fleetChanged));
+  $('topics').replaceChildren(...fleetView(allTopics(state.drains), drainNotes(state.drains), fleetChanged, act));
   $('running').replaceChildren(...(running.length ? running.map(runningCard) : [h('p', { class: 'muted' }, 'Nothing is draining.')]));
   $('recent').replaceChildren(...(recent.length ? recent.map(recentRow) : [h('p', { class: 'muted' }, 'No drain has ended yet.')]));
   tick();
@@ -195,9 +219,10 @@ async function withWorkers(d) {
   return status;
 }
 
-async function poll() {
+/** Reads everything and redraws; then again in POLL_MS, unless `once` (a read out of turn, after an action). */
+async function poll({ once = false } = {}) {
   try {
-    if (state.polls++ % TOPICS_EVERY === 0) {
+    if (state.polls++ % TOPICS_EVERY === 0 || once) {
       // Optional: 503 when the app has no provisioning target; topics then come from drains.
       state.topics = await api('topics').then((r) => r.topics, (err) => (err.auth ? Promise.reject(err) : state.topics));
     }
@@ -222,7 +247,7 @@ async function poll() {
     }
     connection(`offline: ${err.message}`, 'error');
   }
-  setTimeout(poll, POLL_MS);
+  if (!once) setTimeout(poll, POLL_MS);
 }
 
 $('key-form').addEventListener('submit', (e) => {

@@ -4,6 +4,7 @@
 // text only (dom.js h()).
 
 import { h } from './dom.js';
+import { ACTIONS, actionsFor } from './node-action.js';
 
 const PAGE_SIZE = 50;
 /** A topic with at most this many nodes opens its table by itself (until the operator toggles it). */
@@ -62,7 +63,12 @@ function workersCell(n) {
   ];
 }
 
-function nodeRow(n) {
+/** The node's action buttons; each opens the confirmation dialog (node-action.js). */
+function actionsCell(n, act) {
+  return actionsFor(n.state).map((a) => h('button', { type: 'button', class: `action ${a}`, 'data-action': a, onclick: () => act(n.nodeId, a) }, ACTIONS[a].label));
+}
+
+function nodeRow(n, act) {
   const gone = n.presence === 'offline';
   return h('tr', { 'data-node': n.nodeId, 'data-state': n.state, class: n.stale && !gone ? 'stale' : gone ? 'offline' : undefined },
     h('td', { 'data-label': 'node' }, n.nodeId),
@@ -72,10 +78,11 @@ function nodeRow(n) {
     h('td', { 'data-label': 'drain' }, n.drain?.drainId ? h('code', {}, n.drain.drainId) : '—'),
     h('td', { 'data-label': 'workers' }, workersCell(n)),
     h('td', { 'data-label': 'agent' }, h('span', { class: 'muted' }, n.agentVersion || '—')),
-    h('td', { 'data-label': 'host' }, n.hostName || '—'));
+    h('td', { 'data-label': 'host' }, n.hostName || '—'),
+    h('td', { 'data-label': 'actions', class: 'actions' }, actionsCell(n, act)));
 }
 
-function nodeTable(t, v, changed) {
+function nodeTable(t, v, changed, act) {
   if (v.error) return h('p', { class: 'error' }, `nodes: ${v.error}`);
   if (v.nodes === undefined) return h('p', { class: 'muted' }, 'loading nodes…');
   const first = v.page * PAGE_SIZE;
@@ -86,8 +93,8 @@ function nodeTable(t, v, changed) {
   };
   return [
     v.nodes.length === 0 ? h('p', { class: 'muted' }, v.filter ? `No ${v.filter} node.` : 'No node.') : h('table', { class: 'nodes fleet' },
-      h('thead', {}, h('tr', {}, ['node', 'state', 'for', 'last seen', 'drain', 'workers', 'agent', 'host'].map((c) => h('th', {}, c)))),
-      h('tbody', {}, v.nodes.map(nodeRow))),
+      h('thead', {}, h('tr', {}, ['node', 'state', 'for', 'last seen', 'drain', 'workers', 'agent', 'host', ''].map((c) => h('th', {}, c)))),
+      h('tbody', {}, v.nodes.map((n) => nodeRow(n, (nodeId, action) => act(t.name, nodeId, action))))),
     v.page > 0 || v.next ? h('p', { class: 'pager' },
       h('button', { type: 'button', class: 'prev', disabled: v.page === 0, onclick: go(v.page - 1) }, '‹ previous'),
       h('span', { class: 'muted' }, ` nodes ${first + 1}–${first + v.nodes.length} `),
@@ -110,12 +117,34 @@ function stateCounts(t, v, changed) {
   h('span', { class: 'muted total' }, `${t.nodes.total} in all`));
 }
 
+/** The topic's safety budget (GET /api/topics: `policy`, `budget`): unavailable nodes of how many it allows. */
+function budgetNote(t) {
+  if (!t.policy) return t.nodes ? h('p', { class: 'budget none muted', 'data-budget': 'none' }, 'no safety budget') : null;
+  const b = t.budget || {};
+  const full = typeof b.allowed === 'number' && typeof b.unavailable === 'number' && b.unavailable >= b.allowed;
+  const title = `at most ${t.policy.maxUnavailable} unavailable at once${typeof b.online === 'number' ? `; ${b.online} online` : ''}${b.inFlight ? `; ${b.inFlight} in flight` : ''}`;
+  return h('p', { class: `budget${full ? ' full' : ''}`, 'data-budget': String(t.policy.maxUnavailable), title },
+    'budget: ', h('strong', { 'data-figure': 'unavailable' }, b.unavailable ?? '?'), ' of ', h('strong', { 'data-figure': 'allowed' }, b.allowed ?? '?'),
+    ` unavailable (max ${t.policy.maxUnavailable})`);
+}
+
+/** The newest scheduled run the budget skipped (GET /api/topics `skippedRuns`): a drain that did not happen, and why. */
+function skippedNote(t) {
+  const run = t.skippedRuns?.[0];
+  if (!run) return null;
+  return h('p', { class: 'skipped', 'data-skipped': run.schedule, title: run.why || '' },
+    `Scheduled run ${run.schedule} skipped by the budget at `, h('time', { datetime: run.at }, run.at),
+    `: online ${run.online ?? '?'}, unavailable ${run.unavailable ?? '?'}, requested ${run.requested ?? '?'}, allowed ${run.allowed ?? '?'}`,
+    t.skippedRuns.length > 1 ? h('span', { class: 'muted' }, ` (${t.skippedRuns.length} skipped runs listed)`) : null);
+}
+
 /**
  * The topic cards. `topics`: GET /api/topics (with `nodes` when the app has an inventory);
  * `notes`: per topic (lower-cased), what its drains say ("1 draining", "last drain completed");
- * `changed`: called after a click that needs the nodes read again.
+ * `changed`: called after a click that needs the nodes read again; `act(topic, nodeId, action)`:
+ * a node's action button was clicked.
  */
-export function fleetView(topics, notes, changed) {
+export function fleetView(topics, notes, changed, act) {
   if (topics.length === 0) return [h('p', { class: 'muted' }, 'No topics yet: workforce topic ensure <topic>')];
   return topics.map((t) => {
     const v = viewOf(t.name);
@@ -129,7 +158,9 @@ export function fleetView(topics, notes, changed) {
       h('div', { class: 'card-head' },
         t.nodes ? h('button', { type: 'button', class: 'toggle', 'aria-expanded': String(open), onclick: toggle }, h('h3', {}, t.name)) : h('h3', {}, t.name),
         h('span', { class: `drain-note${note.escalated ? ' escalated' : ''}` }, note.text)),
+      budgetNote(t),
+      skippedNote(t),
       t.nodes ? stateCounts(t, v, changed) : h('p', { class: 'muted' }, 'No fleet inventory: nodes show once the app stores presence reports.'),
-      t.nodes && open ? nodeTable(t, v, changed) : null);
+      t.nodes && open ? nodeTable(t, v, changed, act) : null);
   });
 }

@@ -32,8 +32,8 @@ describe('workforce topics and nodes against the local system', () => {
     await waitFor(async () => (await nodesJson()).some((n) => n.nodeId === 'cli-node-1'), 'the agent in the inventory');
     const topics = await cli(['topics'], env);
     expect(topics).toMatchObject({ code: EXIT.ok, stderr: '' });
-    expect(topics.stdout).toMatch(/^TOPIC\s+ACTIVE\s+INTAKE-STOPPED\s+DRAINING\s+DRAINED\s+STALE\s+OFFLINE\s+TOTAL\s+RUNNING DRAINS$/m);
-    expect(topics.stdout).toMatch(/^fleet-cli\s+1\s+0\s+0\s+0\s+0\s+0\s+1\s+-$/m);
+    expect(topics.stdout).toMatch(/^TOPIC\s+ACTIVE\s+INTAKE-STOPPED\s+DRAINING\s+DRAINED\s+STALE\s+OFFLINE\s+TOTAL\s+BUDGET\s+RUNNING DRAINS$/m);
+    expect(topics.stdout).toMatch(/^fleet-cli\s+1\s+0\s+0\s+0\s+0\s+0\s+1\s+-\s+-$/m);
     expect(JSON.parse((await cli(['topics', '--json'], env)).stdout).find((t: { name: string }) => t.name === topic)).toMatchObject({ nodes: { active: 1, total: 1 }, runningDrains: [] });
 
     const nodes = await cli(['nodes', topic], env);
@@ -91,7 +91,7 @@ describe('workforce topics and nodes against the local system', () => {
     expect(status.code).toBe(EXIT.ok);
     expect(status.stdout).toMatch(hint);
     expect((await cp.api('GET', `drains/${drainId}`)).body.hint).toMatch(/^1 message untaken/);
-    expect((await cli(['topics'], env)).stdout).toMatch(new RegExp(`^fleet-cli\\s+0\\s+0\\s+0\\s+1\\s+1\\s+0\\s+2\\s+${drainId} \\(graceful-downscale x1\\)$`, 'm'));
+    expect((await cli(['topics'], env)).stdout).toMatch(new RegExp(`^fleet-cli\\s+0\\s+0\\s+0\\s+1\\s+1\\s+0\\s+2\\s+-\\s+${drainId} \\(graceful-downscale x1\\)$`, 'm'));
     expect((await cli(['cancel', drainId], env)).code).toBe(EXIT.ok);
     expect((await waiting).code).toBe(EXIT.cancelled);
   });

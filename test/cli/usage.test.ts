@@ -7,10 +7,34 @@ import { cli, cliProcess } from './run-cli.js';
 /** Bad arguments never reach the network: exit 2 and a message naming the problem. */
 describe('workforce: bad usage', () => {
   const cases: Array<[string[], RegExp]> = [
-    [['frobnicate'], /unknown command "frobnicate"; the commands are topic, drain, drains, status, cancel, topics, nodes, send/],
+    [['frobnicate'], /unknown command "frobnicate"; the commands are topic, drain, resume, drains, status, cancel, topics, nodes, send/],
     [['drains', '--bogus'], /drains: Unknown option '--bogus'\. See `workforce drains --help`/],
     [['drain'], /drain: missing <topic>/],
-    [['drain', 'eu-west'], /--count is required/],
+    [['drain', 'eu-west'], /--count or --node is required/],
+    // Per-node commands (#17): every message names the flag at fault; nothing reaches the API.
+    [['drain', 'eu-west', '--count', '2', '--node', 'a'], /--count and --node exclude each other/],
+    [['drain', 'eu-west', '--node', 'a', '--node', 'b', '--node', 'A'], /--node "A" is given twice \(as "a": node ids ignore case\)/],
+    [['drain', 'eu-west', '--node', 'x'.repeat(129)], /--node "x{129}" is not a node id: it must be 1-128 characters without control characters/],
+    [['drain', 'eu-west', '--node', 'evil\u001b[2J'], /--node "evil\\u001b\[2J" is not a node id/],
+    [['drain', 'eu-west', '--node', ''], /--node "" is not a node id/],
+    [['drain', 'eu-west', ...Array.from({ length: 1001 }, (_, i) => ['--node', `n${i}`]).flat()], /--node is given 1001 times; one command takes at most 1000 nodes/],
+    [['drain', 'eu-west', '--node', 'a', '--intake-stop', '--mode', 'graceful-downscale'], /--intake-stop is --mode do-not-accept-new-tasks; it contradicts --mode graceful-downscale/],
+    [['drain', 'eu-west', '--node', 'a', '--intake-stop', '--deadline', '1h'], /--deadline applies to graceful-downscale only/],
+    [['drain', 'eu-west', '--node', 'a', '--dry-run', '--wait'], /--dry-run sends nothing, so --wait has no drain to follow/],
+    [['drain', 'eu-west', '--node', 'a', '--force=yes'], /drain: Option '--force' does not take an argument/],
+    [['drain', 'eu-west', '--nodes', 'a'], /drain: Unknown option '--nodes'/],
+    [['resume'], /resume: missing <topic>/],
+    [['resume', 'eu-west'], /--node or --all is required/],
+    [['resume', 'eu-west', '--node', 'a', '--all'], /--node and --all exclude each other/],
+    [['resume', 'eu-west', '--all', '--force'], /resume: Unknown option '--force'/],
+    [['resume', 'eu-west', '--node', 'a', '--node', 'a'], /--node "a" is given twice/],
+    [['resume', 'eu-west', '--all', '--not-after', 'later'], /--not-after must be a duration such as 30m/],
+    [['topic', 'policy'], /topic policy: missing <topic>/],
+    [['topic', 'policy', 'eu-west', '--max-unavailable', '-1'], /--max-unavailable must be a whole number of nodes \(e\.g\. 5\) or a percentage from 0% to 100% \(e\.g\. 20%\), got "-1"/],
+    [['topic', 'policy', 'eu-west', '--max-unavailable', '101%'], /--max-unavailable must be .*got "101%"/],
+    [['topic', 'policy', 'eu-west', '--max-unavailable', '2.5'], /--max-unavailable must be .*got "2\.5"/],
+    [['topic', 'policy', 'eu-west', '--max-unavailable', 'twenty'], /--max-unavailable must be .*got "twenty"/],
+    [['topic', 'policy', 'eu-west', '--max-unavailable', '5', '--clear'], /--max-unavailable and --clear exclude each other/],
     [['drain', 'eu-west', '--count', '0'], /--count must be a whole number of at least 1, got "0"/],
     // a value starting with "-" is the flag's value, so the message says what --count accepts
     [['drain', 'eu-west', '--count', '-1'], /--count must be a whole number of at least 1, got "-1"/],
@@ -36,7 +60,8 @@ describe('workforce: bad usage', () => {
     [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1', '--drain-id', 'victim/terminate?reason=x&'], /--drain-id "victim\/terminate\?reason=x&" must be 1-64 letters, digits/],
   ];
   for (const [argv, message] of cases) {
-    it(`${argv.join(' ')} → exit 2`, async () => {
+    const shown = argv.join(' ');
+    it(`${shown.length > 100 ? `${shown.slice(0, 100)}… (${argv.length} arguments)` : shown} → exit 2`, async () => {
       const r = await cli(argv);
       expect(r.stderr).toMatch(message);
       expect(r.code).toBe(2);
@@ -47,7 +72,7 @@ describe('workforce: bad usage', () => {
   it('--version and --help answer for the CLI and every command, exit 0', async () => {
     const version = /^workforce 0\.1\.0 \(node v\d+\.\d+\.\d+\)\n$/;
     expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: expect.stringMatching(version), stderr: '' });
-    for (const command of [['topic'], ['topic', 'ensure'], ['drain'], ['drains'], ['status'], ['cancel'], ['send']]) {
+    for (const command of [['topic'], ['topic', 'ensure'], ['topic', 'policy'], ['drain'], ['resume'], ['drains'], ['status'], ['cancel'], ['send']]) {
       const v = await cli([...command, '--version']);
       expect(v, command.join(' ')).toMatchObject({ code: 0, stdout: expect.stringMatching(version), stderr: '' });
       const h = await cli([...command, '--help']);
@@ -59,6 +84,10 @@ describe('workforce: bad usage', () => {
   it('--help prints the usage and exits 0; no command prints it and exits 2', async () => {
     expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Exit codes:') });
     expect(await cli(['drain', '--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('--not-after D') });
+    expect(await cli(['--help'])).toMatchObject({ stdout: expect.stringContaining("8 the topic's safety budget refused the drain") });
+    expect((await cli(['drain', '--help'])).stdout).toMatch(/--node ID[\s\S]*--intake-stop[\s\S]*--dry-run[\s\S]*--force/);
+    expect((await cli(['resume', '--help'])).stdout).toMatch(/--node ID[\s\S]*--all[\s\S]*--dry-run/);
+    expect((await cli(['topic', 'policy', '--help'])).stdout).toMatch(/--max-unavailable N[\s\S]*--clear/);
     expect(await cli([])).toMatchObject({ code: 2, stdout: expect.stringContaining('workforce topic ensure') });
   });
 

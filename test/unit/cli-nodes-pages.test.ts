@@ -14,6 +14,7 @@ function pagedApi(pages: Record<string, { nodes: Array<{ nodeId: string }>; cont
     },
     put: async () => undefined,
     post: async () => undefined,
+    delete: async () => undefined,
   };
 }
 

@@ -39,11 +39,17 @@ describe('fleet views in the terminal', () => {
 
   it('lists topics with their nodes by state and running drains, and says when there is no inventory', () => {
     const out = topicsTable([
-      { name: 'eu-west', nodes: { active: 2, 'intake-stopped': 1, draining: 0, drained: 3, stale: 1, offline: 0, total: 7 }, runningDrains: [{ drainId: 'd-1', mode: 'graceful-downscale', requested: 2 }] },
+      {
+        name: 'eu-west', nodes: { active: 2, 'intake-stopped': 1, draining: 0, drained: 3, stale: 1, offline: 0, total: 7 }, runningDrains: [{ drainId: 'd-1', mode: 'graceful-downscale', requested: 2 }],
+        policy: { maxUnavailable: '80%' }, budget: { online: 7, unavailable: 6, inFlight: 1, allowed: 6 },
+        skippedRuns: [{ at: '2026-01-01T22:00:00.000Z', schedule: 'nightly', why: 'online 7, unavailable 6, requested 2, allowed 6' }, { at: '2025-12-31T22:00:00.000Z', schedule: 'nightly' }],
+      },
       { name: 'us-east' },
     ]).trimEnd().split('\n');
-    expect(out[0]).toMatch(/^TOPIC\s+ACTIVE\s+INTAKE-STOPPED\s+DRAINING\s+DRAINED\s+STALE\s+OFFLINE\s+TOTAL\s+RUNNING DRAINS$/);
-    expect(out[1]).toMatch(/^eu-west\s+2\s+1\s+0\s+3\s+1\s+0\s+7\s+d-1 \(graceful-downscale x2\)$/);
-    expect(out[2]).toMatch(/^us-east(\s+-){7}\s+-$/);
+    expect(out[0]).toMatch(/^TOPIC\s+ACTIVE\s+INTAKE-STOPPED\s+DRAINING\s+DRAINED\s+STALE\s+OFFLINE\s+TOTAL\s+BUDGET\s+RUNNING DRAINS$/);
+    expect(out[1]).toMatch(/^eu-west\s+2\s+1\s+0\s+3\s+1\s+0\s+7\s+6\/6 \(max 80%\)\s+d-1 \(graceful-downscale x2\)$/);
+    expect(out[2]).toMatch(/^us-east(\s+-){8}\s+-$/);
+    // The newest skipped run only.
+    expect(out.slice(3)).toEqual(['eu-west: scheduled run nightly at 2026-01-01T22:00:00.000Z skipped by the budget: online 7, unavailable 6, requested 2, allowed 6']);
   });
 });

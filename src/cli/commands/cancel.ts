@@ -8,7 +8,8 @@ import { API_OPTIONS, apiTarget, parse, whoami } from '../options.js';
 export const CANCEL_HELP = `workforce cancel <drainId> [--reason TEXT] [--requested-by WHO] [--api URL] [--key KEY] [--json]
 
 Cancels a running drain: its messages that no node has taken are withdrawn. Nodes that already
-took one keep draining (\`workforce-agent resume\` on a node undoes an intake stop).
+took one keep draining (\`workforce resume <topic> --node ID\` undoes an intake stop, and re-arms
+a drained node).
 `;
 
 const OPTIONS = { ...API_OPTIONS, reason: { type: 'string' }, 'requested-by': { type: 'string' } } as const;

@@ -5,16 +5,21 @@ import { parseDuration } from '../../domain/durations.js';
 import { apiClient } from '../api.js';
 import { EXIT, usageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
-import { API_OPTIONS, apiTarget, count, duration, isInstant, oneOf, parse, relativeOrInstant, whoami } from '../options.js';
-import { watchDrain } from '../watch.js';
+import { API_OPTIONS, apiTarget, count, duration, isInstant, nodeIds, oneOf, parse, relativeOrInstant, whoami } from '../options.js';
+import { nodeList, startDrain } from '../start-drain.js';
 
-export const DRAIN_HELP = `workforce drain <topic> --count N [options]
+export const DRAIN_HELP = `workforce drain <topic> (--count N | --node ID …) [options]
 
-Asks N nodes listening on <topic> to drain (POST /api/topics/<topic>/drains).
+Asks nodes listening on <topic> to drain (POST /api/topics/<topic>/drains): any N of them
+(--count, one control message each), or the nodes you name (--node, one command each, which
+only that node takes).
 
-  --count N             how many nodes (one control message each)                (required)
+  --count N             how many nodes, any of them
+  --node ID             this node (repeat it: --node a --node b; at most 1000); an id the fleet
+                        inventory has never seen is refused (a typo guard) unless --force
   --mode M              graceful-downscale (default): finish the current task and exit
                         do-not-accept-new-tasks: stop taking tasks, keep running
+  --intake-stop         the same as --mode do-not-accept-new-tasks (undo it: workforce resume)
   --deadline D          kill what is left after D (e.g. 2h) or at an ISO instant
                         (graceful-downscale only; without it workers may take as long as they need)
   --not-after D         a node that has not taken a message after D (default 15m, or the
@@ -22,6 +27,10 @@ Asks N nodes listening on <topic> to drain (POST /api/topics/<topic>/drains).
   --reason TEXT         why, shown to everyone watching
   --requested-by WHO    who asks (default: user@host)
   --drain-id ID         your own id (letters, digits, . - _); a repeat is refused
+  --dry-run             show what would be sent (messages, expiry, the nodes by state, the
+                        safety budget's verdict, named nodes offline or stale) and send nothing
+  --force               drain even if the topic's safety budget refuses it (exit 8 without it),
+                        and send to node ids the inventory does not know; recorded in the drain
   --wait                follow the drain until it ends; exit code says how (see workforce --help)
   --interval D          how often --wait polls (default 1s)
   --api URL --key KEY --json
@@ -30,7 +39,11 @@ Asks N nodes listening on <topic> to drain (POST /api/topics/<topic>/drains).
 const OPTIONS = {
   ...API_OPTIONS,
   count: { type: 'string' },
+  node: { type: 'string', multiple: true },
   mode: { type: 'string' },
+  'intake-stop': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' },
   deadline: { type: 'string' },
   'not-after': { type: 'string' },
   reason: { type: 'string' },
@@ -55,7 +68,15 @@ export async function drainCommand(args: string[], io: Io): Promise<ExitCode> {
     io.out(DRAIN_HELP);
     return EXIT.ok;
   }
-  const mode = oneOf('mode', values.mode, OPERATIONS);
+  const topic = positionals[0]!;
+  const nodes = nodeIds(values.node);
+  if (nodes !== undefined && values.count !== undefined) throw usageError('--count and --node exclude each other: drain any N nodes (--count N) or the nodes you name (--node ID …)');
+  if (nodes === undefined && values.count === undefined) throw usageError('--count or --node is required: how many nodes (--count 2), or which (--node ID, repeated)');
+  if (values['intake-stop'] && values.mode !== undefined && values.mode !== 'do-not-accept-new-tasks') {
+    throw usageError(`--intake-stop is --mode do-not-accept-new-tasks; it contradicts --mode ${values.mode}`);
+  }
+  if (values['dry-run'] && values.wait) throw usageError('--dry-run sends nothing, so --wait has no drain to follow; leave one out');
+  const mode = values['intake-stop'] ? 'do-not-accept-new-tasks' : oneOf('mode', values.mode, OPERATIONS);
   if (values.deadline !== undefined && mode === 'do-not-accept-new-tasks') {
     throw usageError('--deadline applies to graceful-downscale only: a node that stops taking tasks keeps running');
   }
@@ -65,23 +86,29 @@ export async function drainCommand(args: string[], io: Io): Promise<ExitCode> {
   if (values.deadline !== undefined && values['not-after'] !== undefined && instantOf(values['not-after'], io.now()) > instantOf(values.deadline, io.now())) {
     throw usageError(`--not-after ${values['not-after']} ends after --deadline ${values.deadline}: a node could take the drain when it is already over; give a --not-after no later than the --deadline, or leave it out`);
   }
+  const target = nodes !== undefined ? { nodes } : { count: count('count', values.count) };
   const body = {
-    count: count('count', values.count),
+    ...target,
     ...(mode !== undefined && { mode }),
     ...deadline,
     ...notAfter,
     ...(values.reason !== undefined && { reason: values.reason }),
     requestedBy: values['requested-by'] ?? whoami(io.env),
     ...(values['drain-id'] !== undefined && { drainId: values['drain-id'] }),
+    ...(values.force && { force: true }),
+    ...(values['dry-run'] && { dryRun: true }),
   };
   const interval = intervalMs(values.interval);
-  const api = apiClient(apiTarget(values, io));
-  const started = await api.post(`topics/${encodeURIComponent(positionals[0]!)}/drains`, body);
-  if (!values.wait) {
-    if (values.json) io.out(`${JSON.stringify(started, null, 2)}\n`);
-    else io.out(`drain ${started.drainId} started: ${body.count} x ${started.spec?.mode ?? mode} on ${positionals[0]}\n  follow it: workforce status ${started.drainId} --watch\n`);
-    return EXIT.ok;
-  }
-  if (!values.json) io.out(`drain ${started.drainId} started\n`);
-  return watchDrain(api, started.drainId, io, { json: values.json === true, intervalMs: interval });
+  const operation = mode ?? 'graceful-downscale';
+  return startDrain({
+    api: apiClient(apiTarget(values, io)),
+    route: `topics/${encodeURIComponent(topic)}/drains`,
+    body,
+    topic,
+    what: nodes !== undefined ? `${operation} of ${nodeList(nodes)}` : `${target.count} x ${operation}`,
+    json: values.json === true,
+    dryRun: values['dry-run'] === true,
+    wait: values.wait === true,
+    intervalMs: interval,
+  }, io);
 }

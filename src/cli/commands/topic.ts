@@ -1,17 +1,21 @@
 // `workforce topic ensure <topic>`: provisions the topic, its subscription and the reports queue.
+// `workforce topic policy <topic>`: shows, sets or clears its safety budget (topic-policy.ts).
 
 import { apiClient } from '../api.js';
 import { Answer, EXIT, usageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { API_OPTIONS, apiTarget, parse } from '../options.js';
 import { versionLine } from '../version.js';
+import { POLICY_HELP, policyCommand } from './topic-policy.js';
 
-export const TOPIC_HELP = `workforce topic ensure <topic> [--api URL] [--key KEY] [--json]
+export const ENSURE_HELP = `workforce topic ensure <topic> [--api URL] [--key KEY] [--json]
 
-Creates the control topic, its "shutdown" subscription and the reports queue when they are
-missing (PUT /api/topics/<topic>). Safe to repeat: existing entities are left as they are and
-settings that differ from Workforce's are listed.
+Creates the control topic, its "shutdown" subscription, the reports queue and the commands
+queue when they are missing (PUT /api/topics/<topic>). Safe to repeat: existing entities are
+left as they are and settings that differ from Workforce's are listed.
 `;
+
+export const TOPIC_HELP = `${ENSURE_HELP}\n${POLICY_HELP}`;
 
 interface Entity {
   kind: string;
@@ -27,10 +31,11 @@ export async function topicCommand(args: string[], io: Io): Promise<ExitCode> {
     return sub === undefined ? EXIT.usage : EXIT.ok;
   }
   if (sub === '--version') throw new Answer(versionLine());
-  if (sub !== 'ensure') throw usageError(`topic: unknown subcommand "${sub}"; the only one is \`workforce topic ensure <topic>\``);
+  if (sub === 'policy') return policyCommand(rest, io);
+  if (sub !== 'ensure') throw usageError(`topic: unknown subcommand "${sub}"; the subcommands are \`workforce topic ensure <topic>\` and \`workforce topic policy <topic>\``);
   const { values, positionals } = parse('topic ensure', rest, API_OPTIONS, ['topic']);
   if (values.help) {
-    io.out(TOPIC_HELP);
+    io.out(ENSURE_HELP);
     return EXIT.ok;
   }
   const topic = positionals[0]!;

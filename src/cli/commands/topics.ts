@@ -10,8 +10,9 @@ export const TOPICS_HELP = `workforce topics [--api URL] [--key KEY] [--json]
 
 Lists the topics (GET /api/topics) with their nodes by state, as the agents' presence reports
 tell them (active, intake-stopped, draining, drained; stale: no heartbeat for three intervals;
-offline: stopped cleanly), and the drains running on each. The nodes of one topic:
-workforce nodes <topic>.
+offline: stopped cleanly), its safety budget (unavailable/allowed, see workforce topic policy),
+the drains running on each, and the newest scheduled run its budget skipped. The nodes of one
+topic: workforce nodes <topic>.
 `;
 
 export async function topicsCommand(args: string[], io: Io): Promise<ExitCode> {
