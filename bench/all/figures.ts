@@ -165,7 +165,7 @@ export const BENCHES: Bench[] = [
       const accepted = match(out, /POST → all (\d+) accepted: ([\d.]+) s/);
       const done = match(out, /POST → ([\w-]+): ([\d.]+) s \(counts/);
       const sessions = match(out, /sessions taken: (\d+) .*?; (\d+) sessions\/s from POST to the last taken, (\d+)\/s from the first to the last/);
-      const untouched = match(out, /nodes not named: (\d+) messages received/);
+      const untouched = match(out, /nodes not named: (\d+) messages \(/);
       const of = `${head?.[1] ?? '?'} named nodes among ${head?.[2] ?? '?'}`;
       return [
         info(`targeted drain of ${of}, POST → all accepted`, accepted ? `${accepted[2]} s` : undefined),
