@@ -10,10 +10,13 @@
 // Runs until its stdin closes, then until no session is left within one accept timeout; prints
 // one JSON line: what it took, the sessions, and the counts of wrong deliveries.
 //
-//   tsx bench/session-agents.ts <connection string> <topic> <named nodes file> <process index> <loops>
+// With <held first> <held count> (BENCH_SESSIONS=held), it holds instead one session receiver
+// per node sim-<first>..sim-<first+count-1>, accepted before `ready` and kept until stdin closes.
+//
+//   tsx bench/session-agents.ts <connection string> <topic> <named nodes file> <process index> <loops> [<held first> <held count>]
 
 import { readFileSync } from 'node:fs';
-import { ServiceBusClient, isServiceBusError, type ServiceBusReceivedMessage } from '@azure/service-bus';
+import { ServiceBusClient, isServiceBusError, type ServiceBusReceivedMessage, type ServiceBusSessionReceiver } from '@azure/service-bus';
 import { coalesceReports, commandsQueueName, type AgentReport, type CommandMessage, type ReportState } from '@workforce/worker-agent/contract';
 import { sendBatches } from '../src/adapters/service-bus.js';
 import { REPORTS_QUEUE } from '../src/config.js';
@@ -70,6 +73,26 @@ async function flush(): Promise<void> {
   await send(batch);
 }
 
+/** Checks a command against its session and answers it, as the node's agent would. */
+function take(sessionId: string, m: ServiceBusReceivedMessage): void {
+  const body = m.body as CommandMessage;
+  if (!named.has(sessionId.toLowerCase())) {
+    wrongSession++;
+    return;
+  }
+  if (typeof body?.nodeId !== 'string' || body.nodeId.toLowerCase() !== sessionId.toLowerCase()) {
+    wrongNodeId++;
+    return;
+  }
+  taken.push(sessionId);
+  const at = Date.now();
+  firstTakenAt ??= at;
+  lastTakenAt = at;
+  const report = reportsOf(m, sessionId);
+  now.push(report('accepted'), report('signalled'));
+  later.push(report('drained'));
+}
+
 async function loop(): Promise<void> {
   for (;;) {
     let receiver;
@@ -91,23 +114,7 @@ async function loop(): Promise<void> {
       const got = await receiver.receiveMessages(1, { maxWaitTimeInMs: 2_000 });
       for (const m of got) {
         await receiver.completeMessage(m);
-        const sessionId = receiver.sessionId;
-        const body = m.body as CommandMessage;
-        if (!named.has(sessionId.toLowerCase())) {
-          wrongSession++;
-          continue;
-        }
-        if (typeof body?.nodeId !== 'string' || body.nodeId.toLowerCase() !== sessionId.toLowerCase()) {
-          wrongNodeId++;
-          continue;
-        }
-        taken.push(sessionId);
-        const at = Date.now();
-        firstTakenAt ??= at;
-        lastTakenAt = at;
-        const report = reportsOf(m, sessionId);
-        now.push(report('accepted'), report('signalled'));
-        later.push(report('drained'));
+        take(receiver.sessionId, m);
       }
     } finally {
       await receiver.close();
@@ -115,7 +122,32 @@ async function loop(): Promise<void> {
   }
 }
 
-const LOOPS = Number(loopsText);
+/**
+ * Held mode: one session receiver per node, accepted before the drain and kept, as agents hold
+ * theirs (but `count` of them on this process's one connection, not one connection each).
+ */
+async function hold(first: number, count: number): Promise<() => Promise<void>> {
+  const receivers: ServiceBusSessionReceiver[] = [];
+  const ids = Array.from({ length: count }, (_, i) => `sim-${String(first + i).padStart(5, '0')}`); // as bench/presence-senders.ts names them
+  for (let i = 0; i < ids.length; i += 50) {
+    receivers.push(...(await Promise.all(ids.slice(i, i + 50).map((id) => reports.acceptSession(queue, id)))));
+  }
+  for (const r of receivers) {
+    r.subscribe({
+      processMessage: async (m) => take(r.sessionId, m),
+      processError: async (e) => {
+        acceptErrors++;
+        console.error(`session agents ${indexText}: session ${r.sessionId}: ${String(e.error)}`);
+      },
+    });
+  }
+  return async () => {
+    await new Promise<void>((resolve) => (stopping ? resolve() : process.stdin.once('close', () => resolve())));
+    await Promise.all(receivers.map((r) => r.close()));
+  };
+}
+
+const [heldFirst, heldCount] = [process.argv[7], process.argv[8]].map(Number);
 let flushing = true;
 const flusher = (async () => {
   while (flushing) {
@@ -123,8 +155,10 @@ const flusher = (async () => {
     await flush();
   }
 })();
+const release = heldCount ? await hold(heldFirst!, heldCount) : undefined;
 console.log('ready'); // the benchmark posts the drain once every process got this far
-await Promise.all(Array.from({ length: LOOPS }, () => loop()));
+if (release) await release();
+else await Promise.all(Array.from({ length: Number(loopsText) }, () => loop()));
 flushing = false;
 await flusher;
 await flush(); // the last accepted ones, and the drained of the one before

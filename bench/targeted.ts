@@ -6,7 +6,8 @@
 //  2. POST /api/topics/{topic}/drains with `nodes` = every 10th node. Simulated agents
 //     (bench/session-agents.ts, BENCH_AGENT_PROCESSES processes × BENCH_SESSION_LOOPS concurrent
 //     `acceptNextSession` loops, real SDK) take the commands from the commands queue's sessions:
-//     a stand-in for one session receiver per agent. They answer as an agent does (`accepted` +
+//     a stand-in for one session receiver per agent (BENCH_SESSIONS=held: one session receiver
+//     held per node, all 10,000, accepted before the POST, as agents hold theirs). They answer as an agent does (`accepted` +
 //     `signalled` coalesced, then `drained`). Printed: POST → all accepted, POST → completed,
 //     sessions taken per second, and what the nodes not named received (must be 0: commands the
 //     takers found in their sessions, and messages on the `shutdown` subscription).
@@ -25,6 +26,7 @@ const NAMED = Number(process.env.BENCH_NAMED ?? 1_000);
 const SENDERS = Number(process.env.BENCH_SENDERS ?? 4);
 const AGENT_PROCESSES = Number(process.env.BENCH_AGENT_PROCESSES ?? 4);
 const SESSION_LOOPS = Number(process.env.BENCH_SESSION_LOOPS ?? 8);
+const HELD = process.env.BENCH_SESSIONS === 'held';
 const TOPIC = 'bench-targeted';
 if (!(NAMED >= 1 && NAMED <= 1_000 && NAMED <= AGENTS)) throw new Error(`BENCH_NAMED must be 1-1,000 and at most BENCH_AGENTS (${AGENTS}); got ${NAMED}`);
 
@@ -52,6 +54,39 @@ try {
   const node = (args: string[], stdio: 'inherit' | 'pipe') =>
     spawn(process.execPath, ['--import', tsx, '--conditions=source', ...args], { stdio: [stdio === 'pipe' ? 'pipe' : 'ignore', stdio, 'inherit'] });
 
+  /** Starts the takers; resolves once each is ready to take commands. */
+  const startTakers = () => {
+    const namedFile = path.join(tempDir('workforce-bench-targeted-'), 'named.json');
+    writeFileSync(namedFile, JSON.stringify(named));
+    return Promise.all(Array.from({ length: AGENT_PROCESSES }, (_, i) => {
+      const share = Math.ceil(AGENTS / AGENT_PROCESSES);
+      const held = HELD ? [String(i * share), String(Math.min(share, AGENTS - i * share))] : [];
+      const child = node([script('session-agents.ts'), cp.bus.emulator.connectionString, TOPIC, namedFile, String(i), String(SESSION_LOOPS), ...held], 'pipe');
+      let out = '';
+      const result = new Promise<TakerResult>((resolve, reject) => {
+        child.once('exit', (code) => {
+          const line = out.split('\n').find((l) => l.startsWith('{'));
+          if (code === 0 && line) resolve(JSON.parse(line) as TakerResult);
+          else reject(new Error(`session agents ${i} exited with ${code}`));
+        });
+      });
+      // Resolves with a holder: a promise resolved with a promise would wait for the exit.
+      return new Promise<{ stop(): void; result: Promise<TakerResult> }>((resolve) => {
+        const holder = { stop: () => child.stdin!.end(), result };
+        child.stdout!.setEncoding('utf8');
+        child.stdout!.on('data', (text: string) => {
+          out += text;
+          if (out.includes('ready\n')) resolve(holder);
+        });
+        result.catch(() => resolve(holder));
+      });
+    }));
+  };
+  // Held sessions are accepted first: the named nodes must not go stale (3 heartbeats) meanwhile.
+  const holding = performance.now();
+  const held = HELD ? await startTakers() : undefined;
+  if (HELD) console.log(`held sessions: all ${AGENTS} accepted in ${((performance.now() - holding) / 1000).toFixed(1)} s, before the inventory is filled`);
+
   // 1. The inventory knows every node.
   const filling = performance.now();
   const per = Math.ceil(AGENTS / SENDERS);
@@ -70,29 +105,7 @@ try {
   console.log(`inventory: ${AGENTS} nodes known (one presence report each through the reports trigger, ${SENDERS} sender processes) in ${((performance.now() - filling) / 1000).toFixed(1)} s`);
 
   // 2. The takers are up and waiting before the drain is posted: their start-up is not the control plane's time.
-  const namedFile = path.join(tempDir('workforce-bench-targeted-'), 'named.json');
-  writeFileSync(namedFile, JSON.stringify(named));
-  const takers = await Promise.all(Array.from({ length: AGENT_PROCESSES }, (_, i) => {
-    const child = node([script('session-agents.ts'), cp.bus.emulator.connectionString, TOPIC, namedFile, String(i), String(SESSION_LOOPS)], 'pipe');
-    let out = '';
-    const result = new Promise<TakerResult>((resolve, reject) => {
-      child.once('exit', (code) => {
-        const line = out.split('\n').find((l) => l.startsWith('{'));
-        if (code === 0 && line) resolve(JSON.parse(line) as TakerResult);
-        else reject(new Error(`session agents ${i} exited with ${code}`));
-      });
-    });
-    // Resolves with a holder: a promise resolved with a promise would wait for the exit.
-    return new Promise<{ stop(): void; result: Promise<TakerResult> }>((resolve) => {
-      const holder = { stop: () => child.stdin!.end(), result };
-      child.stdout!.setEncoding('utf8');
-      child.stdout!.on('data', (text: string) => {
-        out += text;
-        if (out.includes('ready\n')) resolve(holder);
-      });
-      result.catch(() => resolve(holder));
-    });
-  }));
+  const takers = held ?? (await startTakers());
 
   const postedAt = Date.now();
   const started = performance.now();
@@ -123,13 +136,15 @@ try {
   const first = Math.min(...results.map((r) => r.firstTakenAt ?? Infinity));
   const last = Math.max(...results.map((r) => r.lastTakenAt ?? -Infinity));
 
-  console.log(`simulated agents: ${AGENT_PROCESSES} processes × ${SESSION_LOOPS} acceptNextSession loops (real SDK) on ${commandsQueueName(TOPIC)}, a stand-in for one session receiver per agent: a real agent holds its own session from start-up`);
+  console.log(HELD
+    ? `simulated agents: ${AGENT_PROCESSES} processes holding one session receiver per node (real SDK, ${Math.ceil(AGENTS / AGENT_PROCESSES)} on each process's one connection; a real agent holds its own on its own connection) on ${commandsQueueName(TOPIC)}`
+    : `simulated agents: ${AGENT_PROCESSES} processes × ${SESSION_LOOPS} acceptNextSession loops (real SDK) on ${commandsQueueName(TOPIC)}, a stand-in for one session receiver per agent: a real agent holds its own session from start-up`);
   console.log(`targeted drain of ${NAMED} named nodes among ${AGENTS}: POST → 202 in ${answered.toFixed(0)} ms (${unreachable.length} unreachable)`);
   console.log(`  POST → all ${NAMED} accepted: ${allAccepted ? `${(allAccepted / 1000).toFixed(1)} s` : 'never'}`);
   console.log(`  POST → ${done.status}: ${(elapsed / 1000).toFixed(1)} s (counts ${JSON.stringify(done.counts)})`);
   console.log(`  sessions taken: ${taken.length} (${distinct.size} distinct nodes, ${missing.length} named nodes never reached${missing.length ? `: ${missing.slice(0, 5).join(', ')}…` : ''}); ${((taken.length / (last - postedAt)) * 1000).toFixed(0)} sessions/s from POST to the last taken, ${((taken.length / Math.max(1, last - first)) * 1000).toFixed(0)}/s from the first to the last (first taken ${((first - postedAt) / 1000).toFixed(1)} s after POST, last ${((last - postedAt) / 1000).toFixed(1)} s)`);
   console.log(`  reports: ${taken.length * 3} report states in ${results.reduce((n, r) => n + r.messages, 0)} messages; accept errors ${results.reduce((n, r) => n + r.acceptErrors, 0)}`);
-  console.log(`  nodes not named: ${wrongSession + anyNode} messages (${wrongSession} received in their sessions: the takers accept any session with a message; ${anyNode} on the ${SHUTDOWN_SUBSCRIPTION} subscription, which any node takes from); at the end ${q?.activeMessageCount ?? '?'} left on the commands queue, ${q?.deadLetterMessageCount ?? '?'} dead-lettered; commands whose nodeId was not their session's: ${wrongNodeId}; taken twice: ${taken.length - distinct.size}`);
+  console.log(`  nodes not named: ${wrongSession + anyNode} messages (${wrongSession} received in their sessions${HELD ? '' : ': the takers accept any session with a message'}; ${anyNode} on the ${SHUTDOWN_SUBSCRIPTION} subscription, which any node takes from); at the end ${q?.activeMessageCount ?? '?'} left on the commands queue, ${q?.deadLetterMessageCount ?? '?'} dead-lettered; commands whose nodeId was not their session's: ${wrongNodeId}; taken twice: ${taken.length - distinct.size}`);
 } finally {
   await cp.close();
 }
