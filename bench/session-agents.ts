@@ -129,8 +129,10 @@ async function loop(): Promise<void> {
 async function hold(first: number, count: number): Promise<() => Promise<void>> {
   const receivers: ServiceBusSessionReceiver[] = [];
   const ids = Array.from({ length: count }, (_, i) => `sim-${String(first + i).padStart(5, '0')}`); // as bench/presence-senders.ts names them
-  for (let i = 0; i < ids.length; i += 50) {
-    receivers.push(...(await Promise.all(ids.slice(i, i + 50).map((id) => reports.acceptSession(queue, id)))));
+  // A few at a time: the SDK negotiates a claim per link, and many at once time out on a busy machine.
+  // Locks renewed for as long as the run lasts, as an agent's are.
+  for (let i = 0; i < ids.length; i += 10) {
+    receivers.push(...(await Promise.all(ids.slice(i, i + 10).map((id) => reports.acceptSession(queue, id, { maxAutoLockRenewalDurationInMs: 60 * 60_000 })))));
   }
   for (const r of receivers) {
     r.subscribe({

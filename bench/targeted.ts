@@ -71,14 +71,14 @@ try {
         });
       });
       // Resolves with a holder: a promise resolved with a promise would wait for the exit.
-      return new Promise<{ stop(): void; result: Promise<TakerResult> }>((resolve) => {
+      return new Promise<{ stop(): void; result: Promise<TakerResult> }>((resolve, reject) => {
         const holder = { stop: () => child.stdin!.end(), result };
         child.stdout!.setEncoding('utf8');
         child.stdout!.on('data', (text: string) => {
           out += text;
           if (out.includes('ready\n')) resolve(holder);
         });
-        result.catch(() => resolve(holder));
+        result.catch(reject); // one that died before it was ready fails the run
       });
     }));
   };
