@@ -12,7 +12,7 @@
 //     sessions taken per second, and what the nodes not named received (must be 0: commands the
 //     takers found in their sessions, and messages on the `shutdown` subscription).
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -45,6 +45,10 @@ interface TakerResult {
   messages: number;
 }
 
+// Every child is killed when the run ends: a taker left behind would retry against a closed emulator.
+const children: ChildProcess[] = [];
+const track = (child: ChildProcess) => (children.push(child), child);
+
 const cp = await startControlPlane();
 try {
   const put = await cp.api('PUT', `topics/${TOPIC}`);
@@ -61,7 +65,7 @@ try {
     return Promise.all(Array.from({ length: AGENT_PROCESSES }, (_, i) => {
       const share = Math.ceil(AGENTS / AGENT_PROCESSES);
       const held = HELD ? [String(i * share), String(Math.min(share, AGENTS - i * share))] : [];
-      const child = node([script('session-agents.ts'), cp.bus.emulator.connectionString, TOPIC, namedFile, String(i), String(SESSION_LOOPS), ...held], 'pipe');
+      const child = track(node([script('session-agents.ts'), cp.bus.emulator.connectionString, TOPIC, namedFile, String(i), String(SESSION_LOOPS), ...held], 'pipe'));
       let out = '';
       const result = new Promise<TakerResult>((resolve, reject) => {
         child.once('exit', (code) => {
@@ -146,5 +150,6 @@ try {
   console.log(`  reports: ${taken.length * 3} report states in ${results.reduce((n, r) => n + r.messages, 0)} messages; accept errors ${results.reduce((n, r) => n + r.acceptErrors, 0)}`);
   console.log(`  nodes not named: ${wrongSession + anyNode} messages (${wrongSession} received in their sessions${HELD ? '' : ': the takers accept any session with a message'}; ${anyNode} on the ${SHUTDOWN_SUBSCRIPTION} subscription, which any node takes from); at the end ${q?.activeMessageCount ?? '?'} left on the commands queue, ${q?.deadLetterMessageCount ?? '?'} dead-lettered; commands whose nodeId was not their session's: ${wrongNodeId}; taken twice: ${taken.length - distinct.size}`);
 } finally {
+  for (const child of children) if (child.exitCode === null) child.kill();
   await cp.close();
 }
