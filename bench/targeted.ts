@@ -6,9 +6,10 @@
 //  2. POST /api/topics/{topic}/drains with `nodes` = every 10th node. Simulated agents
 //     (bench/session-agents.ts, BENCH_AGENT_PROCESSES processes × BENCH_SESSION_LOOPS concurrent
 //     `acceptNextSession` loops, real SDK) take the commands from the commands queue's sessions:
-//     a stand-in for one session receiver per agent (BENCH_SESSIONS=held: one session receiver
-//     held per node, all 10,000, accepted before the POST, as agents hold theirs). They answer as an agent does (`accepted` +
-//     `signalled` coalesced, then `drained`). Printed: POST → all accepted, POST → completed,
+//     a stand-in for one session receiver per agent. BENCH_SESSIONS=held holds instead one
+//     session receiver per node, accepted before the POST as agents hold theirs, but many on one
+//     connection (1,000 nodes run on the 2-core machine; 10,000 lose session locks while being
+//     accepted). They answer as an agent does (`accepted` + `signalled` coalesced, then `drained`). Printed: POST → all accepted, POST → completed,
 //     sessions taken per second, and what the nodes not named received (must be 0: commands the
 //     takers found in their sessions, and messages on the `shutdown` subscription).
 
