@@ -9,9 +9,10 @@
 //     a stand-in for one session receiver per agent. BENCH_SESSIONS=held holds instead one
 //     session receiver per node, accepted before the POST as agents hold theirs, but many on one
 //     connection (1,000 nodes run on the 2-core machine; 10,000 lose session locks while being
-//     accepted). They answer as an agent does (`accepted` + `signalled` coalesced, then `drained`). Printed: POST → all accepted, POST → completed,
-//     sessions taken per second, and what the nodes not named received (must be 0: commands the
-//     takers found in their sessions, and messages on the `shutdown` subscription).
+//     accepted). They answer as an agent does (`accepted` + `signalled` coalesced, then
+//     `drained`). Printed: POST → all accepted, POST → completed, sessions taken per second, and
+//     what the nodes not named received (must be 0: commands the takers found in their
+//     sessions, and messages on the `shutdown` subscription).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

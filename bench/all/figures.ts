@@ -166,7 +166,7 @@ export const BENCHES: Bench[] = [
       const done = match(out, /POST → ([\w-]+): ([\d.]+) s \(counts/);
       const sessions = match(out, /sessions taken: (\d+) .*?; (\d+) sessions\/s from POST to the last taken, (\d+)\/s from the first to the last/);
       const untouched = match(out, /nodes not named: (\d+) messages \(/);
-      const of = `${head?.[1] ?? '?'} named nodes among ${head?.[2] ?? '?'}`;
+      const of = head ? `${fmt(num(head[1]))} named nodes among ${fmt(num(head[2]))}` : '? named nodes';
       return [
         info(`targeted drain of ${of}, POST → all accepted`, accepted ? `${accepted[2]} s` : undefined),
         info(`targeted drain of ${of}, POST → ${done?.[1] ?? 'completed'}`, done ? `${done[2]} s` : undefined),
