@@ -1,7 +1,8 @@
-// `npm run bench`: runs the emulator, Functions host, agent, control-plane, fleet inventory and CLI benchmarks one
-// after another (each its own process, so none skews another), extracts their figures and
-// writes bench/results.md. `--only emulator,agent` runs some of them; `--out FILE` writes
-// elsewhere. Exits 1 when a benchmark failed or a figure was missing from its output.
+// `npm run bench`: runs the emulator, Functions host, agent, control-plane, fleet inventory,
+// targeted drain and CLI benchmarks one after another (each its own process, so none skews
+// another), extracts their figures and writes bench/results.md. `--only emulator,agent` runs
+// some of them; `--out FILE` writes elsewhere. Exits 1 when a benchmark failed or a figure was
+// missing from its output.
 
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

@@ -157,6 +157,25 @@ export const BENCHES: Bench[] = [
     },
   },
   {
+    name: 'Targeted drain',
+    script: 'bench:targeted',
+    issue: 17,
+    figures(out) {
+      const head = match(out, /targeted drain of (\d+) named nodes among (\d+)/);
+      const accepted = match(out, /POST → all (\d+) accepted: ([\d.]+) s/);
+      const done = match(out, /POST → ([\w-]+): ([\d.]+) s \(counts/);
+      const sessions = match(out, /sessions taken: (\d+) .*?; (\d+) sessions\/s from POST to the last taken, (\d+)\/s from the first to the last/);
+      const untouched = match(out, /nodes not named: (\d+) messages \(/);
+      const of = head ? `${fmt(num(head[1]))} named nodes among ${fmt(num(head[2]))}` : '? named nodes';
+      return [
+        info(`targeted drain of ${of}, POST → all accepted`, accepted ? `${accepted[2]} s` : undefined),
+        info(`targeted drain of ${of}, POST → ${done?.[1] ?? 'completed'}`, done ? `${done[2]} s` : undefined),
+        info('commands sessions taken per second (acceptNextSession loops, a stand-in for one receiver per agent)', sessions ? `${sessions[2]}/s from POST (${sessions[3]}/s from the first to the last)` : undefined),
+        info('messages received by the nodes not named', untouched ? `${untouched[1]} messages` : undefined, 'none set (any other value than 0 is a bug)'),
+      ];
+    },
+  },
+  {
     name: 'workforce CLI',
     script: 'bench:cli',
     issue: 19,
