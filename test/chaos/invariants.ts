@@ -140,8 +140,9 @@ export function checkNodes(nodes: ChaosNode[], drains: Array<Pick<DrainOutcome, 
       for (const e of intakeSignals) out.push(`${n.id}: worker ${e.workerId} got an intake signal (${String(e['signal'])}) though no intake stop reached its node`);
     }
 
-    // Resumed last (nothing acted on since): active, the flag down, library workers taking tasks.
-    const lastActed = history.acts.filter((a) => a.how === 'acted').at(-1);
+    // Resumed last (nothing acted on since; or answered "already active"): active, the flag
+    // down, library workers taking tasks.
+    const lastActed = history.acts.filter((a) => a.how === 'acted' || (a.how === 'answered' && a.report === 'resumed')).at(-1);
     if (lastActed && drains.some((d) => d.drainId === lastActed.drainId && d.mode === 'resume')) {
       if (st?.state !== 'active') out.push(`${n.id} acted on resume ${lastActed.messageId} last but is ${st?.state}, not active`);
       if (existsSync(n.intakeFlag)) out.push(`${n.id} was resumed by ${lastActed.messageId} but its intake flag ${n.intakeFlag} is still there`);
