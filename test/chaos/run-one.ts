@@ -31,6 +31,23 @@ export interface RunResult {
   plan: Plan;
 }
 
+/** What is left in one session (a lock still held by a dead agent is waited out, a few times). */
+async function peekSession(sb: ServiceBusClient, queue: string, sessionId: string): Promise<ServiceBusReceivedMessage[]> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await sb.acceptSession(queue, sessionId);
+      try {
+        return await r.peekMessages(200, { fromSequenceNumber: Long.fromNumber(0) });
+      } finally {
+        await r.close();
+      }
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(LOCK_MS);
+    }
+  }
+}
+
 export async function runOne(seed: number, nodeCount: number, opts: { finalTimeoutMs?: number; log?: (line: string) => void } = {}): Promise<RunResult> {
   const started = Date.now();
   const plan = makePlan(seed, nodeCount);
@@ -307,6 +324,15 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
         reports = await peek(REPORTS_QUEUE);
       }
       violations.push(...checkBus(REPORTS_QUEUE, reports, await peek(REPORTS_QUEUE, undefined, true)));
+      // The commands queue, one session per node: the agents are stopped (their workers are not
+      // looked at any more) so that their sessions can be accepted once their locks expire.
+      if (drains.some((d) => d.targets)) {
+        await Promise.all(nodes.map((n) => n.stopAgent()));
+        await sleep(LOCK_MS + 500);
+        const left: ServiceBusReceivedMessage[] = [];
+        for (const n of nodes) left.push(...(await peekSession(sb, commandsQueueName(topic), n.id)));
+        violations.push(...checkBus(commandsQueueName(topic), left, await peek(commandsQueueName(topic), undefined, true), timedOut));
+      }
     } finally {
       await sb.close();
     }
