@@ -101,9 +101,11 @@ export function makePlan(seed: number, nodeCount: number): Plan {
   const targeted = commands && rng.chance(0.5) ? sample(rng, nodeCount, rng.int(1, Math.min(2, nodeCount - 1))) : [];
 
   // Drains: together they leave at least one node undrained, so "no more than N" is testable;
-  // the nodes a targeted drain names are not counted on.
+  // the nodes a targeted drain names are not counted on. Beside commands they take at most half
+  // of the rest: a graceful drain takes intake-stopped nodes too, and the resume should mostly
+  // find the targeted intake stop's nodes intake-stopped, not drained.
   const drains: Plan['drains'] = [];
-  let left = nodeCount - 1 - targeted.length;
+  let left = commands ? Math.floor((nodeCount - 1 - targeted.length - stopped.length) / 2) : nodeCount - 1;
   const drainCount = rng.int(1, 3);
   for (let d = 0; d < drainCount && left > 0; d++) {
     const count = d === drainCount - 1 ? rng.int(1, left) : rng.int(1, Math.max(1, Math.floor(left / 2)));
