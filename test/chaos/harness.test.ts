@@ -130,6 +130,7 @@ describe('makePlan', () => {
         resumes++;
         expect(resume).toBe(plan.drains.length - 1);
         expect(plan.resumeFaults.length).toBeGreaterThan(0);
+        for (const kind of ['restart-emulator', 'restart-host']) expect(plan.resumeFaults.filter((f) => f.kind === kind).length).toBeLessThanOrEqual(1);
       }
     }
     expect(commandRuns).toBeGreaterThan(70);

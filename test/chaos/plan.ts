@@ -164,7 +164,9 @@ export function makePlan(seed: number, nodeCount: number): Plan {
     for (let k = rng.int(1, 2); k > 0; k--) {
       const fat = rng.int(0, 3_000);
       const target = rng.pick(resumed);
-      const kind = rng.pick(['kill-agent', 'stall-on-accept', 'duplicate', 'restart-emulator', 'restart-host', 'kill-agent'] as const);
+      let kind = rng.pick(['kill-agent', 'stall-on-accept', 'duplicate', 'restart-emulator', 'restart-host', 'kill-agent'] as const);
+      // One restart of each at a time (two would race for the same data directory).
+      if (resumeFaults.some((f) => f.kind === kind) && kind.startsWith('restart-')) kind = 'kill-agent';
       if (kind === 'kill-agent') resumeFaults.push({ at: fat, kind, node: target });
       else if (kind === 'stall-on-accept') resumeFaults.push({ at: fat, kind, node: target, ms: rng.int(LOCK_MS + 500, 2 * LOCK_MS + 1000) });
       else if (kind === 'duplicate') resumeFaults.push({ at: fat + 1_000, kind, drain: drains.length - 1, n: rng.int(1, resumed.length) });
