@@ -13,6 +13,11 @@ function isNotFound(err: unknown): boolean {
   return /HTTP 404|No instance with ID/.test(String((err as Error)?.message ?? err));
 }
 
+/** The start of an instance id that exists already (the durable client's 409). */
+function isInstanceExists(err: unknown): boolean {
+  return /status code: 409|InstanceExists|already exists/.test(String((err as Error)?.message ?? err));
+}
+
 /** The instance id as it goes into a management URL path segment. */
 function pathId(drainId: string): string {
   return encodeURIComponent(drainId);
@@ -39,14 +44,19 @@ export async function findDrain(
 /**
  * Starts the drain orchestration under the drain id unless a drain with that id exists
  * (running or finished): a drain id stands for one drain, ever. The check and the start are two
- * calls; two starts racing for one id end with one instance (the second start fails with 409 on
- * a running instance).
+ * calls; two starts racing for one id end with one instance: the second start's 409 (the
+ * instance exists, maybe still pending) means the id is taken, as the check would have said.
  */
 export async function startDrainOnce(client: DurableClient, spec: DrainSpecWithId): Promise<{ started: boolean; existing?: DurableOrchestrationStatus }> {
   const existing = await findDrain(client, spec.drainId);
   if (existing) return { started: false, existing };
   const input: DrainInput = { spec, generation: 0, eventsFolded: 0, batchesFolded: 0, episodes: 0 };
-  await client.startNew(DRAIN_ORCHESTRATOR, { instanceId: pathId(spec.drainId), input });
+  try {
+    await client.startNew(DRAIN_ORCHESTRATOR, { instanceId: pathId(spec.drainId), input });
+  } catch (err) {
+    if (isInstanceExists(err)) return { started: false };
+    throw err;
+  }
   return { started: true };
 }
 

@@ -6,11 +6,13 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killAll, removeTempDirs } from '../../worker-agent/test/helpers.js';
 import { runOne } from './run-one.js';
 
-// 1 and 5: graceful drains only (kill -9 and crash hooks, stalls, cuts; an emulator restart and a
-// duplicate). 2037: graceful drains of 2 and 3 nodes and an intake stop of 4 on a fleet with
-// legacy workers, under a host restart, host and agent stalls and cuts; a node that holds the
-// intake stop often drains too.
-const SEEDS = [1, 5, 2037];
+// 1: graceful drains only (kill -9 and crash hooks, stalls, cuts, an emulator restart). 20: two
+// graceful drains, an intake stop, a targeted intake stop and a targeted drain of two nodes (one
+// refuses: an anonymous drain took it first), then a resume of two (an intake-stopped node and a
+// re-arm) under an emulator SIGKILL, stalls as nodes accept, a duplicate. 14: a targeted intake
+// stop of three (one refuses), a resume of the three (two intake-stopped, one re-armed) with
+// kill -9 of a named node's agent and a duplicate of one of its commands.
+const SEEDS = [1, 20, 14];
 const NODES = 10;
 
 afterEach(killAll);

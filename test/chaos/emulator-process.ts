@@ -4,6 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type EmulatorChildProcess, spawnEmulator } from '@workforce/servicebus-emulator';
+import { COMMANDS_QUEUE_PROPERTIES } from '../../src/domain/entities.js';
+import { commandsQueueName } from '../../worker-agent/src/contract/command.js';
 import { ROOT } from '../support/control-plane.js';
 
 // CHAOS_EMULATOR_ROOT: run the emulator of another checkout (e.g. `git archive <commit>`, with a
@@ -35,7 +37,12 @@ export class EmulatorProcess {
     writeFileSync(
       file,
       JSON.stringify({
-        queues: [{ name: e.reportsQueue, lockDuration: e.reportsLockMs, maxDeliveryCount: 5, deadLetteringOnMessageExpiration: true, defaultMessageTimeToLive: 'P7D' }],
+        queues: [
+          { name: e.reportsQueue, lockDuration: e.reportsLockMs, maxDeliveryCount: 5, deadLetteringOnMessageExpiration: true, defaultMessageTimeToLive: 'P7D' },
+          // As PUT /api/topics/{t} provisions it, with the short lock (the session lock here):
+          // a killed agent's session goes to its successor within a run.
+          { ...COMMANDS_QUEUE_PROPERTIES, name: commandsQueueName(e.topic), lockDuration: e.lockMs },
+        ],
         topics: [
           {
             name: e.topic,

@@ -67,6 +67,14 @@ export class ChaosNode extends ProcessNode {
     this.agents.at(-1)?.kill('SIGKILL');
   }
 
+  /** Ends supervision and kills the agent (its workers stay): frees its commands session for a look at what is left in it. */
+  async stopAgent(): Promise<void> {
+    this.supervised = false;
+    const agent = this.agents.at(-1);
+    agent?.kill('SIGKILL');
+    await agent?.exited;
+  }
+
   override async stop(): Promise<void> {
     this.supervised = false;
     await super.stop();

@@ -95,15 +95,46 @@ describe('makePlan', () => {
       expect(normal).toBeLessThan(10);
       // At most one intake stop, never with an overasking drain, and satisfiable however the
       // graceful drains fall (a node holding it may still drain, not the other way round).
-      const intake = plan.drains.filter((d) => d.mode === 'do-not-accept-new-tasks');
+      const intake = plan.drains.filter((d) => d.mode === 'do-not-accept-new-tasks' && !d.nodes);
       expect(intake.length).toBeLessThanOrEqual(1);
       if (intake.length === 0) continue;
       intakeRuns++;
       expect(graceful.some((d) => d.overask)).toBe(false);
       expect(intake[0]!.count).toBeGreaterThanOrEqual(1);
-      expect(intake[0]!.count).toBeLessThanOrEqual(10 - normal);
+      // Nodes a targeted intake stop names are not counted on.
+      const stopped = plan.drains.find((d) => d.mode === 'do-not-accept-new-tasks' && d.nodes)?.count ?? 0;
+      expect(intake[0]!.count).toBeLessThanOrEqual(10 - normal - stopped);
     }
-    expect(intakeRuns).toBeGreaterThan(40); // about 30 % of the runs
+    expect(intakeRuns).toBeGreaterThan(20); // about 20 % of the runs (fewer beside commands)
     expect(intakeRuns).toBeLessThan(80);
+  });
+
+  it('gives half the runs per-node commands: named nodes of the fleet, the resume last, never with an overasking drain', () => {
+    let commandRuns = 0;
+    let resumes = 0;
+    for (let seed = 0; seed < 200; seed++) {
+      const plan = makePlan(seed, 10);
+      const targeted = plan.drains.filter((d) => d.nodes);
+      if (targeted.length === 0) {
+        expect(plan.resumeFaults).toEqual([]);
+        continue;
+      }
+      commandRuns++;
+      expect(plan.drains.some((d) => d.overask)).toBe(false);
+      for (const d of targeted) {
+        expect(new Set(d.nodes).size).toBe(d.count);
+        for (const i of d.nodes!) expect(i >= 0 && i < 10).toBe(true);
+      }
+      const resume = plan.drains.findIndex((d) => d.mode === 'resume');
+      if (resume >= 0) {
+        resumes++;
+        expect(resume).toBe(plan.drains.length - 1);
+        expect(plan.resumeFaults.length).toBeGreaterThan(0);
+        for (const kind of ['restart-emulator', 'restart-host']) expect(plan.resumeFaults.filter((f) => f.kind === kind).length).toBeLessThanOrEqual(1);
+      }
+    }
+    expect(commandRuns).toBeGreaterThan(70);
+    expect(commandRuns).toBeLessThan(130);
+    expect(resumes).toBeGreaterThan(40);
   });
 });

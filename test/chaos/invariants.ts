@@ -3,9 +3,12 @@
 // says. Each returns the violations it found, as sentences; none means the run passed.
 import { existsSync } from 'node:fs';
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
-import type { Operation } from '../../worker-agent/src/contract/control-message.js';
+import type { CommandOperation } from '../../worker-agent/src/contract/command.js';
 import type { Bait } from './bait.js';
 import type { ChaosNode } from './fleet.js';
+import { historyOf } from './history.js';
+
+type Operation = CommandOperation;
 
 export interface DrainOutcome {
   drainId: string;
@@ -15,14 +18,29 @@ export interface DrainOutcome {
   status: any;
   /** It asked for more nodes than the fleet had left: it must time out, with its shortfall. */
   overask?: boolean;
+  /** A targeted drain's nodes (its commands `<drainId>/<n>` go to `targets[n-1]`). */
+  targets?: string[];
 }
 
 const FINAL = new Set(['completed', 'timed-out']);
 const INTAKE: Operation = 'do-not-accept-new-tasks';
 
-/** The nodes whose persisted state says they acted on a drain (its message in `drain`, or in `intake` for an intake stop). */
-export function actedOn(nodes: ChaosNode[], drainId: string, mode: Operation = 'graceful-downscale'): ChaosNode[] {
-  return nodes.filter((n) => (mode === INTAKE ? n.state()?.intake : n.state()?.drain)?.message.drainId === drainId);
+/** The nodes that acted on one of a drain's messages (history.ts: the agents' logs and the state file). */
+export function actedOn(nodes: ChaosNode[], drainId: string): ChaosNode[] {
+  return nodes.filter((n) => historyOf(n).acts.some((a) => a.how === 'acted' && a.drainId === drainId));
+}
+
+/** A node that acted on a drain, then on a resume (which re-armed it: a draining node refuses one). */
+function reArmed(n: ChaosNode, drains: Array<Pick<DrainOutcome, 'drainId' | 'mode'>>): boolean {
+  const acted = historyOf(n).acts.filter((a) => a.how === 'acted');
+  const modeOf = (drainId: string) => drains.find((d) => d.drainId === drainId)?.mode;
+  const drained = acted.findIndex((a) => modeOf(a.drainId) === 'graceful-downscale');
+  return drained >= 0 && acted.slice(drained).some((a) => modeOf(a.drainId) === 'resume');
+}
+
+/** Whether any intake stop of the run reached the node (it may have been resumed since). */
+function intakeReached(n: ChaosNode, drains: Array<Pick<DrainOutcome, 'drainId' | 'mode'>>): boolean {
+  return historyOf(n).acts.some((a) => a.how === 'acted' && drains.some((d) => d.drainId === a.drainId && d.mode === INTAKE));
 }
 
 /**
@@ -40,11 +58,18 @@ export function checkDrains(nodes: ChaosNode[], drains: DrainOutcome[]): string[
   for (const d of drains) {
     const s = d.status;
     const intake = d.mode === INTAKE;
-    const acted = actedOn(nodes, d.drainId, d.mode).map((n) => n.id).sort();
-    // A drain's target: drained; an intake stop's: intake-stopped, which a node keeps for good
-    // (the chaos runs never resume) even when a graceful drain takes it afterwards.
-    const doneHere = intake ? acted : actedOn(nodes, d.drainId).filter((n) => n.state()?.state === 'drained').map((n) => n.id).sort();
-    const target = intake ? 'intake-stopped' : 'drained';
+    const acted = actedOn(nodes, d.drainId).map((n) => n.id).sort();
+    // A drain's target: drained (or re-armed since by the resume); an intake stop's:
+    // intake-stopped (even when a graceful drain takes the node afterwards, or the resume undoes
+    // it: its status was read before the resume); a resume's: resumed. A command answered with
+    // the target state ("already intake-stopped", "already active") counts as done.
+    const answeredDone = (target: string) =>
+      nodes.filter((n) => historyOf(n).acts.some((a) => a.drainId === d.drainId && a.how === 'answered' && a.report === target)).map((n) => n.id);
+    const target = d.mode === 'resume' ? 'resumed' : intake ? 'intake-stopped' : 'drained';
+    const doneHere =
+      d.mode === 'graceful-downscale'
+        ? actedOn(nodes, d.drainId).filter((n) => n.state()?.state === 'drained' || reArmed(n, drains)).map((n) => n.id).sort()
+        : [...new Set([...acted, ...answeredDone(target)])].sort();
     if (!FINAL.has(s?.status)) {
       out.push(`drain ${d.drainId} did not reach a final status (status ${s?.status}; nodes acted ${acted.join(',')})`);
       continue;
@@ -54,14 +79,17 @@ export function checkDrains(nodes: ChaosNode[], drains: DrainOutcome[]): string[
       .filter((p) => p.state === target)
       .map((p) => p.nodeId)
       .sort();
-    if (s.status === 'completed' && acted.length !== d.count) out.push(`drain ${d.drainId} completed but ${acted.length} nodes acted on it (want ${d.count}): ${acted.join(',')}`);
+    if (s.status === 'completed' && !d.targets && acted.length !== d.count) out.push(`drain ${d.drainId} completed but ${acted.length} nodes acted on it (want ${d.count}): ${acted.join(',')}`);
     if (acted.length > d.count) out.push(`drain ${d.drainId}: ${acted.length} nodes acted on a drain of ${d.count}: ${acted.join(',')}`);
     if (s.status === 'completed' && doneHere.length !== d.count) out.push(`drain ${d.drainId} completed but ${doneHere.length} nodes are ${target} for it: ${doneHere.join(',')}`);
     if (reported.join(',') !== doneHere.join(',')) out.push(`drain ${d.drainId} status names ${target} [${reported.join(',')}] but the nodes' state says [${doneHere.join(',')}]`);
-    const countedThere = intake ? s.counts?.intakeStopped : s.counts?.drained;
-    if (countedThere !== reported.length) out.push(`drain ${d.drainId} counts.${intake ? 'intakeStopped' : 'drained'} ${countedThere} but progress lists ${reported.length}`);
+    const countField = d.mode === 'resume' ? 'done' : intake ? 'intakeStopped' : 'drained';
+    if (s.counts?.[countField] !== reported.length) out.push(`drain ${d.drainId} counts.${countField} ${s.counts?.[countField]} but progress lists ${reported.length}`);
     if (s.counts?.shortfall !== Math.max(0, d.count - (s.counts?.done ?? 0))) out.push(`drain ${d.drainId} shortfall ${s.counts?.shortfall} is not ${d.count} - done ${s.counts?.done}`);
-    if (s.status === 'timed-out' && !fleetOverasked) out.push(`drain ${d.drainId} timed out (shortfall ${s.counts?.shortfall}, outcome: ${s.outcome}) although enough nodes were able to act`);
+    // A targeted drain ends short when a named node refused its command or let it expire, and
+    // says so (command-invariants.ts checks each node's answer).
+    const answeredShort = d.targets !== undefined && (s.counts?.refused ?? 0) + (s.counts?.expired ?? 0) > 0;
+    if (s.status === 'timed-out' && !fleetOverasked && !answeredShort) out.push(`drain ${d.drainId} timed out (shortfall ${s.counts?.shortfall}, outcome: ${s.outcome}) although enough nodes were able to act`);
     if ((s.anomalies ?? []).length > 0) out.push(`drain ${d.drainId} anomalies: ${JSON.stringify(s.anomalies)}`);
   }
   return out;
@@ -79,16 +107,22 @@ export function checkDrains(nodes: ChaosNode[], drains: DrainOutcome[]): string[
 export function checkNodes(nodes: ChaosNode[], drains: Array<Pick<DrainOutcome, 'drainId' | 'mode'>>): string[] {
   const out: string[] = [];
   const byMessage = new Map<string, string[]>();
-  const known = (mode: Operation, drainId: string | undefined) => drains.some((d) => d.mode === mode && d.drainId === drainId);
+  const known = (drainId: string) => drains.some((d) => d.drainId === drainId);
   for (const n of nodes) {
     const st = n.state();
+    const history = historyOf(n);
     if (st?.pending) out.push(`${n.id} still has a pending message ${st.pending.messageId} (${st.pending.phase})`);
     const events = n.queue.events();
     const drainRequested = new Set(events.filter((e) => e.event === 'drain-requested').map((e) => e.workerId));
     const intakeSignals = events.filter((e) => e.event === 'intake-signal');
-    for (const acted of [st?.drain, st?.intake]) if (acted) byMessage.set(acted.messageId, [...(byMessage.get(acted.messageId) ?? []), n.id]);
-    if (st?.drain && !known('graceful-downscale', st.drain.message.drainId)) out.push(`${n.id} acted on unknown drain message ${st.drain.messageId} (${st.drain.operation})`);
-    if (st?.intake && !known(INTAKE, st.intake.message.drainId)) out.push(`${n.id} acted on unknown intake-stop message ${st.intake.messageId} (${st.intake.operation})`);
+    for (const a of history.acts.filter((x) => x.how === 'acted')) {
+      byMessage.set(a.messageId, [...(byMessage.get(a.messageId) ?? []), n.id]);
+      if (!known(a.drainId)) out.push(`${n.id} acted on unknown message ${a.messageId}`);
+    }
+    for (const [id, times] of history.accepted) if (times > 1) out.push(`${n.id} accepted ${id} ${times} times (acted on it more than once)`);
+    for (const m of [st?.drain, st?.intake, st?.resumed]) {
+      if (m && !drains.some((d) => d.drainId === m.message.drainId && d.mode === m.operation)) out.push(`${n.id} acted on ${m.messageId} as ${m.operation}, which is not the mode its drain was posted with`);
+    }
 
     if (st?.intake) {
       const mid = st.intake.messageId;
@@ -102,13 +136,22 @@ export function checkNodes(nodes: ChaosNode[], drains: Array<Pick<DrainOutcome, 
         if (w.kind === 'legacy' && signals.length === 0) out.push(`${n.id} acted on intake stop ${mid} but legacy worker ${w.workerId} never got its intake signal (SIGUSR1)`);
         if (w.kind !== 'legacy') for (const e of signals) out.push(`${n.id}: worker ${w.workerId} declared no intake signal but got one (${String(e['signal'])})`);
       }
-    } else {
+    } else if (!intakeReached(n, drains)) {
       for (const e of intakeSignals) out.push(`${n.id}: worker ${e.workerId} got an intake signal (${String(e['signal'])}) though no intake stop reached its node`);
     }
 
-    if (st?.drain) {
-      const mid = st.drain.messageId;
-      if (st.state !== 'drained') out.push(`${n.id} acted on ${mid} but is ${st.state}, not drained`);
+    // Resumed last (nothing acted on since; or answered "already active"): active, the flag
+    // down, library workers taking tasks.
+    const lastActed = history.acts.filter((a) => a.how === 'acted' || (a.how === 'answered' && a.report === 'resumed')).at(-1);
+    if (lastActed && drains.some((d) => d.drainId === lastActed.drainId && d.mode === 'resume')) {
+      if (st?.state !== 'active') out.push(`${n.id} acted on resume ${lastActed.messageId} last but is ${st?.state}, not active`);
+      if (existsSync(n.intakeFlag)) out.push(`${n.id} was resumed by ${lastActed.messageId} but its intake flag ${n.intakeFlag} is still there`);
+      for (const w of n.liveWorkers()) if (w.kind !== 'legacy' && lastEvent(n, w.workerId) === 'idle') out.push(`${n.id} was resumed by ${lastActed.messageId} but worker ${w.workerId} is still idle`);
+    }
+
+    if (st?.drain || reArmed(n, drains)) {
+      const mid = st?.drain?.messageId ?? 'a drain, then a resume';
+      if (st?.drain && st.state !== 'drained') out.push(`${n.id} acted on ${mid} but is ${st.state}, not drained`);
       for (const w of n.workers) {
         if (!drainRequested.has(w.workerId)) out.push(`${n.id} drained but worker ${w.workerId} was never asked to drain`);
         const code = w.child.exitCode;

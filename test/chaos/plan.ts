@@ -1,6 +1,6 @@
 // What one seed does: the fleet, the drains and the faults, all drawn from the seed before the
 // run starts, so that a seed replays the same plan (process timing still varies).
-import type { Operation } from '../../worker-agent/src/contract/control-message.js';
+import type { CommandOperation } from '../../worker-agent/src/contract/command.js';
 import { CRASH_POINTS } from '../../worker-agent/src/agent/crash-points.js';
 import type { StaleKind } from './bait.js';
 import type { WorkerKind } from './fleet.js';
@@ -30,17 +30,45 @@ export interface NodePlan {
   tasks: number[];
 }
 
+export interface DrainPlan {
+  /** ms after the first drain is posted; for a resume, after every other drain ended. */
+  at: number;
+  count: number;
+  mode: CommandOperation;
+  /** Takes all graceful drains together to N or N+1 nodes; such a run gives every drain no deadline and a short ackTimeout, and a drain left short must time out with its shortfall. */
+  overask?: boolean;
+  /** A targeted drain (per-node commands): the indexes of the nodes it names, `count` of them. */
+  nodes?: number[];
+}
+
 export interface Plan {
   seed: number;
   nodes: NodePlan[];
   /**
-   * `mode`: graceful drains, and in some runs one intake stop (`do-not-accept-new-tasks`).
-   * `overask`: takes all graceful drains together to N or N+1 nodes; such a run gives every drain no deadline and a short ackTimeout, and a drain left short must time out with its shortfall.
+   * Anonymous graceful drains, in some runs one anonymous intake stop; in half the runs per-node
+   * commands: a targeted intake stop, sometimes a targeted drain, usually a resume (always last).
    */
-  drains: Array<{ at: number; count: number; mode: Operation; overask?: boolean }>;
+  drains: DrainPlan[];
   faults: Fault[];
-  /** Faults happen in [0, windowMs) after the first drain is posted. */
+  /** Faults around the resume, `at` ms after the resume phase began (every other drain ended). */
+  resumeFaults: Fault[];
+  /** Faults happen in [0, windowMs) after the first drain is posted (or the resume phase began). */
   windowMs: number;
+}
+
+/** The drain id a plan entry is posted as: d (graceful), i (intake stop), t (targeted drain), s (targeted intake stop), r (resume). */
+export function drainIdOf(seed: number, d: DrainPlan, i: number): string {
+  const letter = d.mode === 'resume' ? 'r' : d.mode === 'graceful-downscale' ? (d.nodes ? 't' : 'd') : d.nodes ? 's' : 'i';
+  return `chaos-${seed}-${letter}${i}`;
+}
+
+export function nodeName(i: number): string {
+  return `node-${String(i).padStart(2, '0')}`;
+}
+
+/** k distinct node indexes. */
+function sample(rng: Rng, nodeCount: number, k: number): number[] {
+  return rng.shuffle(Array.from({ length: nodeCount }, (_, i) => i)).slice(0, k).sort((a, b) => a - b);
 }
 
 const STALE_KINDS: StaleKind[] = ['json-wrong-start', 'json-wrong-boot', 'legacy-older'];
@@ -64,9 +92,20 @@ export function makePlan(seed: number, nodeCount: number): Plan {
   const baitNode = rng.int(0, nodeCount - 1);
   nodes[baitNode]!.stale = [...STALE_KINDS];
 
-  // Drains: together they leave at least one node undrained, so "no more than N" is testable.
+  // Per-node commands in half the runs, drawn first so that the anonymous drains leave room for
+  // them: a targeted intake stop of 1-3 nodes; in half of those also a targeted drain of 1-2
+  // nodes (maybe some of the same: then whichever comes second is refused, or the drain takes
+  // the intake-stopped node). A node an anonymous drain took first refuses a targeted one.
+  const commands = rng.chance(0.5);
+  const stopped = commands ? sample(rng, nodeCount, rng.int(1, Math.min(3, nodeCount - 1))) : [];
+  const targeted = commands && rng.chance(0.5) ? sample(rng, nodeCount, rng.int(1, Math.min(2, nodeCount - 1))) : [];
+
+  // Drains: together they leave at least one node undrained, so "no more than N" is testable;
+  // the nodes a targeted drain names are not counted on. Beside commands they take at most half
+  // of the rest: a graceful drain takes intake-stopped nodes too, and the resume should mostly
+  // find the targeted intake stop's nodes intake-stopped, not drained.
   const drains: Plan['drains'] = [];
-  let left = nodeCount - 1;
+  let left = commands ? Math.floor((nodeCount - 1 - targeted.length - stopped.length) / 2) : nodeCount - 1;
   const drainCount = rng.int(1, 3);
   for (let d = 0; d < drainCount && left > 0; d++) {
     const count = d === drainCount - 1 ? rng.int(1, left) : rng.int(1, Math.max(1, Math.floor(left / 2)));
@@ -75,7 +114,7 @@ export function makePlan(seed: number, nodeCount: number): Plan {
   }
 
   // Sometimes one more drain that cannot be satisfied: its shortfall must be reported truthfully.
-  if (rng.chance(0.15)) drains.push({ at: rng.int(0, 4_000), count: left + rng.int(1, 2), mode: 'graceful-downscale', overask: true });
+  if (!commands && rng.chance(0.15)) drains.push({ at: rng.int(0, 4_000), count: left + rng.int(1, 2), mode: 'graceful-downscale', overask: true });
   // Otherwise, in about a third of the runs, one intake stop at a random moment among them.
   // An agent acts on an intake stop only while `active` (node-state.ts canActOn) and on a graceful
   // drain while `active` or `intake-stopped`: a node may take the intake stop and later drain,
@@ -83,7 +122,14 @@ export function makePlan(seed: number, nodeCount: number): Plan {
   // N - (graceful nodes) nodes stay able to take the intake stop, so a count up to that is always
   // satisfiable (it leaves a node untouched unless the graceful drains took N - 1). Not in a run
   // that overasks: there, graceful drains may take every node before the intake stop is taken.
-  else if (rng.chance(0.35)) drains.push({ at: rng.int(0, 4_000), count: rng.int(1, Math.max(1, left)), mode: 'do-not-accept-new-tasks' });
+  // Nodes named by a targeted drain or intake stop may be taken by them first: not counted on.
+  else {
+    const graceful = drains.reduce((s, d) => s + d.count, 0);
+    const able = nodeCount - graceful - targeted.length - stopped.length;
+    if (rng.chance(0.35) && able >= 1) drains.push({ at: rng.int(0, 4_000), count: rng.int(1, Math.max(1, able - 1)), mode: 'do-not-accept-new-tasks' });
+  }
+  if (stopped.length > 0) drains.push({ at: rng.int(0, 4_000), count: stopped.length, mode: 'do-not-accept-new-tasks', nodes: stopped });
+  if (targeted.length > 0) drains.push({ at: rng.int(0, 4_000), count: targeted.length, mode: 'graceful-downscale', nodes: targeted });
 
   const faults: Fault[] = [];
   const at = () => rng.int(0, windowMs - 1);
@@ -101,5 +147,33 @@ export function makePlan(seed: number, nodeCount: number): Plan {
     faults.push({ at: at(), kind: 'duplicate', drain: d, n: rng.int(1, drains[d]!.count) });
   }
   faults.sort((a, b) => a.at - b.at);
-  return { seed, nodes, drains, faults, windowMs };
+
+  // The resume, after every other drain ended (so it finds what they left): some of the nodes
+  // the targeted intake stop named, sometimes a node the targeted drain named (re-arm, or refused
+  // while still draining), sometimes any node (already active, or re-armed after an anonymous
+  // drain). Faults around it: its nodes' agents killed or stalled as they accept it, a duplicate
+  // of one of its commands, an emulator or host restart.
+  const resumeFaults: Fault[] = [];
+  if (stopped.length > 0 && rng.chance(0.75)) {
+    const named = new Set(stopped.filter(() => rng.chance(0.7)));
+    if (targeted.length > 0 && rng.chance(0.4)) named.add(rng.pick(targeted));
+    if (rng.chance(0.2)) named.add(node());
+    if (named.size === 0) named.add(stopped[0]!);
+    const resumed = [...named].sort((a, b) => a - b);
+    drains.push({ at: rng.int(0, 2_000), count: resumed.length, mode: 'resume', nodes: resumed });
+    for (let k = rng.int(1, 2); k > 0; k--) {
+      const fat = rng.int(0, 3_000);
+      const target = rng.pick(resumed);
+      let kind = rng.pick(['kill-agent', 'stall-on-accept', 'duplicate', 'restart-emulator', 'restart-host', 'kill-agent'] as const);
+      // One restart of each at a time (two would race for the same data directory).
+      if (resumeFaults.some((f) => f.kind === kind) && kind.startsWith('restart-')) kind = 'kill-agent';
+      if (kind === 'kill-agent') resumeFaults.push({ at: fat, kind, node: target });
+      else if (kind === 'stall-on-accept') resumeFaults.push({ at: fat, kind, node: target, ms: rng.int(LOCK_MS + 500, 2 * LOCK_MS + 1000) });
+      else if (kind === 'duplicate') resumeFaults.push({ at: fat + 1_000, kind, drain: drains.length - 1, n: rng.int(1, resumed.length) });
+      else if (kind === 'restart-emulator') resumeFaults.push({ at: fat, kind, signal: rng.pick(['SIGKILL', 'SIGTERM'] as const), downMs: rng.int(200, 2_000) });
+      else resumeFaults.push({ at: fat, kind });
+    }
+    resumeFaults.sort((a, b) => a.at - b.at);
+  }
+  return { seed, nodes, drains, faults, resumeFaults, windowMs };
 }

@@ -6,14 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service-bus';
 import Long from 'long';
-import { controlMessageEnvelope } from '../../worker-agent/src/contract/index.js';
+import { commandEnvelope, commandsQueueName, controlMessageEnvelope } from '../../worker-agent/src/contract/index.js';
 import { buildArtifacts, sleep } from '../../worker-agent/test/helpers.js';
 import { Bait } from './bait.js';
 import { ChaosControlPlane } from './control-plane.js';
 import { EmulatorProcess } from './emulator-process.js';
 import { ChaosNode } from './fleet.js';
 import { checkBus, checkDrains, checkNodes, checkSignals, checkTasks, lastEvent, type DrainOutcome } from './invariants.js';
-import { LOCK_MS, makePlan, type Fault, type Plan } from './plan.js';
+import { checkCommands } from './command-invariants.js';
+import { drainIdOf, LOCK_MS, makePlan, nodeName, type Fault, type Plan } from './plan.js';
 import { ChaosProxy } from './proxy.js';
 
 const REPORTS_QUEUE = 'workforce-reports';
@@ -28,6 +29,23 @@ export interface RunResult {
   steps: string[];
   ms: number;
   plan: Plan;
+}
+
+/** What is left in one session (a lock still held by a dead agent is waited out, a few times). */
+async function peekSession(sb: ServiceBusClient, queue: string, sessionId: string): Promise<ServiceBusReceivedMessage[]> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await sb.acceptSession(queue, sessionId);
+      try {
+        return await r.peekMessages(200, { fromSequenceNumber: Long.fromNumber(0) });
+      } finally {
+        await r.close();
+      }
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(LOCK_MS);
+    }
+  }
 }
 
 export async function runOne(seed: number, nodeCount: number, opts: { finalTimeoutMs?: number; log?: (line: string) => void } = {}): Promise<RunResult> {
@@ -71,7 +89,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
 
     const nodes: ChaosNode[] = [];
     for (let i = 0; i < plan.nodes.length; i++) {
-      const id = `node-${String(i).padStart(2, '0')}`;
+      const id = nodeName(i);
       const node = new ChaosNode(id, join(root, id), topic, REPORTS_QUEUE, await newProxy(id), artifacts, () => emulator.connectionString);
       nodes.push(node);
       nodesForLogs.push(node);
@@ -94,13 +112,14 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
     // Drains and faults on one timeline.
     t0 = Date.now();
     step(`fleet up: ${nodes.map((n, i) => `${n.id}[${plan.nodes[i]!.workers.join('+')}${plan.nodes[i]!.crashAt ? ` crash@${plan.nodes[i]!.crashAt}` : ''}${plan.nodes[i]!.stale.length ? ` stale:${plan.nodes[i]!.stale.join('+')}` : ''}]`).join(' ')}`);
-    // Graceful drains are chaos-<seed>-d<i>, the intake stop chaos-<seed>-i<i>.
+    // Drain ids: drainIdOf (a letter per kind of drain, then the plan's index).
     const drains: Array<DrainOutcome & { posted?: Promise<{ deadline?: string; notAfter: string }> }> = plan.drains.map((d, i) => ({
-      drainId: `chaos-${seed}-${d.mode === 'graceful-downscale' ? 'd' : 'i'}${i}`,
+      drainId: drainIdOf(seed, d, i),
       count: d.count,
       mode: d.mode,
       status: undefined,
       ...(d.overask && { overask: true }),
+      ...(d.nodes && { targets: d.nodes.map(nodeName) }),
     }));
     const timeline: Array<Promise<void>> = [];
     // A step that never ends (a restart that hangs) is a finding, not a reason to wait forever.
@@ -111,16 +130,19 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
           throw new Error(`${what} did not finish within ${STEP_TIMEOUT_MS / 1000} s`);
         }),
       ]);
+    // The faults' window ends windowMs after the timeline's start (the first drain, then the resume phase).
+    let base = t0;
     const at = (ms: number, fn: () => Promise<void>, what: string) =>
       timeline.push(
-        sleep(Math.max(0, ms - (Date.now() - t0)))
+        sleep(Math.max(0, ms - (Date.now() - base)))
           .then(() => bounded(what, fn()))
           .catch((e: unknown) => {
             step(`!! ${String(e)}`);
             violations.push(`${what}: ${String(e)}`);
           }),
       );
-    plan.drains.forEach((d, i) => {
+    const post = (i: number) => {
+      const d = plan.drains[i]!;
       const drain = drains[i]!;
       let resolvePosted!: (v: { deadline?: string; notAfter: string }) => void;
       drain.posted = new Promise((r) => (resolvePosted = r));
@@ -128,16 +150,22 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
         // In a run that overasks, every drain has no deadline (nobody is killed) and a short
         // ackTimeout: which drains fall short depends on who takes which message first, and each
         // must end soon after its surplus messages expire (notAfter + the control plane's grace).
-        // An intake stop has no deadline (it kills nothing).
-        const intake = d.mode === 'do-not-accept-new-tasks';
+        // An intake stop and a resume have no deadline (they kill nothing).
+        const intake = d.mode !== 'graceful-downscale';
         const times = plan.drains.some((x) => x.overask) ? { ackTimeout: '8s' } : intake ? { ackTimeout: '5m' } : { gracePeriod: '10m', ackTimeout: '5m' };
-        const res = await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, mode: d.mode, count: d.count, ...times, reason: `chaos seed ${seed}` }, 60_000);
-        step(`POST ${intake ? 'intake stop' : 'drain'} ${drain.drainId} count ${d.count}${d.overask ? ' (overasking: all drains together ask for N or N+1 nodes)' : ''} → ${res.status}`);
-        if (res.status !== 202 && res.status !== 409) violations.push(`POST drain ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
+        const what = d.mode === 'resume' ? 'resume' : `${d.nodes ? 'targeted ' : ''}${d.mode === 'graceful-downscale' ? 'drain' : 'intake stop'}`;
+        const res =
+          d.mode === 'resume'
+            ? await plane.api('POST', `topics/${topic}/resume`, { drainId: drain.drainId, nodes: drain.targets, ...times, reason: `chaos seed ${seed}` }, 60_000)
+            : await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, mode: d.mode, ...(drain.targets ? { nodes: drain.targets } : { count: d.count }), ...times, reason: `chaos seed ${seed}` }, 60_000);
+        step(`POST ${what} ${drain.drainId} ${drain.targets ? `nodes ${drain.targets.join(',')}` : `count ${d.count}`}${d.overask ? ' (overasking: all drains together ask for N or N+1 nodes)' : ''} → ${res.status}`);
+        if (res.status !== 202 && res.status !== 409) violations.push(`POST ${what} ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
         const spec = res.body?.spec ?? res.body ?? {};
         resolvePosted({ deadline: spec.deadline, notAfter: spec.notAfter });
-      }, `POST drain ${drain.drainId}`);
-    });
+      }, `POST ${d.mode} ${drain.drainId}`);
+    };
+    const resumeAt = plan.drains.findIndex((d) => d.mode === 'resume');
+    plan.drains.forEach((_, i) => i !== resumeAt && post(i));
     let emulatorRestarting: Promise<void> = Promise.resolve();
     for (const f of plan.faults) at(f.at, () => fire(f), `fault ${f.kind} at +${f.at} ms`);
 
@@ -154,7 +182,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
         case 'stall-on-accept': {
           const node = nodes[f.node]!;
           const seen = node.agent?.events().filter((e) => e['event'] === 'message-accepted').length ?? 0;
-          const until = t0 + plan.windowMs;
+          const until = base + plan.windowMs;
           step(`armed: stall ${node.id} for ${f.ms} ms when its agent next accepts a message`);
           while (Date.now() < until) {
             if ((node.agent?.events().filter((e) => e['event'] === 'message-accepted').length ?? 0) > seen) {
@@ -197,10 +225,14 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
           const drain = drains[f.drain]!;
           const spec = await drain.posted!;
           await emulatorRestarting;
-          const envelope = controlMessageEnvelope({ operation: drain.mode, drainId: drain.drainId, ...(spec.deadline !== undefined && { deadline: spec.deadline }), notAfter: spec.notAfter, replyTo: REPORTS_QUEUE }, f.n, new Date());
+          const body = { operation: drain.mode, drainId: drain.drainId, ...(spec.deadline !== undefined && { deadline: spec.deadline }), notAfter: spec.notAfter, replyTo: REPORTS_QUEUE };
+          // A command's duplicate goes to the session of the node it names, like the original.
+          const envelope = drain.targets
+            ? commandEnvelope({ ...body, nodeId: drain.targets[f.n - 1]! }, f.n, new Date())
+            : controlMessageEnvelope({ ...body, operation: drain.mode as Exclude<typeof drain.mode, 'resume'> }, f.n, new Date());
           const sb = new ServiceBusClient(emulator.connectionString);
           try {
-            await sb.createSender(topic).sendMessages(envelope);
+            await sb.createSender(drain.targets ? commandsQueueName(topic) : topic).sendMessages(envelope);
           } finally {
             await sb.close();
           }
@@ -216,16 +248,31 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
 
     // Every drain must end.
     // An overasking drain ends at notAfter (8 s) + the control plane's one-minute grace.
-    const finalUntil = Date.now() + (opts.finalTimeoutMs ?? 90_000) + (plan.drains.some((d) => d.overask) ? 60_000 : 0);
-    for (const d of drains) {
-      for (;;) {
-        const res = await plane.api('GET', `drains/${d.drainId}`).catch(() => undefined);
-        d.status = res?.body;
-        if (res?.status === 200 && res.body?.status !== 'running') break;
-        if (Date.now() > finalUntil) break;
-        await sleep(250);
+    const waitEnded = async (list: DrainOutcome[]) => {
+      const finalUntil = Date.now() + (opts.finalTimeoutMs ?? 90_000) + (plan.drains.some((d) => d.overask) ? 60_000 : 0);
+      for (const d of list) {
+        for (;;) {
+          const res = await plane.api('GET', `drains/${d.drainId}`).catch(() => undefined);
+          d.status = res?.body;
+          if (res?.status === 200 && res.body?.status !== 'running') break;
+          if (Date.now() > finalUntil) break;
+          await sleep(250);
+        }
+        step(`drain ${d.drainId}: ${d.status?.status} (${d.status?.outcome ?? ''})`);
       }
-      step(`drain ${d.drainId}: ${d.status?.status} (${d.status?.outcome ?? ''})`);
+    };
+    await waitEnded(drains.filter((_, i) => i !== resumeAt));
+
+    // The resume phase: the resume finds what every other drain left, under its own faults.
+    if (resumeAt >= 0) {
+      timeline.length = 0;
+      base = Date.now();
+      step('resume phase');
+      post(resumeAt);
+      for (const f of plan.resumeFaults) at(f.at, () => fire(f), `resume fault ${f.kind} at +${f.at} ms`);
+      await Promise.all(timeline);
+      await emulatorRestarting;
+      await waitEnded([drains[resumeAt]!]);
     }
 
     // Let acting nodes' workers finish their task and exit (drain) or go idle (intake stop only),
@@ -239,7 +286,9 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
           st?.pending !== undefined ||
           !n.agentListening() ||
           (st?.drain !== undefined && (st.state !== 'drained' || n.liveWorkers().length > 0)) ||
-          (st?.intake !== undefined && st.drain === undefined && n.liveWorkers().some((w) => lastEvent(n, w.workerId) !== 'idle'))
+          (st?.intake !== undefined && st.drain === undefined && n.liveWorkers().some((w) => lastEvent(n, w.workerId) !== 'idle')) ||
+          // Resumed: the library workers take tasks again (legacy ones declare no resume signal).
+          (st?.state === 'active' && st.resumed?.reason === 'intake resumed' && n.liveWorkers().some((w) => w.kind !== 'legacy' && lastEvent(n, w.workerId) === 'idle'))
         );
       });
     while (Date.now() < settleUntil && unsettled().length > 0) await sleep(100);
@@ -251,6 +300,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
 
     violations.push(...checkDrains(nodes, drains));
     violations.push(...checkNodes(nodes, drains));
+    violations.push(...checkCommands(nodes, drains));
     violations.push(...checkTasks(nodes));
     violations.push(...checkSignals(bait));
 
@@ -274,6 +324,15 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
         reports = await peek(REPORTS_QUEUE);
       }
       violations.push(...checkBus(REPORTS_QUEUE, reports, await peek(REPORTS_QUEUE, undefined, true)));
+      // The commands queue, one session per node: the agents are stopped (their workers are not
+      // looked at any more) so that their sessions can be accepted once their locks expire.
+      if (drains.some((d) => d.targets)) {
+        await Promise.all(nodes.map((n) => n.stopAgent()));
+        await sleep(LOCK_MS + 500);
+        const left: ServiceBusReceivedMessage[] = [];
+        for (const n of nodes) left.push(...(await peekSession(sb, commandsQueueName(topic), n.id)));
+        violations.push(...checkBus(commandsQueueName(topic), left, await peek(commandsQueueName(topic), undefined, true), timedOut));
+      }
     } finally {
       await sb.close();
     }

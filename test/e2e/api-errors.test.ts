@@ -64,6 +64,12 @@ describe('API errors and report hygiene', () => {
     expect(again.body).toMatchObject({ status: 409, code: 'DrainExists', field: 'drainId' });
   });
 
+  it('answers 409 DrainExists, not 500, to a start that races another for the same drain id (a client retrying a POST that timed out)', async () => {
+    await cp.api('PUT', 'topics/dup-2');
+    const answers = await Promise.all(Array.from({ length: 4 }, () => cp.api('POST', 'topics/dup-2/drains', { count: 1, drainId: 'raced-id-1' })));
+    expect(answers.map((a) => (a.status === 409 ? `409 ${a.body.code}` : String(a.status))).sort()).toEqual(['202', '409 DrainExists', '409 DrainExists', '409 DrainExists']);
+  });
+
   it('answers a clear 4xx when Service Bus management rejects the entity', async () => {
     // A topic may not take the name of an existing queue: ARM answers 409 Conflict.
     const res = await cp.api('PUT', `topics/${REPORTS_QUEUE}`);

@@ -76,6 +76,8 @@ export interface DrainContext {
 export class Drainer {
   private readonly signaller: WorkerSignaller;
   private readonly progress: DrainProgress;
+  /** Messages whose "state reached" report this process has enqueued (see commit, step 3). */
+  private readonly reachedReported = new Set<string>();
 
   constructor(private readonly ctx: DrainContext) {
     this.signaller = new WorkerSignaller(ctx);
@@ -262,8 +264,12 @@ export class Drainer {
     probe.mark('signalling');
     const signalled = this.signaller.signal(acted, pending.operation, workers);
     crashPoint(config.crashAt, 'after-signal');
-    // Retried while the bus is unreachable: report only what is new.
-    if (first || signalled.length > 0) {
+    // Retried while the bus is unreachable: report only what is new, and the state reached once
+    // per agent life: a restart may have nothing new to signal although that report was never
+    // written (a legacy worker's record is saved before its signal, and the agent died right
+    // after), and without it an intake stop or a resume never completes. Reports fold idempotently.
+    if (first || signalled.length > 0 || !this.reachedReported.has(pending.messageId)) {
+      this.reachedReported.add(pending.messageId);
       const reached = pending.operation === 'graceful-downscale' ? 'signalled' : pending.operation === 'resume' ? 'resumed' : 'intake-stopped';
       this.enqueue(subjectOfActed(acted), reached, signalledReport(signalled), acted.reason);
     }

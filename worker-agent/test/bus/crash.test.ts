@@ -108,3 +108,22 @@ it('a node restarted long after its crash finds its message taken by another nod
   expect(victim.state()?.pending).toBeUndefined();
   expect(victim.drainRequested()).toEqual([]);
 });
+
+it('an intake stop still reports intake-stopped when the agent of a node with only an ai4s-jobq worker dies right after signalling it', async () => {
+  // The worker's record is written before its SIGUSR1 (signalled once): the restarted agent has
+  // nothing new to signal, and must still send the report that the intake stop took effect,
+  // or the drain waits for it until notAfter (chaos seed 14002).
+  const cluster = await clusters.start({ lockDurationMs: LOCK_MS });
+  const node = await cluster.addNode(['legacy'], { env: { WORKFORCE_AGENT_CRASH_AT: 'after-signal' } });
+  const crashes: string[] = [];
+  const stop = supervise(node, 0, crashes);
+  try {
+    await cluster.publish([{ body: { operation: 'do-not-accept-new-tasks', drainId: 'li' }, messageId: 'li/0' }]);
+    await waitFor(() => crashes.length > 0, 15_000, () => 'the agent to die after signalling');
+    await waitFor(() => node.state()?.state === 'intake-stopped' && node.state()?.pending === undefined, 30_000, () => `the node to settle; state ${JSON.stringify(node.state())}`);
+    await waitFor(() => cluster.reportsOf('intake-stopped').some((r) => r.messageId === 'li/0'), 10_000, () => `an intake-stopped report; reports: ${JSON.stringify(cluster.reportsOf('accepted'))}`);
+    expect(node.queue.events().filter((e) => e.event === 'intake-signal')).toHaveLength(1);
+  } finally {
+    stop();
+  }
+});
