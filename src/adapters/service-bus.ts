@@ -2,7 +2,7 @@
 // The app and `workforce send` publish through it, so both send the same messages.
 
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
-import { ServiceBusClient, isServiceBusError, type ServiceBusClientOptions, type ServiceBusMessage } from '@azure/service-bus';
+import { ServiceBusClient, isServiceBusError, type ServiceBusClientOptions, type ServiceBusMessage, type ServiceBusReceivedMessage, type ServiceBusReceiver } from '@azure/service-bus';
 import type { CommandEnvelope, ControlMessageEnvelope } from '@workforce/worker-agent/contract';
 import type { ServiceBusAccess } from '../config.js';
 
@@ -128,20 +128,7 @@ export async function withdrawMessages(
   const receiver = client.createReceiver(topic, subscription, { receiveMode: 'peekLock' });
   const withdrawn: string[] = [];
   try {
-    const prefix = `${drainId}/`;
-    for (let rounds = 0; withdrawn.length < max && rounds < 100; rounds++) {
-      const got = await receiver.receiveMessages(Math.min(100, max * 2), { maxWaitTimeInMs: 1_000 });
-      if (got.length === 0) break;
-      for (const m of got) {
-        if (String(m.messageId ?? '').startsWith(prefix)) {
-          await receiver.completeMessage(m);
-          withdrawn.push(String(m.messageId));
-        } else {
-          await receiver.abandonMessage(m);
-        }
-      }
-      if (got.every((m) => !String(m.messageId ?? '').startsWith(prefix))) break;
-    }
+    await takeDrainMessages(receiver, drainId, withdrawn, { rounds: 100, batch: Math.min(100, max * 2), waitMs: 1_000, max });
     return withdrawn;
   } catch (err) {
     throw lastAttempt(err);
@@ -157,7 +144,6 @@ export async function withdrawMessages(
  * itself, so it is skipped. Returns the messageIds withdrawn.
  */
 export async function withdrawCommands(client: ServiceBusClient, queue: string, drainId: string, nodes: readonly string[]): Promise<string[]> {
-  const prefix = `${drainId}/`;
   const withdrawn: string[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -171,19 +157,7 @@ export async function withdrawCommands(client: ServiceBusClient, queue: string, 
         throw err;
       }
       try {
-        for (let rounds = 0; rounds < 10; rounds++) {
-          const got = await receiver.receiveMessages(10, { maxWaitTimeInMs: 500 });
-          if (got.length === 0) break;
-          for (const m of got) {
-            if (String(m.messageId ?? '').startsWith(prefix)) {
-              await receiver.completeMessage(m);
-              withdrawn.push(String(m.messageId));
-            } else {
-              await receiver.abandonMessage(m);
-            }
-          }
-          if (got.every((m) => !String(m.messageId ?? '').startsWith(prefix))) break;
-        }
+        await takeDrainMessages(receiver, drainId, withdrawn, { rounds: 10, batch: 10, waitMs: 500 });
       } finally {
         await receiver.close().catch(() => {});
       }
@@ -191,4 +165,31 @@ export async function withdrawCommands(client: ServiceBusClient, queue: string, 
   };
   await Promise.all(Array.from({ length: Math.min(8, nodes.length) }, worker));
   return withdrawn;
+}
+
+/**
+ * Receives from `receiver` round by round, completing the messages of `drainId` (`<drainId>/<n>`,
+ * pushed onto `withdrawn`) and abandoning the others at once; stops at an empty round, a round
+ * with none of the drain's, or `max` withdrawn.
+ */
+async function takeDrainMessages(
+  receiver: ServiceBusReceiver,
+  drainId: string,
+  withdrawn: string[],
+  limits: { rounds: number; batch: number; waitMs: number; max?: number },
+): Promise<void> {
+  const ours = (m: ServiceBusReceivedMessage) => String(m.messageId ?? '').startsWith(`${drainId}/`);
+  for (let round = 0; round < limits.rounds && withdrawn.length < (limits.max ?? Infinity); round++) {
+    const got = await receiver.receiveMessages(limits.batch, { maxWaitTimeInMs: limits.waitMs });
+    if (got.length === 0) break;
+    for (const m of got) {
+      if (ours(m)) {
+        await receiver.completeMessage(m);
+        withdrawn.push(String(m.messageId));
+      } else {
+        await receiver.abandonMessage(m);
+      }
+    }
+    if (!got.some(ours)) break;
+  }
 }

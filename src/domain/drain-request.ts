@@ -134,6 +134,24 @@ export function flag(field: string, value: unknown): Result<true | undefined> {
   return value === true ? ok(true) : invalidField(field, `${field} must be true or false`);
 }
 
+/** The fields every request carries for audit and identity: `reason`, `requestedBy`, `drainId`. */
+export function auditFields(input: Record<string, unknown>): Result<{ reason?: string; requestedBy?: string; drainId?: string }> {
+  const reason = text('reason', input.reason);
+  if (!reason.ok) return reason;
+  const requestedBy = text('requestedBy', input.requestedBy);
+  if (!requestedBy.ok) return requestedBy;
+  if (input.drainId !== undefined) {
+    if (typeof input.drainId !== 'string') return invalidField('drainId', 'drainId must be a string');
+    const id = validateDrainId(input.drainId);
+    if (!id.ok) return id;
+  }
+  return ok({
+    ...(reason.value !== undefined && { reason: reason.value }),
+    ...(requestedBy.value !== undefined && { requestedBy: requestedBy.value }),
+    ...(input.drainId !== undefined && { drainId: input.drainId as string }),
+  });
+}
+
 export function parseDrainRequest(topic: string, body: unknown, now: Date): Result<DrainRequest> {
   const topicOk = validateTopicName(topic);
   if (!topicOk.ok) return topicOk;
@@ -178,30 +196,23 @@ export function parseDrainRequest(topic: string, body: unknown, now: Date): Resu
     const field = input.notAfter !== undefined ? 'notAfter' : 'ackTimeout';
     return invalidField(field, `${field} must not end after the deadline: a node could otherwise accept a drain that is already over`);
   }
-  const reason = text('reason', input.reason);
-  if (!reason.ok) return reason;
-  const requestedBy = text('requestedBy', input.requestedBy);
-  if (!requestedBy.ok) return requestedBy;
-  if (input.drainId !== undefined) {
-    if (typeof input.drainId !== 'string') return invalidField('drainId', 'drainId must be a string');
-    const id = validateDrainId(input.drainId);
-    if (!id.ok) return id;
-  }
+  const audit = auditFields(input);
+  if (!audit.ok) return audit;
   const force = flag('force', input.force);
   if (!force.ok) return force;
   const dryRun = flag('dryRun', input.dryRun);
   if (!dryRun.ok) return dryRun;
 
   return ok({
-    ...(input.drainId !== undefined && { drainId: input.drainId as string }),
+    ...(audit.value.drainId !== undefined && { drainId: audit.value.drainId }),
     topic,
     mode,
     count,
     ...(nodes !== undefined && { nodes }),
     ...(deadline.value !== undefined && { deadline: new Date(deadline.value).toISOString() }),
     notAfter: new Date(notAfter).toISOString(),
-    ...(reason.value !== undefined && { reason: reason.value }),
-    ...(requestedBy.value !== undefined && { requestedBy: requestedBy.value }),
+    ...(audit.value.reason !== undefined && { reason: audit.value.reason }),
+    ...(audit.value.requestedBy !== undefined && { requestedBy: audit.value.requestedBy }),
     requestedAt: now.toISOString(),
     ...(force.value && { force: true as const }),
     ...(dryRun.value && { dryRun: true as const }),

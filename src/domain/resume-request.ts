@@ -2,7 +2,7 @@
 // drain of mode `resume` (target `resumed`) with one command per node. `nodes` names them, or
 // `all: true` takes every node the inventory lists as intake-stopped (resolved by the caller).
 
-import { DEFAULT_ACK_TIMEOUT_MS, eitherOr, flag, text, validateDrainId, validateTopicName, type DrainRequest } from './drain-request.js';
+import { DEFAULT_ACK_TIMEOUT_MS, auditFields, eitherOr, flag, validateTopicName, type DrainRequest } from './drain-request.js';
 import { parseNodeList } from './drain-targets.js';
 import { invalidField, ok, type Result } from './problem.js';
 
@@ -35,27 +35,20 @@ export function parseResumeRequest(topic: string, body: unknown, now: Date): Res
   const nowMs = now.getTime();
   const notAfter = eitherOr(input, 'notAfter', 'ackTimeout', nowMs);
   if (!notAfter.ok) return notAfter;
-  const reason = text('reason', input.reason);
-  if (!reason.ok) return reason;
-  const requestedBy = text('requestedBy', input.requestedBy);
-  if (!requestedBy.ok) return requestedBy;
-  if (input.drainId !== undefined) {
-    if (typeof input.drainId !== 'string') return invalidField('drainId', 'drainId must be a string');
-    const id = validateDrainId(input.drainId);
-    if (!id.ok) return id;
-  }
+  const audit = auditFields(input);
+  if (!audit.ok) return audit;
   const dryRun = flag('dryRun', input.dryRun);
   if (!dryRun.ok) return dryRun;
   return ok({
-    ...(input.drainId !== undefined && { drainId: input.drainId as string }),
+    ...(audit.value.drainId !== undefined && { drainId: audit.value.drainId }),
     topic,
     mode: 'resume',
     count: nodes?.length ?? 0,
     ...(nodes !== undefined && { nodes }),
     ...(all.value && { all: true as const }),
     notAfter: new Date(notAfter.value ?? nowMs + DEFAULT_ACK_TIMEOUT_MS).toISOString(),
-    ...(reason.value !== undefined && { reason: reason.value }),
-    ...(requestedBy.value !== undefined && { requestedBy: requestedBy.value }),
+    ...(audit.value.reason !== undefined && { reason: audit.value.reason }),
+    ...(audit.value.requestedBy !== undefined && { requestedBy: audit.value.requestedBy }),
     requestedAt: now.toISOString(),
     ...(dryRun.value && { dryRun: true as const }),
   });
