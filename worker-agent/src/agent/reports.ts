@@ -55,7 +55,7 @@ export interface ReporterDeps {
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 10_000;
-/** Reports per send: a batch must fit one Service Bus message batch (256 KB on Standard). */
+/** Reports per send (the bus splits them into as many Service Bus batches as their size needs). */
 const SEND_CHUNK = 25;
 
 export class Reporter {

@@ -213,15 +213,26 @@ export class ServiceBusControlBus implements ControlBus {
     await this.op('send-reports', async (c) => {
       // States of one message that wait together travel in one message (`earlier`): fewer
       // messages for the queue and fewer reports for the control plane to fold.
-      await sender(c, queue).sendMessages(
-        coalesceReports(reports).map((report) => ({
-          body: report,
-          contentType: 'application/json',
-          subject: report.state,
-          // Same report, same id: duplicate detection on the queue drops re-sends.
-          messageId: [...(report.earlier ?? []).map((step) => step.state), reportKey(report).replaceAll('\u0000', '/')].join('+').slice(0, 128),
-        })),
-      );
+      const messages = coalesceReports(reports).map((report) => ({
+        body: report,
+        contentType: 'application/json',
+        subject: report.state,
+        // Same report, same id: duplicate detection on the queue drops re-sends.
+        messageId: [...(report.earlier ?? []).map((step) => step.state), reportKey(report).replaceAll('\u0000', '/')].join('+').slice(0, 128),
+      }));
+      // As many batches as the queue's message size needs (reports with long worker lists add
+      // up): one oversized send would fail every time and hold the outbox back.
+      const s = sender(c, queue);
+      let batch = await s.createMessageBatch();
+      for (const message of messages) {
+        if (batch.tryAddMessage(message)) continue;
+        if (batch.count > 0) {
+          await s.sendMessages(batch);
+          batch = await s.createMessageBatch();
+        }
+        if (!batch.tryAddMessage(message)) throw new Error(`report ${message.messageId} is larger than a message on ${queue} may be (${batch.maxSizeInBytes} bytes)`);
+      }
+      if (batch.count > 0) await s.sendMessages(batch);
     });
   }
 
