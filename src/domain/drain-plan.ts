@@ -21,12 +21,7 @@ export function drainMessages(spec: DrainSpecWithId, replyTo: string | undefined
       controlMessageEnvelope(
         {
           operation: mode,
-          drainId: spec.drainId,
-          ...(spec.deadline !== undefined && { deadline: spec.deadline }),
-          notAfter: spec.notAfter,
-          ...(spec.reason !== undefined && { reason: spec.reason }),
-          ...(spec.requestedBy !== undefined && { requestedBy: spec.requestedBy }),
-          ...(replyTo !== undefined && { replyTo }),
+          ...messageFields(spec, replyTo),
         },
         n,
         now,
@@ -47,12 +42,7 @@ export function commandMessages(spec: DrainSpecWithId, replyTo: string | undefin
       {
         operation: spec.mode,
         nodeId,
-        drainId: spec.drainId,
-        ...(spec.deadline !== undefined && { deadline: spec.deadline }),
-        notAfter: spec.notAfter,
-        ...(spec.reason !== undefined && { reason: spec.reason }),
-        ...(spec.requestedBy !== undefined && { requestedBy: spec.requestedBy }),
-        ...(replyTo !== undefined && { replyTo }),
+        ...messageFields(spec, replyTo),
       },
       i + 1,
       now,
@@ -75,5 +65,17 @@ export function plannedMessages(spec: DrainSpec & { drainId?: string }): { entit
   return {
     entity: commandsQueueName(spec.topic),
     messages: spec.nodes.map((nodeId, i) => ({ nodeId, messageId: drainMessageId(id, i + 1), operation: spec.mode, expiresAt })),
+  };
+}
+
+/** What a control message and a command of one drain carry alike. */
+function messageFields(spec: DrainSpecWithId, replyTo: string | undefined) {
+  return {
+    drainId: spec.drainId,
+    ...(spec.deadline !== undefined && { deadline: spec.deadline }),
+    notAfter: spec.notAfter,
+    ...(spec.reason !== undefined && { reason: spec.reason }),
+    ...(spec.requestedBy !== undefined && { requestedBy: spec.requestedBy }),
+    ...(replyTo !== undefined && { replyTo }),
   };
 }

@@ -94,7 +94,7 @@ export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: D
   const listed = [...unfinished.slice(0, NODE_LIMIT), ...rest.slice(0, room)];
   const total = Object.keys(progress.nodes).length;
   const counts = countNodes(progress);
-  return fit({
+  return trimToStatusLimit({
     drainId: spec.drainId,
     topic: spec.topic,
     mode: spec.mode,
@@ -122,7 +122,7 @@ export function summarize(spec: DrainSpecWithId, progress: DrainProgress, now: D
 }
 
 /** Drops unfinished ids and listed nodes (alternately, from the end), then anomalies, until the summary fits STATUS_MAX_CHARS. */
-function fit(summary: DrainSummary): DrainSummary {
+function trimToStatusLimit(summary: DrainSummary): DrainSummary {
   let size = JSON.stringify(summary).length;
   const cost = (item: unknown) => JSON.stringify(item).length + 1;
   while (size > STATUS_MAX_CHARS && (summary.nodes.length > 0 || summary.unfinished.length > 0)) {

@@ -9,7 +9,7 @@ import { type EmulatorOptions, type RunningEmulator, startEmulator } from '@work
 import Long from 'long';
 import { type AgentReport, type PresenceReport, commandsQueueName, isPresenceBody, parseAgentReport, parsePresenceReport, reportSteps } from '../../src/contract/index.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, startProcess, tempDir, waitFor } from '../helpers.js';
+import { type Artifacts, type Proc, buildArtifacts, killAll, removeTempDirs, sleep, startProcess, tempDir, waitFor } from '../helpers.js';
 import { ProcessNode, type WorkerProc } from '../process-node.js';
 
 /** `stubborn`: a `workforce-agent run` command that ignores SIGTERM, with a child in its group. */
@@ -282,4 +282,22 @@ export class TestNode extends ProcessNode {
     const stubborn = ['run', '--topic', this.topic, '--pid-dir', this.pidDir, '--worker-id', workerId, '--', 'sh', '-c', 'trap "" TERM; sleep 1000 & sleep 1000; wait'];
     return this.addWorker(startProcess(process.execPath, [this.built.agent, ...stubborn]), workerId, kind);
   }
+}
+
+/** Restarts a node's agent (without the crash hook) each time it dies, `delayMs` after; SIGKILLs are counted in `crashes`. */
+export function supervise(node: TestNode, crashes: string[], delayMs = 0): () => void {
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      const exit = await node.agent.exited;
+      if (stopped) return;
+      if (exit.signal === 'SIGKILL') crashes.push(node.id);
+      if (delayMs > 0) await sleep(delayMs);
+      if (stopped) return;
+      await node.startAgent({ WORKFORCE_AGENT_CRASH_AT: '' });
+    }
+  })();
+  return () => {
+    stopped = true;
+  };
 }

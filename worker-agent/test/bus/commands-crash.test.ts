@@ -7,26 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../src/agent/crash-points.js';
 import { sleep, waitFor } from '../helpers.js';
-import { type Cluster, type TestNode, useClusters } from './cluster.js';
+import { type Cluster, type TestNode, supervise, useClusters } from './cluster.js';
 
 const clusters = useClusters();
 const LOCK_MS = 3000;
-
-/** Restarts a node's agent (without the crash hook) each time it dies. */
-function supervise(node: TestNode, crashes: string[]): () => void {
-  let stopped = false;
-  void (async () => {
-    while (!stopped) {
-      const exit = await node.agent.exited;
-      if (stopped) return;
-      if (exit.signal === 'SIGKILL') crashes.push(node.id);
-      await node.startAgent({ WORKFORCE_AGENT_CRASH_AT: '' });
-    }
-  })();
-  return () => {
-    stopped = true;
-  };
-}
 
 async function sendCommand(cluster: Cluster, nodeId: string, operation: string, drainId: string): Promise<string> {
   const messageId = `${drainId}/1`;

@@ -4,31 +4,13 @@
 import { describe, expect, it } from 'vitest';
 import { CRASH_POINTS } from '../../src/agent/crash-points.js';
 import { sleep, waitFor } from '../helpers.js';
-import { type TestNode, useClusters } from './cluster.js';
+import { type TestNode, supervise, useClusters } from './cluster.js';
 
 const clusters = useClusters();
 
 const LOCK_MS = 1500;
 /** Restart delays per node: before the lock expires, after it, in between. */
 const RESTART_AFTER_MS = [0, LOCK_MS + 700, LOCK_MS / 3];
-
-/** Restarts a node's agent (without the crash hook) each time it dies. */
-function supervise(node: TestNode, delayMs: number, crashes: string[]): () => void {
-  let stopped = false;
-  void (async () => {
-    while (!stopped) {
-      const exit = await node.agent.exited;
-      if (stopped) return;
-      if (exit.signal === 'SIGKILL') crashes.push(node.id);
-      await sleep(delayMs);
-      if (stopped) return;
-      await node.startAgent({ WORKFORCE_AGENT_CRASH_AT: '' });
-    }
-  })();
-  return () => {
-    stopped = true;
-  };
-}
 
 describe.each(CRASH_POINTS)('kill -9 at %s', (point) => {
   it('leaves exactly N of M nodes drained', async () => {
@@ -39,7 +21,7 @@ describe.each(CRASH_POINTS)('kill -9 at %s', (point) => {
       await cluster.addNode(['node'], { env: { WORKFORCE_AGENT_CRASH_AT: point } }),
     ];
     const crashes: string[] = [];
-    const stops = nodes.map((n, i) => supervise(n, RESTART_AFTER_MS[i] ?? 0, crashes));
+    const stops = nodes.map((n, i) => supervise(n, crashes, RESTART_AFTER_MS[i] ?? 0));
     try {
       await cluster.publish([
         { body: { operation: 'graceful-downscale', drainId: 'c' }, messageId: 'c/0' },
@@ -75,7 +57,7 @@ it('an ai4s-jobq worker gets its SIGUSR2 once even when the agent dies right aft
   const cluster = await clusters.start({ lockDurationMs: LOCK_MS });
   const node = await cluster.addNode(['legacy'], { env: { WORKFORCE_AGENT_CRASH_AT: 'after-signal' }, tasks: 1, taskMs: 1500 });
   const crashes: string[] = [];
-  const stop = supervise(node, 0, crashes);
+  const stop = supervise(node, crashes);
   try {
     await waitFor(() => node.queue.events().some((e) => e.event === 'started'));
     await cluster.publish([{ body: { operation: 'graceful-downscale', drainId: 'l' }, messageId: 'l/0' }]);
@@ -116,7 +98,7 @@ it('an intake stop still reports intake-stopped when the agent of a node with on
   const cluster = await clusters.start({ lockDurationMs: LOCK_MS });
   const node = await cluster.addNode(['legacy'], { env: { WORKFORCE_AGENT_CRASH_AT: 'after-signal' } });
   const crashes: string[] = [];
-  const stop = supervise(node, 0, crashes);
+  const stop = supervise(node, crashes);
   try {
     await cluster.publish([{ body: { operation: 'do-not-accept-new-tasks', drainId: 'li' }, messageId: 'li/0' }]);
     await waitFor(() => crashes.length > 0, 15_000, () => 'the agent to die after signalling');

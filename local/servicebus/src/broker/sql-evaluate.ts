@@ -54,7 +54,7 @@ export function scopeOf(view: FilterView, changes: Record<string, Value | null> 
 
 /** The key of `properties` that a user property name refers to: names are case-insensitive in rules. */
 function userKey(properties: Record<string, unknown>, name: string): string | undefined {
-  if (Object.prototype.hasOwnProperty.call(properties, name)) return name;
+  if (Object.hasOwn(properties, name)) return name;
   const lower = name.toLowerCase();
   for (const key of Object.keys(properties)) if (key.toLowerCase() === lower) return key;
   return undefined;
