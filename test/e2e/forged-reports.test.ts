@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPORTS_QUEUE } from '../../src/config.js';
 import { EventType } from '../../local/functions-host/src/durable/history.js';
 import { peek, report, sendReports } from '../support/agents.js';
-import { drainWithoutTimes, inventoryOf, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { betweenGenerations, drainWithoutTimes, inventoryOf, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
  * Anyone who can send to the reports queue sends reports crafted to reach another drain, through
@@ -52,8 +52,13 @@ describe('forged reports on the reports queue', () => {
       forged({ nodeId: 'm4', topic: 'elsewhere' }),
     ]);
 
-    // Every report was taken off the queue, and whatever reached the orchestration was taken by an episode.
-    await waitFor(async () => (await queueSettled()) && folded('victim').events > foldedBefore.events && pendingEvents('victim') === 0, 'the forged reports to be handled', 40_000);
+    // Every report was taken off the queue, whatever reached the orchestration was taken by an
+    // episode, and the generation that episode ended has handed over to the next.
+    await waitFor(
+      async () => (await queueSettled()) && folded('victim').events > foldedBefore.events && pendingEvents('victim') === 0 && !betweenGenerations(cp, 'victim'),
+      'the forged reports to be handled',
+      40_000,
+    );
 
     expect(cp.host.durable.store.getInstance('victim')?.status).toBe('Running');
     expect(await view('victim')).toEqual(before);

@@ -3,7 +3,7 @@ import { EventType } from '../../local/functions-host/src/durable/history.js';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
 import { controlPlaneWithNode, isRunning, type Node } from '../support/fleet.js';
 import { peek, sendRaw } from '../support/agents.js';
-import { drainWithoutTimes, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { betweenGenerations, drainWithoutTimes, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /**
  * A principal with Send on one topic publishes a control message whose drainId carries a durable
@@ -49,7 +49,7 @@ describe('a control message whose drainId carries a durable operation', () => {
     // whatever it caused on the victim has been taken by an episode.
     await waitFor(() => node.agent.output().split('\n').some((l) => l.includes('"reports-sent"') && l.includes(`${evil}/1`)), 'the agent to report on the message');
     const unhandled = () => cp.host.durable.store.messages('victim2').filter((m) => m.event.EventType === EventType.EventRaised || m.event.EventType === EventType.ExecutionTerminated);
-    await waitFor(async () => (await peek(cp.sb, REPORTS_QUEUE)).length === 0 && unhandled().length === 0, 'the reports to be handled', 30_000);
+    await waitFor(async () => (await peek(cp.sb, REPORTS_QUEUE)).length === 0 && unhandled().length === 0 && !betweenGenerations(cp, 'victim2'), 'the reports to be handled', 30_000);
 
     expect(cp.host.durable.store.getInstance('victim2')?.status).toBe('Running');
     expect(await view('victim2')).toEqual(before);

@@ -131,6 +131,15 @@ export async function drainWithoutTimes(cp: ControlPlane, drainId: string): Prom
   return rest;
 }
 
+/**
+ * The drain's orchestration between generations: an episode that folded reports continues as
+ * new, and until the next generation starts its status is `ContinuedAsNew` (still alive, not
+ * `Running`). Tests that assert `Running` after reports wait for this to be false first.
+ */
+export function betweenGenerations(cp: ControlPlane, drainId: string): boolean {
+  return cp.host.durable.store.getInstance(drainId)?.status === 'ContinuedAsNew';
+}
+
 /** The probe's first value that is neither undefined nor false; a probe that throws is asked again. */
 export function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 20_000): Promise<T> {
   return poll(probe, { what, timeoutMs });
