@@ -57,6 +57,15 @@ describe('a cardinality "many" trigger whose connection hangs', () => {
   let proxy: FreezingProxy;
   let host: Host;
   let client: ServiceBusClient;
+  /** The queue's messages, locked or not (a fresh receiver peeks from the start). */
+  const queued = async () => {
+    const peeker = client.createReceiver('frozen-batches');
+    try {
+      return await peeker.peekMessages(10);
+    } finally {
+      await peeker.close();
+    }
+  };
   const calls = async () => (await getJson<Array<{ messages: Array<{ n: number }> }>>(`${host.url}/api/calls/sbBatch`)).body;
 
   beforeAll(async () => {
@@ -83,6 +92,9 @@ describe('a cardinality "many" trigger whose connection hangs', () => {
     const sender = client.createSender('frozen-batches');
     await sender.sendMessages({ body: { n: 1 } });
     await waitFor(async () => (await calls()).length === 1, { what: 'the first batch' });
+    // The handler records a batch before the host completes it: freeze only once message 1 is
+    // gone from the queue, or the freeze can catch its completion and it comes back.
+    await waitFor(async () => (await queued()).length === 0, { what: 'the first batch completed' });
     // The trigger's receive loop is on the one connection through the proxy: freeze it.
     expect(proxy.freezeOpen()).toBeGreaterThan(0);
     await sender.sendMessages({ body: { n: 2 } });
