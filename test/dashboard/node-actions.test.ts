@@ -3,9 +3,10 @@ import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandsArrived, commandsFor } from '../support/agents.js';
-import { FUNCTION_KEY, ROOT, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { ROOT, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 import { presenceReport, sendPresence } from '../support/presence-reports.js';
 import { launchChromium } from './chromium.js';
+import { openDashboard } from './open-dashboard.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
@@ -40,11 +41,7 @@ describe('dashboard per-node actions in Chromium', () => {
       presenceReport(topic, 'dash-off', { presence: 'offline' }),
     ]);
     await waitFor(async () => (await cp.api('GET', `topics/${topic}/nodes`)).body.nodes?.length === 4, 'the four nodes in the inventory');
-    page = await chrome.browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(`${cp.host.url}/api/dashboard?code=${FUNCTION_KEY}`);
-    await page.locator('#connection[data-state="live"]').waitFor();
+    page = await openDashboard(chrome.browser, cp.host.url, errors);
   }, 120_000);
   afterAll(async () => {
     await chrome?.close();
