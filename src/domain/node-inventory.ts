@@ -44,8 +44,19 @@ export interface NodeReports {
   reports: ReceivedReport[];
 }
 
+/** The columns only a presence report writes, as the row holds them. */
+export interface PresenceColumns {
+  /** JSON of the listed workers, bounded by MAX_WORKERS_JSON. */
+  workers?: string;
+  workerCount?: number;
+  agentVersion?: string;
+  hostName?: string;
+  startedAt?: string;
+  heartbeatSeconds?: number;
+}
+
 /** The columns one batch writes for a node (merged into its row; absent ones are left as they are). */
-export interface NodeUpdate {
+export interface NodeUpdate extends PresenceColumns {
   partitionKey: string;
   rowKey: string;
   topic: string;
@@ -58,13 +69,6 @@ export interface NodeUpdate {
   drain?: string;
   /** '' for a node known only from drain reports (an agent from before presence). */
   presence?: PresenceState | '';
-  /** JSON of the listed workers, bounded by MAX_WORKERS_JSON. */
-  workers?: string;
-  workerCount?: number;
-  agentVersion?: string;
-  hostName?: string;
-  startedAt?: string;
-  heartbeatSeconds?: number;
 }
 
 /** Entity names are case-insensitive: one partition per topic, whatever the spelling. */

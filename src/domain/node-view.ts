@@ -3,7 +3,7 @@
 // standing per topic, and the query of GET /api/topics/{topic}/nodes.
 
 import { MAX_PRESENCE_WORKERS, type PresenceState, type PresenceWorker } from '@workforce/worker-agent/contract';
-import { NODE_STATES, type NodeState } from './node-inventory.js';
+import { NODE_STATES, type NodeState, type PresenceColumns } from './node-inventory.js';
 import { invalidField, ok, type Result } from './problem.js';
 
 /** The interval assumed for a node whose agent does not say its own. */
@@ -19,7 +19,7 @@ export const STANDINGS = [...NODE_STATES, 'stale', 'offline'] as const;
 export type Standing = (typeof STANDINGS)[number];
 
 /** A node row as the table holds it (columns a batch never wrote are absent). */
-export interface NodeRow {
+export interface NodeRow extends PresenceColumns {
   nodeId: string;
   topic: string;
   lastSeen: string;
@@ -28,12 +28,6 @@ export interface NodeRow {
   since?: string;
   drain?: string;
   presence?: string;
-  workers?: string;
-  workerCount?: number;
-  agentVersion?: string;
-  hostName?: string;
-  startedAt?: string;
-  heartbeatSeconds?: number;
 }
 
 export interface NodeView {

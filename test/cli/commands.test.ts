@@ -1,30 +1,12 @@
-import type { ServiceBusClient, ServiceBusReceivedMessage } from '@azure/service-bus';
 import { commandsQueueName } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { armClient } from '../../src/adapters/arm.js';
 import { EXIT } from '../../src/cli/errors.js';
-import { report, sendReports } from '../support/agents.js';
+import { commandsArrived, commandsFor, report, sendReports } from '../support/agents.js';
 import { FUNCTION_KEY, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 import { controlPlaneWithNode, type Node } from '../support/fleet.js';
 import { presenceReport, sendPresence } from '../support/presence-reports.js';
 import { cli } from './run-cli.js';
-
-/** The commands waiting in one node's session of the topic's commands queue, looked at, not taken. */
-async function commandsFor(sb: ServiceBusClient, topic: string, nodeId: string): Promise<ServiceBusReceivedMessage[]> {
-  const receiver = await sb.acceptSession(commandsQueueName(topic), nodeId);
-  try {
-    return await receiver.peekMessages(50);
-  } finally {
-    await receiver.close();
-  }
-}
-
-/** The orchestration publishes after the API answered: wait for the node's commands to arrive. */
-const arrived = (sb: ServiceBusClient, topic: string, nodeId: string) =>
-  waitFor(async () => {
-    const got = await commandsFor(sb, topic, nodeId);
-    return got.length > 0 && got;
-  }, `a command in ${nodeId}'s session`);
 
 /**
  * Per-node commands from the CLI against the local system (emulator + host with the app's
@@ -110,7 +92,7 @@ describe('workforce drain --node, resume and topic policy against the local syst
     const drainId = /^drain (\S+) started: graceful-downscale of sim-a, sim-b on cli-cmds$/.exec(first!)![1]!;
     expect(rest).toEqual(['  forced (--force): recorded in the drain', `  follow it: workforce status ${drainId} --watch`]);
     for (const [n, nodeId] of [[1, 'sim-a'], [2, 'sim-b']] as const) {
-      const [command, ...more] = await arrived(cp.sb, topic, nodeId);
+      const [command, ...more] = await commandsArrived(cp.sb, topic, nodeId);
       expect(more).toEqual([]);
       expect(command).toMatchObject({ messageId: `${drainId}/${n}`, sessionId: nodeId, subject: 'graceful-downscale', body: { nodeId, operation: 'graceful-downscale', drainId, reason: 'kernel patch' } });
     }
@@ -140,7 +122,7 @@ describe('workforce drain --node, resume and topic policy against the local syst
     const forced = await cli(['drain', topic, '--node', 'sim-typo', '--intake-stop', '--force'], env);
     expect(forced.code).toBe(EXIT.ok);
     expect(forced.stdout).toContain('  never seen by the fleet inventory, sent all the same (--force): sim-typo\n');
-    const [command] = await arrived(cp.sb, topic, 'sim-typo');
+    const [command] = await commandsArrived(cp.sb, topic, 'sim-typo');
     expect(command?.body).toMatchObject({ nodeId: 'sim-typo', operation: 'do-not-accept-new-tasks' });
     const drainId = /^drain (\S+) started/.exec(forced.stdout)![1]!;
     expect((await cli(['cancel', drainId], env)).code).toBe(EXIT.ok);
@@ -154,7 +136,7 @@ describe('workforce drain --node, resume and topic policy against the local syst
     const live = { stdout: '' };
     const waiting = cli(['resume', topic, '--all', '--reason', 'patched', '--wait', '--interval', '200ms'], env, { live });
     const drainId = await waitFor(() => /^drain (\S+) started$/m.exec(live.stdout)?.[1], 'resume --all to start');
-    const [command, ...more] = await arrived(cp.sb, topic, 'sim-s');
+    const [command, ...more] = await commandsArrived(cp.sb, topic, 'sim-s');
     expect(more).toEqual([]);
     expect(command).toMatchObject({ messageId: `${drainId}/1`, subject: 'resume', body: { nodeId: 'sim-s', operation: 'resume', reason: 'patched' } });
     // No other node was intake-stopped: the resume names sim-s only.

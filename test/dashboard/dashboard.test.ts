@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { report, sendReports, takeControlMessages } from '../support/agents.js';
 import { FUNCTION_KEY, ROOT, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 import { launchChromium } from './chromium.js';
+import { openDashboard } from './open-dashboard.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
@@ -88,12 +88,8 @@ describe('dashboard in Chromium', () => {
     await sendReports(cp.sb, [report(doneId, 1, 'us-node-3', 'accepted', 'us-east'), report(doneId, 1, 'us-node-3', 'drained', 'us-east')]);
     await folded(doneId, (d) => d.status === 'completed');
 
-    const page: Page = await chrome.browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(`${cp.host.url}/api/dashboard?code=${FUNCTION_KEY}`);
-    await page.locator('#connection[data-state="live"]').waitFor();
+    const page = await openDashboard(chrome.browser, cp.host.url, errors);
     await page.locator('[data-topic="us-east"]', { hasText: 'last drain completed' }).waitFor();
     // Provisioned topics show before their first drain (GET /api/topics).
     await page.locator('[data-topic="eu-west"]', { hasText: 'no drain yet' }).waitFor();

@@ -4,9 +4,10 @@ import { mkdirSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { controlPlaneWithNode, type Node } from '../support/fleet.js';
-import { FUNCTION_KEY, ROOT, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { ROOT, waitFor, type ControlPlane } from '../support/control-plane.js';
 import { presenceReport, sendPresence } from '../support/presence-reports.js';
 import { launchChromium } from './chromium.js';
+import { openDashboard } from './open-dashboard.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
@@ -47,11 +48,7 @@ describe('dashboard fleet view in Chromium', () => {
       workers: [{ workerId: '<b id="injected">w</b>', pid: 4242, signals: {}, alive: true }],
       workerCount: 1,
     })]);
-    page = await chrome.browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(`${cp.host.url}/api/dashboard?code=${FUNCTION_KEY}`);
-    await page.locator('#connection[data-state="live"]').waitFor();
+    page = await openDashboard(chrome.browser, cp.host.url, errors);
   }, 120_000);
   afterAll(async () => {
     await chrome?.close();

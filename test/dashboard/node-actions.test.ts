@@ -1,30 +1,14 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import type { ServiceBusClient, ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Page } from 'playwright-core';
-import { commandsQueueName } from '@workforce/worker-agent/contract';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_KEY, ROOT, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { commandsArrived, commandsFor } from '../support/agents.js';
+import { ROOT, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 import { presenceReport, sendPresence } from '../support/presence-reports.js';
 import { launchChromium } from './chromium.js';
+import { openDashboard } from './open-dashboard.js';
 
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-
-/** The commands that reached one node's session of the topic's commands queue (looked at, not taken). */
-async function commandsFor(sb: ServiceBusClient, topic: string, nodeId: string): Promise<ServiceBusReceivedMessage[]> {
-  const receiver = await sb.acceptSession(commandsQueueName(topic), nodeId);
-  try {
-    return await receiver.peekMessages(50);
-  } finally {
-    await receiver.close();
-  }
-}
-
-const arrived = (sb: ServiceBusClient, topic: string, nodeId: string) =>
-  waitFor(async () => {
-    const got = await commandsFor(sb, topic, nodeId);
-    return got.length > 0 && got;
-  }, `a command in the session of ${nodeId}`);
 
 /**
  * The fleet view's per-node actions in Chromium against the local system: simulated nodes
@@ -57,11 +41,7 @@ describe('dashboard per-node actions in Chromium', () => {
       presenceReport(topic, 'dash-off', { presence: 'offline' }),
     ]);
     await waitFor(async () => (await cp.api('GET', `topics/${topic}/nodes`)).body.nodes?.length === 4, 'the four nodes in the inventory');
-    page = await chrome.browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-    await page.goto(`${cp.host.url}/api/dashboard?code=${FUNCTION_KEY}`);
-    await page.locator('#connection[data-state="live"]').waitFor();
+    page = await openDashboard(chrome.browser, cp.host.url, errors);
   }, 120_000);
   afterAll(async () => {
     await chrome?.close();
@@ -105,7 +85,7 @@ describe('dashboard per-node actions in Chromium', () => {
     expect(drain).toMatchObject({ mode: 'graceful-downscale', status: 'running' });
     const status = (await cp.api('GET', `drains/${drain!.drainId}`)).body;
     expect(status).toMatchObject({ reason: 'disk failing', requestedBy: 'dashboard', targets: ['dash-a'] });
-    const [command, ...more] = await arrived(cp.sb, topic, 'dash-a');
+    const [command, ...more] = await commandsArrived(cp.sb, topic, 'dash-a');
     expect(more).toEqual([]);
     expect(command?.body).toMatchObject({ nodeId: 'dash-a', operation: 'graceful-downscale', reason: 'disk failing' });
     // The drain appears on the page, and its untaken command counts against the budget.
@@ -124,7 +104,7 @@ describe('dashboard per-node actions in Chromium', () => {
     await dialog().locator('textarea[name="reason"]').fill('patched');
     await dialog().locator('button.confirm').click();
     await dialog().waitFor({ state: 'detached' });
-    const [command] = await arrived(cp.sb, topic, 'dash-s');
+    const [command] = await commandsArrived(cp.sb, topic, 'dash-s');
     expect(command).toMatchObject({ subject: 'resume', body: { nodeId: 'dash-s', operation: 'resume', reason: 'patched' } });
     const resume = (await drains()).find((d) => d.mode === 'resume');
     expect(resume?.status).toBe('running');
@@ -159,7 +139,7 @@ describe('dashboard per-node actions in Chromium', () => {
     await dialog().locator('label.force input').check();
     await dialog().locator('button.confirm').click();
     await dialog().waitFor({ state: 'detached' });
-    const [command] = await arrived(cp.sb, topic, hostile);
+    const [command] = await commandsArrived(cp.sb, topic, hostile);
     expect(command?.body).toMatchObject({ nodeId: hostile, operation: 'graceful-downscale', reason: 'retire it' });
     const forced = await waitFor(async () => {
       for (const d of await drains()) {

@@ -4,6 +4,7 @@ import { FUNCTION_KEY, startControlPlane, waitFor, type ControlPlane } from '../
 import { presenceReport, sendPresence } from '../support/presence-reports.js';
 import { cli } from '../cli/run-cli.js';
 import { launchChromium } from './chromium.js';
+import { openDashboard } from './open-dashboard.js';
 
 const NIGHTLY = { name: 'nightly-ui', schedule: '0 0 22 * * *', topic: 'skip-ui', count: 2, gracePeriod: '1h', reason: 'nightly scale-down' };
 
@@ -22,9 +23,7 @@ describe('a scheduled run the budget skipped, in the dashboard and the CLI', () 
     await sendPresence(cp.sb, ['s-1', 's-2', 's-3'].map((id) => presenceReport('skip-ui', id, { heartbeatSeconds: 3_600 })));
     await waitFor(async () => (await cp.api('GET', 'topics/skip-ui/nodes')).body?.nodes?.length === 3, 'three nodes in the inventory');
     expect((await cp.api('PUT', 'topics/skip-ui/policy', { maxUnavailable: '33%' })).status).toBe(200);
-    page = await chrome.browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(`${cp.host.url}/api/dashboard?code=${FUNCTION_KEY}`);
-    await page.locator('#connection[data-state="live"]').waitFor();
+    page = await openDashboard(chrome.browser, cp.host.url);
   }, 120_000);
   afterAll(async () => {
     await chrome?.close();

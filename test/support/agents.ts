@@ -1,10 +1,11 @@
-// Sends agent reports with @azure/service-bus, as an agent does, reads control messages, and
-// sends or peeks at any message the way a principal with rights on the entity could.
+// Sends agent reports with @azure/service-bus, as an agent does, reads control messages and a
+// node's commands, and sends or peeks at any message the way a principal with rights on the entity could.
 
 import type { ServiceBusClient, ServiceBusMessage, ServiceBusReceivedMessage } from '@azure/service-bus';
-import type { AgentReport, ReportState } from '@workforce/worker-agent/contract';
+import { commandsQueueName, type AgentReport, type ReportState } from '@workforce/worker-agent/contract';
 import { sendBatches } from '../../src/adapters/service-bus.js';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
+import { waitFor } from './control-plane.js';
 
 /** Sends the reports to the reports queue, in as many batches as they need. */
 export async function sendReports(sb: ServiceBusClient, reports: AgentReport[]): Promise<void> {
@@ -32,6 +33,23 @@ export async function takeControlMessages(sb: ServiceBusClient, topic: string, c
     await receiver.close();
   }
 }
+
+/** The commands waiting in one node's session of the topic's commands queue, looked at, not taken. */
+export async function commandsFor(sb: ServiceBusClient, topic: string, nodeId: string): Promise<ServiceBusReceivedMessage[]> {
+  const receiver = await sb.acceptSession(commandsQueueName(topic), nodeId);
+  try {
+    return await receiver.peekMessages(50);
+  } finally {
+    await receiver.close();
+  }
+}
+
+/** The orchestration publishes after the API answered: waits for the node's commands to arrive. */
+export const commandsArrived = (sb: ServiceBusClient, topic: string, nodeId: string) =>
+  waitFor(async () => {
+    const got = await commandsFor(sb, topic, nodeId);
+    return got.length > 0 && got;
+  }, `a command in ${nodeId}'s session`);
 
 /** Sends messages as they are to a queue or topic, in one batch. */
 export async function sendRaw(sb: ServiceBusClient, entity: string, messages: ServiceBusMessage | ServiceBusMessage[]): Promise<void> {

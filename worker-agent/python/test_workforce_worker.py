@@ -93,24 +93,24 @@ class RegisterWorkerTest(unittest.TestCase):
         with self.assertRaises(ww.DrainRequested):
             worker.raise_if_draining()
 
+    def signal_names_seen(self, subscribe, signum):
+        """The signal names a handler added with `subscribe` is called with when this process gets `signum`."""
+        seen = []
+        subscribe(seen.append)
+        os.kill(os.getpid(), signum)
+        time.sleep(0.05)
+        return seen
+
     def test_intake_signal_calls_handlers_and_keeps_running(self):
         worker = self.register(worker_id="w6", signals={"do-not-accept-new-tasks": "SIGUSR1"})
-        seen = []
-        worker.on_intake_stop(seen.append)
-        os.kill(os.getpid(), signal.SIGUSR1)
-        time.sleep(0.05)
-        self.assertEqual(seen, ["SIGUSR1"])
+        self.assertEqual(self.signal_names_seen(worker.on_intake_stop, signal.SIGUSR1), ["SIGUSR1"])
         self.assertFalse(worker.drain_requested)
 
     def test_resume_signal_is_declared_and_calls_handlers(self):
         worker = self.register(worker_id="w9", signals={"do-not-accept-new-tasks": "SIGUSR1", "resume": "SIGUSR2"})
         with open(worker.pid_file) as f:
             self.assertEqual(json.load(f)["signals"]["resume"], "SIGUSR2")
-        seen = []
-        worker.on_resume(seen.append)
-        os.kill(os.getpid(), signal.SIGUSR2)
-        time.sleep(0.05)
-        self.assertEqual(seen, ["SIGUSR2"])
+        self.assertEqual(self.signal_names_seen(worker.on_resume, signal.SIGUSR2), ["SIGUSR2"])
         self.assertFalse(worker.drain_requested)
         with self.assertRaises(ValueError):  # one signal, two meanings
             ww.register_worker("t", env=self.env, signals={"do-not-accept-new-tasks": "SIGUSR1", "resume": "SIGUSR1"})

@@ -1,7 +1,6 @@
 // The ARM endpoint through the public @azure/arm-servicebus API: the management client is given
 // the emulator's URL as `endpoint`, a static token and the emulator's CA through the pipeline's
 // `tlsOptions`, and provisions with no other change.
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { ServiceBusManagementClient } from '@azure/arm-servicebus';
 import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type RunningEmulator } from '../src/index.js';
+import { unique } from './support/sdk.js';
 
 const SUBSCRIPTION = '00000000-0000-0000-0000-000000000000';
 const RG = 'workforce-local';
@@ -23,7 +23,6 @@ const staticToken: TokenCredential = {
 
 let emulator: RunningEmulator;
 let arm: ServiceBusManagementClient;
-const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
   emulator = await startEmulator({ port: 0 });

@@ -1,20 +1,9 @@
 // Behaviours where the emulator answered differently from Azure, as the SDK's own live tests
 // showed (issue #18), each checked through the public @azure/service-bus API.
-import { randomUUID } from 'node:crypto';
-import { ServiceBusClient, type ServiceBusReceivedMessage, type ServiceBusReceiver } from '@azure/service-bus';
+import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, jsonLogger, startEmulator } from '../src/index.js';
-
-const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
-
-async function receiveAll(receiver: ServiceBusReceiver, count: number, timeoutMs = 5000): Promise<ServiceBusReceivedMessage[]> {
-  const out: ServiceBusReceivedMessage[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < count && Date.now() < deadline) {
-    out.push(...(await receiver.receiveMessages(count - out.length, { maxWaitTimeInMs: 500 })));
-  }
-  return out;
-}
+import { receiveAll, unique } from './support/sdk.js';
 
 describe('answers as Azure does', () => {
   let emulator: RunningEmulator;

@@ -1,61 +1,25 @@
 // Conformance: the emulator driven only through the public @azure/service-bus API, one test per
 // behaviour. Runs once per store (memory, SQLite); entity names are unique per test.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type ServiceBusReceivedMessage,
-  type ServiceBusReceiver,
-  ServiceBusClient,
-  isServiceBusError,
-} from '@azure/service-bus';
+import { ServiceBusClient } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../src/index.js';
+import { STORES, startOnStore } from './support/per-store.js';
+import { errorCode, receiveAll, unique } from './support/sdk.js';
 
-const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Receives until `count` messages arrived or `timeoutMs` passed. */
-async function receiveAll(receiver: ServiceBusReceiver, count: number, timeoutMs = 5000): Promise<ServiceBusReceivedMessage[]> {
-  const out: ServiceBusReceivedMessage[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < count && Date.now() < deadline) {
-    out.push(...(await receiver.receiveMessages(count - out.length, { maxWaitTimeInMs: 500 })));
-  }
-  return out;
-}
-
-async function errorCode(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (e) {
-    return isServiceBusError(e) ? e.code : `not a ServiceBusError: ${String(e)}`;
-  }
-}
-
-const stores = [
-  { name: 'memory', dataDir: () => undefined },
-  { name: 'sqlite', dataDir: () => mkdtempSync(join(tmpdir(), 'sb-emulator-')) },
-];
-
-describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
+describe.each(STORES)('conformance ($name store)', (store) => {
   let emulator: RunningEmulator;
   let client: ServiceBusClient;
-  let dir: string | undefined;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    dir = dataDir();
-    emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false, ...(dir ? { dataDir: dir } : {}) });
-    client = new ServiceBusClient(emulator.connectionString, { retryOptions: { maxRetries: 1, retryDelayInMs: 100 } });
+    ({ emulator, client, close } = await startOnStore(store));
   });
-
-  afterAll(async () => {
-    await client?.close();
-    await emulator?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => close?.());
 
   const queue = (props: Parameters<RunningEmulator['catalogue']['putQueue']>[1] = {}) => {
     const name = unique('q');
@@ -65,8 +29,7 @@ describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
 
   it('sends, receives and completes, keeping body and properties', async () => {
     const q = queue();
-    const sender = client.createSender(q);
-    await sender.sendMessages({
+    const sent = {
       body: { hello: 'world', n: 1 },
       messageId: 'm-1',
       correlationId: 'c-1',
@@ -74,19 +37,12 @@ describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
       contentType: 'application/json',
       applicationProperties: { text: 'x', int: 42, flag: true, neg: -7, big: 2 ** 40 },
       timeToLive: 60_000,
-    });
+    };
+    const sender = client.createSender(q);
+    await sender.sendMessages(sent);
     const receiver = client.createReceiver(q);
     const [m] = await receiveAll(receiver, 1);
-    expect(m).toMatchObject({
-      body: { hello: 'world', n: 1 },
-      messageId: 'm-1',
-      correlationId: 'c-1',
-      subject: 'greeting',
-      contentType: 'application/json',
-      applicationProperties: { text: 'x', int: 42, flag: true, neg: -7, big: 2 ** 40 },
-      timeToLive: 60_000,
-      deliveryCount: 0,
-    });
+    expect(m).toMatchObject({ ...sent, deliveryCount: 0 });
     expect(m!.sequenceNumber!.toNumber()).toBe(1);
     expect(m!.enqueuedTimeUtc!.getTime()).toBeGreaterThan(Date.now() - 10_000);
     expect(m!.lockedUntilUtc!.getTime()).toBeGreaterThan(Date.now());
@@ -437,7 +393,7 @@ describe.each(stores)('conformance ($name store)', ({ dataDir }) => {
   });
 });
 
-describe.each(stores)('restart with the same options ($name store)', ({ name, dataDir }) => {
+describe.each(STORES)('restart with the same options ($name store)', ({ name, dataDir }) => {
   it(name === 'sqlite' ? 'keeps entities, messages and their states' : 'starts empty', async () => {
     const dir = dataDir();
     const options = { port: 0, armPort: false as const, amqpsPort: false as const, ...(dir ? { dataDir: dir } : {}) };

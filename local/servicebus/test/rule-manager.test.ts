@@ -1,15 +1,13 @@
 // The rule manager over AMQP (add-rule, remove-rule, enumerate-rules on a subscription's
 // $management link), through the SDK's `createRuleManager`: rules as listed, the messages they
 // select, what their actions change, and Azure's errors.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RuleProperties, ServiceBusClient, type ServiceBusReceivedMessage, type ServiceBusReceiver } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../src/index.js';
-
-const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
+import { unique } from './support/sdk.js';
 
 /** Receives `count` messages (or what came within `timeoutMs`), then whatever else is there at once. */
 async function receiveAll(receiver: ServiceBusReceiver, count: number, timeoutMs = 3000): Promise<ServiceBusReceivedMessage[]> {

@@ -1,62 +1,23 @@
 // Conformance of sessions: the emulator driven only through the public @azure/service-bus API
 // (acceptSession, acceptNextSession, session receivers), one test per behaviour, once with the
 // memory store and once with SQLite; entity names are unique per test.
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  type ServiceBusReceivedMessage,
-  type ServiceBusReceiver,
-  ServiceBusClient,
-  isServiceBusError,
-} from '@azure/service-bus';
+import { ServiceBusClient, isServiceBusError } from '@azure/service-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEmulator, startEmulator } from '../src/index.js';
+import type { RunningEmulator } from '../src/index.js';
+import { STORES, startOnStore } from './support/per-store.js';
+import { failure, receiveAll, unique } from './support/sdk.js';
 
-const unique = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Receives until `count` messages arrived or `timeoutMs` passed. */
-async function receiveAll(receiver: ServiceBusReceiver, count: number, timeoutMs = 5000): Promise<ServiceBusReceivedMessage[]> {
-  const out: ServiceBusReceivedMessage[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (out.length < count && Date.now() < deadline) {
-    out.push(...(await receiver.receiveMessages(count - out.length, { maxWaitTimeInMs: 500 })));
-  }
-  return out;
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string } | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (e) {
-    return isServiceBusError(e) ? { code: e.code, message: e.message } : { code: `not a ServiceBusError`, message: String(e) };
-  }
-}
-
-const stores = [
-  { name: 'memory', dataDir: () => undefined },
-  { name: 'sqlite', dataDir: () => mkdtempSync(join(tmpdir(), 'sb-sessions-')) },
-];
-
-describe.each(stores)('sessions ($name store)', ({ dataDir }) => {
+describe.each(STORES)('sessions ($name store)', (store) => {
   let emulator: RunningEmulator;
   let client: ServiceBusClient;
-  let dir: string | undefined;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    dir = dataDir();
-    emulator = await startEmulator({ port: 0, armPort: false, amqpsPort: false, ...(dir ? { dataDir: dir } : {}) });
-    client = new ServiceBusClient(emulator.connectionString, { retryOptions: { maxRetries: 1, retryDelayInMs: 100 } });
+    ({ emulator, client, close } = await startOnStore(store));
   });
-
-  afterAll(async () => {
-    await client?.close();
-    await emulator?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => close?.());
 
   const sessionQueue = (props: Parameters<RunningEmulator['catalogue']['putQueue']>[1] = {}) => {
     const name = unique('sq');

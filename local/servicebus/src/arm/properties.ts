@@ -33,7 +33,6 @@ export type EntityKind = 'queue' | 'topic' | 'subscription';
 type AnyProperties = QueueProperties & TopicProperties & SubscriptionProperties;
 
 interface Field {
-  name: string;
   type: 'duration' | 'integer' | 'boolean' | 'string';
   /** Catalogue property it sets; none for accepted-but-not-modelled settings. */
   target?: keyof AnyProperties;
@@ -49,92 +48,85 @@ const refuseNonEmpty = (value: unknown) =>
 const refuseInactive = (value: unknown) =>
   value !== 'Active' ? `only "Active" is supported by the emulator (got ${JSON.stringify(value)})` : undefined;
 
-const common = {
-  defaultMessageTimeToLive: { name: 'defaultMessageTimeToLive', type: 'duration', target: 'defaultMessageTimeToLiveMs' },
-  maxSizeInMegabytes: { name: 'maxSizeInMegabytes', type: 'integer', target: 'maxSizeInMegabytes' },
-  maxMessageSizeInKilobytes: {
-    name: 'maxMessageSizeInKilobytes',
-    type: 'integer',
-    target: 'maxMessageSizeInBytes',
-    scale: 1024,
-  },
-  requiresDuplicateDetection: { name: 'requiresDuplicateDetection', type: 'boolean', target: 'requiresDuplicateDetection' },
-  duplicateDetectionHistoryTimeWindow: {
-    name: 'duplicateDetectionHistoryTimeWindow',
-    type: 'duration',
-    target: 'duplicateDetectionHistoryTimeWindowMs',
-  },
-  lockDuration: { name: 'lockDuration', type: 'duration', target: 'lockDurationMs' },
-  maxDeliveryCount: { name: 'maxDeliveryCount', type: 'integer', target: 'maxDeliveryCount' },
-  deadLetteringOnMessageExpiration: {
-    name: 'deadLetteringOnMessageExpiration',
-    type: 'boolean',
-    target: 'deadLetteringOnMessageExpiration',
-  },
-  requiresSession: { name: 'requiresSession', type: 'boolean', target: 'requiresSession' },
-  forwardTo: { name: 'forwardTo', type: 'string', refuse: refuseNonEmpty },
-  forwardDeadLetteredMessagesTo: { name: 'forwardDeadLetteredMessagesTo', type: 'string', refuse: refuseNonEmpty },
-  status: { name: 'status', type: 'string', refuse: refuseInactive },
+/** Every field, by its ARM name (Config.json spells it in PascalCase). */
+const FIELD = {
+  defaultMessageTimeToLive: { type: 'duration', target: 'defaultMessageTimeToLiveMs' },
+  maxSizeInMegabytes: { type: 'integer', target: 'maxSizeInMegabytes' },
+  maxMessageSizeInKilobytes: { type: 'integer', target: 'maxMessageSizeInBytes', scale: 1024 },
+  requiresDuplicateDetection: { type: 'boolean', target: 'requiresDuplicateDetection' },
+  duplicateDetectionHistoryTimeWindow: { type: 'duration', target: 'duplicateDetectionHistoryTimeWindowMs' },
+  lockDuration: { type: 'duration', target: 'lockDurationMs' },
+  maxDeliveryCount: { type: 'integer', target: 'maxDeliveryCount' },
+  deadLetteringOnMessageExpiration: { type: 'boolean', target: 'deadLetteringOnMessageExpiration' },
+  requiresSession: { type: 'boolean', target: 'requiresSession' },
+  forwardTo: { type: 'string', refuse: refuseNonEmpty },
+  forwardDeadLetteredMessagesTo: { type: 'string', refuse: refuseNonEmpty },
+  status: { type: 'string', refuse: refuseInactive },
+  isClientAffine: { type: 'boolean', refuse: refuseTrue('client-affine subscriptions') },
   // Accepted and not modelled: they change placement or performance, not what a client sees
   // (autoDeleteOnIdle excepted: the emulator never deletes an idle entity; see the README).
-  enableBatchedOperations: { name: 'enableBatchedOperations', type: 'boolean' },
-  enablePartitioning: { name: 'enablePartitioning', type: 'boolean' },
-  enableExpress: { name: 'enableExpress', type: 'boolean' },
-  autoDeleteOnIdle: { name: 'autoDeleteOnIdle', type: 'duration' },
+  enableBatchedOperations: { type: 'boolean' },
+  enablePartitioning: { type: 'boolean' },
+  enableExpress: { type: 'boolean' },
+  autoDeleteOnIdle: { type: 'duration' },
+  // Accepted, not modelled.
+  supportOrdering: { type: 'boolean' },
+  // Accepted, not modelled: a SQL rule that cannot be evaluated is unknown (no match), never an exception.
+  deadLetteringOnFilterEvaluationExceptions: { type: 'boolean' },
 } satisfies Record<string, Field>;
+type FieldName = keyof typeof FIELD;
 
-const FIELDS: Record<EntityKind, Field[]> = {
+const FIELDS: Record<EntityKind, FieldName[]> = {
   queue: [
-    common.lockDuration,
-    common.maxDeliveryCount,
-    common.defaultMessageTimeToLive,
-    common.deadLetteringOnMessageExpiration,
-    common.requiresDuplicateDetection,
-    common.duplicateDetectionHistoryTimeWindow,
-    common.maxSizeInMegabytes,
-    common.maxMessageSizeInKilobytes,
-    common.requiresSession,
-    common.forwardTo,
-    common.forwardDeadLetteredMessagesTo,
-    common.status,
-    common.enableBatchedOperations,
-    common.enablePartitioning,
-    common.enableExpress,
-    common.autoDeleteOnIdle,
+    'lockDuration',
+    'maxDeliveryCount',
+    'defaultMessageTimeToLive',
+    'deadLetteringOnMessageExpiration',
+    'requiresDuplicateDetection',
+    'duplicateDetectionHistoryTimeWindow',
+    'maxSizeInMegabytes',
+    'maxMessageSizeInKilobytes',
+    'requiresSession',
+    'forwardTo',
+    'forwardDeadLetteredMessagesTo',
+    'status',
+    'enableBatchedOperations',
+    'enablePartitioning',
+    'enableExpress',
+    'autoDeleteOnIdle',
   ],
   topic: [
-    common.defaultMessageTimeToLive,
-    common.requiresDuplicateDetection,
-    common.duplicateDetectionHistoryTimeWindow,
-    common.maxSizeInMegabytes,
-    common.maxMessageSizeInKilobytes,
-    common.status,
-    common.enableBatchedOperations,
-    common.enablePartitioning,
-    common.enableExpress,
-    common.autoDeleteOnIdle,
-    { name: 'supportOrdering', type: 'boolean' },
+    'defaultMessageTimeToLive',
+    'requiresDuplicateDetection',
+    'duplicateDetectionHistoryTimeWindow',
+    'maxSizeInMegabytes',
+    'maxMessageSizeInKilobytes',
+    'status',
+    'enableBatchedOperations',
+    'enablePartitioning',
+    'enableExpress',
+    'autoDeleteOnIdle',
+    'supportOrdering',
   ],
   subscription: [
-    common.lockDuration,
-    common.maxDeliveryCount,
-    common.defaultMessageTimeToLive,
-    common.deadLetteringOnMessageExpiration,
-    common.requiresSession,
-    common.forwardTo,
-    common.forwardDeadLetteredMessagesTo,
-    common.status,
-    common.enableBatchedOperations,
-    common.autoDeleteOnIdle,
-    // Accepted, not modelled: a SQL rule that cannot be evaluated is unknown (no match), never an exception.
-    { name: 'deadLetteringOnFilterEvaluationExceptions', type: 'boolean' },
-    { name: 'isClientAffine', type: 'boolean', refuse: refuseTrue('client-affine subscriptions') },
+    'lockDuration',
+    'maxDeliveryCount',
+    'defaultMessageTimeToLive',
+    'deadLetteringOnMessageExpiration',
+    'requiresSession',
+    'forwardTo',
+    'forwardDeadLetteredMessagesTo',
+    'status',
+    'enableBatchedOperations',
+    'autoDeleteOnIdle',
+    'deadLetteringOnFilterEvaluationExceptions',
+    'isClientAffine',
   ],
 };
 
 /** The ARM name of a catalogue property (`lockDurationMs` → `lockDuration`), if it has one. */
 export function armFieldName(catalogueKey: string): string | undefined {
-  return Object.values(common).find((field: Field) => field.target === catalogueKey)?.name;
+  return Object.entries<Field>(FIELD).find(([, field]) => field.target === catalogueKey)?.[0];
 }
 
 export interface ReadOptions {
@@ -158,20 +150,21 @@ export function readEntityProperties(
 export function readEntityProperties(kind: EntityKind, input: unknown, options: ReadOptions): Partial<AnyProperties> {
   if (input === undefined || input === null) return {};
   const object = expectObject(input, options.path);
-  const fields = FIELDS[kind];
-  const key = (field: Field) => (options.keyCase === 'pascal' ? pascal(field.name) : field.name);
+  const names = FIELDS[kind];
+  const key = (name: FieldName) => (options.keyCase === 'pascal' ? pascal(name) : name);
   const out: Partial<Record<keyof AnyProperties, number | boolean>> = {};
-  for (const field of fields) {
-    const raw = object[key(field)];
+  for (const name of names) {
+    const field: Field = FIELD[name];
+    const raw = object[key(name)];
     if (raw === undefined || raw === null) continue;
-    const path = `${options.path}.${key(field)}`;
+    const path = `${options.path}.${key(name)}`;
     const value = readValue(field, raw, path, options.durationsAsMs);
     const refusal = field.refuse?.(value);
     if (refusal) throw new PropertyError(path, refusal);
     if (field.target) out[field.target] = typeof value === 'number' && field.scale ? value * field.scale : (value as number);
   }
   if (options.unknownKeys === 'error') {
-    const known = new Set(fields.map(key));
+    const known = new Set(names.map(key));
     for (const name of Object.keys(object)) {
       if (!known.has(name)) {
         throw new PropertyError(`${options.path}.${name}`, `unknown ${kind} property; known: ${[...known].join(', ')}`);

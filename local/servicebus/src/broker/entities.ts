@@ -66,43 +66,34 @@ export class Subqueue {
   }
 }
 
-export class QueueEntity {
-  readonly kind = 'queue';
-  readonly main: Subqueue;
-  readonly dlq: Subqueue;
-  /** Last sequence number handed out (queues and topics number their messages). */
+/** What queues and topics share as the entities senders address: they number and deduplicate what is sent. */
+abstract class SendEntity<Properties> {
+  /** Last sequence number handed out. */
   lastSequence = 0;
   /** Duplicate detection: message id → time it was first accepted. */
   readonly recentIds = new Map<string, number>();
 
   constructor(
     readonly name: string,
-    public properties: QueueProperties,
+    public properties: Properties,
     readonly createdAt: number,
     public updatedAt: number,
-  ) {
-    const key = name.toLowerCase();
-    this.main = new Subqueue(key, name, this, false);
-    this.dlq = new Subqueue(`${key}/$deadletterqueue`, `${name}/$DeadLetterQueue`, this, true);
-  }
+  ) {}
+}
+
+export class QueueEntity extends SendEntity<QueueProperties> {
+  readonly kind = 'queue';
+  readonly main = new Subqueue(this.name.toLowerCase(), this.name, this, false);
+  readonly dlq = new Subqueue(`${this.main.key}/$deadletterqueue`, `${this.name}/$DeadLetterQueue`, this, true);
 
   get key(): string {
     return this.main.key;
   }
 }
 
-export class TopicEntity {
+export class TopicEntity extends SendEntity<TopicProperties> {
   readonly kind = 'topic';
   readonly subscriptions = new Map<string, SubscriptionEntity>();
-  lastSequence = 0;
-  readonly recentIds = new Map<string, number>();
-
-  constructor(
-    readonly name: string,
-    public properties: TopicProperties,
-    readonly createdAt: number,
-    public updatedAt: number,
-  ) {}
 
   get key(): string {
     return this.name.toLowerCase();

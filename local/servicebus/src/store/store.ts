@@ -1,7 +1,7 @@
 // The message store: where the broker's state survives the process. The broker keeps its working
 // state in memory and records every change here; a store decides how and when it becomes durable.
 import type { QueueProperties, RuleDescription, SubscriptionProperties, TopicProperties } from '../broker/catalogue.js';
-import type { MessageState } from '../broker/message.js';
+import type { BrokerMessage } from '../broker/message.js';
 
 export type EntityRecord =
   | { kind: 'queue'; name: string; properties: QueueProperties; createdAt: number; updatedAt: number }
@@ -16,17 +16,11 @@ export type EntityRecord =
       updatedAt: number;
     };
 
-export interface MessageRecord {
-  subqueue: string;
-  seq: number;
-  raw: Buffer;
-  state: MessageState;
-  enqueuedAt: number;
-  scheduledAt: number | undefined;
-  expiresAt: number;
-  deliveryCount: number;
-  deadLetterSource: string | undefined;
-}
+/** What survives of a broker message: the message as received, and where and how it stands. */
+export type MessageRecord = Pick<
+  BrokerMessage,
+  'subqueue' | 'seq' | 'state' | 'enqueuedAt' | 'scheduledAt' | 'expiresAt' | 'deliveryCount' | 'deadLetterSource'
+> & { raw: Buffer };
 
 /** The state a session receiver set on a session (`setSessionState`). */
 export interface SessionStateRecord {
