@@ -32,7 +32,7 @@ describe('scheduled drains obey the budget', () => {
     }, 'the skipped run recorded');
     expect(topic.skippedRuns).toEqual([{
       at: at22.toISOString(), schedule: 'nightly-bud', drainId, why: expect.stringContaining('past its budget'),
-      online: 3, unavailable: 0, inFlight: 0, requested: 2, allowed: 1, maxUnavailable: '33%',
+      online: 3, unavailable: 0, inFlight: 0, reserved: 0, requested: 2, allowed: 1, maxUnavailable: '33%',
     }]);
     expect((await cp.api('GET', `drains/${drainId}`)).status).toBe(404);
     expect((await cp.api('GET', 'drains?topic=bud-1')).body.drains).toEqual([]);
