@@ -10,7 +10,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { randomUUID } from 'node:crypto';
 import { commandsQueueName } from '@workforce/worker-agent/contract';
-import { startDrainOnce } from '../adapters/durable.js';
+import { findDrain, startDrainOnce } from '../adapters/durable.js';
 import { serviceBusClient, topicExists } from '../adapters/service-bus.js';
 import { config } from '../config.js';
 import { describeBudget } from '../domain/budget.js';
@@ -24,6 +24,9 @@ import { drainUrls } from './urls.js';
 
 /** A parsed drain or resume request; `all` (resume) takes every intake-stopped node of the inventory. */
 export type StartRequest = Omit<DrainRequest, 'mode'> & { mode: DrainRequest['mode']; all?: true };
+
+const drainExists = (drainId: string) =>
+  problemResponse(problem('DrainExists', 409, 'Drain exists', `a drain with id ${drainId} already exists; choose another drainId or omit it`, 'drainId'));
 
 export async function startDrain(request: HttpRequest, context: InvocationContext, asked: StartRequest): Promise<HttpResponseInit> {
   const { requestedBy: claimed, force, dryRun, all, ...rest } = asked;
@@ -44,6 +47,8 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
       );
     }
     const client = df.getClient(context);
+    // A retried request finds its drain: it is neither judged against its own messages nor reserved again.
+    if (!dryRun && rest.drainId !== undefined && (await findDrain(client, spec.drainId))) return drainExists(spec.drainId);
     const now = new Date();
     // What refuses a drain below (a resume is never judged on the budget).
     const unknownRefused = (a: Admission) => !force && a.targets !== undefined && a.targets.unknown.length > 0;
@@ -109,9 +114,7 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
       return problemResponse(problem('BudgetExceeded', 409, 'Budget exceeded', `this ${what} would take topic ${spec.topic} past its budget: ${describeBudget(budget)}; drain fewer nodes, wait for running drains, or give force: true`, undefined, figures));
     }
     const { started } = await startDrainOnce(client, spec);
-    if (!started) {
-      return problemResponse(problem('DrainExists', 409, 'Drain exists', `a drain with id ${spec.drainId} already exists; choose another drainId or omit it`, 'drainId'));
-    }
+    if (!started) return drainExists(spec.drainId);
     context.log(`${what} ${spec.drainId} started: ${spec.count} x ${spec.mode} on ${spec.topic}${spec.nodes ? ` (nodes ${listIds(spec.nodes, 5)})` : ''}${spec.forced ? ', forced' : ''}`);
     const urls = drainUrls(request, spec.drainId);
     return { status: 202, headers: { location: urls.statusUri }, jsonBody: { drainId: spec.drainId, ...urls, spec, ...answer } };
