@@ -86,7 +86,8 @@ export async function admit(client: DurableClient, spec: AdmittedSpec, now: Date
   }
   for (let attempt = 1; ; attempt++) {
     const { admission, ledger, held } = await judge(client, inventory, spec, now, drain?.drainId);
-    if (!drain || !ledger || !admission.budget || !drain.startsIf(admission)) return admission;
+    // No policy, no ledger write; nor for a drain that takes no node now (nothing to hold).
+    if (!drain || !ledger || !admission.budget || admission.budget.requested === 0 || !drain.startsIf(admission)) return admission;
     // A forced drain is not refused, but later requests must see it: it reserves all the same.
     const next = withReservation(held, drain.drainId, admission.budget.requested, now);
     if (!next) throw new AdmissionBusy(`topic ${spec.topic} has ${MAX_RESERVATIONS} drains admitted that do not show counts yet`);

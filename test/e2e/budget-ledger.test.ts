@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetStore } from '../../src/adapters/budget-table.js';
 import { topicPartition } from '../../src/domain/node-inventory.js';
-import { withReservation } from '../../src/domain/reservations.js';
+import { MAX_RESERVATIONS, withReservation } from '../../src/domain/reservations.js';
 import { presenceReport, sendPresence } from '../support/presence-reports.js';
-import { startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
+import { FUNCTION_KEY, startControlPlane, waitFor, type ControlPlane } from '../support/control-plane.js';
 
 /** The app's budget storage in the control plane's storage account (Azurite). */
 const ledgerOf = (cp: ControlPlane) => new BudgetStore({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString: cp.storage });
@@ -95,5 +95,23 @@ describe('the admission ledger', () => {
     const forced = await cp.api('POST', `topics/${topic3}/drains`, { count: 1, force: true, drainId: 'forced-3' });
     expect(forced.status).toBe(202);
     expect((await ledgerOf(cp).ledger(topicPartition(topic3)))!.reservations.map((r) => r.drainId)).toEqual(['forced-3']);
+  });
+
+  it('answers 503 Unavailable with Retry-After when the ledger cannot take one more reservation', async () => {
+    const topic4 = 'race-4';
+    expect((await cp.api('PUT', `topics/${topic4}`)).status).toBe(201);
+    await sendPresence(cp.sb, [presenceReport(topic4, 'g-1', { heartbeatSeconds: 3_600 })]);
+    await waitFor(async () => (await cp.api('GET', `topics/${topic4}/nodes`)).body?.nodes?.length === 1, 'the node in the inventory');
+    expect((await cp.api('PUT', `topics/${topic4}/policy`, { maxUnavailable: 1_000 })).status).toBe(200);
+    const store = ledgerOf(cp);
+    const ledger = (await store.ledger(topicPartition(topic4)))!;
+    const until = new Date(Date.now() + 60_000).toISOString();
+    const full = Array.from({ length: MAX_RESERVATIONS }, (_, i) => ({ drainId: `starting-${i}`, nodes: 1, until }));
+    expect(await store.writeReservations(topicPartition(topic4), ledger.etag, full)).toBe(true);
+    const res = await fetch(`${cp.host.url}/api/topics/${topic4}/drains`, { method: 'POST', headers: { 'x-functions-key': FUNCTION_KEY }, body: JSON.stringify({ count: 1, drainId: 'one-too-many' }) });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(await res.json()).toMatchObject({ code: 'Unavailable', detail: expect.stringContaining(`${MAX_RESERVATIONS} drains admitted`) });
+    expect((await cp.api('GET', 'drains/one-too-many')).status).toBe(404);
   });
 });
