@@ -69,6 +69,8 @@ describe('the admission ledger', () => {
     expect(refused.status).toBe(409);
     expect(refused.body).toMatchObject({ code: 'BudgetExceeded', unavailable: 1, inFlight: 0, reserved: 1, requested: 1, allowed: 1 });
     expect(refused.body.detail).toContain('unavailable 1 (1 reserved)');
+    const targeted = await cp.api('POST', `topics/${held}/drains`, { nodes: ['h-2'], drainId: 'other-2' });
+    expect(targeted.body).toMatchObject({ status: 409, code: 'BudgetExceeded', reserved: 1, requested: 1 });
     const listed = (await cp.api('GET', 'topics')).body.topics.find((t: { name: string }) => t.name === held);
     expect(listed.budget).toEqual({ online: 3, unavailable: 1, inFlight: 0, reserved: 1, allowed: 1 });
 
