@@ -1,12 +1,14 @@
 // The safety budget's storage, beside the fleet inventory (docs/DESIGN.md "Drain orchestration",
 // budget): a topic's policy in its `workforcetopics` row (column `maxUnavailable`, '' when
-// none), and the scheduled runs the budget skipped in `workforceskippedruns` (partition = the
-// topic's partition key, row = the occurrence newest first and the schedule, so a re-fired
-// occurrence writes the same row).
+// none), its admission ledger in the same row (column `reservations`, JSON, written only with
+// If-Match on the ETag the admission judged from), and the scheduled runs the budget skipped in
+// `workforceskippedruns` (partition = the topic's partition key, row = the occurrence newest
+// first and the schedule, so a re-fired occurrence writes the same row).
 
 import { RestError, odata, type TableClient } from '@azure/data-tables';
 import type { InventoryStorage } from '../config.js';
 import { parseMaxUnavailable, type BudgetFigures, type TopicPolicy } from '../domain/budget.js';
+import { parseReservations, type Reservation } from '../domain/reservations.js';
 import { tableClient, TOPICS_TABLE } from './inventory-table.js';
 
 export const SKIPPED_TABLE = 'workforceskippedruns';
@@ -26,6 +28,19 @@ export interface SkippedRun extends BudgetFigures {
 
 export interface StoredPolicy extends TopicPolicy {
   updatedAt?: string;
+}
+
+/** A topic's row as an admission reads it: the policy, the reservations, and the ETag to write them back on. */
+export interface Ledger {
+  policy?: StoredPolicy;
+  reservations: Reservation[];
+  etag: string;
+}
+
+interface TopicRow {
+  maxUnavailable?: string;
+  policyUpdatedAt?: string;
+  reservations?: string;
 }
 
 const isStatus = (err: unknown, status: number): boolean => err instanceof RestError && err.statusCode === status;
@@ -55,7 +70,7 @@ export class BudgetStore {
   async policy(partition: string): Promise<StoredPolicy | undefined> {
     await this.ready();
     try {
-      const row = await this.#topics.getEntity<{ maxUnavailable?: string; policyUpdatedAt?: string }>(TOPICS_PARTITION, partition);
+      const row = await this.#topics.getEntity<TopicRow>(TOPICS_PARTITION, partition);
       return policyOf(row.maxUnavailable, row.policyUpdatedAt);
     } catch (err) {
       if (isStatus(err, 404)) return undefined;
@@ -63,14 +78,41 @@ export class BudgetStore {
     }
   }
 
-  /** Every topic's policy, by partition key. */
-  async policies(): Promise<Map<string, StoredPolicy>> {
+  /** The topic's policy and reservations with the row's ETag; undefined when the topic has no row. */
+  async ledger(partition: string): Promise<Ledger | undefined> {
     await this.ready();
-    const out = new Map<string, StoredPolicy>();
-    const rows = this.#topics.listEntities<{ maxUnavailable?: string; policyUpdatedAt?: string }>({ queryOptions: { filter: odata`PartitionKey eq ${TOPICS_PARTITION}` } });
+    try {
+      const row = await this.#topics.getEntity<TopicRow>(TOPICS_PARTITION, partition);
+      const policy = policyOf(row.maxUnavailable, row.policyUpdatedAt);
+      return { ...(policy && { policy }), reservations: parseReservations(row.reservations), etag: row.etag };
+    } catch (err) {
+      if (isStatus(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Writes the topic's reservations if its row is still as `etag` says (the admission's judgment
+   * holds); false when another write came first (412): the admission starts over.
+   */
+  async writeReservations(partition: string, etag: string, reservations: readonly Reservation[]): Promise<boolean> {
+    try {
+      await this.#topics.updateEntity({ partitionKey: TOPICS_PARTITION, rowKey: partition, reservations: JSON.stringify(reservations) }, 'Merge', { etag });
+      return true;
+    } catch (err) {
+      if (isStatus(err, 412)) return false;
+      throw err;
+    }
+  }
+
+  /** Every topic's policy and reservations, by partition key (the topics with a policy). */
+  async policies(): Promise<Map<string, StoredPolicy & { reservations: Reservation[] }>> {
+    await this.ready();
+    const out = new Map<string, StoredPolicy & { reservations: Reservation[] }>();
+    const rows = this.#topics.listEntities<TopicRow>({ queryOptions: { filter: odata`PartitionKey eq ${TOPICS_PARTITION}` } });
     for await (const row of rows) {
       const policy = policyOf(row.maxUnavailable, row.policyUpdatedAt);
-      if (policy) out.set(row.rowKey!, policy);
+      if (policy) out.set(row.rowKey!, { ...policy, reservations: parseReservations(row.reservations) });
     }
     return out;
   }
@@ -108,8 +150,9 @@ export class BudgetStore {
     for await (const page of pages) {
       for (const e of page) {
         if (out.length >= max) break;
-        const { at, schedule, drainId, why, online, unavailable, inFlight, requested, allowed, maxUnavailable } = e;
-        out.push({ at, schedule, drainId, why, online, unavailable, inFlight, requested, allowed, maxUnavailable: policyOf(String(maxUnavailable))?.maxUnavailable ?? 0 });
+        const { at, schedule, drainId, why, online, unavailable, inFlight, reserved, requested, allowed, maxUnavailable } = e;
+        // Rows written before the ledger have no `reserved`: none was counted.
+        out.push({ at, schedule, drainId, why, online, unavailable, inFlight, reserved: reserved ?? 0, requested, allowed, maxUnavailable: policyOf(String(maxUnavailable))?.maxUnavailable ?? 0 });
       }
       if (out.length >= max) break;
     }

@@ -9,9 +9,11 @@ export interface BudgetJson {
   maxUnavailable?: number | string;
   /** Nodes not offline. */
   online?: number;
-  /** Nodes unavailable now, the running drains' in-flight messages included. */
+  /** Nodes unavailable now, the running drains' in-flight messages and the admitted drains' reservations included. */
   unavailable?: number;
   inFlight?: number;
+  /** Nodes of drains admitted that do not show counts yet. */
+  reserved?: number;
   /** Nodes this drain would make unavailable. */
   requested?: number;
   allowed?: number;
@@ -41,9 +43,15 @@ export interface DryRunJson {
 
 const num = (v: unknown): string => (typeof v === 'number' ? String(v) : '?');
 
-/** "online 10, unavailable 2 (1 in flight), this drain adds 3, allowed 4 (maxUnavailable 40%)". */
+/** " (1 in flight, 1 reserved)" of `unavailable`, or '' when neither. */
+export function pendingNote(b: Pick<BudgetJson, 'inFlight' | 'reserved'>): string {
+  const parts = [...(b.inFlight ? [`${num(b.inFlight)} in flight`] : []), ...(b.reserved ? [`${num(b.reserved)} reserved`] : [])];
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
+/** "online 10, unavailable 3 (1 in flight, 1 reserved), this drain adds 3, allowed 4 (maxUnavailable 40%)". */
 export function budgetFigures(b: BudgetJson, adds = 'this drain adds'): string {
-  const flight = b.inFlight ? ` (${b.inFlight} in flight)` : '';
+  const flight = pendingNote(b);
   const limit = b.maxUnavailable !== undefined ? ` (maxUnavailable ${printable(String(b.maxUnavailable))})` : '';
   return `online ${num(b.online)}, unavailable ${num(b.unavailable)}${flight}, ${adds} ${num(b.requested)}, allowed ${num(b.allowed)}${limit}`;
 }

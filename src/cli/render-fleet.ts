@@ -13,7 +13,7 @@ export interface TopicJson {
   runningDrains?: Array<{ drainId: string; mode?: string; requested?: number; createdAt?: string }>;
   /** The topic's safety budget, when it has one, and its figures now. */
   policy?: { maxUnavailable: number | string };
-  budget?: { online?: number; unavailable?: number; inFlight?: number; allowed?: number };
+  budget?: { online?: number; unavailable?: number; inFlight?: number; reserved?: number; allowed?: number };
   /** Scheduled runs the budget skipped, newest first. */
   skippedRuns?: Array<{ at: string; schedule: string; why?: string }>;
 }

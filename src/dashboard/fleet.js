@@ -122,7 +122,7 @@ function budgetNote(t) {
   if (!t.policy) return t.nodes ? h('p', { class: 'budget none muted', 'data-budget': 'none' }, 'no safety budget') : null;
   const b = t.budget || {};
   const full = typeof b.allowed === 'number' && typeof b.unavailable === 'number' && b.unavailable >= b.allowed;
-  const title = `at most ${t.policy.maxUnavailable} unavailable at once${typeof b.online === 'number' ? `; ${b.online} online` : ''}${b.inFlight ? `; ${b.inFlight} in flight` : ''}`;
+  const title = `at most ${t.policy.maxUnavailable} unavailable at once${typeof b.online === 'number' ? `; ${b.online} online` : ''}${b.inFlight ? `; ${b.inFlight} in flight` : ''}${b.reserved ? `; ${b.reserved} reserved by drains starting` : ''}`;
   return h('p', { class: `budget${full ? ' full' : ''}`, 'data-budget': String(t.policy.maxUnavailable), title },
     'budget: ', h('strong', { 'data-figure': 'unavailable' }, b.unavailable ?? '?'), ' of ', h('strong', { 'data-figure': 'allowed' }, b.allowed ?? '?'),
     ` unavailable (max ${t.policy.maxUnavailable})`);

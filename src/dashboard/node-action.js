@@ -27,7 +27,8 @@ const STANDINGS = ['active', 'intake-stopped', 'draining', 'drained', 'stale', '
 
 /** The budget's figures (a plan's `budget`, a 409 BudgetExceeded problem). */
 function figures(b) {
-  return `online ${num(b.online)}, unavailable ${num(b.unavailable)}${b.inFlight ? ` (${b.inFlight} in flight)` : ''}, this adds ${num(b.requested)}, allowed ${num(b.allowed)} (max ${b.maxUnavailable ?? '?'})`;
+  const pending = [...(b.inFlight ? [`${num(b.inFlight)} in flight`] : []), ...(b.reserved ? [`${num(b.reserved)} reserved`] : [])];
+  return `online ${num(b.online)}, unavailable ${num(b.unavailable)}${pending.length ? ` (${pending.join(', ')})` : ''}, this adds ${num(b.requested)}, allowed ${num(b.allowed)} (max ${b.maxUnavailable ?? '?'})`;
 }
 
 /** The dry run's answer, as a definition list: messages, the topic's nodes, the budget, the node's reach. */

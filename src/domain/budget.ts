@@ -2,9 +2,10 @@
 // may be unavailable at once, and whether a drain would take the topic past it. Pure.
 //
 // Unavailable = intake-stopped + draining + drained + stale nodes, plus the messages of running
-// drains that no node has acted on yet (in flight: they will take a node each). Online = every
-// node not offline. Allowed = the integer, or ceil(pct × online / 100), as Kubernetes rounds
-// a PodDisruptionBudget's percentage `maxUnavailable`.
+// drains that no node has acted on yet (in flight: they will take a node each), plus the
+// reservations of drains admitted but not yet counted among the running drains (reserved).
+// Online = every node not offline. Allowed = the integer, or ceil(pct × online / 100), as
+// Kubernetes rounds a PodDisruptionBudget's percentage `maxUnavailable`.
 
 import type { DrainCounts } from './drain-progress.js';
 import type { NodeCounts } from './node-view.js';
@@ -18,10 +19,12 @@ export interface TopicPolicy {
 export interface BudgetFigures {
   /** Nodes not offline. */
   online: number;
-  /** Nodes unavailable now, in-flight messages included. */
+  /** Nodes unavailable now, in-flight messages and reservations included. */
   unavailable: number;
   /** Of `unavailable`: messages of running drains no node has acted on yet. */
   inFlight: number;
+  /** Of `unavailable`: nodes of drains admitted that do not show counts yet (their reservations). */
+  reserved: number;
   /** Nodes the drain would make unavailable. */
   requested: number;
   /** How many may be unavailable. */
@@ -88,16 +91,26 @@ export function inFlightOf(counts: Pick<DrainCounts, 'untaken' | 'accepted' | 'i
   return counts.untaken + Math.max(0, counts.accepted - counts.intakeStopped - counts.draining - counts.drained);
 }
 
-/** Whether a drain making `requested` more nodes unavailable stays within the policy. */
-export function judgeBudget(policy: TopicPolicy, counts: NodeCounts, inFlight: number, requested: number): BudgetVerdict {
-  const { online, unavailable } = availability(counts);
-  const allowed = allowedUnavailable(policy, online);
-  const total = unavailable + inFlight;
-  return { online, unavailable: total, inFlight, requested, allowed, maxUnavailable: policy.maxUnavailable, exceeded: requested > 0 && total + requested > allowed };
+/** What running and admitted drains will take besides the nodes' standings. */
+export interface Pending {
+  inFlight: number;
+  reserved: number;
 }
 
-/** "online 10, unavailable 2 (1 in flight), requested 3, allowed 4 (maxUnavailable 40%)". */
+/** Whether a drain making `requested` more nodes unavailable stays within the policy. */
+export function judgeBudget(policy: TopicPolicy, counts: NodeCounts, pending: Pending, requested: number): BudgetVerdict {
+  const { online, unavailable } = availability(counts);
+  const allowed = allowedUnavailable(policy, online);
+  const total = unavailable + pending.inFlight + pending.reserved;
+  return {
+    online, unavailable: total, inFlight: pending.inFlight, reserved: pending.reserved, requested, allowed, maxUnavailable: policy.maxUnavailable,
+    exceeded: requested > 0 && total + requested > allowed,
+  };
+}
+
+/** "online 10, unavailable 3 (1 in flight, 1 reserved), requested 3, allowed 4 (maxUnavailable 40%)". */
 export function describeBudget(v: BudgetFigures): string {
-  const flight = v.inFlight > 0 ? ` (${v.inFlight} in flight)` : '';
-  return `online ${v.online}, unavailable ${v.unavailable}${flight}, requested ${v.requested}, allowed ${v.allowed} (maxUnavailable ${v.maxUnavailable})`;
+  const parts = [...(v.inFlight > 0 ? [`${v.inFlight} in flight`] : []), ...(v.reserved > 0 ? [`${v.reserved} reserved`] : [])];
+  const pending = parts.length > 0 ? ` (${parts.join(', ')})` : '';
+  return `online ${v.online}, unavailable ${v.unavailable}${pending}, requested ${v.requested}, allowed ${v.allowed} (maxUnavailable ${v.maxUnavailable})`;
 }

@@ -3,7 +3,7 @@
 // its last state) and its running drains. Function key like the rest of the API. 503 when
 // neither provisioning (ARM) nor the inventory (a storage account) is configured. A topic with a
 // policy shows it and its budget now (online, unavailable with the running drains' messages in
-// flight, allowed); every topic its last skipped scheduled runs.
+// flight and the admitted drains' reservations, allowed); every topic its last skipped scheduled runs.
 
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -16,6 +16,8 @@ import { inFlightOf, judgeBudget, type TopicPolicy } from '../domain/budget.js';
 import type { DrainSpecWithId } from '../domain/drain-plan.js';
 import { topicPartition } from '../domain/node-inventory.js';
 import { addToCounts, emptyCounts, type NodeCounts } from '../domain/node-view.js';
+import { reservedNodes } from '../domain/reservations.js';
+import { pendingReservations } from '../http/drain-admission.js';
 import { drainView } from '../http/drain-view.js';
 import { problem, problemResponse, unexpected } from '../http/problem-response.js';
 
@@ -33,8 +35,8 @@ export interface TopicView {
   runningDrains: RunningDrain[];
   /** The topic's safety budget, when it has one. */
   policy?: TopicPolicy;
-  /** The budget now: online, unavailable (in-flight messages included), allowed. */
-  budget?: { online: number; unavailable: number; inFlight: number; allowed: number };
+  /** The budget now: online, unavailable (in-flight messages and reservations included), allowed. */
+  budget?: { online: number; unavailable: number; inFlight: number; reserved: number; allowed: number };
   /** Scheduled runs the budget skipped, newest first (at most 20). */
   skippedRuns: SkippedRun[];
 }
@@ -73,13 +75,19 @@ export async function listTopics(_request: HttpRequest, context: InvocationConte
         for await (const row of store.standings(partition)) addToCounts(view.nodes, row, now);
       }));
     }
+    const client = df.getClient(context);
     const inFlight = new Map<TopicView, number>();
-    for (const status of await listDrains(df.getClient(context), RUNNING)) {
+    // Drains counted in flight, whose reservations no longer count.
+    const counted = new Set<string>();
+    for (const status of await listDrains(client, RUNNING)) {
       const d = drainView(status, { full: false });
       if (d.status !== 'running' || d.topic === undefined || d.mode === undefined) continue;
       const view = add(d.topic);
       view.runningDrains.push({ drainId: d.drainId, mode: d.mode, requested: d.counts?.requested ?? 0, createdAt: d.createdTime ?? d.requestedAt ?? '' });
-      if (d.mode !== 'resume' && d.counts) inFlight.set(view, (inFlight.get(view) ?? 0) + inFlightOf(d.counts));
+      if (d.mode !== 'resume' && d.counts) {
+        inFlight.set(view, (inFlight.get(view) ?? 0) + inFlightOf(d.counts));
+        counted.add(d.drainId);
+      }
     }
     if (inventory) {
       const budgets = budgetStore(inventory);
@@ -87,9 +95,10 @@ export async function listTopics(_request: HttpRequest, context: InvocationConte
       await Promise.all([...topics].map(async ([partition, view]) => {
         const policy = policies.get(partition);
         if (policy) {
-          const b = judgeBudget(policy, view.nodes, inFlight.get(view) ?? 0, 0);
+          const reserved = reservedNodes(await pendingReservations(client, policy.reservations, counted, new Date()));
+          const b = judgeBudget(policy, view.nodes, { inFlight: inFlight.get(view) ?? 0, reserved }, 0);
           view.policy = { maxUnavailable: policy.maxUnavailable };
-          view.budget = { online: b.online, unavailable: b.unavailable, inFlight: b.inFlight, allowed: b.allowed };
+          view.budget = { online: b.online, unavailable: b.unavailable, inFlight: b.inFlight, reserved: b.reserved, allowed: b.allowed };
         }
         view.skippedRuns = await budgets.skipped(partition);
       }));

@@ -10,8 +10,10 @@
 // or TZ (Linux plans) in Azure; the local host is UTC.
 //
 // The topic's budget applies: an occurrence that would take the topic past it starts no drain and
-// leaves a record (`workforceskippedruns`, shown by GET /api/topics). When the budget cannot be
-// read the occurrence fails (logged) and starts nothing: a safety check that cannot run is not passed.
+// leaves a record (`workforceskippedruns`, shown by GET /api/topics); one within it reserves its
+// nodes in the topic's admission ledger before it starts, as an HTTP drain does. When the budget
+// cannot be read or the reservation cannot be written (concurrent admissions kept winning) the
+// occurrence fails (logged) and starts nothing: a safety check that cannot run is not passed.
 
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -57,7 +59,7 @@ export function scheduledDrain(entry: ScheduleEntry) {
       context.log(`schedule ${entry.name}: drain ${drainId} already exists, not started again`);
       return;
     }
-    const { budget } = await admit(client, spec, new Date());
+    const { budget } = await admit(client, spec, new Date(), { drainId, startsIf: (a) => !a.budget?.exceeded });
     if (budget?.exceeded) {
       const { exceeded: _e, ...figures } = budget;
       const why = `the drain would take topic ${spec.topic} past its budget: ${describeBudget(budget)}`;

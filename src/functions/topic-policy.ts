@@ -1,6 +1,6 @@
 // PUT|GET|DELETE /api/topics/{topic}/policy: the topic's safety budget `{ maxUnavailable: 5 |
 // "20%" }`, kept in the fleet inventory's `workforcetopics` row. GET shows it with the figures it
-// is judged on now (online, unavailable, allowed); 404 `PolicyNotFound` when the topic has none;
+// is judged on now (online, unavailable with in flight and reserved, allowed); 404 `PolicyNotFound` when the topic has none;
 // 503 without an inventory.
 
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
@@ -50,7 +50,7 @@ export async function topicPolicy(request: HttpRequest, context: InvocationConte
     const policy = await store.policy(partition);
     if (!policy) return notFound(name);
     const { budget } = await admit(df.getClient(context), { topic: name, mode: 'graceful-downscale', count: 0 }, now);
-    const figures = budget && { online: budget.online, unavailable: budget.unavailable, inFlight: budget.inFlight, allowed: budget.allowed };
+    const figures = budget && { online: budget.online, unavailable: budget.unavailable, inFlight: budget.inFlight, reserved: budget.reserved, allowed: budget.allowed };
     return { status: 200, jsonBody: { topic: name, ...policy, ...(figures && { budget: figures }) } };
   } catch (err) {
     return unexpected(err, context, `${request.method} the policy of topic ${name}`);

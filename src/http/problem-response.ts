@@ -29,6 +29,12 @@ export function problem(code: string, status: number, title: string, detail: str
 /** Seconds a caller should wait before retrying when a backend of the app is briefly unavailable. */
 export const RETRY_AFTER_SECONDS = 5;
 
+/** A problem a retry cures, answered with Retry-After (RETRY_AFTER_SECONDS). */
+export function retryLater(p: Problem): HttpResponseInit {
+  const answer = problemResponse(p);
+  return { ...answer, headers: { ...(answer.headers as Record<string, string>), 'retry-after': String(RETRY_AFTER_SECONDS) } };
+}
+
 /**
  * A failure a retry can cure: the Durable backend answered 502/503/504 (its client says so only in
  * the message; a host that is restarting answers 503) or the connection to it failed.
@@ -48,8 +54,7 @@ export function unexpected(err: unknown, context: InvocationContext, what: strin
   if (isTransient(err)) {
     const message = String((err as Error)?.message ?? err).split('\n')[0];
     context.warn(`${what} failed, transiently: ${message}`);
-    const answer = problemResponse(problem('Unavailable', 503, 'Briefly unavailable', `${what} failed because a backend of the app is briefly unavailable (${message}); retry in ${RETRY_AFTER_SECONDS} s`));
-    return { ...answer, headers: { ...(answer.headers as Record<string, string>), 'retry-after': String(RETRY_AFTER_SECONDS) } };
+    return retryLater(problem('Unavailable', 503, 'Briefly unavailable', `${what} failed because a backend of the app is briefly unavailable (${message}); retry in ${RETRY_AFTER_SECONDS} s`));
   }
   context.error(`${what} failed`, err);
   const message = String((err as Error)?.message ?? err).split('\n')[0];

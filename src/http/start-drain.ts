@@ -2,26 +2,31 @@
 // nodes are checked against the fleet inventory (unknown → 400 `UnknownNodes` unless `force`;
 // offline or stale → sent, and listed as `unreachable`); the topic's budget is judged (409
 // `BudgetExceeded` unless `force`; a resume never counts); a dry run answers the plan with the
-// budget verdict and sends nothing; otherwise the orchestration starts (202).
+// budget verdict and sends nothing; otherwise the drain's nodes are reserved in the topic's
+// admission ledger (503 `Unavailable` when concurrent admissions keep winning) and the
+// orchestration starts (202).
 
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { randomUUID } from 'node:crypto';
 import { commandsQueueName } from '@workforce/worker-agent/contract';
-import { startDrainOnce } from '../adapters/durable.js';
+import { findDrain, startDrainOnce } from '../adapters/durable.js';
 import { serviceBusClient, topicExists } from '../adapters/service-bus.js';
 import { config } from '../config.js';
 import { describeBudget } from '../domain/budget.js';
 import { plannedMessages, type DrainSpecWithId } from '../domain/drain-plan.js';
 import { requester, type DrainRequest } from '../domain/drain-request.js';
 import { checkTargets, intakeStopped, listIds, MAX_TARGETS, rowsById } from '../domain/drain-targets.js';
-import { admit, type Admission } from './drain-admission.js';
+import { admit, AdmissionBusy, type Admission } from './drain-admission.js';
 import { principalOf } from './principal.js';
-import { problem, problemResponse, RETRY_AFTER_SECONDS, unexpected } from './problem-response.js';
+import { problem, problemResponse, RETRY_AFTER_SECONDS, retryLater, unexpected } from './problem-response.js';
 import { drainUrls } from './urls.js';
 
 /** A parsed drain or resume request; `all` (resume) takes every intake-stopped node of the inventory. */
 export type StartRequest = Omit<DrainRequest, 'mode'> & { mode: DrainRequest['mode']; all?: true };
+
+const drainExists = (drainId: string) =>
+  problemResponse(problem('DrainExists', 409, 'Drain exists', `a drain with id ${drainId} already exists; choose another drainId or omit it`, 'drainId'));
 
 export async function startDrain(request: HttpRequest, context: InvocationContext, asked: StartRequest): Promise<HttpResponseInit> {
   const { requestedBy: claimed, force, dryRun, all, ...rest } = asked;
@@ -42,17 +47,26 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
       );
     }
     const client = df.getClient(context);
+    // A retried request finds its drain: it is neither judged against its own messages nor reserved again.
+    if (!dryRun && rest.drainId !== undefined && (await findDrain(client, spec.drainId))) return drainExists(spec.drainId);
     const now = new Date();
+    // What refuses a drain below (a resume is never judged on the budget).
+    const unknownRefused = (a: Admission) => !force && a.targets !== undefined && a.targets.unknown.length > 0;
+    const budgetRefused = (a: Admission) => !force && a.budget?.exceeded === true;
     let admission: Admission;
     try {
-      admission = await admit(client, spec, now);
+      const startsIf = (a: Admission) => !unknownRefused(a) && !budgetRefused(a);
+      admission = await admit(client, spec, now, dryRun ? undefined : { drainId: spec.drainId, startsIf });
     } catch (err) {
+      if (err instanceof AdmissionBusy) {
+        context.warn(`${what} on ${spec.topic} not admitted now: ${err.message}`);
+        return retryLater(problem('Unavailable', 503, 'Briefly unavailable', `the topic's budget could not take this ${what} now (${err.message}); retry in ${RETRY_AFTER_SECONDS} s`));
+      }
       // The budget is a safety check: one that cannot run is not passed, unless forced.
       const cause = String((err as Error)?.message ?? err).split('\n')[0];
       if (!force) {
         context.warn(`${what} on ${spec.topic} refused: the fleet inventory could not be read: ${cause}`);
-        const answer = problemResponse(problem('InventoryUnavailable', 503, 'The fleet inventory is unavailable', `the fleet inventory could not be read (${cause}), so the named nodes and the topic's budget cannot be checked; retry in ${RETRY_AFTER_SECONDS} s, or give force: true to start without the checks`));
-        return { ...answer, headers: { ...(answer.headers as Record<string, string>), 'retry-after': String(RETRY_AFTER_SECONDS) } };
+        return retryLater(problem('InventoryUnavailable', 503, 'The fleet inventory is unavailable', `the fleet inventory could not be read (${cause}), so the named nodes and the topic's budget cannot be checked; retry in ${RETRY_AFTER_SECONDS} s, or give force: true to start without the checks`));
       }
       admission = { rows: [], warnings: [`the fleet inventory could not be read (${cause}): node ids and the budget were not checked (force)`] };
     }
@@ -73,7 +87,7 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
       };
     }
     const { targets, budget } = admission;
-    if (targets && targets.unknown.length > 0 && !force) {
+    if (targets && unknownRefused(admission)) {
       return problemResponse(problem('UnknownNodes', 400, 'Unknown nodes', `the fleet inventory has never seen node(s) ${listIds(targets.unknown)} on topic ${spec.topic}; check the ids (GET /api/topics/${spec.topic}/nodes), or give force: true to send to them all the same`, 'nodes', { unknownNodes: targets.unknown }));
     }
     if (targets && targets.unreachable.length > 0) spec.unreachable = targets.unreachable;
@@ -95,14 +109,12 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
       const shown = rest.drainId !== undefined ? spec : { ...spec, drainId: undefined };
       return { status: 200, jsonBody: { dryRun: true, spec: shown, plan: plannedMessages(shown), ...answer } };
     }
-    if (budget?.exceeded && !force) {
+    if (budget && budgetRefused(admission)) {
       const { exceeded: _e, ...figures } = budget;
       return problemResponse(problem('BudgetExceeded', 409, 'Budget exceeded', `this ${what} would take topic ${spec.topic} past its budget: ${describeBudget(budget)}; drain fewer nodes, wait for running drains, or give force: true`, undefined, figures));
     }
     const { started } = await startDrainOnce(client, spec);
-    if (!started) {
-      return problemResponse(problem('DrainExists', 409, 'Drain exists', `a drain with id ${spec.drainId} already exists; choose another drainId or omit it`, 'drainId'));
-    }
+    if (!started) return drainExists(spec.drainId);
     context.log(`${what} ${spec.drainId} started: ${spec.count} x ${spec.mode} on ${spec.topic}${spec.nodes ? ` (nodes ${listIds(spec.nodes, 5)})` : ''}${spec.forced ? ', forced' : ''}`);
     const urls = drainUrls(request, spec.drainId);
     return { status: 202, headers: { location: urls.statusUri }, jsonBody: { drainId: spec.drainId, ...urls, spec, ...answer } };

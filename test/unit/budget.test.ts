@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowedUnavailable, inFlightOf, judgeBudget, parseMaxUnavailable, parsePolicy } from '../../src/domain/budget.js';
+import { allowedUnavailable, describeBudget, inFlightOf, judgeBudget, parseMaxUnavailable, parsePolicy } from '../../src/domain/budget.js';
 import { emptyCounts, type NodeCounts } from '../../src/domain/node-view.js';
 
 function counts(by: Partial<NodeCounts>): NodeCounts {
@@ -35,14 +35,22 @@ describe('the budget rule', () => {
 
   it('counts intake-stopped, draining, drained and stale nodes and in-flight messages as unavailable; offline nodes as neither', () => {
     const c = counts({ active: 5, 'intake-stopped': 1, draining: 1, drained: 1, stale: 1, offline: 3 });
-    const v = judgeBudget({ maxUnavailable: '50%' }, c, 1, 0);
-    expect(v).toMatchObject({ online: 9, unavailable: 5, inFlight: 1, allowed: 5, exceeded: false });
-    expect(judgeBudget({ maxUnavailable: '50%' }, c, 1, 1)).toMatchObject({ requested: 1, exceeded: true });
-    expect(judgeBudget({ maxUnavailable: '50%' }, c, 0, 1)).toMatchObject({ unavailable: 4, exceeded: false });
+    const v = judgeBudget({ maxUnavailable: '50%' }, c, { inFlight: 1, reserved: 0 }, 0);
+    expect(v).toMatchObject({ online: 9, unavailable: 5, inFlight: 1, reserved: 0, allowed: 5, exceeded: false });
+    expect(judgeBudget({ maxUnavailable: '50%' }, c, { inFlight: 1, reserved: 0 }, 1)).toMatchObject({ requested: 1, exceeded: true });
+    expect(judgeBudget({ maxUnavailable: '50%' }, c, { inFlight: 0, reserved: 0 }, 1)).toMatchObject({ unavailable: 4, exceeded: false });
+  });
+
+  it('counts the reservations of admitted drains as unavailable, and names them', () => {
+    const c = counts({ active: 6 });
+    const v = judgeBudget({ maxUnavailable: 2 }, c, { inFlight: 1, reserved: 1 }, 1);
+    expect(v).toMatchObject({ online: 6, unavailable: 2, inFlight: 1, reserved: 1, requested: 1, allowed: 2, exceeded: true });
+    expect(describeBudget(v)).toBe('online 6, unavailable 2 (1 in flight, 1 reserved), requested 1, allowed 2 (maxUnavailable 2)');
+    expect(judgeBudget({ maxUnavailable: 2 }, c, { inFlight: 0, reserved: 1 }, 1).exceeded).toBe(false);
   });
 
   it('never refuses a request for no node, even over budget', () => {
-    expect(judgeBudget({ maxUnavailable: 0 }, counts({ drained: 3 }), 0, 0).exceeded).toBe(false);
+    expect(judgeBudget({ maxUnavailable: 0 }, counts({ drained: 3 }), { inFlight: 0, reserved: 2 }, 0).exceeded).toBe(false);
   });
 
   it('takes as in flight the messages no node acted on: untaken, or only accepted', () => {

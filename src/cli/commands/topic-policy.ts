@@ -5,7 +5,7 @@ import { apiClient } from '../api.js';
 import { EXIT, usageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { API_OPTIONS, apiTarget, maxUnavailable, parse } from '../options.js';
-import type { BudgetJson } from '../render-commands.js';
+import { pendingNote, type BudgetJson } from '../render-commands.js';
 import { printable } from '../printable.js';
 
 export const POLICY_HELP = `workforce topic policy <topic> [--max-unavailable N | N% | --clear] [--api URL] [--key KEY] [--json]
@@ -31,7 +31,7 @@ function policyText(topic: string, answer: PolicyJson, set: boolean): string {
   const max = printable(String(answer.maxUnavailable ?? '?'));
   const lines = [`topic ${printable(topic)}${set ? ': policy set' : ''}: at most ${max}${max.endsWith('%') ? ' of the online nodes' : ` node${max === '1' ? '' : 's'}`} unavailable at once`];
   const b = answer.budget;
-  if (b) lines.push(`  now: online ${b.online ?? '?'}, unavailable ${b.unavailable ?? '?'}${b.inFlight ? ` (${b.inFlight} in flight)` : ''}, allowed ${b.allowed ?? '?'}`);
+  if (b) lines.push(`  now: online ${b.online ?? '?'}, unavailable ${b.unavailable ?? '?'}${pendingNote(b)}, allowed ${b.allowed ?? '?'}`);
   return `${lines.join('\n')}\n`;
 }
 
