@@ -24,6 +24,11 @@ export const ARM_SCOPE = 'https://management.azure.com/.default';
 export interface IdentityOptions {
   /** The topics whose agents get an identity (roles: roleAssignmentsFor); the operator gets Sender on each. */
   agentTopics: readonly string[];
+  /**
+   * Changes the least-privilege assignments (roleAssignmentsFor) the emulator is given, with the
+   * object id of each identity by name: a test of a missing role.
+   */
+  adjustRoles?: (assignments: RoleAssignment[], objectIdOf: (name: string) => string) => RoleAssignment[];
 }
 
 export interface LocalIdentities {
@@ -37,7 +42,7 @@ export interface LocalIdentities {
   close(): Promise<void>;
 }
 
-type RoleAssignment = NonNullable<EmulatorOptions['entra']>['roleAssignments'][number];
+export type RoleAssignment = NonNullable<EmulatorOptions['entra']>['roleAssignments'][number];
 
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/;
 
@@ -79,7 +84,7 @@ export async function startLocalIdentities(options: IdentityOptions): Promise<Lo
   return {
     issuer,
     principals: [...principals.values()],
-    roleAssignments: roleAssignmentsFor(principals, options.agentTopics),
+    roleAssignments: (options.adjustRoles ?? ((a) => a))(roleAssignmentsFor(principals, options.agentTopics), (name) => principals.get(name)!.objectId),
     environmentFor: (name) => issuer.environmentFor(name),
     appArmCredential: () => ({
       getToken: async () => ({
