@@ -122,16 +122,26 @@ export function identityAppSettings(bus: LocalBus, identities: LocalIdentities, 
  * SERVICEBUS_AMQPS_PORT, SERVICEBUS_ARM_PORT, PORT; 0 picks free ones), else the usual ones.
  */
 export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): { ports: Required<NonNullable<LocalBusOptions['ports']>>; httpPort: number } {
-  const port = (name: string, fallback: number): number => {
-    const raw = env[name];
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${raw}"`);
-    return n;
-  };
+  const port = (name: string, fallback: number) => portFromEnv(env, name, fallback);
   return {
     ports: { amqp: port('SERVICEBUS_PORT', 5672), amqps: port('SERVICEBUS_AMQPS_PORT', 5671), arm: port('SERVICEBUS_ARM_PORT', 5443) },
     httpPort: port('PORT', 7071),
   };
+}
+
+/**
+ * The local token issuer's port for `npm start -- --identities`: IDENTITY_ISSUER_PORT, else
+ * 41741. Fixed, as the identities are kept: IDENTITY_ENDPOINT stays the same across restarts.
+ */
+export function identityPortFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return portFromEnv(env, 'IDENTITY_ISSUER_PORT', 41741);
+}
+
+function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${raw}"`);
+  return n;
 }
 
 export interface LocalSystemOptions extends LocalBusOptions {
@@ -146,7 +156,8 @@ export interface LocalSystemOptions extends LocalBusOptions {
   settings?: Record<string, string>;
   /**
    * Managed identities for every process (scripts/local-identities.ts): the host then runs as a
-   * process of its own, on the wall clock (no `clock`).
+   * process of its own, on the wall clock (no `clock`). Unless `inMemory`, the issuer's key and
+   * the identities are kept in `dataDir/identity` and reused.
    */
   identities?: IdentityOptions;
 }
@@ -169,7 +180,8 @@ export function startLocalSystem(options: LocalSystemOptions & { identities: Ide
 export function startLocalSystem(options: LocalSystemOptions & { identities?: undefined }): Promise<LocalSystem<Host>>;
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem<Host | HostProcess>> {
   if (options.identities && options.clock) throw new Error('identities: the host runs in its own process, on the wall clock; give no clock');
-  const identities = options.identities && (await startLocalIdentities(options.identities));
+  // Kept in the data folder, as the emulator's state is: a restart keeps every process's identity.
+  const identities = options.identities && (await startLocalIdentities({ ...(!options.inMemory && { stateDir: path.join(options.dataDir, 'identity') }), ...options.identities }));
   const entra = identities && {
     options: { issuer: identities.issuer.issuer, keys: identities.issuer.jwks.keys, roleAssignments: [...identities.roleAssignments] },
     armCredential: identities.appArmCredential(),

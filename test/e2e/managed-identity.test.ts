@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostProcess } from '../../scripts/host-process.js';
@@ -76,6 +76,8 @@ describe('managed identities end to end', () => {
     }, `drain ${drainId} to end`, 60_000);
 
   it('the app provisions topics through ARM with its own identity', async () => {
+    // In memory: the issuer's key and secrets are not written to the data folder.
+    expect(existsSync(path.join(dataDir, 'identity'))).toBe(false);
     for (const topic of [TOPIC, OTHER]) {
       const put = await api('PUT', `topics/${topic}`);
       expect(put.status, JSON.stringify(put.body)).toBe(201);
