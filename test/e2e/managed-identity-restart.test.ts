@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ServiceBusClient } from '@azure/service-bus';
@@ -84,6 +85,21 @@ describe('local identities across a restart', () => {
     const b = await start({ agentTopics: ['eu-west'] });
     expect(a.principals[0]!.clientId).not.toBe(b.principals[0]!.clientId);
     expect(a.issuer.issuer).not.toBe(b.issuer.issuer);
+  });
+
+  // Root only: the attacker runs as `nobody`, which needs root to spawn (CI runs as root).
+  it.runIf(process.getuid?.() === 0)("another local user (nobody) cannot read the issuer's key or the identities' secrets", async () => {
+    await start({ agentTopics: ['eu-west'], stateDir });
+    // The data folder open to all, as a checkout's is: only the state's own modes protect it.
+    chmodSync(dataDir, 0o755);
+    const attacker = spawnSync(process.execPath, ['-e', `process.stdout.write(require('fs').readFileSync(${JSON.stringify(path.join(stateDir, 'issuer.json'))}, 'utf8'))`], {
+      uid: 65534,
+      gid: 65534,
+      encoding: 'utf8',
+    });
+    expect(attacker.status).not.toBe(0);
+    expect(attacker.stderr).toContain('EACCES');
+    expect(attacker.stdout).not.toContain('PRIVATE KEY');
   });
 
   it('refuses a state file that is not one, naming it and what to do', async () => {
