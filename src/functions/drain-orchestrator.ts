@@ -3,6 +3,7 @@
 // end as completed, timed-out or cancelled. Time only from context.df.currentUtcDateTime.
 
 import type { InvocationContext } from '@azure/functions';
+import type { ServiceBusClient } from '@azure/service-bus';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { commandsQueueName, parseAgentReport } from '@workforce/worker-agent/contract';
@@ -55,7 +56,7 @@ function foldReports(context: OrchestrationContext, progress: DrainProgress, rai
  * as the SDK would except for a refusal, which comes back as `Refused` naming the right and the
  * entity (`entity`: "topic 'x'") instead of being retried.
  */
-async function unlessRefused<T>(entity: string, context: InvocationContext, work: (client: ReturnType<typeof serviceBusClient>) => Promise<T>): Promise<T | Refused> {
+async function unlessRefused<T>(entity: string, context: InvocationContext, work: (client: ServiceBusClient) => Promise<T>): Promise<T | Refused> {
   const access = config().serviceBus;
   try {
     return await retryUnlessRefused(() => work(serviceBusClient(access, ONE_TRY)));
