@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ServiceBusClient } from '@azure/service-bus';
@@ -8,8 +9,9 @@ import { startEmulator } from '@workforce/servicebus-emulator';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { agentIdentity, startLocalIdentities, type LocalIdentities } from '../../scripts/local-identities.js';
-import { REPORTS_QUEUE } from '../../src/config.js';
-import { tempDir } from '../support/control-plane.js';
+import { startLocalBus } from '../../scripts/local-system.js';
+import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
+import { ROOT, tempDir } from '../support/control-plane.js';
 
 const SERVICE_BUS = 'https://servicebus.azure.net/';
 
@@ -111,3 +113,70 @@ describe('local identities across a restart', () => {
     );
   });
 });
+
+describe("an agent's environment across a restart of the local bus and issuer", () => {
+  const dataDir = tempDir('workforce-bus-restart-');
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** The issuer and the emulator as `npm start -- --identities` runs them: kept in `dataDir`, on fixed ports. */
+  async function startBusWithIdentities(ports: { amqp: number; amqps: number; arm: number; identity: number }) {
+    const identities = await startLocalIdentities({ agentTopics: ['eu-west'], stateDir: path.join(dataDir, 'identity'), port: ports.identity });
+    const bus = await startLocalBus({
+      dataDir,
+      ports,
+      entra: { options: { issuer: identities.issuer.issuer, keys: identities.issuer.jwks.keys, roleAssignments: [...identities.roleAssignments] }, armCredential: identities.appArmCredential() },
+    });
+    return { identities, bus, close: async () => (await bus.close(), await identities.close()) };
+  }
+
+  it('an agent configured from the first run receives on its subscription after the restart, unchanged', async () => {
+    const ports = { amqp: await freePort(), amqps: await freePort(), arm: await freePort(), identity: await freePort() };
+    const first = await startBusWithIdentities(ports);
+    first.bus.emulator.catalogue.putTopic('eu-west');
+    first.bus.emulator.catalogue.putSubscription('eu-west', SHUTDOWN_SUBSCRIPTION);
+    const agent = { ...first.identities.environmentFor(agentIdentity('eu-west')), NODE_EXTRA_CA_CERTS: first.bus.caFile, WORKFORCE_SERVICEBUS_NAMESPACE: first.bus.namespace };
+    expect(await probeReceive(agent)).toEqual({ ok: true });
+    await first.close();
+
+    const second = await startBusWithIdentities(ports);
+    try {
+      expect(await probeReceive(agent)).toEqual({ ok: true });
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** test/support/identity-probe.ts receiving from `eu-west/shutdown` as the identity of `env`. */
+function probeReceive(env: Record<string, string>): Promise<Record<string, unknown>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', path.join(ROOT, 'test', 'support', 'identity-probe.ts'), 'receive', 'eu-west', SHUTDOWN_SUBSCRIPTION], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) =>
+    child.once('exit', () => {
+      try {
+        resolve(JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>);
+      } catch {
+        reject(new Error(`identity-probe printed no result:\n${out}`));
+      }
+    }),
+  );
+}
