@@ -85,6 +85,7 @@ in ${path.join(DATA, 'identity')} and stay the same across restarts: remove it f
     provision    curl -X PUT -H "x-functions-key: ${key}" ${api}/api/topics/${topic}
   Service Bus    namespace ${bus.namespace} (AMQPS; certificate ${bus.caFile}); no SAS key is handed out
   ARM endpoint   ${bus.emulator.armEndpoint}
+  Table Storage  ${system.storage.tableServiceUri}   (Azurite over HTTPS, same certificate; the app reaches it with its identity's tokens)
   App            Contributor and Data Sender on the namespace, Data Receiver on the reports queue and each topic's shutdown subscription and commands queue (host pid ${host.pid})
 
 An agent of ${topic} (Data Receiver on ${topic}/shutdown and ${topic}-commands, Data Sender on the reports queue):
