@@ -4,9 +4,18 @@
 // (ManagedIdentityCredential, or DefaultAzureCredential's managed-identity step) ask the issuer
 // for its own identity's tokens, as App Service does for each app.
 
-import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
-import { startTokenIssuer, type IdentityEnvironment, type Principal, type TokenIssuer } from '@workforce/identity-emulator';
+import {
+  newPrincipal,
+  readIssuerState,
+  startTokenIssuer,
+  writeIssuerState,
+  type IdentityEnvironment,
+  type Principal,
+  type PrincipalWithSecret,
+  type TokenIssuer,
+} from '@workforce/identity-emulator';
 import type { EmulatorOptions } from '@workforce/servicebus-emulator';
 import { commandsQueueName } from '@workforce/worker-agent/contract';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../src/config.js';
@@ -24,6 +33,18 @@ export const ARM_SCOPE = 'https://management.azure.com/.default';
 export interface IdentityOptions {
   /** The topics whose agents get an identity (roles: roleAssignmentsFor); the operator gets Sender on each. */
   agentTopics: readonly string[];
+  /**
+   * Where the issuer's key and the identities (ids, secrets) are kept (`.data/identity`), so that
+   * they stay the same across restarts; none: new ones at each start.
+   */
+  stateDir?: string;
+  /** The issuer's port on 127.0.0.1 (IDENTITY_ENDPOINT names it); default 0, a free one. */
+  port?: number;
+  /**
+   * Changes the least-privilege assignments (roleAssignmentsFor) the emulator is given, with the
+   * object id of each identity by name: a test of a missing role.
+   */
+  adjustRoles?: (assignments: RoleAssignment[], objectIdOf: (name: string) => string) => RoleAssignment[];
 }
 
 export interface LocalIdentities {
@@ -37,7 +58,10 @@ export interface LocalIdentities {
   close(): Promise<void>;
 }
 
-type RoleAssignment = NonNullable<EmulatorOptions['entra']>['roleAssignments'][number];
+export type RoleAssignment = NonNullable<EmulatorOptions['entra']>['roleAssignments'][number];
+
+/** The issuer's state in `stateDir` (local/identity state-file.ts). */
+const STATE_FILE = 'issuer.json';
 
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$/;
 
@@ -74,12 +98,28 @@ export async function startLocalIdentities(options: IdentityOptions): Promise<Lo
   const bad = options.agentTopics.find((t) => !TOPIC.test(t));
   if (bad !== undefined) throw new Error(`identities: agent topic ${JSON.stringify(bad)} is not a topic name`);
   const names = [APP_IDENTITY, OPERATOR_IDENTITY, ...options.agentTopics.map(agentIdentity)];
-  const principals = new Map(names.map((name) => [name, { name, clientId: randomUUID(), objectId: randomUUID() }] as const));
-  const issuer = await startTokenIssuer({ principals: [...principals.values()] });
+  const stateFile = options.stateDir === undefined ? undefined : path.join(options.stateDir, STATE_FILE);
+  const saved = stateFile === undefined ? undefined : await readIssuerState(stateFile);
+  // The identities of earlier runs keep their ids and secrets; new names get new ones.
+  const principals = new Map<string, PrincipalWithSecret>(names.map((name) => [name, saved?.principals.find((p) => p.name === name) ?? newPrincipal(name)]));
+  const issuer = await startTokenIssuer({
+    principals: [...principals.values()],
+    ...(saved && { tenantId: saved.tenantId, signingKey: saved.signingKey }),
+    ...(options.port !== undefined && { port: options.port }),
+  });
+  if (stateFile !== undefined) {
+    const state = issuer.state();
+    // Identities not asked for this time (a topic left out) are kept for a later run.
+    const others = (saved?.principals ?? []).filter((p) => !principals.has(p.name));
+    await writeIssuerState(stateFile, { ...state, principals: [...state.principals, ...others] }).catch(async (err: unknown) => {
+      await issuer.close();
+      throw err;
+    });
+  }
   return {
     issuer,
-    principals: [...principals.values()],
-    roleAssignments: roleAssignmentsFor(principals, options.agentTopics),
+    principals: issuer.principals,
+    roleAssignments: (options.adjustRoles ?? ((a) => a))(roleAssignmentsFor(principals, options.agentTopics), (name) => principals.get(name)!.objectId),
     environmentFor: (name) => issuer.environmentFor(name),
     appArmCredential: () => ({
       getToken: async () => ({

@@ -22,6 +22,11 @@ export interface LocalStorageOptions {
   location?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
+  /**
+   * Serve HTTPS with this certificate (PEM files) and accept Entra bearer tokens (Azurite's
+   * `--oauth basic`, which needs HTTPS) beside the account key.
+   */
+  oauth?: { certFile: string; keyFile: string };
 }
 
 export interface LocalStorage {
@@ -29,6 +34,8 @@ export interface LocalStorage {
   /** Azurite's process id. */
   readonly pid: number;
   readonly connectionString: string;
+  /** The account's table endpoint (path-style: `<origin>/devstoreaccount1`), for a token credential. */
+  readonly tableServiceUri: string;
   /** Stops Azurite (SIGINT: it saves its database, as it also does every 5 s). Idempotent. */
   close(): Promise<void>;
 }
@@ -71,6 +78,7 @@ async function stop(child: ChildProcess): Promise<void> {
 async function startOnce(port: number, options: LocalStorageOptions): Promise<LocalStorage> {
   const main = path.join(path.dirname(createRequire(import.meta.url).resolve('azurite/package.json')), 'dist', 'src', 'table', 'main.js');
   const args = ['--tableHost', '127.0.0.1', '--tablePort', String(port), '--silent', '--disableTelemetry', '--skipApiVersionCheck', '--disableProductStyleUrl'];
+  if (options.oauth) args.push('--cert', options.oauth.certFile, '--key', options.oauth.keyFile, '--oauth', 'basic');
   if (options.location) {
     mkdirSync(options.location, { recursive: true });
     args.push('--location', options.location);
@@ -94,10 +102,12 @@ async function startOnce(port: number, options: LocalStorageOptions): Promise<Lo
     await new Promise((r) => setTimeout(r, 100));
   }
   let closing: Promise<void> | undefined;
+  const scheme = options.oauth ? 'https' : 'http';
   return {
     port,
     pid: child.pid!,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${ACCOUNT};AccountKey=${KEY};TableEndpoint=http://127.0.0.1:${port}/${ACCOUNT};`,
+    connectionString: `DefaultEndpointsProtocol=${scheme};AccountName=${ACCOUNT};AccountKey=${KEY};TableEndpoint=${scheme}://127.0.0.1:${port}/${ACCOUNT};`,
+    tableServiceUri: `${scheme}://127.0.0.1:${port}/${ACCOUNT}`,
     close: () => (closing ??= stop(child)),
   };
 }

@@ -10,11 +10,11 @@
 // assignments of scripts/local-identities.ts, and the host as a process of its own with the
 // app's identity; no process is given a SAS key.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TokenCredential } from '@azure/core-auth';
 import { startHost, type Clock, type Host, type Logger } from '@workforce/functions-host';
-import { startEmulator, type EmulatorOptions, type RunningEmulator } from '@workforce/servicebus-emulator';
+import { loadOrCreateCertificate, startEmulator, type EmulatorOptions, type RunningEmulator } from '@workforce/servicebus-emulator';
 import { provisionReportsQueue } from '../src/adapters/provision.js';
 import type { ArmSettings } from '../src/config.js';
 import { startHostProcess, type HostProcess } from './host-process.js';
@@ -118,20 +118,44 @@ export function identityAppSettings(bus: LocalBus, identities: LocalIdentities, 
 }
 
 /**
+ * The app's storage account by identity, as the Functions host names an identity-based connection:
+ * `AzureWebJobsStorage__tableServiceUri` and `__clientId` (the empty `AzureWebJobsStorage` hides
+ * a connection string a local.settings.json may hold). Azurite checks the token's shape (issuer,
+ * audience, lifetime), not its signature nor a role (local/identity README).
+ */
+export function identityStorageSettings(storage: LocalStorage, identities: LocalIdentities): Record<string, string> {
+  return {
+    AzureWebJobsStorage: '',
+    AzureWebJobsStorage__tableServiceUri: storage.tableServiceUri,
+    AzureWebJobsStorage__clientId: identities.environmentFor(APP_IDENTITY).AZURE_CLIENT_ID,
+  };
+}
+
+/**
  * The ports `npm start` and the demo listen on, from the environment (SERVICEBUS_PORT,
  * SERVICEBUS_AMQPS_PORT, SERVICEBUS_ARM_PORT, PORT; 0 picks free ones), else the usual ones.
  */
 export function portsFromEnv(env: NodeJS.ProcessEnv = process.env): { ports: Required<NonNullable<LocalBusOptions['ports']>>; httpPort: number } {
-  const port = (name: string, fallback: number): number => {
-    const raw = env[name];
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${raw}"`);
-    return n;
-  };
+  const port = (name: string, fallback: number) => portFromEnv(env, name, fallback);
   return {
     ports: { amqp: port('SERVICEBUS_PORT', 5672), amqps: port('SERVICEBUS_AMQPS_PORT', 5671), arm: port('SERVICEBUS_ARM_PORT', 5443) },
     httpPort: port('PORT', 7071),
   };
+}
+
+/**
+ * The local token issuer's port for `npm start -- --identities`: IDENTITY_ISSUER_PORT, else
+ * 41741. Fixed, as the identities are kept: IDENTITY_ENDPOINT stays the same across restarts.
+ */
+export function identityPortFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return portFromEnv(env, 'IDENTITY_ISSUER_PORT', 41741);
+}
+
+function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new Error(`${name} must be a TCP port, got "${raw}"`);
+  return n;
 }
 
 export interface LocalSystemOptions extends LocalBusOptions {
@@ -146,7 +170,8 @@ export interface LocalSystemOptions extends LocalBusOptions {
   settings?: Record<string, string>;
   /**
    * Managed identities for every process (scripts/local-identities.ts): the host then runs as a
-   * process of its own, on the wall clock (no `clock`).
+   * process of its own, on the wall clock (no `clock`). Unless `inMemory`, the issuer's key and
+   * the identities are kept in `dataDir/identity` and reused.
    */
   identities?: IdentityOptions;
 }
@@ -169,14 +194,19 @@ export function startLocalSystem(options: LocalSystemOptions & { identities: Ide
 export function startLocalSystem(options: LocalSystemOptions & { identities?: undefined }): Promise<LocalSystem<Host>>;
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem<Host | HostProcess>> {
   if (options.identities && options.clock) throw new Error('identities: the host runs in its own process, on the wall clock; give no clock');
-  const identities = options.identities && (await startLocalIdentities(options.identities));
+  // Kept in the data folder, as the emulator's state is: a restart keeps every process's identity.
+  const identities = options.identities && (await startLocalIdentities({ ...(!options.inMemory && { stateDir: path.join(options.dataDir, 'identity') }), ...options.identities }));
   const entra = identities && {
     options: { issuer: identities.issuer.issuer, keys: identities.issuer.jwks.keys, roleAssignments: [...identities.roleAssignments] },
     armCredential: identities.appArmCredential(),
   };
+  const oauth = identities && (await storageCertificate(options).catch(async (err: unknown) => {
+    await identities.close().catch(() => {});
+    throw err;
+  }));
   const [bus, storage] = await Promise.allSettled([
     startLocalBus({ ...options, ...(entra && { entra }) }),
-    startLocalStorage(options.inMemory ? {} : { location: path.join(options.dataDir, 'azurite') }),
+    startLocalStorage({ ...(!options.inMemory && { location: path.join(options.dataDir, 'azurite') }), ...(oauth && { oauth }) }),
   ]);
   if (bus.status === 'rejected' || storage.status === 'rejected') {
     if (bus.status === 'fulfilled') await bus.value.close().catch(() => {});
@@ -187,12 +217,30 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   return serve(options, bus.value, storage.value, identities);
 }
 
+/**
+ * With identities, Azurite serves HTTPS (which its OAuth needs) with the emulator's certificate,
+ * the one every process already trusts (NODE_EXTRA_CA_CERTS): loaded first, so that the emulator
+ * then finds the same one in its data folder (or, in memory, this process's).
+ */
+async function storageCertificate(options: LocalSystemOptions): Promise<{ certFile: string; keyFile: string }> {
+  const certificate = await loadOrCreateCertificate(options.inMemory ? {} : { dataDir: path.join(options.dataDir, 'servicebus') });
+  const dir = path.join(options.dataDir, 'azurite-tls');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  writeFileSync(certFile, certificate.certPem);
+  writeFileSync(keyFile, certificate.keyPem, { mode: 0o600 });
+  chmodSync(keyFile, 0o600);
+  return { certFile, keyFile };
+}
+
 async function serve(options: LocalSystemOptions, bus: LocalBus, storage: LocalStorage, identities: LocalIdentities | undefined): Promise<LocalSystem<Host | HostProcess>> {
   const port = options.httpPort ?? 0;
   const dataDir = path.join(options.dataDir, 'functions-host');
   const start: () => Promise<Host | HostProcess> = identities
     ? () => {
-        const settings = { ...identityAppSettings(bus, identities, options.functionKey), AzureWebJobsStorage: storage.connectionString, ...options.settings };
+        const settings = { ...identityAppSettings(bus, identities, options.functionKey), ...identityStorageSettings(storage, identities), ...options.settings };
         return startHostProcess({ appDir: options.appDir, dataDir, port, env: { ...inheritedEnvironment(), ...settings }, ...(options.logger && { logger: options.logger }) });
       }
     : () =>

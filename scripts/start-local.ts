@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { consoleLogger } from '@workforce/functions-host';
 import type { HostProcess } from './host-process.js';
 import { agentIdentity, OPERATOR_IDENTITY } from './local-identities.js';
-import { portsFromEnv, startLocalSystem, type LocalSystem } from './local-system.js';
+import { identityPortFromEnv, portsFromEnv, startLocalSystem, type LocalSystem } from './local-system.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = path.join(ROOT, '.data');
@@ -68,7 +68,7 @@ async function mainWithIdentities(agentTopics: string[]): Promise<void> {
     ...portsFromEnv(),
     functionKey: localFunctionKey(),
     logger: consoleLogger(),
-    identities: { agentTopics },
+    identities: { agentTopics, port: identityPortFromEnv() },
   });
   const { host, bus, identities } = system;
   const api = host.url.replace('127.0.0.1', 'localhost');
@@ -78,12 +78,14 @@ async function mainWithIdentities(agentTopics: string[]): Promise<void> {
   const node = path.join(DATA, 'node-1');
   process.stdout.write(`
 Workforce control plane is running, every process with its own managed identity (local token
-issuer ${identities!.issuer.endpoint}; the identities and their secrets are new at each start).
+issuer ${identities!.issuer.endpoint}; the identities, their secrets and the issuer's key are kept
+in ${path.join(DATA, 'identity')} and stay the same across restarts: remove it for new ones).
 
   API            ${api}/api   (header x-functions-key: ${key})
     provision    curl -X PUT -H "x-functions-key: ${key}" ${api}/api/topics/${topic}
   Service Bus    namespace ${bus.namespace} (AMQPS; certificate ${bus.caFile}); no SAS key is handed out
   ARM endpoint   ${bus.emulator.armEndpoint}
+  Table Storage  ${system.storage.tableServiceUri}   (Azurite over HTTPS, same certificate; the app reaches it with its identity's tokens)
   App            Contributor and Data Sender on the namespace, Data Receiver on the reports queue and each topic's shutdown subscription and commands queue (host pid ${host.pid})
 
 An agent of ${topic} (Data Receiver on ${topic}/shutdown and ${topic}-commands, Data Sender on the reports queue):

@@ -153,8 +153,9 @@ function inventoryStorage(env: Env): InventoryStorage | undefined {
     }
     const uri = value(env, `${setting}__tableServiceUri`);
     if (uri !== undefined) {
-      if (!/^https:\/\/[^/?#]+\/?$/.test(uri)) {
-        throw new ConfigError(`${setting}__tableServiceUri`, `must be the account's table endpoint such as "https://myaccount.table.core.windows.net", got "${uri}"`);
+      // A path names the account on an emulator's path-style endpoint (Azurite: https://127.0.0.1:10002/devstoreaccount1).
+      if (!/^https:\/\/[^/?#]+(\/[^/?#]+)?\/?$/.test(uri)) {
+        throw new ConfigError(`${setting}__tableServiceUri`, `must be the account's table endpoint such as "https://myaccount.table.core.windows.net" (an emulator's: "https://127.0.0.1:10002/devstoreaccount1"), got "${uri}"`);
       }
       const clientId = value(env, `${setting}__clientId`);
       return { kind: 'identity', setting, tableServiceUri: uri.replace(/\/$/, ''), ...(clientId && { clientId }) };

@@ -13,13 +13,17 @@ export function newServiceBusClient(access: ServiceBusAccess, options?: ServiceB
   return new ServiceBusClient(access.fullyQualifiedNamespace, credential, options);
 }
 
-let shared: { key: string; client: ServiceBusClient } | undefined;
+const shared = new Map<string, ServiceBusClient>();
 
-/** The worker process's one client for the access, kept for the life of the process. */
-export function serviceBusClient(access: ServiceBusAccess): ServiceBusClient {
-  const key = JSON.stringify(access);
-  if (shared?.key !== key) shared = { key, client: newServiceBusClient(access) };
-  return shared.client;
+/**
+ * The worker process's one client for the access and options, kept for the life of the process
+ * (the activities' has its own options: bus-refusal.ts ONE_TRY).
+ */
+export function serviceBusClient(access: ServiceBusAccess, options?: ServiceBusClientOptions): ServiceBusClient {
+  const key = JSON.stringify([access, options ?? null]);
+  let client = shared.get(key);
+  if (client === undefined) shared.set(key, (client = newServiceBusClient(access, options)));
+  return client;
 }
 
 function toMessage(envelope: ControlMessageEnvelope): ServiceBusMessage {

@@ -23,6 +23,17 @@ export interface PublishInput {
   now: string;
 }
 
+/**
+ * An activity's answer when Service Bus refused it for want of a right (bus-refusal.ts): final,
+ * as retrying cannot grant a role. `refused` says which right on which entity.
+ */
+export interface Refused {
+  refused: string;
+}
+
+export const isRefused = (result: unknown): result is Refused =>
+  typeof result === 'object' && result !== null && typeof (result as Refused).refused === 'string';
+
 export interface WithdrawInput {
   topic: string;
   drainId: string;

@@ -3,10 +3,12 @@
 // end as completed, timed-out or cancelled. Time only from context.df.currentUtcDateTime.
 
 import type { InvocationContext } from '@azure/functions';
+import type { ServiceBusClient } from '@azure/service-bus';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { commandsQueueName, parseAgentReport } from '@workforce/worker-agent/contract';
 import { episodesInHistory, eventsInHistory } from '../adapters/durable.js';
+import { missingClaim, ONE_TRY, refusalReason, retryUnlessRefused } from '../adapters/bus-refusal.js';
 import { publishBatches, publishCommands, serviceBusClient, withdrawCommands, withdrawMessages } from '../adapters/service-bus.js';
 import { config, REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../config.js';
 import { judge } from '../domain/drain-end.js';
@@ -16,12 +18,14 @@ import { applyReports, foreignReport, newProgress, type DrainProgress, type Drai
 import {
   CANCEL_EVENT,
   DRAIN_ORCHESTRATOR,
+  isRefused,
   PUBLISH_DRAIN,
   REPORT_EVENT,
   WITHDRAW_DRAIN,
   type CancelRequest,
   type DrainOutput,
   type PublishInput,
+  type Refused,
   type WithdrawInput,
 } from '../domain/drain-protocol.js';
 import { summarize, type DrainEnd } from '../domain/drain-status.js';
@@ -47,27 +51,51 @@ function foldReports(context: OrchestrationContext, progress: DrainProgress, rai
 
 // ---- activities
 
-export async function publishDrain(input: PublishInput, context: InvocationContext): Promise<Published> {
+/**
+ * Runs an activity's Service Bus work on the activities' client (one try per SDK call), retried
+ * as the SDK would except for a refusal, which comes back as `Refused` naming the right and the
+ * entity (`entity`: "topic 'x'") instead of being retried.
+ */
+async function unlessRefused<T>(entity: string, context: InvocationContext, work: (client: ServiceBusClient) => Promise<T>): Promise<T | Refused> {
+  const access = config().serviceBus;
+  try {
+    return await retryUnlessRefused(() => work(serviceBusClient(access, ONE_TRY)));
+  } catch (err) {
+    const claim = missingClaim(err);
+    if (claim === undefined) throw err;
+    const refused = refusalReason(claim, access, entity);
+    context.error(`refused by Service Bus: ${refused}`);
+    return { refused };
+  }
+}
+
+export async function publishDrain(input: PublishInput, context: InvocationContext): Promise<Published | Refused> {
   if (input.spec.nodes !== undefined) {
     const commands = commandMessages(input.spec, REPORTS_QUEUE, new Date(input.now));
     const queue = commandsQueueName(input.spec.topic);
-    const batches = await publishCommands(serviceBusClient(config().serviceBus), queue, commands);
+    const batches = await unlessRefused(`queue '${queue}'`, context, (client) => publishCommands(client, queue, commands));
+    if (isRefused(batches)) return batches;
     context.log(`drain ${input.spec.drainId}: published ${commands.length} command(s) on ${queue} in ${batches} batch(es)`);
     return { messages: commands.length, batches, at: input.now };
   }
   const envelopes = drainMessages(input.spec, REPORTS_QUEUE, new Date(input.now));
-  const batches = await publishBatches(serviceBusClient(config().serviceBus), input.spec.topic, envelopes);
+  const batches = await unlessRefused(`topic '${input.spec.topic}'`, context, (client) => publishBatches(client, input.spec.topic, envelopes));
+  if (isRefused(batches)) return batches;
   context.log(`drain ${input.spec.drainId}: published ${envelopes.length} messages on ${input.spec.topic} in ${batches} batch(es)`);
   return { messages: envelopes.length, batches, at: input.now };
 }
 
-export async function withdrawDrain(input: WithdrawInput, context: InvocationContext): Promise<number> {
+export async function withdrawDrain(input: WithdrawInput, context: InvocationContext): Promise<number | Refused> {
   if (input.nodes !== undefined) {
-    const ids = await withdrawCommands(serviceBusClient(config().serviceBus), commandsQueueName(input.topic), input.drainId, input.nodes);
+    const queue = commandsQueueName(input.topic);
+    const ids = await unlessRefused(`queue '${queue}'`, context, (client) => withdrawCommands(client, queue, input.drainId, input.nodes!));
+    if (isRefused(ids)) return ids;
     context.log(`drain ${input.drainId}: withdrew ${ids.length} untaken command(s)`);
     return ids.length;
   }
-  const ids = await withdrawMessages(serviceBusClient(config().serviceBus), input.topic, SHUTDOWN_SUBSCRIPTION, input.drainId, input.max);
+  const subscription = `subscription '${input.topic}/${SHUTDOWN_SUBSCRIPTION}'`;
+  const ids = await unlessRefused(subscription, context, (client) => withdrawMessages(client, input.topic, SHUTDOWN_SUBSCRIPTION, input.drainId, input.max));
+  if (isRefused(ids)) return ids;
   context.log(`drain ${input.drainId}: withdrew ${ids.length} untaken messages`);
   return ids.length;
 }
@@ -93,15 +121,19 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
     context.df.setCustomStatus(summarize(spec, progress, context.df.currentUtcDateTime, { outcome: 'publishing' }));
     const retry = new df.RetryOptions(2_000, 5);
     retry.backoffCoefficient = 2;
+    const none = (): Published => ({ messages: 0, batches: 0, at: context.df.currentUtcDateTime.toISOString() });
+    let result: Published | Refused;
     try {
-      published = (yield context.df.callActivityWithRetry(PUBLISH_DRAIN, retry, { spec, now: context.df.currentUtcDateTime.toISOString() } satisfies PublishInput)) as Published;
+      result = (yield context.df.callActivityWithRetry(PUBLISH_DRAIN, retry, { spec, now: context.df.currentUtcDateTime.toISOString() } satisfies PublishInput)) as Published | Refused;
     } catch (err) {
       // Nothing was published (or a retry would have succeeded): the drain ends as failed, with
       // the cause where operators look, instead of a stale "publishing".
       const cause = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-      const none: Published = { messages: 0, batches: 0, at: context.df.currentUtcDateTime.toISOString() };
-      return finish(context, input, progress, none, 'failed', { outcome: `publishing failed after 5 attempts: ${cause}` });
+      return finish(context, input, progress, none(), 'failed', { outcome: `publishing failed after 5 attempts: ${cause}` });
     }
+    // Not retried: retrying cannot grant a role.
+    if (isRefused(result)) return finish(context, input, progress, none(), 'failed', { outcome: `publishing refused: ${result.refused}` });
+    published = result;
   }
 
   for (let folded = 0; ; ) {
@@ -135,9 +167,11 @@ export const drainOrchestrator: OrchestrationHandler = function* (context: Orche
     } else if (winner === cancel) {
       timer?.cancel();
       const request = (cancel.result ?? {}) as CancelRequest;
-      const withdrawn = (yield context.df.callActivity(WITHDRAW_DRAIN, { topic: spec.topic, drainId: spec.drainId, max: spec.count, ...(spec.nodes !== undefined && { nodes: spec.nodes }) } satisfies WithdrawInput)) as number;
+      const result = (yield context.df.callActivity(WITHDRAW_DRAIN, { topic: spec.topic, drainId: spec.drainId, max: spec.count, ...(spec.nodes !== undefined && { nodes: spec.nodes }) } satisfies WithdrawInput)) as number | Refused;
+      const withdrawn = isRefused(result) ? 0 : result;
+      const untaken = isRefused(result) ? `untaken messages not withdrawn: ${result.refused}` : `${withdrawn} untaken message(s) withdrawn`;
       return finish(context, input, progress, published, 'cancelled', {
-        outcome: `cancelled${request.reason ? `: ${request.reason}` : ''}; ${withdrawn} untaken message(s) withdrawn; nodes that already took the drain keep draining`,
+        outcome: `cancelled${request.reason ? `: ${request.reason}` : ''}; ${untaken}; nodes that already took the drain keep draining`,
         withdrawn,
         ...(request.by !== undefined && { cancelledBy: request.by }),
         ...(request.for !== undefined && { cancelledFor: request.for }),

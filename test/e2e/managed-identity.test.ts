@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostProcess } from '../../scripts/host-process.js';
@@ -76,6 +76,8 @@ describe('managed identities end to end', () => {
     }, `drain ${drainId} to end`, 60_000);
 
   it('the app provisions topics through ARM with its own identity', async () => {
+    // In memory: the issuer's key and secrets are not written to the data folder.
+    expect(existsSync(path.join(dataDir, 'identity'))).toBe(false);
     for (const topic of [TOPIC, OTHER]) {
       const put = await api('PUT', `topics/${topic}`);
       expect(put.status, JSON.stringify(put.body)).toBe(201);
@@ -89,9 +91,10 @@ describe('managed identities end to end', () => {
     await node.agent.waitForEvent('commands-session-accepted');
     // The app (host and language worker) and the agent hold an identity and no SAS key.
     const host = system.host.pid;
-    for (const pid of [host, ...descendants(host), node.agent.pid]) expect(environmentOf(pid), `process ${pid}`).not.toMatch(/SharedAccessKey/i);
+    for (const pid of [host, ...descendants(host), node.agent.pid]) expect(environmentOf(pid), `process ${pid}`).not.toMatch(/SharedAccessKey|AccountKey/i);
     expect(environmentOf(host)).toMatch(/^IDENTITY_ENDPOINT=http/m);
     expect(environmentOf(host)).toContain(`ServiceBusConnection__fullyQualifiedNamespace=${system.bus.namespace}`);
+    expect(environmentOf(host)).toContain(`AzureWebJobsStorage__tableServiceUri=${system.storage.tableServiceUri}`);
 
     const post = await api('POST', `topics/${TOPIC}/drains`, { count: 1, gracePeriod: '10m', ackTimeout: '5m', requestedBy: 'tester' });
     expect(post.status, JSON.stringify(post.body)).toBe(202);
@@ -101,6 +104,8 @@ describe('managed identities end to end', () => {
     expect(await node.worker.exited).toEqual({ code: 0, signal: null });
     // Its roles were enough for everything it did.
     expect(node.agent.output()).not.toMatch(/Unauthorized/);
+    // The app wrote its reports to the fleet inventory with its identity's tokens (Azurite over HTTPS, OAuth).
+    await waitFor(async () => (await api('GET', `topics/${TOPIC}/nodes`)).body?.nodes?.some((n: { nodeId: string }) => n.nodeId === 'mi-node-a'), 'the node in the inventory');
   });
 
   it('workforce send --namespace publishes as the operator, and an agent acts on it', async () => {

@@ -43,8 +43,8 @@ describe('publishDrain activity', () => {
   it('splits a large drain into as few batches as fit, and a retried publish adds nothing', async () => {
     const input = { spec: spec('big-1', 2000), now: new Date().toISOString() };
     const first = await publishDrain(input, context());
-    expect(first.messages).toBe(2000);
-    expect(first.batches).toBeGreaterThan(1);
+    expect(first).toMatchObject({ messages: 2000, batches: expect.any(Number) });
+    expect((first as { batches: number }).batches).toBeGreaterThan(1);
     await expect.poll(subscriptionCount).toBe(2000);
     // The activity runs again (a retry after a lost answer): same messageIds, dropped as duplicates.
     await publishDrain(input, context());

@@ -62,11 +62,16 @@ describe('parseConfig: the fleet inventory\'s storage account', () => {
       tableServiceUri: 'https://acct.table.core.windows.net',
       clientId: 'id-1',
     });
+    // An emulator's path-style endpoint names the account in the path.
+    expect(parseConfig({ ServiceBusConnection: CONN, AzureWebJobsStorage__tableServiceUri: 'https://127.0.0.1:10002/devstoreaccount1' }).inventory).toMatchObject({
+      tableServiceUri: 'https://127.0.0.1:10002/devstoreaccount1',
+    });
   });
 
   it('names a bad setting', () => {
     expect(() => parseConfig({ ServiceBusConnection: CONN, WORKFORCE_INVENTORY_STORAGE: 'nope' })).toThrow(/app setting WORKFORCE_INVENTORY_STORAGE: is not a Storage connection string/);
     expect(() => parseConfig({ ServiceBusConnection: CONN, AzureWebJobsStorage__tableServiceUri: 'http://acct.table.core.windows.net' })).toThrow(/AzureWebJobsStorage__tableServiceUri: must be the account's table endpoint/);
+    expect(() => parseConfig({ ServiceBusConnection: CONN, AzureWebJobsStorage__tableServiceUri: 'https://127.0.0.1:10002/a/b' })).toThrow(/AzureWebJobsStorage__tableServiceUri: must be the account's table endpoint/);
   });
 });
 

@@ -30,12 +30,28 @@ export interface IssuerLogger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/** A principal as it is kept across restarts: with the secret its processes were given. */
+export interface PrincipalWithSecret extends Principal {
+  /** Its IDENTITY_HEADER; default a new random one. */
+  secret?: string;
+}
+
+/** What makes an issuer the same across restarts (see state-file.ts): tenant, key, principals. */
+export interface IssuerState {
+  tenantId: string;
+  /** The signing key's private half, PKCS#8 PEM. */
+  signingKey: string;
+  principals: Array<Principal & { secret: string }>;
+}
+
 export interface TokenIssuerOptions {
-  principals?: Principal[];
+  principals?: PrincipalWithSecret[];
   /** Lifetime of the tokens the endpoint hands out. Default 3600 (an hour, as Entra's). */
   tokenLifetimeSeconds?: number;
   /** Default: a random tenant id. */
   tenantId?: string;
+  /** The signing key's private half (PEM), to keep the key of an earlier run; default a new key. */
+  signingKey?: string;
   /** HTTP port on 127.0.0.1; default 0 (a free port). */
   port?: number;
   logger?: IssuerLogger;
@@ -68,6 +84,8 @@ export interface TokenIssuer {
   environmentFor(name: string): IdentityEnvironment;
   /** A token for `name` and `audience` without the HTTP round trip (tests: expired or early tokens). */
   mint(name: string, audience: string, options?: MintOptions): string;
+  /** Tenant, private key and principals with their secrets: what a restart needs to be this issuer again. */
+  state(): IssuerState;
   /** Stops listening. Idempotent. */
   close(): Promise<void>;
 }
@@ -90,12 +108,13 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
   if (!Number.isInteger(lifetime) || lifetime <= 0) {
     throw new TypeError(`tokenLifetimeSeconds: expected a positive whole number of seconds, got ${String(lifetime)}`);
   }
-  const principals = validatePrincipals(options.principals ?? []);
+  const given = options.principals ?? [];
+  const principals = validatePrincipals(given);
   const tenantId = options.tenantId ?? randomUUID();
   const issuer = `https://sts.windows.net/${tenantId}/`;
-  const key = createSigningKey();
+  const key = createSigningKey(options.signingKey);
   // One secret per principal, as each App Service app has its own IDENTITY_HEADER.
-  const secrets = new Map(principals.map((p) => [p.name, randomBytes(24).toString('base64url')]));
+  const secrets = new Map(given.map((p, i) => [p.name, secretOf(p, i)]));
 
   const principal = (name: string): Principal => {
     const found = principals.find((p) => p.name === name);
@@ -207,6 +226,11 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
       return { IDENTITY_ENDPOINT: endpoint, IDENTITY_HEADER: secrets.get(p.name)!, AZURE_CLIENT_ID: p.clientId };
     },
     mint,
+    state: () => ({
+      tenantId,
+      signingKey: key.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      principals: principals.map((p) => ({ ...p, secret: secrets.get(p.name)! })),
+    }),
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -215,6 +239,15 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
       return closing;
     },
   };
+}
+
+/** A given secret (checked: long and plain enough to be a header), or a new random one. */
+function secretOf(p: PrincipalWithSecret, i: number): string {
+  if (p.secret === undefined) return randomBytes(24).toString('base64url');
+  if (typeof p.secret !== 'string' || !/^[A-Za-z0-9_-]{16,}$/.test(p.secret)) {
+    throw new TypeError(`principals[${i}].secret: expected 16 or more base64url characters (an IDENTITY_HEADER).`);
+  }
+  return p.secret;
 }
 
 function failure(status: number, error: string, message: string): { status: number; body: unknown } {

@@ -1,7 +1,7 @@
-// RS256 JSON Web Tokens, signed with a key pair made at start-up. Entra signs access tokens the
-// same way (RS256, the key named by `kid` in the header, published as a JWKS), so a validator
-// written for Entra's keys validates these with no special case.
-import { createHash, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+// RS256 JSON Web Tokens, signed with a key pair made at start-up or kept from an earlier run.
+// Entra signs access tokens the same way (RS256, the key named by `kid` in the header, published
+// as a JWKS), so a validator written for Entra's keys validates these with no special case.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 
 export interface SigningKey {
   readonly kid: string;
@@ -10,9 +10,19 @@ export interface SigningKey {
   readonly jwk: JsonWebKey & { kid: string; alg: 'RS256'; use: 'sig' };
 }
 
-export function createSigningKey(): SigningKey {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const exported = publicKey.export({ format: 'jwk' });
+/** A new key, or the one whose private half `pem` holds (PKCS#8 or PKCS#1 PEM, RSA). */
+export function createSigningKey(pem?: string): SigningKey {
+  let privateKey: KeyObject;
+  if (pem === undefined) privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  else {
+    try {
+      privateKey = createPrivateKey(pem);
+    } catch (e) {
+      throw new TypeError(`signingKey: not a PEM private key (${(e as Error).message})`);
+    }
+    if (privateKey.asymmetricKeyType !== 'rsa') throw new TypeError(`signingKey: expected an RSA key (tokens are RS256), got ${String(privateKey.asymmetricKeyType)}`);
+  }
+  const exported = createPublicKey(privateKey).export({ format: 'jwk' });
   // A thumbprint of the public key, as Entra's `kid`s are: stable for the key, unique across keys.
   const kid = createHash('sha256').update(`${exported.n}.${exported.e}`).digest('base64url').slice(0, 27);
   return { kid, privateKey, jwk: { ...exported, kid, alg: 'RS256', use: 'sig' } };

@@ -56,6 +56,8 @@ export class EmulatorError extends Error {
   readonly statusCode: number;
   /** For `MessagingEntityNotFound`: the path of the missing entity. */
   entityPath: string | undefined;
+  /** For a missing claim: the entity path, named in Azure's tracking suffix. */
+  trackedPath: string | undefined;
 
   constructor(
     readonly code: EmulatorErrorCode,
@@ -79,8 +81,9 @@ export class EmulatorError extends Error {
    * matches on it); the emulator's hint stays in `message`, for the log.
    */
   wireMessage(namespace = 'localhost'): string {
-    if (this.entityPath === undefined) return this.message;
     const now = new Date().toISOString().slice(0, 19);
+    if (this.trackedPath !== undefined) return `${this.message} TrackingId:${randomUUID()}, SystemTracker:${namespace}:${this.trackedPath}, Timestamp:${now}`;
+    if (this.entityPath === undefined) return this.message;
     return (
       `The messaging entity 'sb://${namespace}/${this.entityPath}' could not be found. To know more visit https://aka.ms/sbResourceMgrExceptions.  ` +
       `TrackingId:${randomUUID()}, SystemTracker:${namespace}:${this.entityPath}, Timestamp:${now}`
@@ -169,9 +172,14 @@ export function tokenRefused(code: string, why: string): EmulatorError {
   return new EmulatorError('Unauthorized', `${code}: ${why}`);
 }
 
-/** A valid token without the right an operation needs, in Azure's wording (code in the wild matches on it). */
+/**
+ * A valid token without the right an operation needs, in Azure's wording (code in the wild
+ * matches on it), with its tracking suffix on the wire.
+ */
 export function claimRequired(right: string, resource: string): EmulatorError {
-  return new EmulatorError('Unauthorized', `Unauthorized access. '${right}' claim(s) are required to perform this operation. Resource: '${resource}'.`);
+  const error = new EmulatorError('Unauthorized', `Unauthorized access. '${right}' claim(s) are required to perform this operation. Resource: '${resource}'.`);
+  error.trackedPath = resource.replace(/^sb:\/\/[^/]*\/?/, '');
+  return error;
 }
 
 export function invalidRequest(reason: string): EmulatorError {

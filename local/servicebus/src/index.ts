@@ -7,3 +7,5 @@ export type { Logger, LogLevel } from './log.js';
 export { jsonLogger, silentLogger } from './log.js';
 export { emulatorCliPath, spawnEmulator } from './child-process.js';
 export type { EmulatorChildProcess, EmulatorReadyLine, SpawnEmulatorOptions } from './child-process.js';
+export { loadOrCreateCertificate } from './tls/certificate.js';
+export type { TlsCertificate } from './tls/certificate.js';

@@ -293,7 +293,7 @@ export class ServiceBusAdapter {
     } catch (e) {
       const err = toEmulatorError(e);
       this.options.logger.info('management request refused', { connection: state.id, entity, operation: props.operation, reason: err.message });
-      const refusal = { statusCode: amqpTypes.wrap_int(err.statusCode), statusDescription: err.message, errorCondition: err.condition };
+      const refusal = { statusCode: amqpTypes.wrap_int(err.statusCode), statusDescription: err.wireMessage(namespace), errorCondition: err.condition };
       this.reply(state, request, refusal, {}, `${entity}${MANAGEMENT_SUFFIX}`);
       return;
     }

@@ -1,0 +1,63 @@
+// A Service Bus refusal for want of a right: an operation whose identity (or SAS policy) lacks
+// the claim it needs is answered `Unauthorized access. 'Send' claim(s) are required to perform
+// this operation. Resource: '…'` (code UnauthorizedAccess). Retrying cannot grant a role, yet
+// the SDK retries it (core-amqp counts UnauthorizedError as retryable, for rotated keys: three
+// more tries, 30 s apart by default), so a missing role took minutes to show. Callers that must
+// fail fast use a client with one try per call (ONE_TRY) and retry with `retryUnlessRefused`,
+// which keeps the SDK's schedule for everything else.
+
+import { isServiceBusError, type ServiceBusClientOptions } from '@azure/service-bus';
+import type { ServiceBusAccess } from '../config.js';
+import { lastAttempt } from './service-bus.js';
+
+export type Claim = 'Send' | 'Listen' | 'Manage';
+
+const CLAIM = /'(Send|Listen|Manage)' claim\(s\) are required/;
+
+/** The role that gives each claim, as an operator assigns it. */
+const ROLE: Record<Claim, string> = {
+  Send: 'Azure Service Bus Data Sender',
+  Listen: 'Azure Service Bus Data Receiver',
+  Manage: 'Azure Service Bus Data Owner',
+};
+
+/** Client options for callers that retry themselves (`retryUnlessRefused`). */
+export const ONE_TRY: ServiceBusClientOptions = { retryOptions: { maxRetries: 0 } };
+
+/** The SDK's default schedule (core-amqp's Constants): three retries, 30 s apart. */
+const RETRIES = 3;
+const RETRY_DELAY_MS = 30_000;
+
+/** The claim a refusal names; undefined for any other failure (an expired token included). */
+export function missingClaim(err: unknown): Claim | undefined {
+  const e = lastAttempt(err);
+  if (!isServiceBusError(e) || e.code !== 'UnauthorizedAccess') return undefined;
+  return CLAIM.exec(e.message)?.[1] as Claim | undefined;
+}
+
+/**
+ * What an operator reads: "the app's identity lacks Send on topic 'x' (assign it Azure Service
+ * Bus Data Sender on it or on the namespace)". `entity` names the entity: "topic 'x'".
+ */
+export function refusalReason(claim: Claim, access: ServiceBusAccess, entity: string): string {
+  return access.kind === 'identity'
+    ? `the app's identity lacks ${claim} on ${entity} (assign it ${ROLE[claim]} on it or on the namespace)`
+    : `the app's connection string lacks ${claim} on ${entity} (use a shared access policy with the ${claim} claim)`;
+}
+
+/**
+ * Runs `operation` (whose client makes one try per call), retrying what the SDK would retry on
+ * its default schedule, except a refusal: that, and any error the SDK would not retry, is thrown
+ * at once.
+ */
+export async function retryUnlessRefused<T>(operation: () => Promise<T>, retries = RETRIES, delayMs = RETRY_DELAY_MS): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await operation();
+    } catch (err) {
+      const retryable = (err as { retryable?: unknown } | null)?.retryable === true && missingClaim(err) === undefined;
+      if (!retryable || attempt >= retries) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostProcess } from '../../scripts/host-process.js';
+import { APP_IDENTITY } from '../../scripts/local-identities.js';
+import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
+import { FUNCTION_KEY, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
+
+/**
+ * The app's identity without a role it needs: Service Bus refuses the operation (a missing
+ * claim), and the drain ends at once with an outcome that names the right and the entity, where
+ * the SDK's retries (UnauthorizedAccess is retryable for it) and the activity's took minutes.
+ * The app has Data Sender on two topics only (not the namespace) and Data Receiver on neither.
+ */
+describe('managed identities: a missing role fails the drain at once, naming it', () => {
+  const SENDS = 'mi-sends';
+  const DENIED = 'mi-denied';
+  let system: LocalSystem<HostProcess>;
+  const appDir = sourceAppDir();
+  const dataDir = tempDir('workforce-mi-refused-');
+
+  beforeAll(async () => {
+    system = await startLocalSystem({
+      appDir,
+      dataDir,
+      inMemory: true,
+      functionKey: FUNCTION_KEY,
+      identities: {
+        agentTopics: [],
+        adjustRoles: (assignments, objectIdOf) => {
+          const app = objectIdOf(APP_IDENTITY);
+          return [
+            ...assignments.filter((a) => !(a.principalId === app && a.role === 'Azure Service Bus Data Sender')),
+            { principalId: app, role: 'Azure Service Bus Data Sender', scope: `topics/${SENDS}` },
+          ];
+        },
+      },
+      settings: { NODE_OPTIONS: '--conditions=source' },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await system?.close();
+    for (const dir of [appDir, dataDir]) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const api = async (method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const res = await fetch(`${system.host.url}/api/${route}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-functions-key': FUNCTION_KEY },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+  // Bounded well below what the retries took (the SDK's 3 × 30 s in each of the activity's 5 attempts).
+  const drainEnded = (drainId: string) =>
+    waitFor(async () => {
+      const d = (await api('GET', `drains/${drainId}`)).body;
+      return d.status !== 'running' && d;
+    }, `drain ${drainId} to end`, 45_000);
+
+  it('without Send on the topic, the drain fails as refused, naming the right, the topic and the role', async () => {
+    expect((await api('PUT', `topics/${DENIED}`)).status).toBe(201);
+    const post = await api('POST', `topics/${DENIED}/drains`, { count: 1, gracePeriod: '10m', ackTimeout: '5m', requestedBy: 'tester' });
+    expect(post.status, JSON.stringify(post.body)).toBe(202);
+    expect(await drainEnded(post.body.drainId)).toMatchObject({
+      status: 'failed',
+      outcome: `publishing refused: the app's identity lacks Send on topic '${DENIED}' (assign it Azure Service Bus Data Sender on it or on the namespace)`,
+    });
+  });
+
+  it("without Listen on the topic's subscription, a cancel ends the drain and says its untaken messages stay", async () => {
+    expect((await api('PUT', `topics/${SENDS}`)).status).toBe(201);
+    const post = await api('POST', `topics/${SENDS}/drains`, { count: 1, mode: 'do-not-accept-new-tasks' });
+    expect(post.status, JSON.stringify(post.body)).toBe(202);
+    // Taken after the publish, which the identity may do.
+    expect((await api('POST', `drains/${post.body.drainId}/cancel`, { reason: 'e2e', requestedBy: 'tester' })).status).toBe(202);
+    const done = await drainEnded(post.body.drainId);
+    expect(done).toMatchObject({ status: 'cancelled', withdrawn: 0 });
+    expect(done.outcome).toContain(`untaken messages not withdrawn: the app's identity lacks Listen on subscription '${SENDS}/shutdown' (assign it Azure Service Bus Data Receiver on it or on the namespace)`);
+  });
+});
+
