@@ -13,13 +13,26 @@ export function newServiceBusClient(access: ServiceBusAccess, options?: ServiceB
   return new ServiceBusClient(access.fullyQualifiedNamespace, credential, options);
 }
 
-let shared: { key: string; client: ServiceBusClient } | undefined;
+/**
+ * Who uses a shared client: HTTP requests, or the activities (publish, withdraw). Each has its own
+ * connection because the SDK recovers a dropped connection only once every link that was opening
+ * on it has finished: a link whose claim (CBS put-token) was on the wire waits out the SDK's fixed
+ * 60 s, and every new link of that client waits with it, whatever its abort signal. A request
+ * must not wait behind a publish.
+ */
+export type ClientUse = 'requests' | 'activities';
 
-/** The worker process's one client for the access, kept for the life of the process. */
-export function serviceBusClient(access: ServiceBusAccess): ServiceBusClient {
+const shared = new Map<ClientUse, { key: string; client: ServiceBusClient }>();
+
+/** The worker process's client for the access and the use, kept for the life of the process. */
+export function serviceBusClient(access: ServiceBusAccess, use: ClientUse): ServiceBusClient {
   const key = JSON.stringify(access);
-  if (shared?.key !== key) shared = { key, client: newServiceBusClient(access) };
-  return shared.client;
+  let entry = shared.get(use);
+  if (entry?.key !== key) {
+    entry = { key, client: newServiceBusClient(access) };
+    shared.set(use, entry);
+  }
+  return entry.client;
 }
 
 function toMessage(envelope: ControlMessageEnvelope): ServiceBusMessage {
@@ -98,16 +111,30 @@ export function publishCommands(client: ServiceBusClient, queue: string, envelop
  * Bus refuses with MessagingEntityNotFound for a topic that does not exist (no management rights
  * needed). `undefined` when the bus could not tell within `timeoutMs` or failed otherwise: the
  * caller goes on, and the publish activity's retries deal with a bus that is briefly away.
+ * The answer comes within `timeoutMs` whatever the SDK does: a link opening while the client
+ * recovers a dropped connection waits for the recovery despite the abort signal, and a link whose
+ * detach is on the wire when the connection drops never finishes closing (rhea-promise 3), so the
+ * sender is closed without waiting.
  */
 export async function topicExists(client: ServiceBusClient, topic: string, timeoutMs = 5_000): Promise<boolean | undefined> {
   const sender = client.createSender(topic);
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      resolve(undefined);
+    }, timeoutMs);
+  });
+  const asked = sender.createMessageBatch({ abortSignal: abort.signal }).then(
+    () => true,
+    (err: unknown) => (isServiceBusError(err) && err.code === 'MessagingEntityNotFound' ? false : undefined),
+  );
   try {
-    await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(timeoutMs) });
-    return true;
-  } catch (err) {
-    return isServiceBusError(err) && err.code === 'MessagingEntityNotFound' ? false : undefined;
+    return await Promise.race([asked, deadline]);
   } finally {
-    await sender.close().catch(() => {});
+    clearTimeout(timer);
+    void sender.close().catch(() => {});
   }
 }
 

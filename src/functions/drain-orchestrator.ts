@@ -51,23 +51,23 @@ export async function publishDrain(input: PublishInput, context: InvocationConte
   if (input.spec.nodes !== undefined) {
     const commands = commandMessages(input.spec, REPORTS_QUEUE, new Date(input.now));
     const queue = commandsQueueName(input.spec.topic);
-    const batches = await publishCommands(serviceBusClient(config().serviceBus), queue, commands);
+    const batches = await publishCommands(serviceBusClient(config().serviceBus, 'activities'), queue, commands);
     context.log(`drain ${input.spec.drainId}: published ${commands.length} command(s) on ${queue} in ${batches} batch(es)`);
     return { messages: commands.length, batches, at: input.now };
   }
   const envelopes = drainMessages(input.spec, REPORTS_QUEUE, new Date(input.now));
-  const batches = await publishBatches(serviceBusClient(config().serviceBus), input.spec.topic, envelopes);
+  const batches = await publishBatches(serviceBusClient(config().serviceBus, 'activities'), input.spec.topic, envelopes);
   context.log(`drain ${input.spec.drainId}: published ${envelopes.length} messages on ${input.spec.topic} in ${batches} batch(es)`);
   return { messages: envelopes.length, batches, at: input.now };
 }
 
 export async function withdrawDrain(input: WithdrawInput, context: InvocationContext): Promise<number> {
   if (input.nodes !== undefined) {
-    const ids = await withdrawCommands(serviceBusClient(config().serviceBus), commandsQueueName(input.topic), input.drainId, input.nodes);
+    const ids = await withdrawCommands(serviceBusClient(config().serviceBus, 'activities'), commandsQueueName(input.topic), input.drainId, input.nodes);
     context.log(`drain ${input.drainId}: withdrew ${ids.length} untaken command(s)`);
     return ids.length;
   }
-  const ids = await withdrawMessages(serviceBusClient(config().serviceBus), input.topic, SHUTDOWN_SUBSCRIPTION, input.drainId, input.max);
+  const ids = await withdrawMessages(serviceBusClient(config().serviceBus, 'activities'), input.topic, SHUTDOWN_SUBSCRIPTION, input.drainId, input.max);
   context.log(`drain ${input.drainId}: withdrew ${ids.length} untaken messages`);
   return ids.length;
 }
