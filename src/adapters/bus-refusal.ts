@@ -3,10 +3,10 @@
 // this operation. Resource: '…'` (code UnauthorizedAccess). Retrying cannot grant a role, yet
 // the SDK retries it (core-amqp counts UnauthorizedError as retryable, for rotated keys: three
 // more tries, 30 s apart by default), so a missing role took minutes to show. Callers that must
-// fail fast use a client with one try per call (ONE_TRY) and retry with `retryUnlessRefused`,
+// fail fast use a client with one try per call (service-bus.ts ONE_TRY) and retry with `retryUnlessRefused`,
 // which keeps the SDK's schedule for everything else.
 
-import { isServiceBusError, type ServiceBusClientOptions } from '@azure/service-bus';
+import { isServiceBusError } from '@azure/service-bus';
 import type { ServiceBusAccess } from '../config.js';
 import { lastAttempt } from './service-bus.js';
 
@@ -20,9 +20,6 @@ const ROLE: Record<Claim, string> = {
   Listen: 'Azure Service Bus Data Receiver',
   Manage: 'Azure Service Bus Data Owner',
 };
-
-/** Client options for callers that retry themselves (`retryUnlessRefused`). */
-export const ONE_TRY: ServiceBusClientOptions = { retryOptions: { maxRetries: 0 } };
 
 /** The SDK's default schedule (core-amqp's Constants): three retries, 30 s apart. */
 const RETRIES = 3;

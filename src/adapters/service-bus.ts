@@ -13,17 +13,33 @@ export function newServiceBusClient(access: ServiceBusAccess, options?: ServiceB
   return new ServiceBusClient(access.fullyQualifiedNamespace, credential, options);
 }
 
-const shared = new Map<string, ServiceBusClient>();
+/**
+ * Who uses a shared client: HTTP requests, or the activities (publish, withdraw). Each has its own
+ * connection because the SDK recovers a dropped connection only once every link that was opening
+ * on it has finished: a link whose claim (CBS put-token) was on the wire waits out the SDK's fixed
+ * 60 s, and every new link of that client waits with it, whatever its abort signal. A request
+ * must not wait behind a publish.
+ */
+export type ClientUse = 'requests' | 'activities';
 
 /**
- * The worker process's one client for the access and options, kept for the life of the process
- * (the activities' has its own options: bus-refusal.ts ONE_TRY).
+ * Client options for callers that retry themselves (bus-refusal.ts `retryUnlessRefused`): one
+ * try per SDK call. The activities do, so that a missing role fails at once.
  */
-export function serviceBusClient(access: ServiceBusAccess, options?: ServiceBusClientOptions): ServiceBusClient {
-  const key = JSON.stringify([access, options ?? null]);
-  let client = shared.get(key);
-  if (client === undefined) shared.set(key, (client = newServiceBusClient(access, options)));
-  return client;
+export const ONE_TRY: ServiceBusClientOptions = { retryOptions: { maxRetries: 0 } };
+const OPTIONS: Record<ClientUse, ServiceBusClientOptions | undefined> = { requests: undefined, activities: ONE_TRY };
+
+const shared = new Map<ClientUse, { key: string; client: ServiceBusClient }>();
+
+/** The worker process's client for the access and the use, kept for the life of the process. */
+export function serviceBusClient(access: ServiceBusAccess, use: ClientUse): ServiceBusClient {
+  const key = JSON.stringify(access);
+  let entry = shared.get(use);
+  if (entry?.key !== key) {
+    entry = { key, client: newServiceBusClient(access, OPTIONS[use]) };
+    shared.set(use, entry);
+  }
+  return entry.client;
 }
 
 function toMessage(envelope: ControlMessageEnvelope): ServiceBusMessage {
@@ -102,16 +118,30 @@ export function publishCommands(client: ServiceBusClient, queue: string, envelop
  * Bus refuses with MessagingEntityNotFound for a topic that does not exist (no management rights
  * needed). `undefined` when the bus could not tell within `timeoutMs` or failed otherwise: the
  * caller goes on, and the publish activity's retries deal with a bus that is briefly away.
+ * The answer comes within `timeoutMs` whatever the SDK does: a link opening while the client
+ * recovers a dropped connection waits for the recovery despite the abort signal, and a link whose
+ * detach is on the wire when the connection drops never finishes closing (rhea-promise 3), so the
+ * sender is closed without waiting.
  */
 export async function topicExists(client: ServiceBusClient, topic: string, timeoutMs = 5_000): Promise<boolean | undefined> {
   const sender = client.createSender(topic);
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      abort.abort();
+      resolve(undefined);
+    }, timeoutMs);
+  });
+  const asked = sender.createMessageBatch({ abortSignal: abort.signal }).then(
+    () => true,
+    (err: unknown) => (isServiceBusError(err) && err.code === 'MessagingEntityNotFound' ? false : undefined),
+  );
   try {
-    await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(timeoutMs) });
-    return true;
-  } catch (err) {
-    return isServiceBusError(err) && err.code === 'MessagingEntityNotFound' ? false : undefined;
+    return await Promise.race([asked, deadline]);
   } finally {
-    await sender.close().catch(() => {});
+    clearTimeout(timer);
+    void sender.close().catch(() => {});
   }
 }
 

@@ -8,7 +8,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { commandsQueueName, parseAgentReport } from '@workforce/worker-agent/contract';
 import { episodesInHistory, eventsInHistory } from '../adapters/durable.js';
-import { missingClaim, ONE_TRY, refusalReason, retryUnlessRefused } from '../adapters/bus-refusal.js';
+import { missingClaim, refusalReason, retryUnlessRefused } from '../adapters/bus-refusal.js';
 import { publishBatches, publishCommands, serviceBusClient, withdrawCommands, withdrawMessages } from '../adapters/service-bus.js';
 import { config, REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../config.js';
 import { judge } from '../domain/drain-end.js';
@@ -59,7 +59,7 @@ function foldReports(context: OrchestrationContext, progress: DrainProgress, rai
 async function unlessRefused<T>(entity: string, context: InvocationContext, work: (client: ServiceBusClient) => Promise<T>): Promise<T | Refused> {
   const access = config().serviceBus;
   try {
-    return await retryUnlessRefused(() => work(serviceBusClient(access, ONE_TRY)));
+    return await retryUnlessRefused(() => work(serviceBusClient(access, 'activities')));
   } catch (err) {
     const claim = missingClaim(err);
     if (claim === undefined) throw err;

@@ -35,13 +35,19 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
   const what = spec.mode === 'resume' ? 'resume' : 'drain';
   try {
     // A drain on a topic that does not exist could only fail once its publish retries ran out.
-    if ((await topicExists(serviceBusClient(config().serviceBus), spec.topic)) === false) {
+    // Commands go to the topic's commands queue: a topic provisioned before it existed has none.
+    // Both are asked at once, so a bus that cannot tell holds the request one check's bound.
+    const bus = serviceBusClient(config().serviceBus, 'requests');
+    const [topicFound, queueFound] = await Promise.all([
+      topicExists(bus, spec.topic),
+      spec.nodes !== undefined || all ? topicExists(bus, commandsQueueName(spec.topic)) : undefined,
+    ]);
+    if (topicFound === false) {
       return problemResponse(
         problem('TopicNotFound', 404, 'Topic not found', `no topic ${spec.topic} on the Service Bus namespace: create it with PUT /api/topics/${spec.topic}`, 'topic'),
       );
     }
-    // Commands go to the topic's commands queue: a topic provisioned before it existed has none.
-    if ((spec.nodes !== undefined || all) && (await topicExists(serviceBusClient(config().serviceBus), commandsQueueName(spec.topic))) === false) {
+    if (queueFound === false) {
       return problemResponse(
         problem('CommandsQueueNotFound', 404, 'Commands queue not found', `topic ${spec.topic} has no commands queue ${commandsQueueName(spec.topic)} (it was provisioned before per-node commands): PUT /api/topics/${spec.topic} again to create it`, 'topic'),
       );

@@ -2,7 +2,8 @@ import { newPrincipal, startTokenIssuer, type TokenIssuer } from '@workforce/ide
 import { startEmulator, type RunningEmulator } from '@workforce/servicebus-emulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { missingClaim, ONE_TRY, refusalReason, retryUnlessRefused } from '../../src/adapters/bus-refusal.js';
+import { missingClaim, refusalReason, retryUnlessRefused } from '../../src/adapters/bus-refusal.js';
+import { ONE_TRY } from '../../src/adapters/service-bus.js';
 import { sendBatches } from '../../src/adapters/service-bus.js';
 import { ServiceBusClient } from '@azure/service-bus';
 
