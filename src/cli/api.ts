@@ -128,7 +128,7 @@ export function apiClient(target: ApiTarget, io: ClientIo = realTime): ApiClient
           throw new CliError(EXIT.unreachable, `${method} ${url} did not answer within ${formatDuration(target.timeoutMs)}${tries(attempts)} — raise --timeout (or WORKFORCE_API_TIMEOUT) if the app is only slow`);
         }
         const why = failure.kind === 'network' && failure.code !== undefined ? failure.code : ((got.err as { cause?: { message?: string } }).cause?.message ?? 'connection failed');
-        throw new CliError(EXIT.unreachable, `cannot reach ${origin} (${why})${tries(attempts)} — ${local ? 'is `npm start` running?' : 'check --api / WORKFORCE_API_URL and your network'}`);
+        throw new CliError(EXIT.unreachable, `cannot reach ${origin} (${why}${attempts > 1 ? `, ${attempts} attempts` : ''}) — ${local ? 'is `npm start` running?' : 'check --api / WORKFORCE_API_URL and your network'}`);
       }
       await io.sleep(delay);
     }
