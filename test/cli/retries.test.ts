@@ -115,8 +115,8 @@ describe('workforce: timeouts and retries', () => {
     expect((await cli(['drain', 'retry-f', '--count', '1', '--drain-id', 'to-cancel'], env)).code).toBe(EXIT.ok);
     const cancelled = async () => (await cp.api('GET', 'drains/to-cancel')).body.status === 'cancelled';
     proxy.on((m, p) => m === 'POST' && p.endsWith('/cancel'), { kind: 'lose-answer' });
-    // The retry reaches the host only after the first attempt's cancel ended the drain.
-    proxy.on((m, p) => m === 'POST' && p.endsWith('/cancel'), { kind: 'forward', before: () => waitFor(cancelled, 'the drain to end cancelled', 30_000).then(() => undefined) });
+    // Retries reach the host only after the first attempt's cancel ended the drain.
+    proxy.on((m, p) => m === 'POST' && p.endsWith('/cancel'), { kind: 'forward', before: () => waitFor(cancelled, 'the drain to end cancelled', 30_000).then(() => undefined) }, false);
     const r = await cli(['cancel', 'to-cancel', '--timeout', '5s'], env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(EXIT.ok);
