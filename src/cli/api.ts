@@ -2,7 +2,7 @@
 // that repeat the API's detail and add what to do next; a connection failure names the URL.
 // Every attempt has a timeout; timeouts, dropped connections and "not now" answers are retried
 // (retry.ts): every request the CLI sends is one a repeat cannot double (a drain or resume POST
-// carries the id start-drain.ts chose; a second cancel is a no-op).
+// carries the id start-drain.ts chose; a repeated cancel changes nothing).
 
 import { formatDuration } from '../domain/durations.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
@@ -86,6 +86,15 @@ function failureOf(err: unknown): Failure {
   return { kind: 'network', ...(code !== undefined && { code }) };
 }
 
+/** The body as JSON; undefined when empty or not JSON. */
+function json(text: string): any {
+  try {
+    return text === '' ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 const tries = (attempts: number) => (attempts > 1 ? ` (${attempts} attempts)` : '');
 
 export interface ClientIo {
@@ -135,23 +144,13 @@ export function apiClient(target: ApiTarget, io: ClientIo = realTime): ApiClient
   };
 
   const parsed = (method: string, url: string, res: Response, text: string): any => {
-    let value: any;
-    try {
-      value = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      value = undefined;
-    }
+    const value = json(text);
     if (value === undefined && text !== '') throw new CliError(EXIT.refused, `${method} ${url} answered ${res.status} with a body that is not JSON — is --api the Workforce app?`);
     return value;
   };
 
   const refusal = (method: string, url: string, route: string, res: Response, text: string, attempts: number): ApiRefusal => {
-    let value: unknown;
-    try {
-      value = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      value = undefined;
-    }
+    const value = json(text);
     const problem = value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
     // Its own exit code: a script can wait for nodes to come back, or decide to --force.
     if (res.status === 409 && problem.code === 'BudgetExceeded') return new ApiRefusal(EXIT.budgetExceeded, budgetExceededMessage(problem, topicOf(route)), problem, res.status, attempts);
