@@ -23,6 +23,8 @@ export const HELP = `workforce — drain batch worker nodes gracefully
 
 The API: --api URL (or WORKFORCE_API_URL; default http://localhost:7071, the app \`npm start\` runs)
          --key KEY (or WORKFORCE_API_KEY; the function key)
+         --timeout D (or WORKFORCE_API_TIMEOUT; default 30s): each attempt of a request; a
+         timeout, a dropped connection or a 408/429/502/503/504 is retried (4 attempts in all)
 Every command takes --json (machine-readable output on stdout), --help and --version.
 workforce help <command> is workforce <command> --help.
 

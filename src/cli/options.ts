@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { COMMAND_TARGET_RULE, isCommandTarget } from '@workforce/worker-agent/contract';
 import { parseDuration } from '../domain/durations.js';
 import { Answer, usageError } from './errors.js';
+import { DEFAULT_TIMEOUT_MS } from './retry.js';
 import type { Io } from './io.js';
 import { versionLine } from './version.js';
 
@@ -16,6 +17,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export const API_OPTIONS = {
   api: { type: 'string' },
   key: { type: 'string' },
+  timeout: { type: 'string' },
   json: { type: 'boolean' },
 } as const satisfies Options;
 
@@ -67,9 +69,11 @@ export interface ApiTarget {
   /** Origin plus route prefix, e.g. http://localhost:7071/api */
   base: string;
   key?: string;
+  /** Each attempt of a request ends after this long (--timeout, WORKFORCE_API_TIMEOUT). */
+  timeoutMs: number;
 }
 
-export function apiTarget(values: { api?: string; key?: string }, io: Io): ApiTarget {
+export function apiTarget(values: { api?: string; key?: string; timeout?: string }, io: Io): ApiTarget {
   const raw = values.api ?? (io.env.WORKFORCE_API_URL || DEFAULT_API);
   let url: URL;
   try {
@@ -81,7 +85,16 @@ export function apiTarget(values: { api?: string; key?: string }, io: Io): ApiTa
   const path = url.pathname.replace(/\/+$/, '');
   const base = `${url.origin}${path.endsWith('/api') ? path : `${path}/api`}`;
   const key = values.key ?? io.env.WORKFORCE_API_KEY;
-  return { base, ...(key !== undefined && key !== '' && { key }) };
+  return { base, ...(key !== undefined && key !== '' && { key }), timeoutMs: timeoutMs(values.timeout, io.env.WORKFORCE_API_TIMEOUT) };
+}
+
+/** --timeout, else WORKFORCE_API_TIMEOUT (an empty one is unset), else DEFAULT_TIMEOUT_MS. */
+function timeoutMs(flag: string | undefined, env: string | undefined): number {
+  const [name, value] = flag !== undefined ? ['--timeout', flag] : ['WORKFORCE_API_TIMEOUT', env];
+  if (value === undefined || (name === 'WORKFORCE_API_TIMEOUT' && value.trim() === '')) return DEFAULT_TIMEOUT_MS;
+  const ms = parseDuration(value);
+  if (ms === undefined) throw usageError(`${name} must be a duration such as 30s, 2m or 500ms, got "${value}"`);
+  return ms;
 }
 
 export function count(flag: string, value: string | undefined): number {

@@ -33,8 +33,20 @@ function initialKey() {
 
 const state = { key: initialKey(), drains: [], topics: [], polls: 0, details: new Map(), open: new Set() };
 
+/** A request the API has not answered in this long is given up (the next poll, or the user, sends it again). */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** fetch with REQUEST_TIMEOUT_MS; a timeout says so in words. */
+async function request(url, init) {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  } catch (err) {
+    throw err?.name === 'TimeoutError' ? new Error(`the API did not answer within ${REQUEST_TIMEOUT_MS / 1000} s`) : err;
+  }
+}
+
 async function api(route) {
-  const res = await fetch(`${API}/${route}`, { headers: { 'x-functions-key': state.key, accept: 'application/json' } });
+  const res = await request(`${API}/${route}`, { headers: { 'x-functions-key': state.key, accept: 'application/json' } });
   if (res.status === 401 || res.status === 403) throw Object.assign(new Error('the function key was refused'), { auth: true });
   if (!res.ok) throw new Error(`${route}: HTTP ${res.status}`);
   return res.json();
@@ -42,7 +54,7 @@ async function api(route) {
 
 /** A POST whose refusals the caller shows (a 409 BudgetExceeded carries its figures): { status, body }. */
 async function post(route, body) {
-  const res = await fetch(`${API}/${route}`, { method: 'POST', headers: { 'x-functions-key': state.key, accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await request(`${API}/${route}`, { method: 'POST', headers: { 'x-functions-key': state.key, accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (res.status === 401 || res.status === 403) throw new Error('the function key was refused');
   const text = await res.text();
   let parsed;

@@ -12,6 +12,16 @@ export const ACTIONS = {
   resume: { label: 'resume', verb: 'Resume', route: 'resume', body: {}, says: 'an intake-stopped node takes tasks again; a drained node whose workers are gone is re-armed' },
 };
 
+/** A v4 UUID, as the API would choose; crypto.randomUUID needs a secure context (https, localhost). */
+function newDrainId() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** The actions a node in `state` can take; a stale or offline node keeps its last state's (its command waits). */
 export function actionsFor(state) {
   switch (state) {
@@ -56,6 +66,10 @@ function refusalText(problem) {
 export function confirmAction({ topic, nodeId, action, post, done }) {
   const a = ACTIONS[action];
   const base = { nodes: [nodeId], ...a.body, requestedBy: 'dashboard' };
+  // Chosen once per dialog: confirming again after a lost answer sends the same id, and the API
+  // starts at most one drain per id (409 DrainExists to the repeat).
+  const drainId = newDrainId();
+  let sentBefore = false;
   const route = `topics/${encodeURIComponent(topic)}/${a.route}`;
   const plan = h('div', { class: 'plan-area' }, h('p', { class: 'muted' }, 'Dry run…'));
   const reason = h('textarea', { name: 'reason', rows: 2, maxlength: 1024, placeholder: 'Why (shown to everyone watching)' });
@@ -97,16 +111,19 @@ export function confirmAction({ topic, nodeId, action, post, done }) {
     error.textContent = '';
     confirm.disabled = true;
     try {
-      const { status, body } = await post(route, { ...base, reason: reason.value.trim(), ...(force.checked && { force: true }) });
-      if (status === 202 || status === 200) {
+      const again = sentBefore;
+      sentBefore = true;
+      const { status, body } = await post(route, { ...base, drainId, reason: reason.value.trim(), ...(force.checked && { force: true }) });
+      // DrainExists to a repeat: an earlier confirm of this dialog started it, its answer lost.
+      if (status === 202 || status === 200 || (again && status === 409 && body.code === 'DrainExists')) {
         dialog.close();
-        done(body.drainId);
+        done(drainId);
         return;
       }
       error.textContent = refusalText(body);
       if (body.code === 'BudgetExceeded') forceRow.hidden = false;
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = `${err.message}: it may have been sent; confirm again to make sure (it cannot start twice)`;
     } finally {
       confirm.disabled = false;
     }

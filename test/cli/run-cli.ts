@@ -12,7 +12,7 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cli(argv: string[], env: Record<string, string | undefined> = {}, opts: { isTTY?: boolean; onSleep?: () => Promise<void>; live?: { stdout: string } } = {}): Promise<CliResult> {
+export async function cli(argv: string[], env: Record<string, string | undefined> = {}, opts: { isTTY?: boolean; onSleep?: () => Promise<void>; live?: { stdout: string }; sleeps?: number[] } = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: Io = {
@@ -24,6 +24,7 @@ export async function cli(argv: string[], env: Record<string, string | undefined
     env: { WORKFORCE_API_URL: undefined, WORKFORCE_API_KEY: undefined, ...env },
     isTTY: opts.isTTY ?? false,
     sleep: async (ms) => {
+      opts.sleeps?.push(ms); // the waits asked for (a retry's Retry-After), though each is cut to 100 ms
       await opts.onSleep?.();
       await new Promise((r) => setTimeout(r, Math.min(ms, 100)));
     },

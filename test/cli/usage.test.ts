@@ -53,6 +53,8 @@ describe('workforce: bad usage', () => {
     [['status', 'a', 'b'], /status: unexpected argument "b"/],
     [['topic', 'delete', 'x'], /topic: unknown subcommand "delete"/],
     [['drains', '--api', 'not a url'], /--api "not a url" is not a URL/],
+    [['drains', '--timeout', '0'], /--timeout must be a duration such as 30s, 2m or 500ms, got "0"/],
+    [['drain', 'eu-west', '--count', '1', '--timeout', 'soon'], /--timeout must be a duration such as 30s, 2m or 500ms, got "soon"/],
     [['send', 'eu-west', '--count', '1'], /--operation is required/],
     [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1'], /send needs Service Bus: pass --connection-string/],
     [['send', 'eu-west', '--operation', 'graceful-downscale', '--count', '1', '--namespace', 'my ns:5671'], /--namespace "my ns:5671" is not a namespace/],
@@ -68,6 +70,12 @@ describe('workforce: bad usage', () => {
       expect(r.stdout).toBe('');
     });
   }
+
+  it('a WORKFORCE_API_TIMEOUT that is no duration is named (exit 2); --timeout wins over it', async () => {
+    const r = await cli(['drains'], { WORKFORCE_API_TIMEOUT: '30' });
+    expect(r).toMatchObject({ code: 2, stderr: 'workforce: WORKFORCE_API_TIMEOUT must be a duration such as 30s, 2m or 500ms, got "30"\n' });
+    expect((await cli(['drains', '--timeout', 'x'], { WORKFORCE_API_TIMEOUT: '30' })).stderr).toContain('--timeout must be a duration');
+  });
 
   it('--version and --help answer for the CLI and every command, exit 0', async () => {
     const version = /^workforce 0\.1\.0 \(node v\d+\.\d+\.\d+\)\n$/;
@@ -112,7 +120,8 @@ describe('workforce: bad usage', () => {
     const port = (server.address() as { port: number }).port;
     await new Promise((r) => server.close(r));
     const r = await cliProcess(['drains', '--api', `http://127.0.0.1:${port}`]);
-    expect(r.stderr).toContain(`cannot reach http://127.0.0.1:${port} (ECONNREFUSED) — is \`npm start\` running?`);
+    // refused connections are retried (a host restarting), so it says how often it tried
+    expect(r.stderr).toContain(`cannot reach http://127.0.0.1:${port} (ECONNREFUSED, 4 attempts) — is \`npm start\` running?`);
     expect(r.code).toBe(3);
   });
 });

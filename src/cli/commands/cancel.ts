@@ -1,6 +1,6 @@
 // `workforce cancel <drainId>`: withdraws the messages no node took; nodes already draining go on.
 
-import { apiClient } from '../api.js';
+import { ApiRefusal, apiClient } from '../api.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { API_OPTIONS, apiTarget, parse, whoami } from '../options.js';
@@ -25,7 +25,17 @@ export async function cancelCommand(args: string[], io: Io): Promise<ExitCode> {
     ...(values.reason !== undefined && { reason: values.reason }),
     requestedBy: values['requested-by'] ?? whoami(io.env),
   };
-  const result = await apiClient(apiTarget(values, io)).post(`drains/${encodeURIComponent(drainId)}/cancel`, body);
+  const api = apiClient(apiTarget(values, io), io);
+  let result: unknown;
+  try {
+    result = await api.post(`drains/${encodeURIComponent(drainId)}/cancel`, body);
+  } catch (err) {
+    // A retry that finds the drain ended: an earlier attempt, whose answer was lost, cancelled it.
+    if (!(err instanceof ApiRefusal && err.attempts > 1 && err.problem?.code === 'DrainEnded')) throw err;
+    const drain = (await api.get(`drains/${encodeURIComponent(drainId)}`)) as { status?: string };
+    if (drain.status !== 'cancelled') throw err;
+    result = { drainId, cancelled: true };
+  }
   io.out(values.json ? `${JSON.stringify(result ?? { drainId, cancelled: true }, null, 2)}\n` : `drain ${drainId}: cancel requested; follow it with \`workforce status ${drainId} --watch\`\n`);
   return EXIT.ok;
 }

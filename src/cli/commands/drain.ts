@@ -26,14 +26,15 @@ only that node takes).
                         deadline when that is sooner) or the ISO instant leaves it
   --reason TEXT         why, shown to everyone watching
   --requested-by WHO    who asks (default: user@host)
-  --drain-id ID         your own id (letters, digits, . - _); a repeat is refused
+  --drain-id ID         your own id (letters, digits, . - _); a repeat is refused. Without
+                        it the CLI picks a UUID, so its retries cannot start two drains
   --dry-run             show what would be sent (messages, expiry, the nodes by state, the
                         safety budget's verdict, named nodes offline or stale) and send nothing
   --force               drain even if the topic's safety budget refuses it (exit 8 without it),
                         and send to node ids the inventory does not know; recorded in the drain
   --wait                follow the drain until it ends; exit code says how (see workforce --help)
   --interval D          how often --wait polls (default 1s)
-  --api URL --key KEY --json
+  --api URL --key KEY --timeout D --json
 `;
 
 const OPTIONS = {
@@ -101,7 +102,7 @@ export async function drainCommand(args: string[], io: Io): Promise<ExitCode> {
   const interval = intervalMs(values.interval);
   const operation = mode ?? 'graceful-downscale';
   return startDrain({
-    api: apiClient(apiTarget(values, io)),
+    api: apiClient(apiTarget(values, io), io),
     route: `topics/${encodeURIComponent(topic)}/drains`,
     body,
     topic,

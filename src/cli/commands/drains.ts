@@ -22,7 +22,7 @@ export async function drainsCommand(args: string[], io: Io): Promise<ExitCode> {
   }
   const status = oneOf('status', values.status, STATUSES);
   const query = new URLSearchParams({ ...(values.topic !== undefined && { topic: values.topic }), ...(status !== undefined && { status }) }).toString();
-  const api = apiClient(apiTarget(values, io));
+  const api = apiClient(apiTarget(values, io), io);
   const { drains } = await api.get(`drains${query ? `?${query}` : ''}`);
   if (values.json) io.out(`${JSON.stringify(drains, null, 2)}\n`);
   else if (drains.length === 0 && values.topic !== undefined && (await topicMissing(api, values.topic))) {

@@ -69,7 +69,7 @@ export async function nodesCommand(args: string[], io: Io): Promise<ExitCode> {
   const topic = positionals[0]!;
   const state = oneOf('state', values.state, NODE_FILTERS);
   const interval = parseDuration(duration('interval', values.interval) ?? '2s')!;
-  const api = apiClient(apiTarget(values, io));
+  const api = apiClient(apiTarget(values, io), io);
   if (!values.watch) {
     const nodes = await allNodes(api, topic, state);
     if (values.json) io.out(`${JSON.stringify(nodes, null, 2)}\n`);

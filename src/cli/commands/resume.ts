@@ -21,11 +21,12 @@ would. Tracked as a drain of mode resume; a resume never counts against the safe
   --not-after D         a node that has not taken its command after D (default 15m) or the ISO
                         instant leaves it (the command expires)
   --requested-by WHO    who asks (default: user@host)
-  --drain-id ID         your own id (letters, digits, . - _); a repeat is refused
+  --drain-id ID         your own id (letters, digits, . - _); a repeat is refused. Without
+                        it the CLI picks a UUID, so its retries cannot start two drains
   --dry-run             show what would be sent and send nothing
   --wait                follow it until it ends; exit code says how (see workforce --help)
   --interval D          how often --wait polls (default 1s)
-  --api URL --key KEY --json
+  --api URL --key KEY --timeout D --json
 `;
 
 const OPTIONS = {
@@ -62,7 +63,7 @@ export async function resumeCommand(args: string[], io: Io): Promise<ExitCode> {
   };
   const interval = intervalMs(values.interval);
   return startDrain({
-    api: apiClient(apiTarget(values, io)),
+    api: apiClient(apiTarget(values, io), io),
     route: `topics/${encodeURIComponent(topic)}/resume`,
     body,
     topic,

@@ -25,7 +25,7 @@ export async function statusCommand(args: string[], io: Io): Promise<ExitCode> {
     return EXIT.ok;
   }
   const interval = intervalMs(values.interval);
-  const api = apiClient(apiTarget(values, io));
+  const api = apiClient(apiTarget(values, io), io);
   const drainId = positionals[0]!;
   if (values.watch) return watchDrain(api, drainId, io, { json: values.json === true, intervalMs: interval });
   const d = await api.get(`drains/${encodeURIComponent(drainId)}`);

@@ -44,7 +44,7 @@ export async function policyCommand(args: string[], io: Io): Promise<ExitCode> {
   if (values.clear && values['max-unavailable'] !== undefined) throw usageError('--max-unavailable and --clear exclude each other: set the budget or remove it');
   const limit = values['max-unavailable'] !== undefined ? maxUnavailable(values['max-unavailable']) : undefined;
   const topic = positionals[0]!;
-  const api = apiClient(apiTarget(values, io));
+  const api = apiClient(apiTarget(values, io), io);
   const route = `topics/${encodeURIComponent(topic)}/policy`;
   const json = (v: unknown) => io.out(`${JSON.stringify(v ?? {}, null, 2)}\n`);
   if (values.clear) {

@@ -39,7 +39,7 @@ export async function topicCommand(args: string[], io: Io): Promise<ExitCode> {
     return EXIT.ok;
   }
   const topic = positionals[0]!;
-  const result = await apiClient(apiTarget(values, io)).put(`topics/${encodeURIComponent(topic)}`);
+  const result = await apiClient(apiTarget(values, io), io).put(`topics/${encodeURIComponent(topic)}`);
   if (values.json) {
     io.out(`${JSON.stringify(result, null, 2)}\n`);
     return EXIT.ok;

@@ -21,7 +21,7 @@ export async function topicsCommand(args: string[], io: Io): Promise<ExitCode> {
     io.out(TOPICS_HELP);
     return EXIT.ok;
   }
-  const { topics } = (await apiClient(apiTarget(values, io)).get('topics')) as { topics: TopicJson[] };
+  const { topics } = (await apiClient(apiTarget(values, io), io).get('topics')) as { topics: TopicJson[] };
   io.out(values.json ? `${JSON.stringify(topics, null, 2)}\n` : topicsTable(topics));
   return EXIT.ok;
 }
