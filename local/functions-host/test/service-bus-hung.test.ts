@@ -70,8 +70,11 @@ describe('a cardinality "many" trigger whose connection hangs', () => {
 
   beforeAll(async () => {
     emulator = await startEmulator({ port: 0 });
-    // Short locks: a message the frozen link held comes back soon for the new one.
-    emulator.catalogue.putQueue('frozen-batches', { lockDurationMs: 2_000 });
+    // Short locks: a message the frozen link held comes back soon for the new one. The frozen
+    // link stays open at the emulator (the proxy holds its socket), so it keeps its turn in the
+    // round-robin and each turn counts a delivery: a high max delivery count keeps message 2 from
+    // being dead-lettered before the new link gets it (a loaded machine reconnects slowly).
+    emulator.catalogue.putQueue('frozen-batches', { lockDurationMs: 2_000, maxDeliveryCount: 1_000 });
     proxy = await new FreezingProxy(Number(/:(\d+);/.exec(emulator.connectionString)![1])).listen();
     host = await startSample({
       settings: {
