@@ -5,6 +5,7 @@ import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identi
 import { ServiceBusClient, isServiceBusError, type ServiceBusClientOptions, type ServiceBusMessage, type ServiceBusReceivedMessage, type ServiceBusReceiver } from '@azure/service-bus';
 import type { CommandEnvelope, ControlMessageEnvelope } from '@workforce/worker-agent/contract';
 import type { ServiceBusAccess } from '../config.js';
+import { missingClaim, type Claim } from './bus-refusal.js';
 
 /** A new client for the access; the caller closes it. */
 export function newServiceBusClient(access: ServiceBusAccess, options?: ServiceBusClientOptions): ServiceBusClient {
@@ -24,10 +25,12 @@ export type ClientUse = 'requests' | 'activities';
 
 /**
  * Client options for callers that retry themselves (bus-refusal.ts `retryUnlessRefused`): one
- * try per SDK call. The activities do, so that a missing role fails at once.
+ * try per SDK call. The activities do, so that a missing role fails at once. So do requests:
+ * their check (`topicExists`) answers within 5 s, before the SDK's first retry (30 s) could, and
+ * a refusal must come back at once to be answered 403.
  */
 export const ONE_TRY: ServiceBusClientOptions = { retryOptions: { maxRetries: 0 } };
-const OPTIONS: Record<ClientUse, ServiceBusClientOptions | undefined> = { requests: undefined, activities: ONE_TRY };
+const OPTIONS: Record<ClientUse, ServiceBusClientOptions> = { requests: ONE_TRY, activities: ONE_TRY };
 
 const shared = new Map<ClientUse, { key: string; client: ServiceBusClient }>();
 
@@ -116,14 +119,15 @@ export function publishCommands(client: ServiceBusClient, queue: string, envelop
 /**
  * Whether the topic (or queue) exists, asked the way the publish will use it: a sender link, which Service
  * Bus refuses with MessagingEntityNotFound for a topic that does not exist (no management rights
- * needed). `undefined` when the bus could not tell within `timeoutMs` or failed otherwise: the
+ * needed), and with a missing claim (`{ refused }`) for an identity without Send on it.
+ * `undefined` when the bus could not tell within `timeoutMs` or failed otherwise: the
  * caller goes on, and the publish activity's retries deal with a bus that is briefly away.
  * The answer comes within `timeoutMs` whatever the SDK does: a link opening while the client
  * recovers a dropped connection waits for the recovery despite the abort signal, and a link whose
  * detach is on the wire when the connection drops never finishes closing (rhea-promise 3), so the
  * sender is closed without waiting.
  */
-export async function topicExists(client: ServiceBusClient, topic: string, timeoutMs = 5_000): Promise<boolean | undefined> {
+export async function topicExists(client: ServiceBusClient, topic: string, timeoutMs = 5_000): Promise<boolean | { refused: Claim } | undefined> {
   const sender = client.createSender(topic);
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -135,7 +139,11 @@ export async function topicExists(client: ServiceBusClient, topic: string, timeo
   });
   const asked = sender.createMessageBatch({ abortSignal: abort.signal }).then(
     () => true,
-    (err: unknown) => (isServiceBusError(err) && err.code === 'MessagingEntityNotFound' ? false : undefined),
+    (err: unknown) => {
+      if (isServiceBusError(err) && err.code === 'MessagingEntityNotFound') return false;
+      const claim = missingClaim(err);
+      return claim === undefined ? undefined : { refused: claim };
+    },
   );
   try {
     return await Promise.race([asked, deadline]);

@@ -3,12 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostProcess } from '../../scripts/host-process.js';
 import { APP_IDENTITY } from '../../scripts/local-identities.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
+import { cli } from '../cli/run-cli.js';
 import { FUNCTION_KEY, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
 
 /**
  * The app's identity without a role it needs: Service Bus refuses the operation (a missing
- * claim), and the drain ends at once with an outcome that names the right and the entity, where
- * the SDK's retries (UnauthorizedAccess is retryable for it) and the activity's took minutes.
+ * claim), and the request is answered 403, or the drain ends at once, naming the right and the
+ * entity, where the SDK's retries (UnauthorizedAccess is retryable for it) took minutes.
  * The app has Data Sender on two topics only (not the namespace) and Data Receiver on neither.
  */
 describe('managed identities: a missing role fails the drain at once, naming it', () => {
@@ -58,14 +59,22 @@ describe('managed identities: a missing role fails the drain at once, naming it'
       return d.status !== 'running' && d;
     }, `drain ${drainId} to end`, 45_000);
 
-  it('without Send on the topic, the drain fails as refused, naming the right, the topic and the role', async () => {
+  it('without Send on the topic, a drain is answered 403 at once, naming the right, the topic and the role; the CLI says so', async () => {
     expect((await api('PUT', `topics/${DENIED}`)).status).toBe(201);
     const post = await api('POST', `topics/${DENIED}/drains`, { count: 1, gracePeriod: '10m', ackTimeout: '5m', requestedBy: 'tester' });
-    expect(post.status, JSON.stringify(post.body)).toBe(202);
-    expect(await drainEnded(post.body.drainId)).toMatchObject({
-      status: 'failed',
-      outcome: `publishing refused: the app's identity lacks Send on topic '${DENIED}' (assign it Azure Service Bus Data Sender on it or on the namespace)`,
+    expect(post.status, JSON.stringify(post.body)).toBe(403);
+    expect(post.body).toMatchObject({
+      code: 'ServiceBusAccessDenied',
+      detail: `this drain cannot be published: the app's identity lacks Send on topic '${DENIED}' (assign it Azure Service Bus Data Sender on it or on the namespace)`,
     });
+    // Nothing was started.
+    expect((await api('GET', `drains?topic=${DENIED}`)).body.drains ?? []).toEqual([]);
+
+    const drain = await cli(['drain', DENIED, '--count', '1'], { WORKFORCE_API_URL: system.host.url, WORKFORCE_API_KEY: FUNCTION_KEY });
+    expect(drain.code, drain.stderr).toBe(6); // EXIT.refused
+    expect(drain.stderr).toContain(`the app's identity lacks Send on topic '${DENIED}' (assign it Azure Service Bus Data Sender`);
+    expect(drain.stderr).toContain('Service Bus roles');
+    expect(drain.stderr).not.toMatch(/function key|--key/);
   });
 
   it("without Listen on the topic's subscription, a cancel ends the drain and says its untaken messages stay", async () => {
@@ -77,6 +86,15 @@ describe('managed identities: a missing role fails the drain at once, naming it'
     const done = await drainEnded(post.body.drainId);
     expect(done).toMatchObject({ status: 'cancelled', withdrawn: 0 });
     expect(done.outcome).toContain(`untaken messages not withdrawn: the app's identity lacks Listen on subscription '${SENDS}/shutdown' (assign it Azure Service Bus Data Receiver on it or on the namespace)`);
+  });
+
+  it("a resume whose topic's commands queue the app cannot send to is answered 403, naming the queue", async () => {
+    const post = await api('POST', `topics/${SENDS}/resume`, { nodes: ['node-1'] });
+    expect(post.status, JSON.stringify(post.body)).toBe(403);
+    expect(post.body).toMatchObject({
+      code: 'ServiceBusAccessDenied',
+      detail: `this resume cannot be published: the app's identity lacks Send on queue '${SENDS}-commands' (assign it Azure Service Bus Data Sender on it or on the namespace)`,
+    });
   });
 });
 
