@@ -159,6 +159,8 @@ export async function topicExists(client: ServiceBusClient, topic: string, timeo
  * Messages an agent holds (locked or deferred) are not visible, so they are never touched.
  * Abandoning another drain's message costs it one delivery count; that is the price of
  * Service Bus having no "delete by id".
+ * `withdrawn` collects the messageIds across tries: a try that fails after completing some
+ * has taken them back all the same (returned: every id so far, `max` at most).
  */
 export async function withdrawMessages(
   client: ServiceBusClient,
@@ -166,9 +168,9 @@ export async function withdrawMessages(
   subscription: string,
   drainId: string,
   max: number,
+  withdrawn: string[] = [],
 ): Promise<string[]> {
   const receiver = client.createReceiver(topic, subscription, { receiveMode: 'peekLock' });
-  const withdrawn: string[] = [];
   try {
     await takeDrainMessages(receiver, drainId, withdrawn, { rounds: 100, batch: Math.min(100, max * 2), waitMs: 1_000, max });
     return withdrawn;
@@ -183,10 +185,10 @@ export async function withdrawMessages(
  * Takes back a targeted drain's commands that no node has taken: accepts each named node's session
  * on the commands queue (briefly), completes this drain's messages and leaves the others. A session
  * its agent holds cannot be locked: that node is connected and takes (or refuses) its command
- * itself, so it is skipped. Returns the messageIds withdrawn.
+ * itself, so it is skipped. Returns the messageIds withdrawn, into `withdrawn` across tries as
+ * withdrawMessages does.
  */
-export async function withdrawCommands(client: ServiceBusClient, queue: string, drainId: string, nodes: readonly string[]): Promise<string[]> {
-  const withdrawn: string[] = [];
+export async function withdrawCommands(client: ServiceBusClient, queue: string, drainId: string, nodes: readonly string[], withdrawn: string[] = []): Promise<string[]> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < nodes.length) {
