@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostProcess } from '../../scripts/host-process.js';
 import { APP_IDENTITY } from '../../scripts/local-identities.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
-import { cli } from '../cli/run-cli.js';
+import { cli, cliProcess } from '../cli/run-cli.js';
 import { FUNCTION_KEY, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
 
 /**
@@ -75,6 +75,13 @@ describe('managed identities: a missing role fails the drain at once, naming it'
     expect(drain.stderr).toContain(`the app's identity lacks Send on topic '${DENIED}' (assign it Azure Service Bus Data Sender`);
     expect(drain.stderr).toContain('Service Bus roles');
     expect(drain.stderr).not.toMatch(/function key|--key/);
+  });
+
+  it('workforce send with an identity lacking Send on the topic fails at once, naming the right, the topic and the role', async () => {
+    const env = { ...system.identities!.environmentFor(APP_IDENTITY), NODE_EXTRA_CA_CERTS: system.bus.caFile };
+    const sent = await cliProcess(['send', DENIED, '--operation', 'do-not-accept-new-tasks', '--count', '1', '--namespace', system.bus.namespace], env);
+    expect(sent.code, sent.stderr).toBe(6); // EXIT.refused
+    expect(sent.stderr).toContain(`send to ${DENIED} refused: your identity lacks Send on topic '${DENIED}' (assign it Azure Service Bus Data Sender on it or on the namespace)`);
   });
 
   it("without Listen on the topic's subscription, a cancel ends the drain and says its untaken messages stay", async () => {
