@@ -1,10 +1,12 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostProcess } from '../../scripts/host-process.js';
-import { APP_IDENTITY } from '../../scripts/local-identities.js';
+import { agentIdentity, APP_IDENTITY } from '../../scripts/local-identities.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
 import { cli, cliProcess } from '../cli/run-cli.js';
+import { REPORTS_QUEUE } from '../../src/config.js';
 import { FUNCTION_KEY, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
+import { buildArtifacts, isRunning, Node, type Artifacts } from '../support/fleet.js';
 
 /**
  * The app's identity without a role it needs: Service Bus refuses the operation (a missing
@@ -15,30 +17,36 @@ import { FUNCTION_KEY, sourceAppDir, tempDir, waitFor } from '../support/control
 describe('managed identities: a missing role fails the drain at once, naming it', () => {
   const SENDS = 'mi-sends';
   const DENIED = 'mi-denied';
+  /** Its agents' identity holds no role at all. */
+  const ROLELESS = 'mi-roleless';
   let system: LocalSystem<HostProcess>;
+  let artifacts: Artifacts;
+  const nodes: Node[] = [];
   const appDir = sourceAppDir();
   const dataDir = tempDir('workforce-mi-refused-');
 
   beforeAll(async () => {
-    system = await startLocalSystem({
+    [system, artifacts] = await Promise.all([startLocalSystem({
       appDir,
       dataDir,
       inMemory: true,
       functionKey: FUNCTION_KEY,
       identities: {
-        agentTopics: [],
+        agentTopics: [ROLELESS],
         adjustRoles: (assignments, objectIdOf) => {
           const app = objectIdOf(APP_IDENTITY);
+          const agent = objectIdOf(agentIdentity(ROLELESS));
           return [
-            ...assignments.filter((a) => !(a.principalId === app && a.role === 'Azure Service Bus Data Sender')),
+            ...assignments.filter((a) => !(a.principalId === app && a.role === 'Azure Service Bus Data Sender') && a.principalId !== agent),
             { principalId: app, role: 'Azure Service Bus Data Sender', scope: `topics/${SENDS}` },
           ];
         },
       },
       settings: { NODE_OPTIONS: '--conditions=source' },
-    });
+    }), buildArtifacts()]);
   }, 120_000);
   afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
     await system?.close();
     for (const dir of [appDir, dataDir]) rmSync(dir, { recursive: true, force: true });
   });
@@ -102,6 +110,34 @@ describe('managed identities: a missing role fails the drain at once, naming it'
       code: 'ServiceBusAccessDenied',
       detail: `this resume cannot be published: the app's identity lacks Send on queue '${SENDS}-commands' (assign it Azure Service Bus Data Sender on it or on the namespace)`,
     });
+  });
+
+  it('an agent whose identity holds no role keeps running, and says once per entity which right it lacks and the role that gives it', async () => {
+    expect((await api('PUT', `topics/${ROLELESS}`)).status).toBe(201);
+    const node = new Node('mi-roleless-1', ROLELESS);
+    nodes.push(node);
+    await node.start(artifacts, '', 1, 600_000, {
+      ...system.identities!.environmentFor(agentIdentity(ROLELESS)),
+      NODE_EXTRA_CA_CERTS: system.bus.caFile,
+      WORKFORCE_BACK_CHANNEL_CONNECTION_STRING: '',
+      WORKFORCE_BACK_CHANNEL_FULLY_QUALIFIED_NAMESPACE: system.bus.namespace,
+      WORKFORCE_LOG_LEVEL: 'debug',
+    });
+    const refused = () => node.agent.events().filter((e) => e['event'] === 'bus-refused');
+    const lacks = (claim: string, entity: string, role: string) =>
+      `this node's identity lacks ${claim} on ${entity}: assign it ${role} on it (or on the namespace); retrying until then`;
+    const expected = [
+      lacks('Listen', `queue '${ROLELESS}-commands' (session 'mi-roleless-1')`, 'Azure Service Bus Data Receiver'),
+      lacks('Listen', `subscription '${ROLELESS}/shutdown'`, 'Azure Service Bus Data Receiver'),
+      lacks('Send', `queue '${REPORTS_QUEUE}'`, 'Azure Service Bus Data Sender'),
+    ];
+    await waitFor(() => refused().length >= expected.length, 'a refusal logged for each entity', 30_000);
+    // Retried meanwhile (presence, at its back-off), without another line at warn or above.
+    await waitFor(() => node.agent.events().filter((e) => e['event'] === 'presence-not-sent').length >= 3, 'presence retried', 30_000);
+    expect(refused().map((e) => e['reason']).sort()).toEqual(expected);
+    const loud = node.agent.events().filter((e) => (e['level'] === 'warn' || e['level'] === 'error') && e['event'] !== 'bus-refused');
+    expect(loud).toEqual([]);
+    expect(isRunning(node.agent)).toBe(true);
   });
 });
 
