@@ -8,7 +8,7 @@
 //   predecessor whose lock has not expired yet (30 s): retried with a back-off (1 s to 15 s).
 //   The SDK gives the same error when the queue does not exist (its attach is refused), so a
 //   peek on the queue tells the two apart: a missing queue (a topic provisioned before commands
-//   existed) is logged once (`commands-unavailable`) and retried every minute. The emulator
+//   existed) is logged once (`commands-unavailable`) and retried every minute. The SDK
 //   answers a refused session attach (no Listen) the same way: a refused peek is thrown, and the
 //   listener logs the refusal once (refusals.ts).
 // None of this touches the `shutdown` receiver: both only share the connection.
