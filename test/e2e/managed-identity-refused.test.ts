@@ -138,6 +138,10 @@ describe('managed identities: a missing role fails the drain at once, naming it'
     const loud = node.agent.events().filter((e) => (e['level'] === 'warn' || e['level'] === 'error') && e['event'] !== 'bus-refused');
     expect(loud).toEqual([]);
     expect(isRunning(node.agent)).toBe(true);
+    // And `workforce-agent status` says so.
+    const status = await node.cli(['status']);
+    expect(status.code, status.output).toBe(0);
+    for (const reason of expected) expect(status.output).toContain(`refused     ${reason}`);
   });
 });
 

@@ -128,7 +128,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     this.writer = new StateWriter(this.store, () => this.state, this.log);
     const save = (options?: SaveOptions) => void this.writer.save(options);
-    this.refusals = new Refusals(this.log, config.bus.kind);
+    this.refusals = new Refusals(this.log, config.bus.kind, config.stateDir);
     const { refusals } = this;
     this.reporter = new Reporter({
       refusals,

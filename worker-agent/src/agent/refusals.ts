@@ -5,7 +5,10 @@
 // operator can act on, so a refusal is logged once per entity and claim (`bus-refused`), naming
 // the role to assign, and again only after that entity answered in between.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BusConfig } from '../commands/config.js';
+import { writeFileAtomic } from '../common/atomic-file.js';
 import type { Logger } from '../common/log.js';
 
 export type Claim = 'Send' | 'Listen' | 'Manage';
@@ -18,6 +21,9 @@ const ROLE: Record<Claim, string> = {
   Listen: 'Azure Service Bus Data Receiver',
   Manage: 'Azure Service Bus Data Owner',
 };
+
+/** The running agent's refusals, in its state directory, for `workforce-agent status`. */
+export const REFUSALS_FILE = 'refusals.json';
 
 /** How long a refused receive loop waits before asking again: a role takes minutes to assign. */
 export const REFUSED_RETRY_MS = 30_000;
@@ -58,14 +64,20 @@ export interface Refusal {
   since: string;
 }
 
-/** The refusals this agent has met and not seen answered since. */
+/**
+ * The refusals this agent has met and not seen answered since; with a state directory, kept in
+ * its REFUSALS_FILE (emptied at start: an earlier run's are stale).
+ */
 export class Refusals {
   private readonly current = new Map<string, Refusal>();
 
   constructor(
     private readonly log: Logger,
     private readonly bus: BusConfig['kind'],
-  ) {}
+    private readonly stateDir?: string,
+  ) {
+    this.save();
+  }
 
   /** True when `err` is a refusal on `entity`; logged the first time for its entity and claim. */
   noted(err: unknown, entity: string): boolean {
@@ -76,6 +88,7 @@ export class Refusals {
       const refusal = { entity, claim, reason: refusalReason(claim, this.bus, entity), since: new Date().toISOString() };
       this.current.set(key, refusal);
       this.log.error('bus-refused', { entity, claim, reason: refusal.reason });
+      this.save();
     }
     return true;
   }
@@ -86,10 +99,31 @@ export class Refusals {
       if (refusal.entity !== entity) continue;
       this.current.delete(key);
       this.log.info('bus-allowed', { entity, claim: refusal.claim });
+      this.save();
     }
   }
 
   list(): Refusal[] {
     return [...this.current.values()];
+  }
+
+  private save(): void {
+    if (this.stateDir === undefined) return;
+    try {
+      writeFileAtomic(join(this.stateDir, REFUSALS_FILE), `${JSON.stringify(this.list())}\n`);
+    } catch (err) {
+      // Only `status` reads it; the log line was written.
+      this.log.debug('refusals-not-saved', { error: (err as Error).message });
+    }
+  }
+}
+
+/** What a running agent's REFUSALS_FILE lists; none when it cannot be read. */
+export function readRefusals(stateDir: string): Refusal[] {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(join(stateDir, REFUSALS_FILE), 'utf8'));
+    return Array.isArray(parsed) ? parsed.filter((r): r is Refusal => typeof r?.reason === 'string' && typeof r?.entity === 'string') : [];
+  } catch {
+    return [];
   }
 }
