@@ -14,7 +14,7 @@ import { buildArtifacts, isRunning, Node, type Artifacts } from '../support/flee
  * entity, where the SDK's retries (UnauthorizedAccess is retryable for it) took minutes.
  * The app has Data Sender on two topics only (not the namespace) and Data Receiver on neither.
  */
-describe('managed identities: a missing role fails the drain at once, naming it', () => {
+describe('managed identities: a missing role is named at once, by the API, the CLI and the agent', () => {
   const SENDS = 'mi-sends';
   const DENIED = 'mi-denied';
   /** Its agents' identity holds no role at all. */
