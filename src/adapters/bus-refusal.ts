@@ -34,12 +34,13 @@ export function missingClaim(err: unknown): Claim | undefined {
 
 /**
  * What an operator reads: "the app's identity lacks Send on topic 'x' (assign it Azure Service
- * Bus Data Sender on it or on the namespace)". `entity` names the entity: "topic 'x'".
+ * Bus Data Sender on it or on the namespace)". `entity` names the entity: "topic 'x'"; `whose`
+ * whose identity or connection string it is ("your" for the CLI).
  */
-export function refusalReason(claim: Claim, access: ServiceBusAccess, entity: string): string {
+export function refusalReason(claim: Claim, access: ServiceBusAccess, entity: string, whose = "the app's"): string {
   return access.kind === 'identity'
-    ? `the app's identity lacks ${claim} on ${entity} (assign it ${ROLE[claim]} on it or on the namespace)`
-    : `the app's connection string lacks ${claim} on ${entity} (use a shared access policy with the ${claim} claim)`;
+    ? `${whose} identity lacks ${claim} on ${entity} (assign it ${ROLE[claim]} on it or on the namespace)`
+    : `${whose} connection string lacks ${claim} on ${entity} (use a shared access policy with the ${claim} claim)`;
 }
 
 /**

@@ -5,6 +5,7 @@ import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identi
 import { ServiceBusClient, isServiceBusError, type ServiceBusClientOptions, type ServiceBusMessage, type ServiceBusReceivedMessage, type ServiceBusReceiver } from '@azure/service-bus';
 import type { CommandEnvelope, ControlMessageEnvelope } from '@workforce/worker-agent/contract';
 import type { ServiceBusAccess } from '../config.js';
+import { missingClaim, type Claim } from './bus-refusal.js';
 
 /** A new client for the access; the caller closes it. */
 export function newServiceBusClient(access: ServiceBusAccess, options?: ServiceBusClientOptions): ServiceBusClient {
@@ -24,10 +25,12 @@ export type ClientUse = 'requests' | 'activities';
 
 /**
  * Client options for callers that retry themselves (bus-refusal.ts `retryUnlessRefused`): one
- * try per SDK call. The activities do, so that a missing role fails at once.
+ * try per SDK call. The activities do, so that a missing role fails at once. So do requests:
+ * their check (`topicExists`) answers within 5 s, before the SDK's first retry (30 s) could, and
+ * a refusal must come back at once to be answered 403.
  */
 export const ONE_TRY: ServiceBusClientOptions = { retryOptions: { maxRetries: 0 } };
-const OPTIONS: Record<ClientUse, ServiceBusClientOptions | undefined> = { requests: undefined, activities: ONE_TRY };
+const OPTIONS: Record<ClientUse, ServiceBusClientOptions> = { requests: ONE_TRY, activities: ONE_TRY };
 
 const shared = new Map<ClientUse, { key: string; client: ServiceBusClient }>();
 
@@ -116,14 +119,15 @@ export function publishCommands(client: ServiceBusClient, queue: string, envelop
 /**
  * Whether the topic (or queue) exists, asked the way the publish will use it: a sender link, which Service
  * Bus refuses with MessagingEntityNotFound for a topic that does not exist (no management rights
- * needed). `undefined` when the bus could not tell within `timeoutMs` or failed otherwise: the
+ * needed), and with a missing claim (`{ refused }`) for an identity without Send on it.
+ * `undefined` when the bus could not tell within `timeoutMs` or failed otherwise: the
  * caller goes on, and the publish activity's retries deal with a bus that is briefly away.
  * The answer comes within `timeoutMs` whatever the SDK does: a link opening while the client
  * recovers a dropped connection waits for the recovery despite the abort signal, and a link whose
  * detach is on the wire when the connection drops never finishes closing (rhea-promise 3), so the
  * sender is closed without waiting.
  */
-export async function topicExists(client: ServiceBusClient, topic: string, timeoutMs = 5_000): Promise<boolean | undefined> {
+export async function topicExists(client: ServiceBusClient, topic: string, timeoutMs = 5_000): Promise<boolean | { refused: Claim } | undefined> {
   const sender = client.createSender(topic);
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -135,7 +139,11 @@ export async function topicExists(client: ServiceBusClient, topic: string, timeo
   });
   const asked = sender.createMessageBatch({ abortSignal: abort.signal }).then(
     () => true,
-    (err: unknown) => (isServiceBusError(err) && err.code === 'MessagingEntityNotFound' ? false : undefined),
+    (err: unknown) => {
+      if (isServiceBusError(err) && err.code === 'MessagingEntityNotFound') return false;
+      const claim = missingClaim(err);
+      return claim === undefined ? undefined : { refused: claim };
+    },
   );
   try {
     return await Promise.race([asked, deadline]);
@@ -151,6 +159,8 @@ export async function topicExists(client: ServiceBusClient, topic: string, timeo
  * Messages an agent holds (locked or deferred) are not visible, so they are never touched.
  * Abandoning another drain's message costs it one delivery count; that is the price of
  * Service Bus having no "delete by id".
+ * `withdrawn` collects the messageIds across tries: a try that fails after completing some
+ * has taken them back all the same (returned: every id so far, `max` at most).
  */
 export async function withdrawMessages(
   client: ServiceBusClient,
@@ -158,9 +168,9 @@ export async function withdrawMessages(
   subscription: string,
   drainId: string,
   max: number,
+  withdrawn: string[] = [],
 ): Promise<string[]> {
   const receiver = client.createReceiver(topic, subscription, { receiveMode: 'peekLock' });
-  const withdrawn: string[] = [];
   try {
     await takeDrainMessages(receiver, drainId, withdrawn, { rounds: 100, batch: Math.min(100, max * 2), waitMs: 1_000, max });
     return withdrawn;
@@ -175,10 +185,10 @@ export async function withdrawMessages(
  * Takes back a targeted drain's commands that no node has taken: accepts each named node's session
  * on the commands queue (briefly), completes this drain's messages and leaves the others. A session
  * its agent holds cannot be locked: that node is connected and takes (or refuses) its command
- * itself, so it is skipped. Returns the messageIds withdrawn.
+ * itself, so it is skipped. Returns the messageIds withdrawn, into `withdrawn` across tries as
+ * withdrawMessages does.
  */
-export async function withdrawCommands(client: ServiceBusClient, queue: string, drainId: string, nodes: readonly string[]): Promise<string[]> {
-  const withdrawn: string[] = [];
+export async function withdrawCommands(client: ServiceBusClient, queue: string, drainId: string, nodes: readonly string[], withdrawn: string[] = []): Promise<string[]> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < nodes.length) {

@@ -49,6 +49,7 @@ function cliDetail(detail: string, problem: Record<string, unknown>): string {
 }
 
 function hint(target: ApiTarget, status: number, problem: Record<string, unknown>, topic = '<topic>'): string {
+  if (problem.code === 'ServiceBusAccessDenied') return "the app's Service Bus roles are short, not your key: see the README, Identities and least-privilege roles";
   if (status === 401 || status === 403) {
     return target.key === undefined
       ? 'the API needs the function key: pass --key or set WORKFORCE_API_KEY (`npm start` prints it as x-functions-key)'

@@ -88,13 +88,16 @@ export async function publishDrain(input: PublishInput, context: InvocationConte
 export async function withdrawDrain(input: WithdrawInput, context: InvocationContext): Promise<number | Refused> {
   if (input.nodes !== undefined) {
     const queue = commandsQueueName(input.topic);
-    const ids = await unlessRefused(`queue '${queue}'`, context, (client) => withdrawCommands(client, queue, input.drainId, input.nodes!));
+    // Across the tries: the commands a failed try took back are withdrawn too.
+    const taken: string[] = [];
+    const ids = await unlessRefused(`queue '${queue}'`, context, (client) => withdrawCommands(client, queue, input.drainId, input.nodes!, taken));
     if (isRefused(ids)) return ids;
     context.log(`drain ${input.drainId}: withdrew ${ids.length} untaken command(s)`);
     return ids.length;
   }
   const subscription = `subscription '${input.topic}/${SHUTDOWN_SUBSCRIPTION}'`;
-  const ids = await unlessRefused(subscription, context, (client) => withdrawMessages(client, input.topic, SHUTDOWN_SUBSCRIPTION, input.drainId, input.max));
+  const taken: string[] = [];
+  const ids = await unlessRefused(subscription, context, (client) => withdrawMessages(client, input.topic, SHUTDOWN_SUBSCRIPTION, input.drainId, input.max, taken));
   if (isRefused(ids)) return ids;
   context.log(`drain ${input.drainId}: withdrew ${ids.length} untaken messages`);
   return ids.length;

@@ -1,4 +1,5 @@
-// Starting a drain or a resume from an HTTP request, once parsed: the topic must exist; named
+// Starting a drain or a resume from an HTTP request, once parsed: the topic must exist and the
+// app's identity be allowed to send on it (403 `ServiceBusAccessDenied` naming the role); named
 // nodes are checked against the fleet inventory (unknown → 400 `UnknownNodes` unless `force`;
 // offline or stale → sent, and listed as `unreachable`); the topic's budget is judged (409
 // `BudgetExceeded` unless `force`; a resume never counts); a dry run answers the plan with the
@@ -10,6 +11,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { randomUUID } from 'node:crypto';
 import { commandsQueueName } from '@workforce/worker-agent/contract';
+import { refusalReason, type Claim } from '../adapters/bus-refusal.js';
 import { findDrain, startDrainOnce } from '../adapters/durable.js';
 import { serviceBusClient, topicExists } from '../adapters/service-bus.js';
 import { config } from '../config.js';
@@ -42,6 +44,17 @@ export async function startDrain(request: HttpRequest, context: InvocationContex
       topicExists(bus, spec.topic),
       spec.nodes !== undefined || all ? topicExists(bus, commandsQueueName(spec.topic)) : undefined,
     ]);
+    // Retrying cannot grant a role: a drain that could not be published is refused now, not
+    // answered 202 to fail once started.
+    const refused = [
+      [topicFound, `topic '${spec.topic}'`],
+      [queueFound, `queue '${commandsQueueName(spec.topic)}'`],
+    ].find((c): c is [{ refused: Claim }, string] => typeof c[0] === 'object');
+    if (refused) {
+      const reason = refusalReason(refused[0].refused, config().serviceBus, refused[1]);
+      context.warn(`${what} on ${spec.topic} refused by Service Bus: ${reason}`);
+      return problemResponse(problem('ServiceBusAccessDenied', 403, 'Service Bus refused the app', `this ${what} cannot be published: ${reason}`));
+    }
     if (topicFound === false) {
       return problemResponse(
         problem('TopicNotFound', 404, 'Topic not found', `no topic ${spec.topic} on the Service Bus namespace: create it with PUT /api/topics/${spec.topic}`, 'topic'),

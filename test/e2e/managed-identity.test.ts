@@ -134,7 +134,7 @@ describe('managed identities end to end', () => {
       identity(agentIdentity(TOPIC)),
     );
     expect(publish.code, publish.stderr).toBe(6); // EXIT.refused
-    expect(publish.stderr).toContain(`UnauthorizedAccess: Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: 'sb://localhost/${TOPIC}'.`);
+    expect(publish.stderr).toContain(`send to ${TOPIC} refused: your identity lacks Send on topic '${TOPIC}' (assign it Azure Service Bus Data Sender on it or on the namespace)`);
 
     const agent = { ...identity(agentIdentity(TOPIC)), WORKFORCE_SERVICEBUS_NAMESPACE: system.bus.namespace };
     expect(await probeReceive(agent, TOPIC)).toEqual({ ok: true }); // its own subscription: the probe works

@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { ServiceBusClient } from '@azure/service-bus';
 import { DRAIN_ID_RULE, isDrainId, OPERATIONS } from '@workforce/worker-agent/contract';
 import { type BusTransport, busHost, bypassesProxy, parseProxyUrl, webSocketOptions } from '@workforce/worker-agent/transport';
+import { missingClaim, refusalReason, retryUnlessRefused } from '../../adapters/bus-refusal.js';
 import { lastAttempt, newServiceBusClient, publishBatches } from '../../adapters/service-bus.js';
-import { isNamespaceHost } from '../../config.js';
+import { isNamespaceHost, type ServiceBusAccess } from '../../config.js';
 import { drainMessages, type DrainSpecWithId } from '../../domain/drain-plan.js';
 import { DEFAULT_ACK_TIMEOUT_MS } from '../../domain/drain-request.js';
 import { parseDuration } from '../../domain/durations.js';
@@ -61,30 +62,35 @@ function at(flag: string, value: string | undefined, now: number): string | unde
   return new Date(now + parseDuration(duration(flag, value)!)!).toISOString();
 }
 
-// An interactive command: fail in seconds. The SDK retries an authorization failure too (for
-// rotated keys), 30 s apart by default.
-const RETRY = { retryOptions: { maxRetries: 2, retryDelayInMs: 1_000, timeoutInMs: 15_000 } };
+// An interactive command: fail in seconds. One try per SDK call, retried here (twice, 1 s
+// apart) unless refused: the SDK retries a missing claim too (for rotated keys), and no retry
+// grants a role.
+const ONE_TRY = { retryOptions: { maxRetries: 0, timeoutInMs: 15_000 } };
+const RETRIES = 2;
+const RETRY_DELAY_MS = 1_000;
 
 /** The SDK's codes for a bus that answered no: a missing topic, a role or key without Send. */
 const REFUSED = ['MessagingEntityNotFound', 'UnauthorizedAccess', 'UnauthorizedError'];
 
 type BusValues = { 'connection-string'?: string; namespace?: string; websockets?: boolean; proxy?: string };
 
-async function client(values: BusValues, io: Io): Promise<ServiceBusClient> {
+async function client(values: BusValues, io: Io): Promise<{ sb: ServiceBusClient; access: ServiceBusAccess }> {
   const cs = values['connection-string'] ?? io.env.WORKFORCE_SERVICEBUS_CONNECTION_STRING ?? io.env.WORKFORCE_BACK_CHANNEL_CONNECTION_STRING;
   const ns = values.namespace ?? io.env.WORKFORCE_SERVICEBUS_NAMESPACE;
   if (cs && ns && values['connection-string'] !== undefined && values.namespace !== undefined) throw usageError('give --connection-string or --namespace, not both');
   if (!cs && !ns) throw usageError('send needs Service Bus: pass --connection-string (or set WORKFORCE_SERVICEBUS_CONNECTION_STRING) or --namespace with an Azure login');
   const fqns = ns && namespaceHost(ns);
-  const options = { ...RETRY, webSocketOptions: await webSocketOptions(transport(values, io, cs ? busHost(cs) : fqns!)) };
+  const options = { ...ONE_TRY, webSocketOptions: await webSocketOptions(transport(values, io, cs ? busHost(cs) : fqns!)) };
   if (cs) {
+    const access: ServiceBusAccess = { kind: 'connectionString', connectionString: cs };
     try {
-      return newServiceBusClient({ kind: 'connectionString', connectionString: cs }, options);
+      return { sb: newServiceBusClient(access, options), access };
     } catch (err) {
       throw usageError(`the Service Bus connection string is not valid (${(err as Error).message}); copy it from the portal or from \`npm start\``);
     }
   }
-  return newServiceBusClient({ kind: 'identity', fullyQualifiedNamespace: fqns! }, options);
+  const access: ServiceBusAccess = { kind: 'identity', fullyQualifiedNamespace: fqns! };
+  return { sb: newServiceBusClient(access, options), access };
 }
 
 /**
@@ -149,10 +155,12 @@ export async function sendCommand(args: string[], io: Io): Promise<ExitCode> {
   if (deadline !== undefined && Date.parse(spec.notAfter) > Date.parse(deadline)) throw usageError('--not-after must not be after --deadline');
 
   const envelopes = drainMessages(spec, undefined, new Date(now));
-  const sb = await client(values, io);
+  const { sb, access } = await client(values, io);
   try {
-    await publishBatches(sb, topic, envelopes);
+    await retryUnlessRefused(() => publishBatches(sb, topic, envelopes), RETRIES, RETRY_DELAY_MS);
   } catch (err) {
+    const claim = missingClaim(err);
+    if (claim !== undefined) throw new CliError(EXIT.refused, `send to ${topic} refused: ${refusalReason(claim, access, `topic '${topic}'`, 'your')}`);
     const e = lastAttempt(err) as { code?: string; message?: string };
     // A socket error is the bus being unreachable, not a role or key problem.
     const socket = /\b(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|ECONNRESET|EAI_AGAIN) \S*?([\w.-]+:\d+)?$/m.exec(String(e.message ?? ''));

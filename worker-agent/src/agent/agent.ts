@@ -23,6 +23,7 @@ import { Reporter } from './reports.js';
 import { RESET_HINT, RESET_REQUEST, resetDrained, resetRefusal } from './reset.js';
 import { type SaveOptions, StateWriter } from './state-writer.js';
 import { BackoffPoller, PidDirWatcher } from './watch.js';
+import { Refusals } from './refusals.js';
 
 export type AgentStatus = 'created' | 'starting' | 'running' | 'closing' | 'closed';
 
@@ -60,6 +61,7 @@ export class Agent extends EventEmitter<AgentEvents> {
   private writer!: StateWriter;
   private drainer!: Drainer;
   private receivers!: Receivers;
+  private refusals!: Refusals;
   private watcher!: PidDirWatcher;
   private poller!: BackoffPoller;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -126,7 +128,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     }
     this.writer = new StateWriter(this.store, () => this.state, this.log);
     const save = (options?: SaveOptions) => void this.writer.save(options);
+    this.refusals = new Refusals(this.log, config.bus.kind, config.stateDir);
+    const { refusals } = this;
     this.reporter = new Reporter({
+      refusals,
       bus: this.bus,
       queue: config.reportsQueue,
       limits: config.outbox,
@@ -136,7 +141,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       now: this.now,
       onSent: (reports) => this.emit('reports', reports),
     });
-    this.presence = new Presence({ bus: this.bus, config, state: () => this.state, log: this.log, now: this.now, startedAt: this.now() });
+    this.presence = new Presence({ bus: this.bus, config, state: () => this.state, log: this.log, now: this.now, startedAt: this.now(), refusals });
     this.drainer = new Drainer({
       config,
       bus: this.bus,
@@ -151,7 +156,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     });
     this.poller = new BackoffPoller(() => this.drainer.checkDrain());
     this.watcher = new PidDirWatcher(config.pidDir, () => this.pidDirChanged(), this.log);
-    this.receivers = new Receivers({ bus: this.bus, drainer: this.drainer, state: () => this.state, config, log: this.log });
+    this.receivers = new Receivers({ bus: this.bus, drainer: this.drainer, state: () => this.state, config, log: this.log, refusals });
     this.drainer.warmUp();
     this.keepAlive = setInterval(() => {}, MAX_TIMER_MS);
     this.watcher.start();

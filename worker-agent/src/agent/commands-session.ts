@@ -8,7 +8,9 @@
 //   predecessor whose lock has not expired yet (30 s): retried with a back-off (1 s to 15 s).
 //   The SDK gives the same error when the queue does not exist (its attach is refused), so a
 //   peek on the queue tells the two apart: a missing queue (a topic provisioned before commands
-//   existed) is logged once (`commands-unavailable`) and retried every minute.
+//   existed) is logged once (`commands-unavailable`) and retried every minute. The SDK
+//   answers a refused session attach (no Listen) the same way: a refused peek is thrown, and the
+//   listener logs the refusal once (refusals.ts).
 // None of this touches the `shutdown` receiver: both only share the connection.
 
 import {
@@ -21,6 +23,7 @@ import {
 import Long from 'long';
 import type { Logger } from '../common/log.js';
 import type { BusMessage, MessageSource, PeekedMessage } from './bus.js';
+import { missingClaim } from './refusals.js';
 
 /** What the session needs of one connection of the bus; the bus closes these with it. */
 export interface SessionConnection {
@@ -210,7 +213,10 @@ export class CommandSession implements MessageSource {
     return undefined;
   }
 
-  /** True when a peek on the queue answers MessagingEntityNotFound. */
+  /**
+   * True when a peek on the queue answers MessagingEntityNotFound. A peek refused for want of
+   * Listen is thrown: the attach of the session was refused for that too, not held elsewhere.
+   */
   private async queueMissing(c: SessionConnection): Promise<boolean> {
     try {
       c.probe ??= c.client.createReceiver(this.queue);
@@ -218,6 +224,7 @@ export class CommandSession implements MessageSource {
       await this.bus.op('probe-commands-queue', () => probe.peekMessages(1), c);
       return false;
     } catch (err) {
+      if (missingClaim(err) !== undefined) throw err;
       return isServiceBusError(err) && err.code === 'MessagingEntityNotFound';
     }
   }

@@ -11,6 +11,7 @@
 import type { BusMessage, MessageSource } from './bus.js';
 import type { Outcome } from './drain.js';
 import type { Logger } from '../common/log.js';
+import { errorText, REFUSED_RETRY_MS, type Refusals } from './refusals.js';
 
 export interface ListenerDeps {
   /** The `shutdown` subscription, or this node's commands session. */
@@ -22,6 +23,10 @@ export interface ListenerDeps {
   canReceive: () => boolean;
   releaseBackoffMs: { min: number; max: number };
   log: Logger;
+  /** What it receives from, for a refusal: "subscription 'eu-west/shutdown'". */
+  entity?: string;
+  /** A refusal for want of a right is logged there, once, instead of as a bus error. */
+  refusals?: Refusals;
 }
 
 const ERROR_MIN_MS = 100;
@@ -87,7 +92,15 @@ export class Listener {
         }
       } catch (err) {
         if (this.closed) break;
-        const error = (err as Error).message;
+        const error = errorText(err);
+        if (this.deps.refusals?.noted(err, this.deps.entity ?? 'Service Bus')) {
+          // Logged once; asked again at a pace a role assignment can keep up with.
+          if (typeof this.link !== 'object') this.link = { failures: 0, since: Date.now() };
+          this.link.failures++;
+          log.debug('bus-retry', { attempt: this.link.failures, error, retryInMs: REFUSED_RETRY_MS });
+          await this.pause(REFUSED_RETRY_MS);
+          continue;
+        }
         if (typeof this.link === 'object') {
           this.link.failures++;
           log.info('bus-retry', { attempt: this.link.failures, error, retryInMs: this.errorMs });
@@ -102,6 +115,7 @@ export class Listener {
   }
 
   private healthy(): void {
+    if (this.deps.entity !== undefined) this.deps.refusals?.answered(this.deps.entity);
     if (this.link === 'starting') this.deps.log.info('bus-connected');
     else if (this.link !== 'up') this.deps.log.info('bus-reconnected', { failedAttempts: this.link.failures, outageMs: Date.now() - this.link.since });
     this.link = 'up';

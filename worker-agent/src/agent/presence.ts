@@ -12,6 +12,7 @@ import type { Logger } from '../common/log.js';
 import { VERSION } from '../common/version.js';
 import type { NodeState } from './node-state.js';
 import { scanWorkers } from '../pid-files/registry.js';
+import type { Refusals } from './refusals.js';
 
 /** While a drain is busy: checked again after 100 ms, doubling to 2 s (a stuck outbox is not polled hot). */
 const BUSY_MIN_MS = 100;
@@ -26,6 +27,8 @@ export interface PresenceDeps {
   log: Logger;
   now: () => Date;
   startedAt: Date;
+  /** A refusal for want of a right is logged there, once, instead of at each retry. */
+  refusals?: Refusals;
 }
 
 export class Presence {
@@ -84,12 +87,15 @@ export class Presence {
       .then(
         () => {
           this.retryMs = RETRY_MIN_MS;
+          this.deps.refusals?.answered(`queue '${this.deps.config.reportsQueue}'`);
           this.deps.log.debug('presence-sent', { presence, nodeState: report.nodeState });
         },
         (err: unknown) => {
           // A newer request wins, except that an `online` never sent stays `online`.
           if (this.next === undefined || (presence === 'online' && this.next === 'heartbeat')) this.next = presence;
-          this.deps.log.warn('presence-not-sent', { presence, error: (err as Error).message, retryInMs: this.retryMs });
+          const fields = { presence, error: (err as Error).message, retryInMs: this.retryMs };
+          if (this.deps.refusals?.noted(err, `queue '${this.deps.config.reportsQueue}'`)) this.deps.log.debug('presence-not-sent', fields);
+          else this.deps.log.warn('presence-not-sent', fields);
           this.schedule(this.retryMs);
           this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
         },

@@ -7,14 +7,16 @@ import { type Logger, withFields } from '../common/log.js';
 import type { ControlBus } from './bus.js';
 import type { Drainer } from './drain.js';
 import { Listener } from './listener.js';
+import type { Refusals } from './refusals.js';
 import { type NodeState, canActOnAnything } from './node-state.js';
 
 export interface ReceiversDeps {
   bus: ControlBus;
   drainer: Drainer;
   state: () => NodeState;
-  config: Pick<ListenConfig, 'commandsQueue' | 'nodeId' | 'releaseBackoffMs'>;
+  config: Pick<ListenConfig, 'commandsQueue' | 'nodeId' | 'releaseBackoffMs' | 'topic' | 'subscription'>;
   log: Logger;
+  refusals?: Refusals;
 }
 
 export class Receivers {
@@ -24,7 +26,7 @@ export class Receivers {
   private turn: Promise<unknown> = Promise.resolve();
 
   constructor(deps: ReceiversDeps) {
-    const { bus, drainer, state, config, log } = deps;
+    const { bus, drainer, state, config, log, refusals } = deps;
     const fromCommands = () => state().pending?.source === 'commands';
     this.control = new Listener({
       bus,
@@ -35,6 +37,8 @@ export class Receivers {
       canReceive: () => canActOnAnything(state().state) && !fromCommands(),
       releaseBackoffMs: config.releaseBackoffMs,
       log,
+      entity: `subscription '${config.topic}/${config.subscription}'`,
+      ...(refusals && { refusals }),
     });
     if (bus.commands) {
       const sessionLog = withFields(log, { receiver: 'commands' });
@@ -48,6 +52,8 @@ export class Receivers {
         canReceive: () => state().pending === undefined || fromCommands(),
         releaseBackoffMs: config.releaseBackoffMs,
         log: sessionLog,
+        entity: `queue '${config.commandsQueue}' (session '${config.nodeId}')`,
+        ...(refusals && { refusals }),
       });
     }
   }

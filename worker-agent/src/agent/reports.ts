@@ -9,6 +9,7 @@ import type { AgentReport, ReportState, WorkerReport } from '../contract/report.
 import type { Logger } from '../common/log.js';
 import type { NodeState, OutboxItem } from './node-state.js';
 import { type OutboxLimits, boundOutbox } from './outbox.js';
+import type { Refusals } from './refusals.js';
 
 export interface ReportSubject {
   messageId: string;
@@ -51,6 +52,8 @@ export interface ReporterDeps {
   log: Logger;
   now: () => Date;
   onSent?: (reports: AgentReport[]) => void;
+  /** A refusal for want of a right is logged there, once, instead of at each retry. */
+  refusals?: Refusals;
 }
 
 const RETRY_MIN_MS = 250;
@@ -107,9 +110,12 @@ export class Reporter {
         try {
           await this.deps.bus.sendReports(queue, items.map((item) => item.report));
           sent.push(...items);
+          this.deps.refusals?.answered(`queue '${queue}'`);
           this.deps.log.debug('reports-sent', { queue, reports: items.map((item) => `${item.report.messageId}:${item.report.state}`) });
         } catch (err) {
-          this.deps.log.warn('reports-not-sent', { queue, count: bounded.length - i, error: (err as Error).message, retryInMs: this.retryMs });
+          const fields = { queue, count: bounded.length - i, error: (err as Error).message, retryInMs: this.retryMs };
+          if (this.deps.refusals?.noted(err, `queue '${queue}'`)) this.deps.log.debug('reports-not-sent', fields);
+          else this.deps.log.warn('reports-not-sent', fields);
           this.scheduleRetry();
           break;
         }

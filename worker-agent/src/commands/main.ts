@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, RESUME_REQUEST, runningAgent } from '../agent/agent.js';
 import { resumeIntake } from '../agent/intake-stop.js';
+import { readRefusals } from '../agent/refusals.js';
 import { RESET_HINT, RESET_REQUEST, resetDrained, resetRefusal } from '../agent/reset.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import {
@@ -179,6 +180,8 @@ function status({ values }: Flags, env: Env, out: (s: string) => void): number {
     intake: state?.intake,
     pending: state?.pending,
     outbox: state?.outbox.length ?? 0,
+    // Only a running agent's: a stopped one's may have been granted since.
+    refusals: agent ? readRefusals(config.stateDir).map((r) => ({ entity: r.entity, claim: r.claim, reason: r.reason, since: r.since })) : [],
     ...(state?.state === 'drained' ? { hint: DRAINED_HINT } : {}),
     pidDir: config.pidDir,
     workers,
@@ -207,6 +210,7 @@ function status({ values }: Flags, env: Env, out: (s: string) => void): number {
     `agent       ${agent ? `running (pid ${agent.pid})` : 'not running'}`,
     `intake flag ${config.intakeFlag} (${report.intakeFlag.present ? 'present: intake stopped' : 'absent'})`,
     `reports     ${report.outbox} not yet sent`,
+    ...report.refusals.map((r) => `refused     ${r.reason} (since ${r.since})`),
     `workers     ${workers.length} in ${config.pidDir}${scan.others.length ? ` (+${scan.others.length} of other topics)` : ''}`,
   );
   for (const w of workers) {
