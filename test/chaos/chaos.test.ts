@@ -11,8 +11,11 @@ import { runOne } from './run-one.js';
 // refuses: an anonymous drain took it first), then a resume of two (an intake-stopped node and a
 // re-arm) under an emulator SIGKILL, stalls as nodes accept, a duplicate. 14: a targeted intake
 // stop of three (one refuses), a resume of the three (two intake-stopped, one re-armed) with
-// kill -9 of a named node's agent and a duplicate of one of its commands.
-const SEEDS = [1, 20, 14];
+// kill -9 of a named node's agent and a duplicate of one of its commands. 16264: an intake stop
+// of three and a targeted one of three beside an emulator restart, then a resume with all: true
+// (the fleet inventory in Azurite) of the 5-6 nodes left intake-stopped, with kill -9 of one of
+// them as it is posted and a duplicate of one of its commands.
+const SEEDS = [1, 20, 14, 16264];
 const NODES = 10;
 
 afterEach(killAll);

@@ -14,6 +14,8 @@ export class ChaosControlPlane {
     private readonly dataDir: string,
     private readonly proxy: ChaosProxy,
     private readonly connectionString: () => string,
+    /** More app settings: the fleet inventory's storage account (AzureWebJobsStorage) in runs that keep one. */
+    private readonly settings: Record<string, string> = {},
   ) {}
 
   async start(): Promise<void> {
@@ -25,6 +27,7 @@ export class ChaosControlPlane {
         ServiceBusConnection: viaProxy(this.connectionString(), this.proxy.port),
         FUNCTIONS_HOST_FUNCTION_KEY: FUNCTION_KEY,
         NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=source`.trim(),
+        ...this.settings,
       },
       ...(process.env.CHAOS_LOGS ? {} : { logger: silentLogger() }),
     });

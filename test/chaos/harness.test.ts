@@ -116,7 +116,7 @@ describe('makePlan', () => {
       const plan = makePlan(seed, 10);
       const targeted = plan.drains.filter((d) => d.nodes);
       if (targeted.length === 0) {
-        expect(plan.resumeFaults).toEqual([]);
+        if (!plan.inventory) expect(plan.resumeFaults).toEqual([]);
         continue;
       }
       commandRuns++;
@@ -136,5 +136,30 @@ describe('makePlan', () => {
     expect(commandRuns).toBeGreaterThan(70);
     expect(commandRuns).toBeLessThan(130);
     expect(resumes).toBeGreaterThan(40);
+  });
+
+  it('gives a resume of all intake-stopped nodes only to runs that planned an intake stop and no resume, with the fleet inventory', () => {
+    let resumeAll = 0;
+    for (let seed = 0; seed < 400; seed++) {
+      const plan = makePlan(seed, 10);
+      const all = plan.drains.filter((d) => d.all);
+      expect(plan.inventory).toBe(all.length > 0);
+      if (all.length === 0) continue;
+      resumeAll++;
+      expect(all.length).toBe(1);
+      // Last, with no nodes of its own, beside an intake stop and no other resume.
+      expect(plan.drains.at(-1)).toBe(all[0]);
+      expect(all[0]!.mode).toBe('resume');
+      expect(all[0]!.nodes).toBeUndefined();
+      expect(plan.drains.filter((d) => d.mode === 'resume').length).toBe(1);
+      expect(plan.drains.some((d) => d.mode === 'do-not-accept-new-tasks')).toBe(true);
+      // Its faults name the nodes it will take by their rank in its answer.
+      expect(plan.resumeFaults.length).toBeGreaterThan(0);
+      for (const f of plan.resumeFaults) if (f.kind === 'kill-agent' || f.kind === 'stall-on-accept') expect(typeof f.node).toBe('object');
+    }
+    expect(resumeAll).toBeGreaterThan(40); // about a quarter of the runs
+    expect(resumeAll).toBeLessThan(160);
+    // The CI seeds' plans are drawn as before: none of them gets one.
+    for (const seed of [1, 20, 14]) expect(makePlan(seed, 10).inventory).toBe(false);
   });
 });

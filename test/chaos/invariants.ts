@@ -18,8 +18,16 @@ export interface DrainOutcome {
   status: any;
   /** It asked for more nodes than the fleet had left: it must time out, with its shortfall. */
   overask?: boolean;
-  /** A targeted drain's nodes (its commands `<drainId>/<n>` go to `targets[n-1]`). */
+  /** A targeted drain's nodes (its commands `<drainId>/<n>` go to `targets[n-1]`); for a resume with `all`, the nodes the API answered it took. */
   targets?: string[];
+  /** A resume with `all: true` (resume-all-invariants.ts). */
+  all?: true;
+  /** For a resume with `all`: each node's state (its state file) right before it was posted. */
+  asked?: Record<string, string>;
+  /** For a resume with `all`: the nodes the inventory listed stale or offline right before it was posted (it takes no such node). */
+  unreachable?: string[];
+  /** For a resume with `all`: the POST's answer (its status, the nodes of a 202, a problem's detail). */
+  answer?: { status: number; nodes?: string[]; detail?: string };
 }
 
 const FINAL = new Set(['completed', 'timed-out']);

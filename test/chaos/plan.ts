@@ -8,11 +8,14 @@ import { Rng } from './rng.js';
 
 export const LOCK_MS = 3_000;
 
+/** A fleet index, or the n-th node (1-based, modulo their number) a resume with `all: true` took, known once the API answered. */
+export type FaultNode = number | { resumeTarget: number };
+
 export type Fault =
-  | { at: number; kind: 'kill-agent'; node: number }
+  | { at: number; kind: 'kill-agent'; node: FaultNode }
   | { at: number; kind: 'stall-agent'; node: number; ms: number }
   /** Stalls the node's link as soon as its agent next accepts a message: it loses the lock mid-handling. */
-  | { at: number; kind: 'stall-on-accept'; node: number; ms: number }
+  | { at: number; kind: 'stall-on-accept'; node: FaultNode; ms: number }
   | { at: number; kind: 'cut-agent'; node: number }
   | { at: number; kind: 'stall-host'; ms: number }
   | { at: number; kind: 'cut-host' }
@@ -39,6 +42,8 @@ export interface DrainPlan {
   overask?: boolean;
   /** A targeted drain (per-node commands): the indexes of the nodes it names, `count` of them. */
   nodes?: number[];
+  /** A resume of every node the fleet inventory lists as intake-stopped (`all: true`): its nodes and count are the API's answer. */
+  all?: true;
 }
 
 export interface Plan {
@@ -54,6 +59,8 @@ export interface Plan {
   resumeFaults: Fault[];
   /** Faults happen in [0, windowMs) after the first drain is posted (or the resume phase began). */
   windowMs: number;
+  /** The fleet inventory (Azurite) runs: a resume with `all: true` reads the intake-stopped nodes from it. */
+  inventory: boolean;
 }
 
 /** The drain id a plan entry is posted as: d (graceful), i (intake stop), t (targeted drain), s (targeted intake stop), r (resume). */
@@ -69,6 +76,21 @@ export function nodeName(i: number): string {
 /** k distinct node indexes. */
 function sample(rng: Rng, nodeCount: number, k: number): number[] {
   return rng.shuffle(Array.from({ length: nodeCount }, (_, i) => i)).slice(0, k).sort((a, b) => a - b);
+}
+
+/**
+ * One fault around the resume: its node's agent killed or stalled as it accepts, a duplicate of
+ * its n-th command, an emulator or host restart (one of each at most: two would race for the
+ * same data directory).
+ */
+function resumeFault(rng: Rng, faults: Fault[], at: number, node: FaultNode, drain: number, n: () => number): void {
+  let kind = rng.pick(['kill-agent', 'stall-on-accept', 'duplicate', 'restart-emulator', 'restart-host', 'kill-agent'] as const);
+  if (faults.some((f) => f.kind === kind) && kind.startsWith('restart-')) kind = 'kill-agent';
+  if (kind === 'kill-agent') faults.push({ at, kind, node });
+  else if (kind === 'stall-on-accept') faults.push({ at, kind, node, ms: rng.int(LOCK_MS + 500, 2 * LOCK_MS + 1000) });
+  else if (kind === 'duplicate') faults.push({ at: at + 1_000, kind, drain, n: n() });
+  else if (kind === 'restart-emulator') faults.push({ at, kind, signal: rng.pick(['SIGKILL', 'SIGTERM'] as const), downMs: rng.int(200, 2_000) });
+  else faults.push({ at, kind });
 }
 
 const STALE_KINDS: StaleKind[] = ['json-wrong-start', 'json-wrong-boot', 'legacy-older'];
@@ -164,16 +186,24 @@ export function makePlan(seed: number, nodeCount: number): Plan {
     for (let k = rng.int(1, 2); k > 0; k--) {
       const fat = rng.int(0, 3_000);
       const target = rng.pick(resumed);
-      let kind = rng.pick(['kill-agent', 'stall-on-accept', 'duplicate', 'restart-emulator', 'restart-host', 'kill-agent'] as const);
-      // One restart of each at a time (two would race for the same data directory).
-      if (resumeFaults.some((f) => f.kind === kind) && kind.startsWith('restart-')) kind = 'kill-agent';
-      if (kind === 'kill-agent') resumeFaults.push({ at: fat, kind, node: target });
-      else if (kind === 'stall-on-accept') resumeFaults.push({ at: fat, kind, node: target, ms: rng.int(LOCK_MS + 500, 2 * LOCK_MS + 1000) });
-      else if (kind === 'duplicate') resumeFaults.push({ at: fat + 1_000, kind, drain: drains.length - 1, n: rng.int(1, resumed.length) });
-      else if (kind === 'restart-emulator') resumeFaults.push({ at: fat, kind, signal: rng.pick(['SIGKILL', 'SIGTERM'] as const), downMs: rng.int(200, 2_000) });
-      else resumeFaults.push({ at: fat, kind });
+      resumeFault(rng, resumeFaults, fat, target, drains.length - 1, () => rng.int(1, resumed.length));
     }
     resumeFaults.sort((a, b) => a.at - b.at);
   }
-  return { seed, nodes, drains, faults, resumeFaults, windowMs };
+
+  // A resume with `all: true` where no resume was planned but an intake stop was, from a stream
+  // of its own so that every plan drawn before stays as it was: it takes whichever nodes the
+  // intake stops left intake-stopped (the anonymous one's are known only at run time).
+  const fork = new Rng((seed ^ 0x5f3759df) >>> 0);
+  const inventory = !drains.some((d) => d.mode === 'resume') && drains.some((d) => d.mode === 'do-not-accept-new-tasks') && fork.chance(0.8);
+  if (inventory) {
+    drains.push({ at: fork.int(0, 2_000), count: 0, mode: 'resume', all: true });
+    for (let k = fork.int(1, 2); k > 0; k--) {
+      const fat = fork.int(0, 3_000);
+      const target = fork.int(1, 3);
+      resumeFault(fork, resumeFaults, fat, { resumeTarget: target }, drains.length - 1, () => target);
+    }
+    resumeFaults.sort((a, b) => a.at - b.at);
+  }
+  return { seed, nodes, drains, faults, resumeFaults, windowMs, inventory };
 }

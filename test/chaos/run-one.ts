@@ -8,14 +8,17 @@ import { ServiceBusClient, type ServiceBusReceivedMessage } from '@azure/service
 import Long from 'long';
 import { commandEnvelope, commandsQueueName, controlMessageEnvelope } from '../../worker-agent/src/contract/index.js';
 import { buildArtifacts, sleep } from '../../worker-agent/test/helpers.js';
+import { startLocalStorage } from '../../scripts/local-storage.js';
 import { Bait } from './bait.js';
 import { ChaosControlPlane } from './control-plane.js';
 import { EmulatorProcess } from './emulator-process.js';
 import { ChaosNode } from './fleet.js';
+import { standingNow, waitListed } from './inventory.js';
 import { checkBus, checkDrains, checkNodes, checkSignals, checkTasks, lastEvent, type DrainOutcome } from './invariants.js';
 import { checkCommands } from './command-invariants.js';
-import { drainIdOf, LOCK_MS, makePlan, nodeName, type Fault, type Plan } from './plan.js';
+import { drainIdOf, LOCK_MS, makePlan, nodeName, type Fault, type FaultNode, type Plan } from './plan.js';
 import { ChaosProxy } from './proxy.js';
+import { checkResumeAll } from './resume-all-invariants.js';
 
 const REPORTS_QUEUE = 'workforce-reports';
 const STEP_TIMEOUT_MS = 120_000;
@@ -80,7 +83,11 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
       return p;
     };
     const hostProxy = await newProxy('host');
-    const plane = new ChaosControlPlane(join(root, 'host'), hostProxy, () => emulator.connectionString);
+    // The fleet inventory (Azurite, in memory) only where a resume takes all intake-stopped nodes:
+    // the other plans run as they always have.
+    const storage = plan.inventory ? await startLocalStorage() : undefined;
+    if (storage) cleanups.push(() => storage.close());
+    const plane = new ChaosControlPlane(join(root, 'host'), hostProxy, () => emulator.connectionString, storage ? { AzureWebJobsStorage: storage.connectionString } : {});
     cleanups.push(() => plane.close());
     await plane.start();
 
@@ -109,6 +116,10 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
       );
     }
 
+    // With the inventory, named nodes must be known to it (else 400 UnknownNodes): each agent's
+    // `online` presence report has to be folded first.
+    if (storage) await waitListed(plane, topic, nodes.length);
+
     // Drains and faults on one timeline.
     t0 = Date.now();
     step(`fleet up: ${nodes.map((n, i) => `${n.id}[${plan.nodes[i]!.workers.join('+')}${plan.nodes[i]!.crashAt ? ` crash@${plan.nodes[i]!.crashAt}` : ''}${plan.nodes[i]!.stale.length ? ` stale:${plan.nodes[i]!.stale.join('+')}` : ''}]`).join(' ')}`);
@@ -120,6 +131,7 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
       status: undefined,
       ...(d.overask && { overask: true }),
       ...(d.nodes && { targets: d.nodes.map(nodeName) }),
+      ...(d.all && { all: true as const }),
     }));
     const timeline: Array<Promise<void>> = [];
     // A step that never ends (a restart that hangs) is a finding, not a reason to wait forever.
@@ -153,13 +165,27 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
         // An intake stop and a resume have no deadline (they kill nothing).
         const intake = d.mode !== 'graceful-downscale';
         const times = plan.drains.some((x) => x.overask) ? { ackTimeout: '8s' } : intake ? { ackTimeout: '5m' } : { gracePeriod: '10m', ackTimeout: '5m' };
-        const what = d.mode === 'resume' ? 'resume' : `${d.nodes ? 'targeted ' : ''}${d.mode === 'graceful-downscale' ? 'drain' : 'intake stop'}`;
+        const what = d.mode === 'resume' ? (d.all ? 'resume all' : 'resume') : `${d.nodes ? 'targeted ' : ''}${d.mode === 'graceful-downscale' ? 'drain' : 'intake stop'}`;
+        // Resume all: what each node stood at when asked (every other drain has ended; a node
+        // changes now only by this resume, which cannot act before it is started).
+        if (d.all) Object.assign(drain, await standingNow(plane, topic, nodes));
         const res =
           d.mode === 'resume'
-            ? await plane.api('POST', `topics/${topic}/resume`, { drainId: drain.drainId, nodes: drain.targets, ...times, reason: `chaos seed ${seed}` }, 60_000)
+            ? await plane.api('POST', `topics/${topic}/resume`, { drainId: drain.drainId, ...(d.all ? { all: true } : { nodes: drain.targets }), ...times, reason: `chaos seed ${seed}` }, 60_000)
             : await plane.api('POST', `topics/${topic}/drains`, { drainId: drain.drainId, mode: d.mode, ...(drain.targets ? { nodes: drain.targets } : { count: d.count }), ...times, reason: `chaos seed ${seed}` }, 60_000);
-        step(`POST ${what} ${drain.drainId} ${drain.targets ? `nodes ${drain.targets.join(',')}` : `count ${d.count}`}${d.overask ? ' (overasking: all drains together ask for N or N+1 nodes)' : ''} → ${res.status}`);
-        if (res.status !== 202 && res.status !== 409) violations.push(`POST ${what} ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
+        if (d.all) {
+          const answered: string[] | undefined = res.status === 202 ? res.body?.spec?.nodes : undefined;
+          drain.answer = { status: res.status, ...(answered && { nodes: answered }), ...(res.body?.detail && { detail: String(res.body.detail) }) };
+          if (answered) {
+            drain.targets = answered;
+            drain.count = answered.length;
+          }
+          const stopped = Object.keys(drain.asked!).filter((id) => drain.asked![id] === 'intake-stopped');
+          step(`POST resume all ${drain.drainId} (intake-stopped now: ${stopped.join(',') || 'none'}${drain.unreachable!.length ? `; stale or offline in the inventory: ${drain.unreachable!.join(',')}` : ''}) → ${res.status}${answered ? ` nodes ${answered.join(',')}` : res.body?.detail ? `: ${res.body.detail}` : ''}`);
+        } else {
+          step(`POST ${what} ${drain.drainId} ${drain.targets ? `nodes ${drain.targets.join(',')}` : `count ${d.count}`}${d.overask ? ' (overasking: all drains together ask for N or N+1 nodes)' : ''} → ${res.status}`);
+          if (res.status !== 202 && res.status !== 409) violations.push(`POST ${what} ${drain.drainId} answered ${res.status}: ${JSON.stringify(res.body)}`);
+        }
         const spec = res.body?.spec ?? res.body ?? {};
         resolvePosted({ deadline: spec.deadline, notAfter: spec.notAfter });
       }, `POST ${d.mode} ${drain.drainId}`);
@@ -169,18 +195,38 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
     let emulatorRestarting: Promise<void> = Promise.resolve();
     for (const f of plan.faults) at(f.at, () => fire(f), `fault ${f.kind} at +${f.at} ms`);
 
+    /** The fleet index a fault names; for a resume all's n-th target, once the API answered (undefined: it took none). */
+    async function nodeOf(f: FaultNode): Promise<number | undefined> {
+      if (typeof f === 'number') return f;
+      const resume = drains[resumeAt]!;
+      await resume.posted;
+      const targets = resume.targets ?? [];
+      if (targets.length === 0) {
+        step(`no target for a fault: resume all ${resume.drainId} took no node`);
+        return undefined;
+      }
+      const id = targets[(f.resumeTarget - 1) % targets.length];
+      const i = nodes.findIndex((n) => n.id === id);
+      return i >= 0 ? i : void step(`no target for a fault: resume all took ${id}, not a node of the fleet`);
+    }
+
     async function fire(f: Fault): Promise<void> {
       switch (f.kind) {
-        case 'kill-agent':
-          step(`kill -9 agent of ${nodes[f.node]!.id} (pid ${nodes[f.node]!.agent?.pid})`);
-          nodes[f.node]!.killAgent();
+        case 'kill-agent': {
+          const i = await nodeOf(f.node);
+          if (i === undefined) return;
+          step(`kill -9 agent of ${nodes[i]!.id} (pid ${nodes[i]!.agent?.pid})`);
+          nodes[i]!.killAgent();
           return;
+        }
         case 'stall-agent':
           step(`stall ${nodes[f.node]!.id} ↔ emulator for ${f.ms} ms`);
           nodes[f.node]!.proxy.stall(f.ms);
           return;
         case 'stall-on-accept': {
-          const node = nodes[f.node]!;
+          const i = await nodeOf(f.node);
+          if (i === undefined) return;
+          const node = nodes[i]!;
           const seen = node.agent?.events().filter((e) => e['event'] === 'message-accepted').length ?? 0;
           const until = base + plan.windowMs;
           step(`armed: stall ${node.id} for ${f.ms} ms when its agent next accepts a message`);
@@ -225,11 +271,14 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
           const drain = drains[f.drain]!;
           const spec = await drain.posted!;
           await emulatorRestarting;
+          // A resume all's n-th command: n modulo the nodes it took.
+          if (drain.all && !drain.targets?.length) return void step(`no duplicate: resume all ${drain.drainId} took no node`);
+          const n = drain.all ? ((f.n - 1) % drain.targets!.length) + 1 : f.n;
           const body = { operation: drain.mode, drainId: drain.drainId, ...(spec.deadline !== undefined && { deadline: spec.deadline }), notAfter: spec.notAfter, replyTo: REPORTS_QUEUE };
           // A command's duplicate goes to the session of the node it names, like the original.
           const envelope = drain.targets
-            ? commandEnvelope({ ...body, nodeId: drain.targets[f.n - 1]! }, f.n, new Date())
-            : controlMessageEnvelope({ ...body, operation: drain.mode as Exclude<typeof drain.mode, 'resume'> }, f.n, new Date());
+            ? commandEnvelope({ ...body, nodeId: drain.targets[n - 1]! }, n, new Date())
+            : controlMessageEnvelope({ ...body, operation: drain.mode as Exclude<typeof drain.mode, 'resume'> }, n, new Date());
           const sb = new ServiceBusClient(emulator.connectionString);
           try {
             await sb.createSender(drain.targets ? commandsQueueName(topic) : topic).sendMessages(envelope);
@@ -272,7 +321,14 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
       for (const f of plan.resumeFaults) at(f.at, () => fire(f), `resume fault ${f.kind} at +${f.at} ms`);
       await Promise.all(timeline);
       await emulatorRestarting;
-      await waitEnded([drains[resumeAt]!]);
+      const resume = drains[resumeAt]!;
+      // A resume all refused (400: nothing intake-stopped) started nothing to wait for.
+      if (!resume.all || resume.answer?.status !== 400) await waitEnded([resume]);
+      // Retried into a 409 (its first attempt started it): the nodes it took from its status.
+      if (resume.all && resume.targets === undefined && Array.isArray(resume.status?.targets)) {
+        resume.targets = resume.status.targets;
+        resume.count = resume.status.targets.length;
+      }
     }
 
     // Let acting nodes' workers finish their task and exit (drain) or go idle (intake stop only),
@@ -298,9 +354,12 @@ export async function runOne(seed: number, nodeCount: number, opts: { finalTimeo
     const held = nodes.filter((n) => n.state()?.intake);
     if (held.length > 0) step(`intake stops held by ${held.map((n) => `${n.id}${n.state()?.drain ? ' (then drained)' : ''}${n.agents.length > 1 ? ` (${n.agents.length} agents)` : ''}[${n.workers.map((w) => `${w.kind}:${lastEvent(n, w.workerId)}`).join(',')}]`).join(' ')}`);
 
-    violations.push(...checkDrains(nodes, drains));
+    // A resume all that started nothing (400) has no status to check.
+    const started = drains.filter((d) => !(d.all && d.answer?.status === 400));
+    violations.push(...checkDrains(nodes, started));
     violations.push(...checkNodes(nodes, drains));
-    violations.push(...checkCommands(nodes, drains));
+    violations.push(...checkCommands(nodes, started));
+    violations.push(...checkResumeAll(nodes, drains));
     violations.push(...checkTasks(nodes));
     violations.push(...checkSignals(bait));
 

@@ -29,7 +29,7 @@ for (let i = 0; i < runs; i++) {
   results.push(r);
   const p = r.plan;
   console.log(
-    `${r.ok ? 'PASS' : 'FAIL'} seed ${seed} ${(r.ms / 1000).toFixed(1)} s: drains ${p.drains.map((d) => `${d.mode === 'resume' ? 'resume ' : d.mode === 'do-not-accept-new-tasks' ? 'intake ' : ''}${d.nodes ? `[${d.nodes.join(',')}]` : d.count}`).join('+')}, faults ${[...p.faults, ...p.resumeFaults].map((f) => f.kind).join(',') || 'none'}, crash hooks ${p.nodes.filter((n) => n.crashAt).length}`,
+    `${r.ok ? 'PASS' : 'FAIL'} seed ${seed} ${(r.ms / 1000).toFixed(1)} s: drains ${p.drains.map((d) => `${d.mode === 'resume' ? 'resume ' : d.mode === 'do-not-accept-new-tasks' ? 'intake ' : ''}${d.nodes ? `[${d.nodes.join(',')}]` : d.all ? 'all' : d.count}`).join('+')}, faults ${[...p.faults, ...p.resumeFaults].map((f) => f.kind).join(',') || 'none'}, crash hooks ${p.nodes.filter((n) => n.crashAt).length}`,
   );
   if (!r.ok) {
     for (const v of r.violations) console.log(`  ✗ ${v}`);
