@@ -23,7 +23,8 @@ afterAll(removeTempDirs);
 
 describe(`chaos, ${NODES} nodes`, () => {
   it.each(SEEDS)('seed %i keeps every invariant', async (seed) => {
-    const r = await runOne(seed, NODES, { finalTimeoutMs: 60_000 });
+    // 120 s: a publish caught in a cut goes out up to ~90 s late (README, finding 12).
+    const r = await runOne(seed, NODES, { finalTimeoutMs: 120_000 });
     expect(r.violations, `seed ${seed} (replay: CHAOS_SEED=${seed} CHAOS_NODES=${NODES} npm run test:chaos)\n${r.steps.join('\n')}`).toEqual([]);
-  }, 180_000);
+  }, 240_000);
 });
