@@ -6,31 +6,14 @@
 // fail fast use a client with one try per call (service-bus.ts ONE_TRY) and retry with `retryUnlessRefused`,
 // which keeps the SDK's schedule for everything else.
 
-import { isServiceBusError } from '@azure/service-bus';
+import { missingClaim, ROLE_FOR_CLAIM, type Claim } from '@workforce/worker-agent/contract';
 import type { ServiceBusAccess } from '../config.js';
-import { lastAttempt } from './service-bus.js';
 
-export type Claim = 'Send' | 'Listen' | 'Manage';
-
-const CLAIM = /'(Send|Listen|Manage)' claim\(s\) are required/;
-
-/** The role that gives each claim, as an operator assigns it. */
-const ROLE: Record<Claim, string> = {
-  Send: 'Azure Service Bus Data Sender',
-  Listen: 'Azure Service Bus Data Receiver',
-  Manage: 'Azure Service Bus Data Owner',
-};
+export { missingClaim, type Claim };
 
 /** The SDK's default schedule (core-amqp's Constants): three retries, 30 s apart. */
 const RETRIES = 3;
 const RETRY_DELAY_MS = 30_000;
-
-/** The claim a refusal names; undefined for any other failure (an expired token included). */
-export function missingClaim(err: unknown): Claim | undefined {
-  const e = lastAttempt(err);
-  if (!isServiceBusError(e) || e.code !== 'UnauthorizedAccess') return undefined;
-  return CLAIM.exec(e.message)?.[1] as Claim | undefined;
-}
 
 /**
  * What an operator reads: "the app's identity lacks Send on topic 'x' (assign it Azure Service
@@ -39,7 +22,7 @@ export function missingClaim(err: unknown): Claim | undefined {
  */
 export function refusalReason(claim: Claim, access: ServiceBusAccess, entity: string, whose = "the app's"): string {
   return access.kind === 'identity'
-    ? `${whose} identity lacks ${claim} on ${entity} (assign it ${ROLE[claim]} on it or on the namespace)`
+    ? `${whose} identity lacks ${claim} on ${entity} (assign it ${ROLE_FOR_CLAIM[claim]} on it or on the namespace)`
     : `${whose} connection string lacks ${claim} on ${entity} (use a shared access policy with the ${claim} claim)`;
 }
 

@@ -3,9 +3,11 @@
 
 import { DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { ServiceBusClient, isServiceBusError, type ServiceBusClientOptions, type ServiceBusMessage, type ServiceBusReceivedMessage, type ServiceBusReceiver } from '@azure/service-bus';
-import type { CommandEnvelope, ControlMessageEnvelope } from '@workforce/worker-agent/contract';
+import { lastAttempt, missingClaim, type Claim, type CommandEnvelope, type ControlMessageEnvelope } from '@workforce/worker-agent/contract';
 import type { ServiceBusAccess } from '../config.js';
-import { missingClaim, type Claim } from './bus-refusal.js';
+
+/** What the SDK's last attempt failed with (its AggregateError after retries has no message). */
+export { lastAttempt };
 
 /** A new client for the access; the caller closes it. */
 export function newServiceBusClient(access: ServiceBusAccess, options?: ServiceBusClientOptions): ServiceBusClient {
@@ -84,15 +86,6 @@ export async function sendBatches(client: ServiceBusClient, entity: string, mess
   } finally {
     await sender.close();
   }
-}
-
-/**
- * What the last attempt failed with. After its retries the SDK throws an AggregateError of every
- * attempt's error, with no message and no code (core-amqp 4.4): an operator would read an empty
- * reason for a role without Send (`UnauthorizedAccess`, which the SDK retries for rotated keys).
- */
-export function lastAttempt(err: unknown): unknown {
-  return err instanceof AggregateError && err.errors.length > 0 ? lastAttempt(err.errors.at(-1)) : err;
 }
 
 /**

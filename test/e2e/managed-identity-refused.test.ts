@@ -5,7 +5,7 @@ import { agentIdentity, APP_IDENTITY } from '../../scripts/local-identities.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
 import { cli, cliProcess } from '../cli/run-cli.js';
 import { REPORTS_QUEUE } from '../../src/config.js';
-import { FUNCTION_KEY, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
+import { callApi, FUNCTION_KEY, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
 import { buildArtifacts, isRunning, Node, type Artifacts } from '../support/fleet.js';
 
 /**
@@ -51,15 +51,7 @@ describe('managed identities: a missing role is named at once, by the API, the C
     for (const dir of [appDir, dataDir]) rmSync(dir, { recursive: true, force: true });
   });
 
-  const api = async (method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const res = await fetch(`${system.host.url}/api/${route}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-functions-key': FUNCTION_KEY },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const api = (method: string, route: string, body?: unknown) => callApi(system.host.url, method, route, body);
   // Bounded well below what the retries took (the SDK's 3 × 30 s in each of the activity's 5 attempts).
   const drainEnded = (drainId: string) =>
     waitFor(async () => {

@@ -6,7 +6,7 @@ import type { HostProcess } from '../../scripts/host-process.js';
 import { agentIdentity, OPERATOR_IDENTITY } from '../../scripts/local-identities.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
 import { cliProcess } from '../cli/run-cli.js';
-import { FUNCTION_KEY, ROOT, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
+import { callApi, FUNCTION_KEY, ROOT, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
 import { buildArtifacts, Node, type Artifacts } from '../support/fleet.js';
 
 /**
@@ -46,15 +46,7 @@ describe('managed identities end to end', () => {
     for (const dir of [appDir, dataDir]) rmSync(dir, { recursive: true, force: true });
   });
 
-  const api = async (method: string, route: string, body?: unknown): Promise<{ status: number; body: any }> => {
-    const res = await fetch(`${system.host.url}/api/${route}`, {
-      method,
-      headers: { 'content-type': 'application/json', 'x-functions-key': FUNCTION_KEY },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const api = (method: string, route: string, body?: unknown) => callApi(system.host.url, method, route, body);
   /** What makes a process one identity, and trust the emulator's certificate for AMQPS. */
   const identity = (name: string): Record<string, string> => ({ ...system.identities!.environmentFor(name), NODE_EXTRA_CA_CERTS: system.bus.caFile });
   /** An agent's environment: its topic's identity and the namespace; the connection string empty (none). */

@@ -95,21 +95,7 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
     sb,
     appDir,
     dataDir,
-    async api(method, route, body, key = FUNCTION_KEY) {
-      const res = await fetch(`${system.host.url}/api/${route}`, {
-        method,
-        headers: { 'content-type': 'application/json', ...(key !== null && { 'x-functions-key': key }) },
-        ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        // not JSON: keep the text
-      }
-      return { status: res.status, body: parsed, contentType: res.headers.get('content-type') };
-    },
+    api: (method, route, body, key) => callApi(system.host.url, method, route, body, key),
     restart: () => system.restartHost(),
     async close() {
       await sb.close().catch(() => {});
@@ -121,6 +107,23 @@ export async function startControlPlane(opts: { clock?: ManualClock; schedules?:
 }
 
 /** The fleet inventory's tables in the control plane's storage account (Azurite), read as the app reads them. */
+/** One call to the app's HTTP API at `hostUrl`, with the function key unless `key` is null; a body that is not JSON is kept as text. */
+export async function callApi(hostUrl: string, method: string, route: string, body?: unknown, key: string | null = FUNCTION_KEY): Promise<{ status: number; body: any; contentType: string | null }> {
+  const res = await fetch(`${hostUrl}/api/${route}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(key !== null && { 'x-functions-key': key }) },
+    ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed, contentType: res.headers.get('content-type') };
+}
+
 export function inventoryOf(cp: ControlPlane): NodeInventory {
   return new NodeInventory({ kind: 'connectionString', setting: 'AzureWebJobsStorage', connectionString: cp.storage });
 }

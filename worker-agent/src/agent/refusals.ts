@@ -10,17 +10,10 @@ import { join } from 'node:path';
 import type { BusConfig } from '../commands/config.js';
 import { writeFileAtomic } from '../common/atomic-file.js';
 import type { Logger } from '../common/log.js';
+import { lastAttempt, missingClaim, ROLE_FOR_CLAIM, type Claim } from '../contract/refusal.js';
 
-export type Claim = 'Send' | 'Listen' | 'Manage';
+export { missingClaim, type Claim };
 
-const CLAIM = /'(Send|Listen|Manage)' claim\(s\) are required/;
-
-/** The role that gives each claim, as an operator assigns it. */
-const ROLE: Record<Claim, string> = {
-  Send: 'Azure Service Bus Data Sender',
-  Listen: 'Azure Service Bus Data Receiver',
-  Manage: 'Azure Service Bus Data Owner',
-};
 
 /** The running agent's refusals, in its state directory, for `workforce-agent status`. */
 export const REFUSALS_FILE = 'refusals.json';
@@ -28,32 +21,16 @@ export const REFUSALS_FILE = 'refusals.json';
 /** How long a refused receive loop waits before asking again: a role takes minutes to assign. */
 export const REFUSED_RETRY_MS = 30_000;
 
-/** The last attempt's error: after its retries the SDK throws an AggregateError with no message. */
-function lastAttempt(err: unknown): unknown {
-  let e = err;
-  while (e instanceof AggregateError && e.errors.length > 0) e = e.errors.at(-1);
-  return e;
-}
-
 /** An error's message for the log, the last attempt's for the SDK's AggregateError. */
 export function errorText(err: unknown): string {
   const e = lastAttempt(err);
   return e instanceof Error ? e.message : String(e);
 }
 
-/** The claim a refusal names (the last attempt's, after the SDK's retries); undefined otherwise. */
-export function missingClaim(err: unknown): Claim | undefined {
-  const e = lastAttempt(err);
-  const { code, message } = (e ?? {}) as { code?: unknown; message?: unknown };
-  // UnauthorizedError: core-amqp's name, which the SDK leaves untranslated when a link's attach is refused.
-  if ((code !== 'UnauthorizedAccess' && code !== 'UnauthorizedError') || typeof message !== 'string') return undefined;
-  return CLAIM.exec(message)?.[1] as Claim | undefined;
-}
-
 /** What an operator reads, for `entity` ("subscription 'eu-west/shutdown'"). */
 export function refusalReason(claim: Claim, bus: BusConfig['kind'], entity: string): string {
   return bus === 'credential'
-    ? `this node's identity lacks ${claim} on ${entity}: assign it ${ROLE[claim]} on it (or on the namespace); retrying until then`
+    ? `this node's identity lacks ${claim} on ${entity}: assign it ${ROLE_FOR_CLAIM[claim]} on it (or on the namespace); retrying until then`
     : `this node's connection string lacks ${claim} on ${entity}: use a shared access policy with the ${claim} claim; retrying until then`;
 }
 

@@ -7,3 +7,4 @@ export * from './control-message.js';
 export * from './command.js';
 export * from './report.js';
 export * from './presence.js';
+export * from './refusal.js';
