@@ -40,7 +40,8 @@ export interface LocalStorage {
   close(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on loopback now (Azurite takes its port as a number, not 0). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

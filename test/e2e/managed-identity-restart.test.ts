@@ -1,6 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ServiceBusClient } from '@azure/service-bus';
@@ -9,9 +8,11 @@ import { startEmulator } from '@workforce/servicebus-emulator';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { agentIdentity, startLocalIdentities, type LocalIdentities } from '../../scripts/local-identities.js';
+import { freePort } from '../../scripts/local-storage.js';
 import { startLocalBus } from '../../scripts/local-system.js';
 import { REPORTS_QUEUE, SHUTDOWN_SUBSCRIPTION } from '../../src/config.js';
-import { ROOT, tempDir } from '../support/control-plane.js';
+import { tempDir } from '../support/control-plane.js';
+import { probeReceive } from '../support/probe-receive.js';
 
 const SERVICE_BUS = 'https://servicebus.azure.net/';
 
@@ -137,46 +138,15 @@ describe("an agent's environment across a restart of the local bus and issuer", 
     first.bus.emulator.catalogue.putTopic('eu-west');
     first.bus.emulator.catalogue.putSubscription('eu-west', SHUTDOWN_SUBSCRIPTION);
     const agent = { ...first.identities.environmentFor(agentIdentity('eu-west')), NODE_EXTRA_CA_CERTS: first.bus.caFile, WORKFORCE_SERVICEBUS_NAMESPACE: first.bus.namespace };
-    expect(await probeReceive(agent)).toEqual({ ok: true });
+    expect(await probeReceive(agent, 'eu-west', SHUTDOWN_SUBSCRIPTION)).toEqual({ ok: true });
     await first.close();
 
     const second = await startBusWithIdentities(ports);
     try {
-      expect(await probeReceive(agent)).toEqual({ ok: true });
+      expect(await probeReceive(agent, 'eu-west', SHUTDOWN_SUBSCRIPTION)).toEqual({ ok: true });
     } finally {
       await second.close();
     }
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** test/support/identity-probe.ts receiving from `eu-west/shutdown` as the identity of `env`. */
-function probeReceive(env: Record<string, string>): Promise<Record<string, unknown>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', path.join(ROOT, 'test', 'support', 'identity-probe.ts'), 'receive', 'eu-west', SHUTDOWN_SUBSCRIPTION], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) =>
-    child.once('exit', () => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>);
-      } catch {
-        reject(new Error(`identity-probe printed no result:\n${out}`));
-      }
-    }),
-  );
-}

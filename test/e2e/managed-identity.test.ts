@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,8 +5,9 @@ import type { HostProcess } from '../../scripts/host-process.js';
 import { agentIdentity, OPERATOR_IDENTITY } from '../../scripts/local-identities.js';
 import { startLocalSystem, type LocalSystem } from '../../scripts/local-system.js';
 import { cliProcess } from '../cli/run-cli.js';
-import { callApi, FUNCTION_KEY, ROOT, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
+import { callApi, FUNCTION_KEY, sourceAppDir, tempDir, waitFor } from '../support/control-plane.js';
 import { buildArtifacts, Node, type Artifacts } from '../support/fleet.js';
+import { probeReceive } from '../support/probe-receive.js';
 
 /**
  * Every part authenticated as in Azure, by managed identity: tokens of the local issuer, checked
@@ -133,27 +133,6 @@ describe('managed identities end to end', () => {
     expect(await probeReceive(agent, OTHER)).toMatchObject({ ok: false, code: 'UnauthorizedAccess', message: expect.stringContaining("'Listen' claim(s) are required") });
   });
 });
-
-/** test/support/identity-probe.ts receiving from `<topic>/shutdown` as the identity of `env`. */
-function probeReceive(env: Record<string, string>, topic: string): Promise<Record<string, unknown>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', path.join(ROOT, 'test', 'support', 'identity-probe.ts'), 'receive', topic, 'shutdown'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  return new Promise((resolve, reject) =>
-    child.once('exit', () => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>);
-      } catch {
-        reject(new Error(`identity-probe printed no result:\n${out}`));
-      }
-    }),
-  );
-}
 
 /** The environment a process runs with (Linux: /proc/<pid>/environ). */
 function environmentOf(pid: number): string {
