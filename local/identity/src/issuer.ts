@@ -122,19 +122,21 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
     return found;
   };
 
-  const mint = (name: string, audience: string, mintOptions: MintOptions = {}): string => {
+  /** A signed token and its `exp`: the token endpoint's `expires_on` is the token's own, not read from the clock again. */
+  const mintToken = (name: string, audience: string, mintOptions: MintOptions = {}): { token: string; exp: number } => {
     const p = principal(name);
     if (typeof audience !== 'string' || audience === '') throw new Error('mint: the audience must be a non-empty string.');
     const seconds = mintOptions.lifetimeSeconds ?? lifetime;
     if (!Number.isFinite(seconds)) throw new Error(`mint: lifetimeSeconds must be a number, got ${String(seconds)}`);
     const now = Math.floor(Date.now() / 1000);
     const nbf = mintOptions.notBefore ? Math.floor(mintOptions.notBefore.getTime() / 1000) : now;
-    return signJwt(key, {
+    const exp = nbf + Math.floor(seconds);
+    const token = signJwt(key, {
       aud: audience,
       iss: issuer,
       iat: now,
       nbf,
-      exp: nbf + Math.floor(seconds),
+      exp,
       appid: p.clientId,
       appidacr: '2',
       idp: issuer,
@@ -145,7 +147,9 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
       uti: randomBytes(16).toString('base64url'),
       ver: '1.0',
     });
+    return { token, exp };
   };
+  const mint = (name: string, audience: string, mintOptions: MintOptions = {}): string => mintToken(name, audience, mintOptions).token;
 
   /** The principal whose secret `given` is, compared in constant time. */
   const byHeader = (given: string | undefined): Principal | undefined => {
@@ -195,11 +199,10 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
       return failure(400, 'invalid_request', `object_id '${objectId}' is not the identity of this IDENTITY_HEADER (its object id is ${p.objectId}).`);
     }
     if (query.has('mi_res_id')) return failure(400, 'invalid_request', 'mi_res_id (an ARM resource id) is not modelled: use client_id or object_id.');
-    const token = mint(p.name, resource);
-    const expiresOn = Math.floor(Date.now() / 1000) + lifetime;
+    const { token, exp } = mintToken(p.name, resource);
     return {
       status: 200,
-      body: { access_token: token, expires_on: expiresOn, resource, token_type: 'Bearer', client_id: p.clientId },
+      body: { access_token: token, expires_on: exp, resource, token_type: 'Bearer', client_id: p.clientId },
       log: { principal: p.name, resource },
     };
   }
